@@ -1,1 +1,28 @@
-//! placeholder
+//! Raw event types and codecs for the presence stream.
+//!
+//! Every record on the Kinesis stream is one JSON object, as its source wrote it: AWS IoT
+//! lifecycle events ([`lifecycle`]), WebSocket route records written by ingest ([`websocket`]),
+//! device telemetry ([`telemetry`]) and processor feedback ([`feedback`]). [`decode_json`] turns
+//! bytes into a typed [`Record`] or a [`DecodeError`] that says which field, what was expected and
+//! what was found. [`action`] parses WebSocket message bodies into what the fold acts on.
+//! Our own record kinds carry a schema version and older versions are upcast when read.
+
+pub mod action;
+pub mod decode;
+pub mod error;
+pub mod feedback;
+pub mod lifecycle;
+pub mod record;
+pub mod telemetry;
+pub mod websocket;
+
+pub use action::Action;
+pub use decode::decode_json;
+pub use error::DecodeError;
+pub use feedback::ConnectionGone;
+pub use lifecycle::{
+    ConnectFailed, Connected, DisconnectReason, Disconnected, EpochMillis, Lifecycle, Subscription,
+};
+pub use record::{EventId, Record};
+pub use telemetry::Telemetry;
+pub use websocket::{WebSocketRecord, WsEventType};

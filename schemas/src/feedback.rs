@@ -1,0 +1,24 @@
+//! Records the processor writes back to the stream about what it learned while delivering.
+
+use crate::lifecycle::EpochMillis;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The newest `connection_gone` record version this build writes.
+pub const CONNECTION_GONE_SCHEMA_VERSION: u32 = 1;
+
+/// A WebSocket delivery got 410 Gone: the connection no longer exists even if its `$disconnect`
+/// never arrived (API Gateway's `$disconnect` is best-effort).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionGone {
+    /// Record schema version.
+    pub schema_version: u32,
+    /// The connection found gone.
+    pub connection_id: String,
+    /// When the processor found it gone, ms epoch.
+    pub timestamp: EpochMillis,
+    /// The delivery that got the 410, for tracing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<String>,
+}

@@ -1,0 +1,68 @@
+//! [`Record`]: any record on the stream, decoded.
+
+use crate::{ConnectionGone, EpochMillis, Lifecycle, Telemetry, WebSocketRecord};
+use serde::{Deserialize, Serialize};
+
+/// One record from the stream, typed by its source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Record {
+    /// An AWS IoT lifecycle event.
+    Lifecycle(Lifecycle),
+    /// A WebSocket route event written by ingest.
+    WebSocket(Box<WebSocketRecord>),
+    /// A device's telemetry.
+    Telemetry(Telemetry),
+    /// Processor feedback: a connection found gone.
+    ConnectionGone(ConnectionGone),
+}
+
+/// A stable 128-bit id of a record's content: equal records (duplicates from retries, Firehose or
+/// replays) get equal ids, so deliveries they cause can be de-duplicated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct EventId(pub u128);
+
+impl std::fmt::Display for EventId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+impl Record {
+    /// The record's own event time (ms epoch): what the fold orders by.
+    pub fn event_time(&self) -> EpochMillis {
+        match self {
+            Record::Lifecycle(e) => e.timestamp(),
+            Record::WebSocket(e) => e.request_time_epoch,
+            Record::Telemetry(e) => e.timestamp,
+            Record::ConnectionGone(e) => e.timestamp,
+        }
+    }
+
+    /// The Kinesis partition key its source uses: client id, connection id or device id.
+    pub fn partition_key(&self) -> &str {
+        match self {
+            Record::Lifecycle(e) => e.client_id(),
+            Record::WebSocket(e) => &e.connection_id,
+            Record::Telemetry(e) => &e.device_id,
+            Record::ConnectionGone(e) => &e.connection_id,
+        }
+    }
+
+    /// A short name of the record's kind, for logs and summaries.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Record::Lifecycle(e) => e.event_type(),
+            Record::WebSocket(_) => "websocket",
+            Record::Telemetry(_) => "telemetry",
+            Record::ConnectionGone(_) => "connection_gone",
+        }
+    }
+
+    /// The content id (see [`EventId`]): a hash of the record's canonical MessagePack encoding,
+    /// which is independent of JSON field order, whitespace and unknown fields.
+    pub fn event_id(&self) -> EventId {
+        // Encoding a typed value into a Vec cannot fail; an empty buffer would still hash.
+        let bytes = rmp_serde::to_vec(self).unwrap_or_default();
+        EventId(xxhash_rust::xxh3::xxh3_128(&bytes))
+    }
+}
