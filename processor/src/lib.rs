@@ -1,1 +1,13 @@
-//! placeholder
+//! Binaries and adapters around the pure fold of the `projections` crate.
+//!
+//! [`local`] is `processor local`, the embedded run: a local append-only log as the stream, an
+//! embedded database as the store, stdout as the delivery sink. [`cli`] is the command line that
+//! `main.rs` parses and dispatches.
+
+pub mod cli;
+mod frame_compat;
+pub mod local;
+mod proj_stub;
+
+/// The projections API this crate is written against (temporarily a stand-in).
+pub(crate) use proj_stub as proj;

@@ -1,0 +1,136 @@
+//! `processor local`: its flags, their defaults and environment variables, and the fold
+//! settings they make.
+
+use crate::proj::{Config, TopicPattern};
+use clap::Args;
+use std::path::PathBuf;
+
+/// Fold raw records from a file or stdin into an embedded store, printing deliveries.
+///
+/// Reads raw records (JSON lines, in arrival order) from INPUT, appends them to the local
+/// append-only log in the store directory (`DIR/log/`), folds them into the embedded database
+/// there (`DIR/projections.redb`) and prints each delivery as one JSON line on stdout. A summary
+/// goes to stderr.
+///
+/// Running again on the same store continues from it. Feeding the same records twice changes
+/// nothing: the fold is idempotent and deliveries already routed are not printed again. Lines that
+/// do not decode are reported on stderr, kept in `DIR/quarantine.jsonl` and skipped.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Examples:
+  processor local --input events.jsonl --store ./data --projections-out clients.jsonl
+  cat events.jsonl | processor local --input - --quiet > deliveries.jsonl
+
+Exit codes:
+  0  success, even if some lines were quarantined
+  1  runtime failure: input, log or store I/O, a damaged or busy store
+  2  usage error: unknown flag or invalid value")]
+pub struct LocalArgs {
+    /// Raw records, one JSON object per line; `-` reads stdin.
+    #[arg(long, short, value_name = "FILE|-")]
+    pub input: PathBuf,
+
+    /// Directory of the log, the database and the quarantine; created if missing.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "./data",
+        env = "PRESENCE_STORE"
+    )]
+    pub store: PathBuf,
+
+    /// Write every client's projection (all of the store's clients, not only this run's) to
+    /// FILE, one JSON object per line, sorted by clientId.
+    #[arg(long, value_name = "FILE")]
+    pub projections_out: Option<PathBuf>,
+
+    /// Records per batch: each batch is one log append (fsync) and one database transaction.
+    #[arg(long, value_name = "N", default_value_t = 4096, env = "PRESENCE_BATCH_SIZE",
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub batch_size: u64,
+
+    /// IoT topics that are chat-room memberships; `+` matches one level, `{chatId}` names the
+    /// room.
+    #[arg(long, value_name = "PATTERN", default_value = "+/+/chat/{chatId}",
+          env = "PRESENCE_CHAT_TOPIC", value_parser = parse_topic)]
+    pub chat_topic: TopicPattern,
+
+    /// The presence rule's reset horizon: sessions whose last event is this much older than the
+    /// client's newest event no longer count (e.g. `30m`, `90s`, `1h`).
+    #[arg(long, value_name = "DURATION", default_value = "30m",
+          env = "PRESENCE_RESET_HORIZON", value_parser = parse_duration_ms)]
+    pub reset_horizon: u64,
+
+    /// How long routed event ids are remembered, before the newest event time, to skip
+    /// duplicates' deliveries (Kinesis keeps records 24 h by default).
+    #[arg(long, value_name = "DURATION", default_value = "24h",
+          env = "PRESENCE_ROUTED_RETENTION", value_parser = parse_duration_ms)]
+    pub routed_retention: u64,
+
+    /// No per-line reports (quarantined lines) and no progress bar; the summary is still printed.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// Start a new log segment once the current one reaches this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::local::log::DEFAULT_SEGMENT_BYTES,
+          hide = true)]
+    pub segment_bytes: u64,
+}
+
+impl LocalArgs {
+    /// The fold's settings.
+    pub fn config(&self) -> Config {
+        Config {
+            reset_horizon_ms: self.reset_horizon,
+            chat_topic: self.chat_topic.clone(),
+            ..Config::default()
+        }
+    }
+}
+
+fn parse_topic(s: &str) -> Result<TopicPattern, String> {
+    TopicPattern::parse(s).map_err(|e| e.to_string())
+}
+
+/// Parses `1500ms`, `90s`, `30m`, `2h` or `1d` into milliseconds.
+///
+/// # Errors
+/// A message saying what a duration looks like.
+pub fn parse_duration_ms(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let unit_ms = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => {
+            return Err(format!(
+                "{s:?}: expected a number and a unit: ms, s, m, h or d (e.g. 30m)"
+            ))
+        }
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a number and a unit (e.g. 30m)"))?;
+    n.checked_mul(unit_ms)
+        .ok_or_else(|| format!("{s:?}: too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_durations() {
+        assert_eq!(parse_duration_ms("30m"), Ok(1_800_000));
+        assert_eq!(parse_duration_ms("1500ms"), Ok(1_500));
+        assert_eq!(parse_duration_ms("2h"), Ok(7_200_000));
+        assert_eq!(parse_duration_ms("1d"), Ok(86_400_000));
+        assert!(parse_duration_ms("30").is_err());
+        assert!(parse_duration_ms("m").is_err());
+        assert!(parse_duration_ms("5 weeks").is_err());
+    }
+}

@@ -1,0 +1,149 @@
+//! The quarantine: records that could not be decoded, kept with why, so nothing is dropped
+//! silently and the run goes on (DESIGN.md section 5, step 1).
+//!
+//! `DIR/quarantine.jsonl` gets one JSON object per bad line: `line` (1-based), `input` (the
+//! file name, or `-` for stdin), `error`, `raw` (the line, lossily as UTF-8) and `quarantinedAt`
+//! (ms epoch, wall clock: this is an operator's record, not part of the fold). The file is
+//! created on the first bad line and appended to across runs.
+
+use serde::Serialize;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The file name inside the store directory.
+pub const FILE_NAME: &str = "quarantine.jsonl";
+
+/// Writing the quarantine failed.
+#[derive(Debug, thiserror::Error)]
+#[error("quarantine {path}: {source}")]
+pub struct QuarantineError {
+    /// The quarantine file.
+    pub path: PathBuf,
+    /// The underlying error.
+    pub source: io::Error,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Item<'a> {
+    line: u64,
+    input: &'a str,
+    error: &'a str,
+    raw: &'a str,
+    quarantined_at: u64,
+}
+
+/// Appends bad records to the quarantine file.
+#[derive(Debug)]
+pub struct Quarantine {
+    path: PathBuf,
+    input: String,
+    file: Option<BufWriter<File>>,
+    count: u64,
+}
+
+impl Quarantine {
+    /// A quarantine in `dir` for records read from `input` (a name for the record).
+    pub fn new(dir: &Path, input: &str) -> Self {
+        Quarantine {
+            path: dir.join(FILE_NAME),
+            input: input.to_owned(),
+            file: None,
+            count: 0,
+        }
+    }
+
+    /// Where bad records go.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How many records this run quarantined.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Keeps one bad line.
+    ///
+    /// # Errors
+    /// The file cannot be opened or written.
+    pub fn add(&mut self, line: u64, raw: &[u8], error: &str) -> Result<(), QuarantineError> {
+        let quarantined_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let item = Item {
+            line,
+            input: &self.input,
+            error,
+            raw: &String::from_utf8_lossy(raw),
+            quarantined_at,
+        };
+        let path = &self.path;
+        let err = |source| QuarantineError {
+            path: path.clone(),
+            source,
+        };
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => {
+                let file = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(err)?;
+                self.file.insert(BufWriter::new(file))
+            }
+        };
+        serde_json::to_writer(&mut *file, &item).map_err(|e| err(e.into()))?;
+        file.write_all(b"\n").map_err(err)?;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Makes what was written durable: called before the batch it belongs to is committed.
+    ///
+    /// # Errors
+    /// The file cannot be written or synced.
+    pub fn flush(&mut self) -> Result<(), QuarantineError> {
+        if let Some(file) = &mut self.file {
+            let path = &self.path;
+            let err = |source| QuarantineError {
+                path: path.clone(),
+                source,
+            };
+            file.flush().map_err(err)?;
+            file.get_ref().sync_data().map_err(err)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_one_json_object_per_bad_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut q = Quarantine::new(tmp.path(), "in.jsonl");
+        assert!(!q.path().exists(), "created only when needed");
+        q.add(3, b"{oops", "not a JSON object").unwrap();
+        q.add(7, b"\xff", "not a JSON object").unwrap();
+        q.flush().unwrap();
+        assert_eq!(q.count(), 2);
+        let text = std::fs::read_to_string(q.path()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["line"], 3);
+        assert_eq!(lines[0]["input"], "in.jsonl");
+        assert_eq!(lines[0]["raw"], "{oops");
+        assert_eq!(lines[0]["error"], "not a JSON object");
+        assert!(lines[1]["quarantinedAt"].as_u64().unwrap() > 0);
+    }
+}

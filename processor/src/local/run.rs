@@ -1,0 +1,174 @@
+//! `processor local`, end to end: open the store and the log, fold what an earlier run logged but
+//! did not commit, then read the input batch by batch, and finish with the projections file and
+//! the summary.
+
+use crate::local::cli::LocalArgs;
+use crate::local::input::Lines;
+use crate::local::log::{Log, LogReader};
+use crate::local::pipeline::Pipeline;
+use crate::local::quarantine::Quarantine;
+use crate::local::redb_store::RedbStore;
+use crate::local::store::ProjectionStore;
+use crate::local::summary::Summary;
+use anyhow::{Context, Result};
+use schemas::Record;
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::time::Instant;
+
+/// The database file inside the store directory.
+pub const DB_FILE: &str = "projections.redb";
+/// The log directory inside the store directory.
+pub const LOG_DIR: &str = "log";
+
+/// Runs `processor local` with `args`, writing deliveries to stdout and reports to stderr.
+///
+/// # Errors
+/// Input, log, store or output failures (exit code 1). Bad input lines are not errors: they are
+/// quarantined.
+pub fn run(args: &LocalArgs) -> Result<Summary> {
+    let started = Instant::now();
+    let dir = &args.store;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the store directory {}", dir.display()))?;
+    let store = RedbStore::open(&dir.join(DB_FILE))?;
+    let committed = store.log_position()?;
+    let opened = Log::open(&dir.join(LOG_DIR), committed, args.segment_bytes)?;
+    let mut log = opened.log;
+    if opened.truncated > 0 {
+        eprintln!(
+            "log: cut {} bytes of a torn write at the end of the log (never committed)",
+            opened.truncated
+        );
+    }
+    let mut pipeline = Pipeline::new(store, args.config(), args.routed_retention);
+    let mut summary = Summary::default();
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let batch_size = usize::try_from(args.batch_size).unwrap_or(usize::MAX);
+
+    // A previous run logged these records but stopped before committing their batch.
+    if log.end() > committed {
+        let mut batch = Vec::with_capacity(batch_size);
+        let mut position = committed;
+        for item in LogReader::open(log.dir(), committed)? {
+            let (record, after) = item?;
+            batch.push(record);
+            position = after;
+            if batch.len() == batch_size {
+                pipeline.fold_batch(&batch, position, &mut out, &mut summary)?;
+                summary.recovered += batch.len() as u64;
+                batch.clear();
+            }
+        }
+        pipeline.fold_batch(&batch, position, &mut out, &mut summary)?;
+        summary.recovered += batch.len() as u64;
+        eprintln!(
+            "log: folded {} records an earlier run had logged but not committed",
+            summary.recovered
+        );
+    }
+
+    let mut lines = Lines::open(&args.input)?;
+    let mut quarantine = Quarantine::new(dir, lines.name());
+    let progress = progress_bar(args, &lines);
+    let mut batch: Vec<Record> = Vec::with_capacity(batch_size);
+    loop {
+        let more = read_batch(
+            &mut lines,
+            &mut batch,
+            batch_size,
+            &mut quarantine,
+            args.quiet,
+        )?;
+        if !batch.is_empty() {
+            let position = log.append(&batch)?;
+            quarantine.flush()?;
+            pipeline.fold_batch(&batch, position, &mut out, &mut summary)?;
+            summary.events += batch.len() as u64;
+            batch.clear();
+        }
+        if let Some(bar) = &progress {
+            bar.set_position(lines.bytes_read());
+        }
+        if !more {
+            break;
+        }
+    }
+    quarantine.flush()?;
+    out.flush().context("writing deliveries to stdout")?;
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    summary.quarantined = quarantine.count();
+    summary.elapsed = started.elapsed();
+
+    let clients = pipeline.all_clients()?;
+    summary.clients = clients.len();
+    summary.online = clients.iter().filter(|c| c.online).count();
+    if let Some(path) = &args.projections_out {
+        let file = File::create(path)
+            .with_context(|| format!("creating the projections file {}", path.display()))?;
+        let mut w = BufWriter::new(file);
+        for client in &clients {
+            serde_json::to_writer(&mut w, client)?;
+            w.write_all(b"\n")?;
+        }
+        w.flush()
+            .with_context(|| format!("writing the projections file {}", path.display()))?;
+    }
+    if summary.quarantined > 0 && !args.quiet {
+        eprintln!(
+            "{} lines quarantined in {}",
+            summary.quarantined,
+            quarantine.path().display()
+        );
+    }
+    Ok(summary)
+}
+
+/// Reads up to `max` good records into `batch`, quarantining bad lines and skipping blank ones.
+/// Returns whether the input may have more.
+fn read_batch(
+    lines: &mut Lines,
+    batch: &mut Vec<Record>,
+    max: usize,
+    quarantine: &mut Quarantine,
+    quiet: bool,
+) -> Result<bool> {
+    let name = lines.name().to_owned();
+    while batch.len() < max {
+        let Some((number, line)) = lines.next_line()? else {
+            return Ok(false);
+        };
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match schemas::decode_json(line) {
+            Ok(record) => batch.push(record),
+            Err(e) => {
+                let reason = e.to_string();
+                if !quiet {
+                    eprintln!("{name}:{number}: quarantined: {reason}");
+                }
+                quarantine.add(number, line, &reason)?;
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// A progress bar on stderr, for a file of known size when someone is watching.
+fn progress_bar(args: &LocalArgs, lines: &Lines) -> Option<indicatif::ProgressBar> {
+    let size = lines.size().filter(|s| *s > 0)?;
+    if args.quiet || !io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(size);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    Some(bar)
+}

@@ -1,0 +1,215 @@
+//! The projection store port: what the batch loop needs from a database, and an in-memory
+//! adapter. The embedded on-disk adapter is [`crate::local::redb_store`]; a DynamoDB one will
+//! implement the same trait.
+//!
+//! A store keeps three things: projection entries by key, the event ids that already had their
+//! deliveries routed (so a duplicate record never routes twice), and the log position folded so
+//! far. A batch changes all three in one atomic [`ProjectionStore::commit`], so after a crash the
+//! store is exactly at the end of some batch and the log says what comes after it.
+
+use crate::proj::{Entry, Key};
+use schemas::EventId;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::convert::Infallible;
+
+/// Everything one batch writes.
+#[derive(Debug, Clone, Copy)]
+pub struct Commit<'a> {
+    /// Entries the batch changed (the world's `take_dirty()`).
+    pub entries: &'a [(Key, Entry)],
+    /// Events whose deliveries were routed, with their event time (for pruning).
+    pub routed: &'a [(EventId, u64)],
+    /// Forget routed events older than this event time: no retry reaches back that far, so the
+    /// table stays bounded. 0 prunes nothing.
+    pub prune_routed_before: u64,
+    /// The log position the store has now folded up to.
+    pub log_position: u64,
+}
+
+/// A database of projections, loaded in bulk and written once per batch.
+pub trait ProjectionStore {
+    /// Why an operation failed.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// The stored entry of each key, in order (`None` where there is none).
+    ///
+    /// # Errors
+    /// Read or decoding failures.
+    fn load(&self, keys: &[Key]) -> Result<Vec<Option<Entry>>, Self::Error>;
+
+    /// Every entry whose key, as a string, starts with `prefix` (e.g. `client#`), by key.
+    ///
+    /// # Errors
+    /// Read or decoding failures.
+    fn scan(&self, prefix: &str) -> Result<Vec<(Key, Entry)>, Self::Error>;
+
+    /// Which of `ids` already had their deliveries routed.
+    ///
+    /// # Errors
+    /// Read failures.
+    fn routed(&self, ids: &[EventId]) -> Result<HashSet<EventId>, Self::Error>;
+
+    /// The log position folded so far (0 for a new store).
+    ///
+    /// # Errors
+    /// Read failures.
+    fn log_position(&self) -> Result<u64, Self::Error>;
+
+    /// Writes a batch atomically: all of it or none of it.
+    ///
+    /// # Errors
+    /// Write failures; the store is then unchanged.
+    fn commit(&mut self, commit: Commit<'_>) -> Result<(), Self::Error>;
+}
+
+/// A store in memory: for unit tests, and for callers that fold without persisting.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryStore {
+    entries: BTreeMap<String, (Key, Entry)>,
+    routed: BTreeMap<EventId, u64>,
+    routed_by_time: BTreeSet<(u64, EventId)>,
+    log_position: u64,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    /// How many routed event ids are kept.
+    pub fn routed_len(&self) -> usize {
+        self.routed.len()
+    }
+}
+
+impl ProjectionStore for MemoryStore {
+    type Error = Infallible;
+
+    fn load(&self, keys: &[Key]) -> Result<Vec<Option<Entry>>, Infallible> {
+        Ok(keys
+            .iter()
+            .map(|k| self.entries.get(&k.to_string()).map(|(_, e)| e.clone()))
+            .collect())
+    }
+
+    fn scan(&self, prefix: &str) -> Result<Vec<(Key, Entry)>, Infallible> {
+        Ok(self
+            .entries
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v.clone())
+            .collect())
+    }
+
+    fn routed(&self, ids: &[EventId]) -> Result<HashSet<EventId>, Infallible> {
+        Ok(ids
+            .iter()
+            .filter(|id| self.routed.contains_key(id))
+            .copied()
+            .collect())
+    }
+
+    fn log_position(&self) -> Result<u64, Infallible> {
+        Ok(self.log_position)
+    }
+
+    fn commit(&mut self, commit: Commit<'_>) -> Result<(), Infallible> {
+        for (key, entry) in commit.entries {
+            self.entries
+                .insert(key.to_string(), (key.clone(), entry.clone()));
+        }
+        for &(id, time) in commit.routed {
+            if let Some(old) = self.routed.insert(id, time) {
+                self.routed_by_time.remove(&(old, id));
+            }
+            self.routed_by_time.insert((time, id));
+        }
+        while let Some(&(time, id)) = self.routed_by_time.first() {
+            if time >= commit.prune_routed_before {
+                break;
+            }
+            self.routed_by_time.pop_first();
+            self.routed.remove(&id);
+        }
+        self.log_position = commit.log_position;
+        Ok(())
+    }
+}
+
+/// Behaviour every adapter must have, run against each of them by their tests.
+#[cfg(test)]
+pub(crate) mod contract {
+    use super::*;
+
+    fn watermark(t: u64) -> (Key, Entry) {
+        (Key::Watermark, Entry::Watermark(t))
+    }
+
+    /// Entries, routed ids and the log position survive a commit, and load in key order.
+    pub fn round_trip<S: ProjectionStore>(store: &mut S) {
+        assert_eq!(store.log_position().unwrap(), 0);
+        assert_eq!(store.load(&[Key::Watermark]).unwrap(), vec![None]);
+        let entries = [watermark(42)];
+        store
+            .commit(Commit {
+                entries: &entries,
+                routed: &[(EventId(7), 40)],
+                prune_routed_before: 0,
+                log_position: 123,
+            })
+            .unwrap();
+        assert_eq!(store.log_position().unwrap(), 123);
+        assert_eq!(
+            store
+                .load(&[Key::Client("nobody".into()), Key::Watermark])
+                .unwrap(),
+            vec![None, Some(Entry::Watermark(42))]
+        );
+        assert_eq!(store.scan("water").unwrap(), vec![watermark(42)]);
+        assert!(store.scan("client#").unwrap().is_empty());
+        let routed = store.routed(&[EventId(7), EventId(8)]).unwrap();
+        assert_eq!(routed, HashSet::from([EventId(7)]));
+    }
+
+    /// Routed ids are pruned by event time, and only those older than the cut.
+    pub fn prunes_routed<S: ProjectionStore>(store: &mut S) {
+        let routed: Vec<(EventId, u64)> = (0..10).map(|i| (EventId(i), i as u64 * 10)).collect();
+        store
+            .commit(Commit {
+                entries: &[],
+                routed: &routed,
+                prune_routed_before: 0,
+                log_position: 1,
+            })
+            .unwrap();
+        store
+            .commit(Commit {
+                entries: &[],
+                routed: &[],
+                prune_routed_before: 50,
+                log_position: 2,
+            })
+            .unwrap();
+        let ids: Vec<EventId> = (0..10).map(EventId).collect();
+        let left = store.routed(&ids).unwrap();
+        assert_eq!(left, (5..10).map(EventId).collect::<HashSet<_>>());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_store_round_trips() {
+        contract::round_trip(&mut MemoryStore::new());
+    }
+
+    #[test]
+    fn memory_store_prunes_routed_ids() {
+        let mut store = MemoryStore::new();
+        contract::prunes_routed(&mut store);
+        assert_eq!(store.routed_len(), 5);
+    }
+}
