@@ -14,6 +14,11 @@ pub struct ConnectionState {
     pub watching: Option<Lww<Vec<String>>>,
     /// `$context.identity.sourceIp`, for the usage reply's connection info.
     pub source_ip: Option<String>,
+    /// Rooms joined or left on this connection. Kept here as well as on the client, so that a
+    /// `join` folded before the connection's client is known still counts once it is.
+    pub rooms: BTreeMap<String, Lww<crate::lattice::Membership>>,
+    /// The latest event time of anything about this connection.
+    pub last_ts: u64,
 }
 
 impl Merge for ConnectionState {
@@ -23,6 +28,8 @@ impl Merge for ConnectionState {
         if other.source_ip > self.source_ip {
             self.source_ip.clone_from(&other.source_ip);
         }
+        self.rooms.join(&other.rooms);
+        self.last_ts = self.last_ts.max(other.last_ts);
     }
 }
 

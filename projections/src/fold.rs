@@ -74,7 +74,13 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) {
 }
 
 /// Merges a membership write for (room, client) into both the room and the client.
-fn membership(world: &mut World, room: &str, client_id: &str, write: &Lww<Membership>, ts: u64) {
+pub(crate) fn membership(
+    world: &mut World,
+    room: &str,
+    client_id: &str,
+    write: &Lww<Membership>,
+    ts: u64,
+) {
     merge_at(&mut world.client_mut(client_id, ts).rooms, room, write);
     merge_at(
         &mut world.rooms.entry_ref(room).or_default().members,
@@ -84,7 +90,7 @@ fn membership(world: &mut World, room: &str, client_id: &str, write: &Lww<Member
     world.mark_room(room);
 }
 
-fn merge_at<V: crate::lattice::Merge + Clone>(
+pub(crate) fn merge_at<V: crate::lattice::Merge + Clone>(
     map: &mut std::collections::BTreeMap<String, V>,
     key: &str,
     value: &V,
@@ -116,12 +122,25 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
         if ws.event_type == WsEventType::Disconnect {
             conn.summary.closed_at.add(ts);
         }
-        if let Action::SetNotifyList { devices } = &action {
-            crate::lattice::Merge::join(&mut conn.watching, &Some(Lww::new(ts, devices.clone())));
+        conn.last_ts = conn.last_ts.max(ts);
+        match &action {
+            Action::SetNotifyList { devices } => {
+                crate::lattice::Merge::join(
+                    &mut conn.watching,
+                    &Some(Lww::new(ts, devices.clone())),
+                );
+            }
+            Action::Join { chat_id } => {
+                merge_at(&mut conn.rooms, chat_id, &Lww::new(ts, Membership::Joined))
+            }
+            Action::Leave { chat_id } => {
+                merge_at(&mut conn.rooms, chat_id, &Lww::new(ts, Membership::Left))
+            }
+            _ => {}
         }
     }
     world.mark_conn(id);
-    world.sync_connection(id, ts);
+    world.sync_connection(id);
     let client = world
         .conns
         .get(id)

@@ -156,12 +156,23 @@ impl World {
                 if let Some(client) = self.client_of(&g.connection_id) {
                     want.push(Key::Client(client));
                 }
+                want.extend(self.rooms_of(&g.connection_id));
             }
         }
         want.retain(|k| !self.has(k));
         want.sort();
         want.dedup();
         want
+    }
+
+    /// Syncing a connection writes its rooms' memberships, so those rooms must be loaded.
+    fn rooms_of(&self, connection_id: &str) -> Vec<Key> {
+        let rooms = self.conns.get(connection_id).map(|c| c.rooms.keys());
+        rooms
+            .into_iter()
+            .flatten()
+            .map(|r| Key::Room(r.clone()))
+            .collect()
     }
 
     fn client_of(&self, connection_id: &str) -> Option<String> {
@@ -232,27 +243,34 @@ impl World {
             Record::ConnectionGone(g) => {
                 let conn = self.conns.entry_ref(g.connection_id.as_str()).or_default();
                 conn.summary.closed_at.add(g.timestamp);
+                conn.last_ts = conn.last_ts.max(g.timestamp);
                 mark(&mut self.dirty.conns, &g.connection_id);
-                self.sync_connection(&g.connection_id, g.timestamp);
+                self.sync_connection(&g.connection_id);
                 Vec::new()
             }
         }
     }
 
-    /// Copies a connection's summary into its client's entry and the lobby, so both can tell
-    /// whether it is live without loading it.
-    pub(crate) fn sync_connection(&mut self, connection_id: &str, ts: u64) {
+    /// Copies what a connection knows into its client's entry (summary, rooms, latest time) and
+    /// into the lobby, so both can tell whether it is live without loading it. Copying the whole
+    /// connection state, not just the latest event, keeps the result independent of the order
+    /// in which the connection's records arrived.
+    pub(crate) fn sync_connection(&mut self, connection_id: &str) {
         let Some(conn) = self.conns.get(connection_id) else {
             return;
         };
         let summary: ConnSummary = conn.summary.clone();
+        let (rooms, last_ts) = (conn.rooms.clone(), conn.last_ts);
         if let Some(client_id) = &summary.client_id {
-            let client = self.client_mut(client_id, ts);
-            client
+            let client = self.client_mut(client_id, last_ts);
+            let slot = client
                 .connections
                 .entry(connection_id.to_owned())
-                .or_default()
-                .join(&summary);
+                .or_default();
+            slot.join(&summary);
+            for (room, write) in &rooms {
+                crate::fold::membership(self, room, client_id, write, last_ts);
+            }
         }
         if let Some(lobby) = self.lobby.as_mut() {
             let slot = lobby
