@@ -19,6 +19,9 @@ pub struct ClientState {
     pub last_connect_failure: Option<Lww<String>>,
     /// The latest event time of anything about this client.
     pub updated_at: u64,
+    /// Whether any event was about this client. An entry created only to load a key the store
+    /// lacked is not seen; once seen, a client stays listed even when compaction empties it.
+    pub seen: bool,
 }
 
 impl Merge for ClientState {
@@ -28,16 +31,14 @@ impl Merge for ClientState {
         self.rooms.join(&other.rooms);
         self.last_connect_failure.join(&other.last_connect_failure);
         self.updated_at = self.updated_at.max(other.updated_at);
+        self.seen |= other.seen;
     }
 }
 
 impl ClientState {
-    /// Whether nothing is known of the client (an entry loaded for a key the store lacked).
+    /// Whether no event was ever about this client (an entry loaded for a key the store lacked).
     pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty()
-            && self.connections.is_empty()
-            && self.rooms.is_empty()
-            && self.last_connect_failure.is_none()
+        !self.seen
     }
 
     /// The client's live WebSocket connections at `now`, in id order.

@@ -126,6 +126,7 @@ impl World {
                 if let Some(client) = client {
                     want.push(Key::Client(client));
                 }
+                want.extend(self.rooms_of(&ws.connection_id));
                 match ws.action() {
                     Action::SendMessage {
                         chat_id: Some(room),
@@ -288,6 +289,7 @@ impl World {
         mark(&mut self.dirty.clients, client_id);
         let client = self.clients.entry_ref(client_id).or_default();
         client.updated_at = client.updated_at.max(ts);
+        client.seen = true;
         client
     }
 
@@ -371,10 +373,18 @@ impl World {
     }
 
     /// Joins another world into this one: commutative, associative and idempotent.
+    ///
+    /// Each side may know half of a connection (one its client, the other its rooms), so after
+    /// joining the entries every connection is synced into its client again, as folding both
+    /// sides' records into one world would have done.
     pub fn merge(&mut self, other: &World) {
         for key in other.keys() {
             let entry = other.entry(&key);
             self.load(key, entry);
+        }
+        let conns: Vec<String> = self.conns.keys().cloned().collect();
+        for id in conns {
+            self.sync_connection(&id);
         }
     }
 

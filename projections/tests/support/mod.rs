@@ -168,9 +168,50 @@ pub fn given(records: &[Record], client: &str) -> ClientProjection {
         .unwrap_or_else(|| panic!("no projection for {client}"))
 }
 
-/// Every derived view, as JSON, for whole-world comparisons.
+/// Every derived view, as JSON, for whole-world comparisons: client projections, each room's
+/// members, and each device's live watchers (checked against the connections' own lists).
 pub fn views(world: &World) -> serde_json::Value {
-    serde_json::to_value(world.clients()).unwrap()
+    let mut rooms = BTreeMap::new();
+    let mut devices = BTreeMap::new();
+    for key in world.keys() {
+        match key {
+            projections::Key::Room(id) => {
+                let members: Vec<String> = world
+                    .room_state(&id)
+                    .unwrap()
+                    .joined()
+                    .map(str::to_owned)
+                    .collect();
+                if !members.is_empty() {
+                    rooms.insert(id, members);
+                }
+            }
+            projections::Key::Device(id) => {
+                let Some(projections::Entry::Device(d)) =
+                    world.entry(&projections::Key::Device(id.clone()))
+                else {
+                    panic!("device entry")
+                };
+                let now = world.watermark();
+                let live: Vec<String> = d
+                    .watchers
+                    .keys()
+                    .filter(|c| {
+                        world.connection_state(c).is_some_and(|c| {
+                            c.summary.is_live(now, world.config().connection_max_age_ms)
+                                && c.watches(&id)
+                        })
+                    })
+                    .cloned()
+                    .collect();
+                if !live.is_empty() {
+                    devices.insert(id, live);
+                }
+            }
+            _ => {}
+        }
+    }
+    serde_json::json!({ "clients": world.clients(), "rooms": rooms, "devices": devices })
 }
 
 /// Every raw entry, sorted by key, for exact state comparisons.
