@@ -1,0 +1,101 @@
+//! The per-client entry (`client#{id}`): IoT sessions, the client's WebSocket connections and its
+//! room memberships.
+
+use crate::lattice::{Lww, Membership, Merge, Min};
+use crate::session::SessionRecord;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Everything the fold knows about one client id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientState {
+    /// IoT sessions by `sessionIdentifier`.
+    pub sessions: BTreeMap<String, SessionRecord>,
+    /// The client's WebSocket connections by connection id.
+    pub connections: BTreeMap<String, ConnSummary>,
+    /// Durable room memberships: join/leave, or a chat-topic subscription.
+    pub rooms: BTreeMap<String, Lww<Membership>>,
+    /// The latest refused connection attempt (`connect_failed`): shown, never changes presence.
+    pub last_connect_failure: Option<Lww<String>>,
+    /// The latest event time of anything about this client.
+    pub updated_at: u64,
+    /// Whether any event was about this client. An entry created only to load a key the store
+    /// lacked is not seen; once seen, a client stays listed even when compaction empties it.
+    pub seen: bool,
+}
+
+impl Merge for ClientState {
+    fn join(&mut self, other: &Self) {
+        self.sessions.join(&other.sessions);
+        self.connections.join(&other.connections);
+        self.rooms.join(&other.rooms);
+        self.last_connect_failure.join(&other.last_connect_failure);
+        self.updated_at = self.updated_at.max(other.updated_at);
+        self.seen |= other.seen;
+    }
+}
+
+impl ClientState {
+    /// Whether no event was ever about this client (an entry loaded for a key the store lacked).
+    pub fn is_empty(&self) -> bool {
+        !self.seen
+    }
+
+    /// The client's live WebSocket connections at `now`, in id order.
+    pub fn live_connections(&self, now: u64, max_age_ms: u64) -> impl Iterator<Item = &str> {
+        self.connections
+            .iter()
+            .filter(move |(_, c)| c.is_live(now, max_age_ms))
+            .map(|(id, _)| id.as_str())
+    }
+
+    /// The rooms the client is a member of, in order.
+    pub fn joined_rooms(&self) -> impl Iterator<Item = &str> {
+        self.rooms
+            .iter()
+            .filter(|(_, m)| m.value.is_joined())
+            .map(|(r, _)| r.as_str())
+    }
+}
+
+/// What a client (or the lobby) needs to know of a WebSocket connection to tell if it is live.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnSummary {
+    /// The connection's client, when known.
+    pub client_id: Option<String>,
+    /// API Gateway's `connectedAt`.
+    pub connected_at: Min,
+    /// When it was found closed: `$disconnect`, or a 410 Gone on delivery.
+    pub closed_at: Min,
+}
+
+impl Merge for ConnSummary {
+    fn join(&mut self, other: &Self) {
+        // A connection has one client; `max` only makes the merge total should records disagree.
+        if other.client_id > self.client_id {
+            self.client_id.clone_from(&other.client_id);
+        }
+        self.connected_at.join(&other.connected_at);
+        self.closed_at.join(&other.closed_at);
+    }
+}
+
+impl ConnSummary {
+    /// Live iff connected, not closed, and younger than the maximum connection age at `now`.
+    /// The age bound is what ends connections whose `$disconnect` was lost.
+    pub fn is_live(&self, now: u64, max_age_ms: u64) -> bool {
+        match (self.connected_at.0, self.closed_at.0) {
+            (Some(at), None) => now < at.saturating_add(max_age_ms),
+            _ => false,
+        }
+    }
+
+    /// Dead now means dead forever: closing is permanent and age only grows.
+    pub fn is_dead(&self, now: u64, max_age_ms: u64) -> bool {
+        self.closed_at.0.is_some()
+            || self
+                .connected_at
+                .0
+                .is_some_and(|at| now >= at.saturating_add(max_age_ms))
+    }
+}

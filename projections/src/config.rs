@@ -1,0 +1,184 @@
+//! Settings of the fold: the presence rule's reset horizon, the chat-topic pattern and the
+//! WebSocket connection bound.
+
+use serde::{Deserialize, Serialize};
+
+/// Settings that change what the fold derives. Every process folding the same stream must use
+/// the same values, or their projections will differ.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    /// The presence rule's reset horizon H (ms): sessions whose last event is older than the
+    /// client's newest event minus H are no longer candidates. Default 30 minutes, half of the
+    /// hour after which AWS resets `versionNumber`.
+    pub reset_horizon_ms: u64,
+    /// Which IoT topic subscriptions are chat-room memberships, and which segment names the room.
+    pub chat_topic: TopicPattern,
+    /// A WebSocket connection is live for at most this long (API Gateway's 2-hour maximum).
+    pub connection_max_age_ms: u64,
+    /// How long a closed IoT session is remembered (as a compact tombstone) after the client's
+    /// newest event. Kinesis keeps records 24 hours by default, so no retry can bring back an
+    /// older event; replays see every event anyway.
+    pub tombstone_retention_ms: u64,
+}
+
+/// 30 minutes.
+pub const DEFAULT_RESET_HORIZON_MS: u64 = 30 * 60 * 1000;
+/// 2 hours.
+pub const DEFAULT_CONNECTION_MAX_AGE_MS: u64 = 2 * 60 * 60 * 1000;
+/// 24 hours.
+pub const DEFAULT_TOMBSTONE_RETENTION_MS: u64 = 24 * 60 * 60 * 1000;
+/// Seed 000's chat topics: `{app}/{user}/chat/{chatId}`.
+pub const DEFAULT_CHAT_TOPIC: &str = "+/+/chat/{chatId}";
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            reset_horizon_ms: DEFAULT_RESET_HORIZON_MS,
+            chat_topic: TopicPattern::default(),
+            connection_max_age_ms: DEFAULT_CONNECTION_MAX_AGE_MS,
+            tombstone_retention_ms: DEFAULT_TOMBSTONE_RETENTION_MS,
+        }
+    }
+}
+
+/// Why a chat-topic pattern was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("chat topic pattern {pattern:?}: {reason}")]
+pub struct PatternError {
+    /// The pattern given.
+    pub pattern: String,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+/// A topic pattern such as `+/+/chat/{chatId}`: `+` matches any one level, `{chatId}` matches
+/// one level and names the room, other levels match themselves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TopicPattern {
+    text: String,
+    levels: Vec<Level>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Level {
+    Any,
+    Room,
+    Exact(String),
+}
+
+impl TopicPattern {
+    /// Parses a pattern; it needs exactly one `{chatId}` level and no `#`.
+    ///
+    /// # Errors
+    /// A [`PatternError`] saying what is wrong.
+    pub fn parse(text: &str) -> Result<Self, PatternError> {
+        let err = |reason| PatternError {
+            pattern: text.to_owned(),
+            reason,
+        };
+        let levels: Vec<Level> = text
+            .split('/')
+            .map(|l| match l {
+                "+" => Ok(Level::Any),
+                "{chatId}" => Ok(Level::Room),
+                l if l.contains('#') || l.contains('+') || l.contains('{') => Err(err(
+                    "levels are `+`, `{chatId}` or literal text without `#`, `+` or `{`",
+                )),
+                l => Ok(Level::Exact(l.to_owned())),
+            })
+            .collect::<Result<_, _>>()?;
+        match levels.iter().filter(|l| **l == Level::Room).count() {
+            1 => Ok(TopicPattern {
+                text: text.to_owned(),
+                levels,
+            }),
+            _ => Err(err("it needs exactly one `{chatId}` level")),
+        }
+    }
+
+    /// The room a topic names, if the topic matches. Topic filters with wildcards never match:
+    /// they name no single room, and a filter is not a topic anyone can publish to.
+    pub fn room_of<'t>(&self, topic: &'t str) -> Option<&'t str> {
+        let mut room = None;
+        let mut parts = topic.split('/');
+        for level in &self.levels {
+            let part = parts.next()?;
+            if part.is_empty() || part == "+" || part == "#" {
+                return None;
+            }
+            match level {
+                Level::Any => {}
+                Level::Room => room = Some(part),
+                Level::Exact(text) if text == part => {}
+                Level::Exact(_) => return None,
+            }
+        }
+        match parts.next() {
+            Some(_) => None,
+            None => room,
+        }
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl Default for TopicPattern {
+    fn default() -> Self {
+        TopicPattern {
+            text: DEFAULT_CHAT_TOPIC.to_owned(),
+            levels: vec![
+                Level::Any,
+                Level::Any,
+                Level::Exact("chat".to_owned()),
+                Level::Room,
+            ],
+        }
+    }
+}
+
+impl TryFrom<String> for TopicPattern {
+    type Error = PatternError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        TopicPattern::parse(&s)
+    }
+}
+
+impl From<TopicPattern> for String {
+    fn from(p: TopicPattern) -> String {
+        p.text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_pattern_matches_seed_000_topics() {
+        let p = TopicPattern::default();
+        assert_eq!(p, TopicPattern::parse(DEFAULT_CHAT_TOPIC).unwrap());
+        assert_eq!(p.room_of("app/user1/chat/42"), Some("42"));
+        assert_eq!(p.room_of("app/user1/chat"), None);
+        assert_eq!(p.room_of("app/user1/chat/42/x"), None);
+        assert_eq!(p.room_of("app/user1/news/42"), None);
+        assert_eq!(p.room_of("app/+/chat/42"), None);
+        assert_eq!(p.room_of("app/user1/chat/#"), None);
+    }
+
+    #[test]
+    fn bad_patterns_are_rejected_with_a_reason() {
+        assert!(TopicPattern::parse("+/chat").is_err());
+        assert!(TopicPattern::parse("#/{chatId}").is_err());
+        assert!(TopicPattern::parse("{chatId}/{chatId}").is_err());
+        assert_eq!(
+            TopicPattern::parse("rooms/{chatId}")
+                .unwrap()
+                .room_of("rooms/a"),
+            Some("a")
+        );
+    }
+}

@@ -1,0 +1,96 @@
+//! The per-connection entry (`conn#{id}`) and the lobby (every connection, for broadcasts).
+
+use crate::client::ConnSummary;
+use crate::lattice::{Lww, Merge};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Everything the fold knows about one WebSocket connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionState {
+    /// Client, connect time and closing.
+    pub summary: ConnSummary,
+    /// The devices this connection watches: `set_notify_list` replaces the whole list.
+    pub watching: Option<Lww<Vec<String>>>,
+    /// `$context.identity.sourceIp`, for the usage reply's connection info.
+    pub source_ip: Option<String>,
+    /// Rooms joined or left on this connection. Kept here as well as on the client, so that a
+    /// `join` folded before the connection's client is known still counts once it is.
+    pub rooms: BTreeMap<String, Lww<crate::lattice::Membership>>,
+    /// The latest event time of anything about this connection.
+    pub last_ts: u64,
+}
+
+impl Merge for ConnectionState {
+    fn join(&mut self, other: &Self) {
+        self.summary.join(&other.summary);
+        self.watching.join(&other.watching);
+        if other.source_ip > self.source_ip {
+            self.source_ip.clone_from(&other.source_ip);
+        }
+        self.rooms.join(&other.rooms);
+        self.last_ts = self.last_ts.max(other.last_ts);
+    }
+}
+
+impl ConnectionState {
+    /// Whether this connection watches `device`.
+    pub fn watches(&self, device: &str) -> bool {
+        self.watching
+            .as_ref()
+            .is_some_and(|w| w.value.binary_search_by(|d| d.as_str().cmp(device)).is_ok())
+    }
+}
+
+/// Every known connection (`lobby`), for `sendmessage` without a room. Dead connections are
+/// dropped when compacting; a late record about one brings back its closed summary from its own
+/// `conn#` entry, so dropping never revives anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LobbyState {
+    /// Connections by id.
+    pub connections: BTreeMap<String, ConnSummary>,
+}
+
+impl Merge for LobbyState {
+    fn join(&mut self, other: &Self) {
+        self.connections.join(&other.connections);
+    }
+}
+
+/// A chat room (`room#{id}`): its members, last writer wins per member, leaving wins ties.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomState {
+    /// Membership by client id.
+    pub members: BTreeMap<String, Lww<crate::lattice::Membership>>,
+}
+
+impl Merge for RoomState {
+    fn join(&mut self, other: &Self) {
+        self.members.join(&other.members);
+    }
+}
+
+impl RoomState {
+    /// The members now, in client id order.
+    pub fn joined(&self) -> impl Iterator<Item = &str> {
+        self.members
+            .iter()
+            .filter(|(_, m)| m.value.is_joined())
+            .map(|(c, _)| c.as_str())
+    }
+}
+
+/// A device's watchers (`device#{id}`): an index of connections that asked for it. The
+/// connection's own list is the truth; the index is a superset checked against it, so a
+/// `set_notify_list` arriving late can never make a connection watch what it no longer asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceState {
+    /// Connection id to the latest time it listed the device.
+    pub watchers: BTreeMap<String, u64>,
+}
+
+impl Merge for DeviceState {
+    fn join(&mut self, other: &Self) {
+        self.watchers.join(&other.watchers);
+    }
+}

@@ -1,0 +1,200 @@
+//! Folding records into the world: each record merges in the little state it alone implies.
+
+use crate::lattice::{Lww, Membership};
+use crate::session::DisconnectInfo;
+use crate::world::World;
+use crate::Delivery;
+use schemas::{Action, Lifecycle, Record, WebSocketRecord, WsEventType};
+
+/// An IoT lifecycle event: the client's session record, and room memberships for subscriptions
+/// to chat topics. Lifecycle events cause no deliveries.
+pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) {
+    let ts = event.timestamp();
+    let client_id = event.client_id();
+    match event {
+        Lifecycle::Connected(c) => {
+            let client = world.client_mut(client_id, ts);
+            let s = client
+                .sessions
+                .entry(c.session_identifier.clone())
+                .or_default();
+            s.version = s.version.max(c.version_number);
+            s.connected_at.add(ts);
+            s.last_ts = s.last_ts.max(ts);
+        }
+        Lifecycle::Disconnected(d) => {
+            let client = world.client_mut(client_id, ts);
+            let s = client
+                .sessions
+                .entry(d.session_identifier.clone())
+                .or_default();
+            s.version = s.version.max(d.version_number);
+            let info = DisconnectInfo {
+                reason: d.disconnect_reason.clone(),
+                client_initiated: d.client_initiated_disconnect,
+            };
+            crate::lattice::Merge::join(&mut s.disconnect, &Some(Lww::new(ts, info)));
+            s.last_ts = s.last_ts.max(ts);
+        }
+        Lifecycle::Subscribed(sub) | Lifecycle::Unsubscribed(sub) => {
+            let state = if matches!(event, Lifecycle::Subscribed(_)) {
+                Membership::Joined
+            } else {
+                Membership::Left
+            };
+            let write = Lww::new(ts, state);
+            let client = world.client_mut(client_id, ts);
+            let s = client
+                .sessions
+                .entry(sub.session_identifier.clone())
+                .or_default();
+            s.last_ts = s.last_ts.max(ts);
+            for topic in &sub.topics {
+                merge_at(&mut s.topics, topic, &write);
+            }
+            for topic in &sub.topics {
+                if let Some(room) = world.config.chat_topic.room_of(topic) {
+                    let room = room.to_owned();
+                    membership(world, &room, client_id, &write, ts);
+                }
+            }
+        }
+        Lifecycle::ConnectFailed(f) => {
+            let reason = f
+                .connect_failure_reason
+                .clone()
+                .unwrap_or_else(|| "UNKNOWN".to_owned());
+            let client = world.client_mut(client_id, ts);
+            crate::lattice::Merge::join(
+                &mut client.last_connect_failure,
+                &Some(Lww::new(ts, reason)),
+            );
+        }
+    }
+}
+
+/// Merges a membership write for (room, client) into both the room and the client.
+pub(crate) fn membership(
+    world: &mut World,
+    room: &str,
+    client_id: &str,
+    write: &Lww<Membership>,
+    ts: u64,
+) {
+    merge_at(&mut world.client_mut(client_id, ts).rooms, room, write);
+    merge_at(
+        &mut world.rooms.entry_ref(room).or_default().members,
+        client_id,
+        write,
+    );
+    world.mark_room(room);
+}
+
+pub(crate) fn merge_at<V: crate::lattice::Merge + Clone>(
+    map: &mut std::collections::BTreeMap<String, V>,
+    key: &str,
+    value: &V,
+) {
+    match map.get_mut(key) {
+        Some(v) => v.join(value),
+        None => {
+            map.insert(key.to_owned(), value.clone());
+        }
+    }
+}
+
+/// A WebSocket route record: the connection's state, then what its action asks for.
+pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record) -> Vec<Delivery> {
+    let ts = ws.request_time_epoch;
+    let id = ws.connection_id.as_str();
+    let action = ws.action();
+    {
+        let conn = world.conns.entry_ref(id).or_default();
+        conn.summary.connected_at.add(ws.connected_at);
+        if let Some(client) = ws.resolved_client_id() {
+            if conn.summary.client_id.as_deref().is_none_or(|c| client > c) {
+                conn.summary.client_id = Some(client.to_owned());
+            }
+        }
+        if ws.source_ip > conn.source_ip {
+            conn.source_ip.clone_from(&ws.source_ip);
+        }
+        if ws.event_type == WsEventType::Disconnect {
+            conn.summary.closed_at.add(ts);
+        }
+        conn.last_ts = conn.last_ts.max(ts);
+        match &action {
+            Action::SetNotifyList { devices } => {
+                crate::lattice::Merge::join(
+                    &mut conn.watching,
+                    &Some(Lww::new(ts, devices.clone())),
+                );
+            }
+            Action::Join { chat_id } => {
+                merge_at(&mut conn.rooms, chat_id, &Lww::new(ts, Membership::Joined))
+            }
+            Action::Leave { chat_id } => {
+                merge_at(&mut conn.rooms, chat_id, &Lww::new(ts, Membership::Left))
+            }
+            _ => {}
+        }
+    }
+    world.mark_conn(id);
+    world.sync_connection(id);
+    let client = world
+        .conns
+        .get(id)
+        .and_then(|c| c.summary.client_id.clone());
+    match action {
+        Action::Connect | Action::Disconnect => Vec::new(),
+        Action::SetNotifyList { devices } => {
+            for device in &devices {
+                let state = world.devices.entry_ref(device.as_str()).or_default();
+                let seen = state.watchers.entry(id.to_owned()).or_default();
+                *seen = (*seen).max(ts);
+                world.mark_device(device);
+            }
+            Vec::new()
+        }
+        Action::Join { chat_id } | Action::Leave { chat_id } => match client {
+            Some(client) => {
+                let joined = matches!(ws.action(), Action::Join { .. });
+                let write = Lww::new(
+                    ts,
+                    if joined {
+                        Membership::Joined
+                    } else {
+                        Membership::Left
+                    },
+                );
+                membership(world, &chat_id, &client, &write, ts);
+                Vec::new()
+            }
+            None => crate::route::usage(
+                world,
+                ws,
+                record.event_id(),
+                Some("join".to_owned()),
+                "join and leave need a client id: connect with ?clientId=... or an authorizer",
+            ),
+        },
+        Action::SendMessage {
+            message,
+            chat_id: Some(room),
+        } => crate::route::chat(
+            world,
+            ws,
+            client.as_deref(),
+            &room,
+            &message,
+            record.event_id(),
+        ),
+        Action::SendMessage {
+            message,
+            chat_id: None,
+        } => crate::route::broadcast(world, ws, client.as_deref(), &message, record.event_id()),
+        Action::Default { action, reason } => {
+            crate::route::usage(world, ws, record.event_id(), action, &reason)
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Keys and entries: how the world is cut into items a store can load and write one at a time.
+//! The names are the DynamoDB `pk`s of DESIGN.md section 5.
+
+use crate::{ClientState, ConnectionState, DeviceState, LobbyState, RoomState};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// The key of one entry of the world.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Key {
+    /// `client#{clientId}`.
+    Client(String),
+    /// `conn#{connectionId}`.
+    Connection(String),
+    /// `room#{chatId}`.
+    Room(String),
+    /// `device#{deviceId}`.
+    Device(String),
+    /// `lobby`: every connection, for broadcasts.
+    Lobby,
+    /// `watermark`: the newest event time folded, the fold's notion of now.
+    Watermark,
+}
+
+/// One entry of the world, as stores keep it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Entry {
+    /// For [`Key::Client`].
+    Client(ClientState),
+    /// For [`Key::Connection`].
+    Connection(ConnectionState),
+    /// For [`Key::Room`].
+    Room(RoomState),
+    /// For [`Key::Device`].
+    Device(DeviceState),
+    /// For [`Key::Lobby`].
+    Lobby(LobbyState),
+    /// For [`Key::Watermark`].
+    Watermark(u64),
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Key::Client(id) => write!(f, "client#{id}"),
+            Key::Connection(id) => write!(f, "conn#{id}"),
+            Key::Room(id) => write!(f, "room#{id}"),
+            Key::Device(id) => write!(f, "device#{id}"),
+            Key::Lobby => f.write_str("lobby"),
+            Key::Watermark => f.write_str("watermark"),
+        }
+    }
+}
+
+/// A string that is not a key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "not a projection key: {0:?} (expected client#, conn#, room#, device#, lobby or watermark)"
+)]
+pub struct KeyError(pub String);
+
+impl FromStr for Key {
+    type Err = KeyError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (kind, id) = match s.split_once('#') {
+            Some((kind, id)) if !id.is_empty() => (kind, id.to_owned()),
+            _ => {
+                return match s {
+                    "lobby" => Ok(Key::Lobby),
+                    "watermark" => Ok(Key::Watermark),
+                    _ => Err(KeyError(s.to_owned())),
+                }
+            }
+        };
+        match kind {
+            "client" => Ok(Key::Client(id)),
+            "conn" => Ok(Key::Connection(id)),
+            "room" => Ok(Key::Room(id)),
+            "device" => Ok(Key::Device(id)),
+            _ => Err(KeyError(s.to_owned())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_through_strings() {
+        for key in [
+            Key::Client("a#b".into()),
+            Key::Connection("c=".into()),
+            Key::Room("42".into()),
+            Key::Device("d1".into()),
+            Key::Lobby,
+            Key::Watermark,
+        ] {
+            assert_eq!(key.to_string().parse::<Key>().unwrap(), key);
+        }
+        assert!("nope#x".parse::<Key>().is_err());
+        assert!("client#".parse::<Key>().is_err());
+    }
+}

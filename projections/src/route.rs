@@ -1,0 +1,181 @@
+//! Delivery routing: pure functions from the projections at a point of the stream to the
+//! deliveries a message causes.
+
+use crate::delivery::{Channel, Delivery};
+use crate::world::World;
+use schemas::{EventId, Telemetry, WebSocketRecord};
+use serde_json::json;
+use std::collections::BTreeSet;
+
+/// A chat message to a room: each member but the sender gets it by socket when a socket reaches
+/// them (a live WebSocket connection, or an IoT session subscribed to the room's topic, where
+/// one MQTT publish per topic reaches every subscriber), and by push otherwise.
+pub(crate) fn chat(
+    world: &World,
+    sender: &WebSocketRecord,
+    sender_client: Option<&str>,
+    room: &str,
+    message: &serde_json::Value,
+    event_id: EventId,
+) -> Vec<Delivery> {
+    let payload = json!({
+        "type": "message",
+        "id": event_id.to_string(),
+        "from": sender_client,
+        "chatId": room,
+        "message": message,
+        "sentAt": sender.request_time_epoch,
+    });
+    let config = world.config();
+    let now = world.watermark();
+    let mut out = Vec::new();
+    let mut topics = BTreeSet::new();
+    let members = world.room_state(room).into_iter().flat_map(|r| r.joined());
+    for member in members.filter(|m| Some(*m) != sender_client) {
+        let state = world.client_state(member);
+        let sockets: Vec<&str> = state
+            .into_iter()
+            .flat_map(|c| c.live_connections(now, config.connection_max_age_ms))
+            .filter(|c| *c != sender.connection_id)
+            .collect();
+        let session = state
+            .and_then(|c| crate::session::current_session(&c.sessions, config.reset_horizon_ms));
+        let mqtt: Vec<&str> = session
+            .filter(|(_, s)| s.is_open())
+            .into_iter()
+            .flat_map(|(_, s)| s.active_topics())
+            .filter(|t| config.chat_topic.room_of(t) == Some(room))
+            .collect();
+        if sockets.is_empty() && mqtt.is_empty() {
+            let channel = Channel::Push {
+                client_id: member.to_owned(),
+            };
+            out.push(Delivery::new(
+                event_id,
+                channel,
+                Some(member.to_owned()),
+                payload.clone(),
+            ));
+            continue;
+        }
+        for connection_id in sockets {
+            let channel = Channel::WebSocket {
+                connection_id: connection_id.to_owned(),
+            };
+            out.push(Delivery::new(
+                event_id,
+                channel,
+                Some(member.to_owned()),
+                payload.clone(),
+            ));
+        }
+        topics.extend(mqtt);
+    }
+    for topic in topics {
+        let channel = Channel::Mqtt {
+            topic: topic.to_owned(),
+        };
+        out.push(Delivery::new(event_id, channel, None, payload.clone()));
+    }
+    out
+}
+
+/// `sendmessage` without a room: every live connection but the sender's (seed 001).
+pub(crate) fn broadcast(
+    world: &World,
+    sender: &WebSocketRecord,
+    sender_client: Option<&str>,
+    message: &serde_json::Value,
+    event_id: EventId,
+) -> Vec<Delivery> {
+    let payload = json!({
+        "type": "message",
+        "id": event_id.to_string(),
+        "from": sender_client,
+        "message": message,
+        "sentAt": sender.request_time_epoch,
+    });
+    let now = world.watermark();
+    let max_age = world.config().connection_max_age_ms;
+    let Some(lobby) = world.lobby.as_ref() else {
+        return Vec::new();
+    };
+    lobby
+        .connections
+        .iter()
+        .filter(|(id, c)| **id != sender.connection_id && c.is_live(now, max_age))
+        .map(|(id, c)| {
+            let channel = Channel::WebSocket {
+                connection_id: id.clone(),
+            };
+            Delivery::new(event_id, channel, c.client_id.clone(), payload.clone())
+        })
+        .collect()
+}
+
+/// Telemetry: every live connection that watches the device (seed 002).
+pub(crate) fn telemetry(world: &mut World, t: &Telemetry, event_id: EventId) -> Vec<Delivery> {
+    let payload = json!({
+        "type": "telemetry",
+        "deviceId": t.device_id,
+        "params": t.parameters,
+        "timestamp": t.timestamp,
+    });
+    let now = world.watermark();
+    let max_age = world.config().connection_max_age_ms;
+    let Some(device) = world.devices.get(&t.device_id) else {
+        return Vec::new();
+    };
+    device
+        .watchers
+        .keys()
+        .filter_map(|id| world.conns.get(id).map(|c| (id, c)))
+        .filter(|(_, c)| c.summary.is_live(now, max_age) && c.watches(&t.device_id))
+        .map(|(id, c)| {
+            let channel = Channel::WebSocket {
+                connection_id: id.clone(),
+            };
+            Delivery::new(
+                event_id,
+                channel,
+                c.summary.client_id.clone(),
+                payload.clone(),
+            )
+        })
+        .collect()
+}
+
+/// `$default`, an unknown action or a body that does not fit its route: tell the sender how to
+/// use the API, with its connection info (seed 001).
+pub(crate) fn usage(
+    world: &World,
+    sender: &WebSocketRecord,
+    event_id: EventId,
+    action: Option<String>,
+    reason: &str,
+) -> Vec<Delivery> {
+    let conn = world.connection_state(&sender.connection_id);
+    let client = conn.and_then(|c| c.summary.client_id.clone());
+    let payload = json!({
+        "type": "usage",
+        "message": USAGE,
+        "action": action,
+        "reason": reason,
+        "connection": {
+            "connectionId": sender.connection_id,
+            "connectedAt": sender.connected_at,
+            "sourceIp": sender.source_ip,
+            "clientId": client,
+        },
+    });
+    let channel = Channel::WebSocket {
+        connection_id: sender.connection_id.clone(),
+    };
+    vec![Delivery::new(event_id, channel, client, payload)]
+}
+
+/// The usage text of the `$default` reply.
+pub const USAGE: &str = "Use the sendmessage route to send a message: \
+{\"action\":\"sendmessage\",\"message\":\"hello\"} to everyone connected, or with \"chatId\" to a room. \
+Other actions: {\"action\":\"join\",\"chatId\":\"r1\"}, {\"action\":\"leave\",\"chatId\":\"r1\"}, \
+{\"action\":\"set_notify_list\",\"devices\":[\"d1\"]}.";

@@ -1,0 +1,136 @@
+//! IoT sessions and the presence rule (DESIGN.md section 4, exactly).
+//!
+//! One [`SessionRecord`] per `sessionIdentifier`. Let `T` be the largest `last_ts` of a client's
+//! sessions; candidates are the sessions with `last_ts >= T - H`; the current session is the
+//! candidate with the largest (version, with none lowest; then `last_ts`; then id). The client is
+//! IoT-connected iff the current session has no disconnect and has a connect or a subscription.
+
+use crate::lattice::{Lww, Membership, Merge, Min};
+use schemas::DisconnectReason;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What is known of one MQTT session.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// `versionNumber` from the session's connect or disconnect (they share it).
+    pub version: Option<u64>,
+    /// When the session connected, if its `connected` event was seen.
+    pub connected_at: Min,
+    /// How the session ended, if its `disconnected` event was seen.
+    pub disconnect: Option<Lww<DisconnectInfo>>,
+    /// Per-topic subscription state: last writer wins by timestamp, unsubscribe wins ties.
+    pub topics: BTreeMap<String, Lww<Membership>>,
+    /// The latest timestamp of any of the session's events.
+    pub last_ts: u64,
+}
+
+/// A session's end.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DisconnectInfo {
+    /// AWS's reason, unknown values kept.
+    pub reason: Option<DisconnectReason>,
+    /// Whether the client asked to disconnect.
+    pub client_initiated: Option<bool>,
+}
+
+impl Merge for SessionRecord {
+    fn join(&mut self, other: &Self) {
+        self.version = self.version.max(other.version);
+        self.connected_at.join(&other.connected_at);
+        self.disconnect.join(&other.disconnect);
+        self.topics.join(&other.topics);
+        self.last_ts = self.last_ts.max(other.last_ts);
+    }
+}
+
+impl SessionRecord {
+    /// Whether the session, were it current, makes the client connected.
+    pub fn is_open(&self) -> bool {
+        self.disconnect.is_none() && (self.connected_at.0.is_some() || !self.topics.is_empty())
+    }
+
+    /// The topics subscribed to now, in order.
+    pub fn active_topics(&self) -> impl Iterator<Item = &str> {
+        self.topics
+            .iter()
+            .filter(|(_, s)| s.value.is_joined())
+            .map(|(t, _)| t.as_str())
+    }
+
+    /// The rule's ranking key: version (none lowest), then `last_ts`, then the id.
+    fn rank<'a>(&self, id: &'a str) -> (Option<u64>, u64, &'a str) {
+        (self.version, self.last_ts, id)
+    }
+}
+
+/// The presence rule applied to a client's sessions, with its reasoning (for `replay explain`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PresenceDecision<'a> {
+    /// `T`: the largest `last_ts`.
+    pub newest: u64,
+    /// `T - H`: sessions whose `last_ts` is older are not candidates.
+    pub horizon_start: u64,
+    /// The candidates, with their (version, last_ts).
+    pub candidates: Vec<(&'a str, Option<u64>, u64)>,
+    /// The winning session, if any.
+    pub current: Option<&'a str>,
+    /// Whether the client is IoT-connected.
+    pub connected: bool,
+}
+
+/// The current session: the candidate with the largest (version, last_ts, id).
+pub fn current_session(
+    sessions: &BTreeMap<String, SessionRecord>,
+    horizon_ms: u64,
+) -> Option<(&str, &SessionRecord)> {
+    let newest = sessions.values().map(|s| s.last_ts).max()?;
+    let start = newest.saturating_sub(horizon_ms);
+    sessions
+        .iter()
+        .filter(|(_, s)| s.last_ts >= start)
+        .max_by(|(a, sa), (b, sb)| sa.rank(a).cmp(&sb.rank(b)))
+        .map(|(id, s)| (id.as_str(), s))
+}
+
+/// The rule with its reasoning spelled out.
+pub fn decide(sessions: &BTreeMap<String, SessionRecord>, horizon_ms: u64) -> PresenceDecision<'_> {
+    let newest = sessions.values().map(|s| s.last_ts).max().unwrap_or(0);
+    let horizon_start = newest.saturating_sub(horizon_ms);
+    let candidates = sessions
+        .iter()
+        .filter(|(_, s)| s.last_ts >= horizon_start)
+        .map(|(id, s)| (id.as_str(), s.version, s.last_ts))
+        .collect();
+    let current = current_session(sessions, horizon_ms);
+    PresenceDecision {
+        newest,
+        horizon_start,
+        candidates,
+        current: current.map(|(id, _)| id),
+        connected: current.is_some_and(|(_, s)| s.is_open()),
+    }
+}
+
+/// Bounds a client's sessions without changing anything the rule can derive.
+///
+/// A closed session that is no longer a candidate keeps only what could still matter should a
+/// late event make it a candidate again: its version, `last_ts` and how it ended (a closed
+/// session never makes its client connected, so its topics and connect time no longer count).
+/// Any session older than `retention_ms` before the newest event is forgotten: no Kinesis retry
+/// can bring back an event that old.
+pub fn compact(sessions: &mut BTreeMap<String, SessionRecord>, horizon_ms: u64, retention_ms: u64) {
+    let Some(newest) = sessions.values().map(|s| s.last_ts).max() else {
+        return;
+    };
+    let start = newest.saturating_sub(horizon_ms);
+    let forget = newest.saturating_sub(retention_ms);
+    sessions.retain(|_, s| s.last_ts >= forget);
+    for s in sessions.values_mut() {
+        if s.last_ts < start && s.disconnect.is_some() {
+            s.topics.clear();
+            s.connected_at = Min::default();
+        }
+    }
+}

@@ -1,0 +1,433 @@
+//! [`World`]: the projections, cut into keyed entries, and the fold over them.
+//!
+//! A world is either *complete* ([`World::in_memory`]: it holds everything there is, as in replay
+//! and tests) or *partial* ([`World::new`]: backed by a store). A partial world asks for the
+//! entries a record needs ([`World::needs`]), the caller loads them ([`World::load`]), and after
+//! folding a batch hands back the changed ones ([`World::take_dirty`]) to write. This is the batch
+//! protocol of DESIGN.md section 5, and the same code runs in every process.
+
+use crate::client::ConnSummary;
+use crate::key::{Entry, Key};
+use crate::lattice::Merge;
+use crate::session;
+use crate::view::ClientProjection;
+use crate::{ClientState, Config, ConnectionState, DeviceState, LobbyState, RoomState};
+use rustc_hash::FxBuildHasher;
+use schemas::{Action, Record};
+
+/// A map keyed by id, with a fast hasher; `entry_ref` allocates the key only on insert.
+pub(crate) type Map<V> = hashbrown::HashMap<String, V, FxBuildHasher>;
+type Set = hashbrown::HashSet<String, FxBuildHasher>;
+
+/// The projections of every client, connection, room and device a stream has mentioned.
+#[derive(Debug, Clone)]
+pub struct World {
+    pub(crate) config: Config,
+    complete: bool,
+    pub(crate) clients: Map<ClientState>,
+    pub(crate) conns: Map<ConnectionState>,
+    pub(crate) rooms: Map<RoomState>,
+    pub(crate) devices: Map<DeviceState>,
+    pub(crate) lobby: Option<LobbyState>,
+    pub(crate) watermark: Option<u64>,
+    dirty: Dirty,
+}
+
+/// Which entries changed since the last [`World::take_dirty`]. Per-kind sets of ids, so the hot
+/// path checks membership by `&str` and allocates only the first time a key changes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Dirty {
+    clients: Set,
+    conns: Set,
+    rooms: Set,
+    devices: Set,
+    lobby: bool,
+    watermark: bool,
+}
+
+fn mark(set: &mut Set, id: &str) {
+    set.get_or_insert_with(id, str::to_owned);
+}
+
+impl World {
+    /// A partial world, backed by a store: see [`World::needs`].
+    pub fn new(config: Config) -> Self {
+        World {
+            config,
+            complete: false,
+            clients: Map::default(),
+            conns: Map::default(),
+            rooms: Map::default(),
+            devices: Map::default(),
+            lobby: None,
+            watermark: None,
+            dirty: Dirty::default(),
+        }
+    }
+
+    /// A complete world: it holds everything there is, so it never needs loading.
+    pub fn in_memory(config: Config) -> Self {
+        World {
+            complete: true,
+            lobby: Some(LobbyState::default()),
+            watermark: Some(0),
+            ..World::new(config)
+        }
+    }
+
+    /// The fold's settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The newest event time folded: the fold's notion of now (time comes only from events).
+    pub fn watermark(&self) -> u64 {
+        self.watermark.unwrap_or(0)
+    }
+
+    /// Whether the entry for `key` is loaded (always true in a complete world).
+    pub fn has(&self, key: &Key) -> bool {
+        self.complete
+            || match key {
+                Key::Client(id) => self.clients.contains_key(id),
+                Key::Connection(id) => self.conns.contains_key(id),
+                Key::Room(id) => self.rooms.contains_key(id),
+                Key::Device(id) => self.devices.contains_key(id),
+                Key::Lobby => self.lobby.is_some(),
+                Key::Watermark => self.watermark.is_some(),
+            }
+    }
+
+    /// The keys, not yet loaded, that folding `record` reads. Some depend on loaded entries
+    /// (a connection's client, a room's members, a device's watchers), so call again after
+    /// loading until it returns nothing. A complete world never needs anything.
+    pub fn needs(&self, record: &Record) -> Vec<Key> {
+        if self.complete {
+            return Vec::new();
+        }
+        let mut want = vec![Key::Watermark];
+        match record {
+            Record::Lifecycle(e) => {
+                want.push(Key::Client(e.client_id().to_owned()));
+                if let schemas::Lifecycle::Subscribed(s) | schemas::Lifecycle::Unsubscribed(s) = e {
+                    let rooms = s
+                        .topics
+                        .iter()
+                        .filter_map(|t| self.config.chat_topic.room_of(t));
+                    want.extend(rooms.map(|r| Key::Room(r.to_owned())));
+                }
+            }
+            Record::WebSocket(ws) => {
+                want.extend([Key::Connection(ws.connection_id.clone()), Key::Lobby]);
+                let client = ws
+                    .resolved_client_id()
+                    .map(str::to_owned)
+                    .or_else(|| self.client_of(&ws.connection_id));
+                if let Some(client) = client {
+                    want.push(Key::Client(client));
+                }
+                want.extend(self.rooms_of(&ws.connection_id));
+                match ws.action() {
+                    Action::SendMessage {
+                        chat_id: Some(room),
+                        ..
+                    } => {
+                        if let Some(state) = self.rooms.get(&room) {
+                            want.extend(state.joined().map(|m| Key::Client(m.to_owned())));
+                        }
+                        want.push(Key::Room(room));
+                    }
+                    Action::SetNotifyList { devices } => {
+                        want.extend(devices.into_iter().map(Key::Device))
+                    }
+                    Action::Join { chat_id } | Action::Leave { chat_id } => {
+                        want.push(Key::Room(chat_id))
+                    }
+                    _ => {}
+                }
+            }
+            Record::Telemetry(t) => {
+                if let Some(state) = self.devices.get(&t.device_id) {
+                    want.extend(state.watchers.keys().map(|c| Key::Connection(c.clone())));
+                }
+                want.push(Key::Device(t.device_id.clone()));
+            }
+            Record::ConnectionGone(g) => {
+                want.extend([Key::Connection(g.connection_id.clone()), Key::Lobby]);
+                if let Some(client) = self.client_of(&g.connection_id) {
+                    want.push(Key::Client(client));
+                }
+                want.extend(self.rooms_of(&g.connection_id));
+            }
+        }
+        want.retain(|k| !self.has(k));
+        want.sort();
+        want.dedup();
+        want
+    }
+
+    /// Syncing a connection writes its rooms' memberships, so those rooms must be loaded.
+    fn rooms_of(&self, connection_id: &str) -> Vec<Key> {
+        let rooms = self.conns.get(connection_id).map(|c| c.rooms.keys());
+        rooms
+            .into_iter()
+            .flatten()
+            .map(|r| Key::Room(r.clone()))
+            .collect()
+    }
+
+    fn client_of(&self, connection_id: &str) -> Option<String> {
+        self.conns
+            .get(connection_id)
+            .and_then(|c| c.summary.client_id.clone())
+    }
+
+    /// Gives the world a stored entry for `key`, or `None` when the store has none. An entry
+    /// already loaded is merged with, which is harmless: merging is idempotent.
+    pub fn load(&mut self, key: Key, entry: Option<Entry>) {
+        match (key, entry) {
+            (Key::Client(id), e) => {
+                let v = self.clients.entry(id).or_default();
+                if let Some(Entry::Client(s)) = e {
+                    v.join(&s);
+                }
+            }
+            (Key::Connection(id), e) => {
+                let v = self.conns.entry(id).or_default();
+                if let Some(Entry::Connection(s)) = e {
+                    v.join(&s);
+                }
+            }
+            (Key::Room(id), e) => {
+                let v = self.rooms.entry(id).or_default();
+                if let Some(Entry::Room(s)) = e {
+                    v.join(&s);
+                }
+            }
+            (Key::Device(id), e) => {
+                let v = self.devices.entry(id).or_default();
+                if let Some(Entry::Device(s)) = e {
+                    v.join(&s);
+                }
+            }
+            (Key::Lobby, e) => {
+                let v = self.lobby.get_or_insert_with(LobbyState::default);
+                if let Some(Entry::Lobby(s)) = e {
+                    v.join(&s);
+                }
+            }
+            (Key::Watermark, e) => {
+                let stored = match e {
+                    Some(Entry::Watermark(w)) => w,
+                    _ => 0,
+                };
+                self.watermark = Some(self.watermark.unwrap_or(0).max(stored));
+            }
+        }
+    }
+
+    /// Folds one record, in arrival order, and returns the deliveries it causes, decided against
+    /// the state at this point. Total: it cannot fail and cannot panic.
+    pub fn apply(&mut self, record: &Record) -> Vec<crate::Delivery> {
+        let ts = record.event_time();
+        if ts > self.watermark() || self.watermark.is_none() {
+            self.watermark = Some(ts.max(self.watermark()));
+            self.dirty.watermark = true;
+        }
+        match record {
+            Record::Lifecycle(e) => {
+                crate::fold::lifecycle(self, e);
+                Vec::new()
+            }
+            Record::WebSocket(ws) => crate::fold::websocket(self, ws, record),
+            Record::Telemetry(t) => crate::route::telemetry(self, t, record.event_id()),
+            Record::ConnectionGone(g) => {
+                let conn = self.conns.entry_ref(g.connection_id.as_str()).or_default();
+                conn.summary.closed_at.add(g.timestamp);
+                conn.last_ts = conn.last_ts.max(g.timestamp);
+                mark(&mut self.dirty.conns, &g.connection_id);
+                self.sync_connection(&g.connection_id);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Copies what a connection knows into its client's entry (summary, rooms, latest time) and
+    /// into the lobby, so both can tell whether it is live without loading it. Copying the whole
+    /// connection state, not just the latest event, keeps the result independent of the order
+    /// in which the connection's records arrived.
+    pub(crate) fn sync_connection(&mut self, connection_id: &str) {
+        let Some(conn) = self.conns.get(connection_id) else {
+            return;
+        };
+        let summary: ConnSummary = conn.summary.clone();
+        let (rooms, last_ts) = (conn.rooms.clone(), conn.last_ts);
+        if let Some(client_id) = &summary.client_id {
+            let client = self.client_mut(client_id, last_ts);
+            let slot = client
+                .connections
+                .entry(connection_id.to_owned())
+                .or_default();
+            slot.join(&summary);
+            for (room, write) in &rooms {
+                crate::fold::membership(self, room, client_id, write, last_ts);
+            }
+        }
+        if let Some(lobby) = self.lobby.as_mut() {
+            let slot = lobby
+                .connections
+                .entry(connection_id.to_owned())
+                .or_default();
+            if *slot != summary {
+                slot.join(&summary);
+                self.dirty.lobby = true;
+            }
+        }
+    }
+
+    pub(crate) fn client_mut(&mut self, client_id: &str, ts: u64) -> &mut ClientState {
+        mark(&mut self.dirty.clients, client_id);
+        let client = self.clients.entry_ref(client_id).or_default();
+        client.updated_at = client.updated_at.max(ts);
+        client.seen = true;
+        client
+    }
+
+    pub(crate) fn mark_conn(&mut self, id: &str) {
+        mark(&mut self.dirty.conns, id);
+    }
+
+    pub(crate) fn mark_room(&mut self, id: &str) {
+        mark(&mut self.dirty.rooms, id);
+    }
+
+    pub(crate) fn mark_device(&mut self, id: &str) {
+        mark(&mut self.dirty.devices, id);
+    }
+
+    /// The entries changed since the last call, compacted, for the caller to persist.
+    pub fn take_dirty(&mut self) -> Vec<(Key, Entry)> {
+        let dirty = std::mem::take(&mut self.dirty);
+        let mut out = Vec::new();
+        for id in dirty.clients {
+            out.extend(self.compacted(Key::Client(id)));
+        }
+        for id in dirty.conns {
+            out.extend(self.compacted(Key::Connection(id)));
+        }
+        for id in dirty.rooms {
+            out.extend(self.compacted(Key::Room(id)));
+        }
+        for id in dirty.devices {
+            out.extend(self.compacted(Key::Device(id)));
+        }
+        if dirty.lobby {
+            out.extend(self.compacted(Key::Lobby));
+        }
+        if dirty.watermark {
+            out.extend(self.compacted(Key::Watermark));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Compacts every entry (see [`crate::compact`]); the derived views do not change.
+    pub fn compact_all(&mut self) {
+        let keys: Vec<Key> = self.keys().collect();
+        for key in keys {
+            self.compacted(key);
+        }
+    }
+
+    fn compacted(&mut self, key: Key) -> Option<(Key, Entry)> {
+        let entry = crate::compact::entry(self, &key)?;
+        Some((key, entry))
+    }
+
+    /// Every loaded key.
+    pub fn keys(&self) -> impl Iterator<Item = Key> + '_ {
+        let clients = self.clients.keys().map(|k| Key::Client(k.clone()));
+        let conns = self.conns.keys().map(|k| Key::Connection(k.clone()));
+        let rooms = self.rooms.keys().map(|k| Key::Room(k.clone()));
+        let devices = self.devices.keys().map(|k| Key::Device(k.clone()));
+        let lobby = self.lobby.as_ref().map(|_| Key::Lobby);
+        let watermark = self.watermark.map(|_| Key::Watermark);
+        clients
+            .chain(conns)
+            .chain(rooms)
+            .chain(devices)
+            .chain(lobby)
+            .chain(watermark)
+    }
+
+    /// A copy of the entry for `key`, if loaded.
+    pub fn entry(&self, key: &Key) -> Option<Entry> {
+        Some(match key {
+            Key::Client(id) => Entry::Client(self.clients.get(id)?.clone()),
+            Key::Connection(id) => Entry::Connection(self.conns.get(id)?.clone()),
+            Key::Room(id) => Entry::Room(self.rooms.get(id)?.clone()),
+            Key::Device(id) => Entry::Device(self.devices.get(id)?.clone()),
+            Key::Lobby => Entry::Lobby(self.lobby.clone()?),
+            Key::Watermark => Entry::Watermark(self.watermark?),
+        })
+    }
+
+    /// Joins another world into this one: commutative, associative and idempotent.
+    ///
+    /// Each side may know half of a connection (one its client, the other its rooms), so after
+    /// joining the entries every connection is synced into its client again, as folding both
+    /// sides' records into one world would have done.
+    pub fn merge(&mut self, other: &World) {
+        for key in other.keys() {
+            let entry = other.entry(&key);
+            self.load(key, entry);
+        }
+        let conns: Vec<String> = self.conns.keys().cloned().collect();
+        for id in conns {
+            self.sync_connection(&id);
+        }
+    }
+
+    /// The view of one client at the watermark.
+    pub fn client(&self, id: &str) -> Option<ClientProjection> {
+        let state = self.clients.get(id).filter(|c| !c.is_empty())?;
+        Some(ClientProjection::derive(
+            id,
+            state,
+            &self.config,
+            self.watermark(),
+            |c| self.conns.get(c),
+        ))
+    }
+
+    /// The views of every loaded client, by client id.
+    pub fn clients(&self) -> Vec<ClientProjection> {
+        let mut ids: Vec<&String> = self.clients.keys().collect();
+        ids.sort();
+        ids.into_iter().filter_map(|id| self.client(id)).collect()
+    }
+
+    /// The raw state of one client, if loaded.
+    pub fn client_state(&self, id: &str) -> Option<&ClientState> {
+        self.clients.get(id)
+    }
+
+    /// The raw state of one connection, if loaded.
+    pub fn connection_state(&self, id: &str) -> Option<&ConnectionState> {
+        self.conns.get(id)
+    }
+
+    /// The raw state of one room, if loaded.
+    pub fn room_state(&self, id: &str) -> Option<&RoomState> {
+        self.rooms.get(id)
+    }
+
+    /// The presence rule's reasoning for one client (for `replay explain`).
+    pub fn presence_decision(&self, id: &str) -> Option<session::PresenceDecision<'_>> {
+        let state = self.clients.get(id)?;
+        Some(session::decide(
+            &state.sessions,
+            self.config.reset_horizon_ms,
+        ))
+    }
+}
