@@ -7,7 +7,3 @@
 pub mod cli;
 mod frame_compat;
 pub mod local;
-mod proj_stub;
-
-/// The projections API this crate is written against (temporarily a stand-in).
-pub(crate) use proj_stub as proj;

@@ -1,7 +1,7 @@
 //! `processor local`: its flags, their defaults and environment variables, and the fold
 //! settings they make.
 
-use crate::proj::{Config, TopicPattern};
+use projections::{Config, TopicPattern};
 use clap::Args;
 use std::path::PathBuf;
 

@@ -7,7 +7,7 @@
 
 use crate::local::store::{Commit, ProjectionStore};
 use crate::local::summary::Summary;
-use crate::proj::{ClientProjection, Config, Delivery, Key, World};
+use projections::{ClientProjection, Config, Delivery, Key, World};
 use schemas::{EventId, Record};
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};

@@ -11,7 +11,7 @@
 //! all there or not at all.
 
 use crate::local::store::{Commit, ProjectionStore};
-use crate::proj::{Entry, Key};
+use projections::{Entry, Key};
 use redb::{Database, ReadableTable, TableDefinition};
 use schemas::EventId;
 use std::collections::HashSet;

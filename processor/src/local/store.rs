@@ -7,7 +7,7 @@
 //! far. A batch changes all three in one atomic [`ProjectionStore::commit`], so after a crash the
 //! store is exactly at the end of some batch and the log says what comes after it.
 
-use crate::proj::{Entry, Key};
+use projections::{Entry, Key};
 use schemas::EventId;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::convert::Infallible;
