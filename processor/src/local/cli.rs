@@ -1,8 +1,8 @@
 //! `processor local`: its flags, their defaults and environment variables, and the fold
 //! settings they make.
 
-use projections::{Config, TopicPattern};
 use clap::Args;
+use projections::{Config, TopicPattern};
 use std::path::PathBuf;
 
 /// Fold raw records from a file or stdin into an embedded store, printing deliveries.
