@@ -400,3 +400,38 @@ fn a_missing_input_file_is_a_runtime_failure() {
     assert_eq!(run.code(), 1);
     assert!(run.stderr().contains("nope.jsonl"), "{}", run.stderr());
 }
+
+#[test]
+fn folds_what_the_log_has_and_the_store_missed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("data/projections.redb");
+    let saved = tmp.path().join("saved.redb");
+    let out = tmp.path().join("clients.jsonl");
+    let input = write_input(tmp.path(), &connected("early", "s1", 1, 1_000));
+    assert_eq!(run_on(tmp.path(), &input, &[]).code(), 0);
+    std::fs::copy(&db, &saved).unwrap();
+    let later = tmp.path().join("later.jsonl");
+    std::fs::write(&later, iot()).unwrap();
+    assert_eq!(run_on(tmp.path(), &later, &[]).code(), 0);
+    // As if the process had died after logging the second run's batch but before committing it.
+    std::fs::copy(&saved, &db).unwrap();
+
+    let empty = tmp.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let run = run_on(
+        tmp.path(),
+        &empty,
+        &["--projections-out", out.to_str().unwrap()],
+    );
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("folded 4 records"),
+        "{}",
+        run.stderr()
+    );
+    let ids: Vec<Value> = projections(&out)
+        .iter()
+        .map(|c| c["clientId"].clone())
+        .collect();
+    assert_eq!(ids, vec!["dev1", "dev2", "early"]);
+}

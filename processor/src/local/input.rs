@@ -20,7 +20,7 @@ pub struct InputError {
 /// Lines of the input, with their numbers.
 pub struct Lines {
     name: String,
-    reader: Box<dyn BufRead>,
+    reader: Box<dyn BufRead + Send>,
     buf: Vec<u8>,
     line: u64,
     bytes: u64,
@@ -56,7 +56,7 @@ impl Lines {
     }
 
     /// Lines from any reader.
-    pub fn from_reader(name: String, reader: Box<dyn BufRead>, size: Option<u64>) -> Lines {
+    pub fn from_reader(name: String, reader: Box<dyn BufRead + Send>, size: Option<u64>) -> Lines {
         Lines {
             name,
             reader,

@@ -264,12 +264,13 @@ impl LogReader {
         LogReader::from_segments(segments(dir)?, from)
     }
 
-    fn from_segments(all: Vec<(u64, PathBuf)>, from: u64) -> Result<LogReader, LogError> {
+    fn from_segments(mut all: Vec<(u64, PathBuf)>, from: u64) -> Result<LogReader, LogError> {
         // Skip whole segments that end before `from`: the one holding `from` is the last whose
         // base is at or below it.
         let first = all.iter().rposition(|(base, _)| *base <= from).unwrap_or(0);
+        all.drain(..first);
         let mut reader = LogReader {
-            segments: all[first..].to_vec().into_iter(),
+            segments: all.into_iter(),
             current: None,
             buf: Vec::with_capacity(READ_CHUNK),
             pos: 0,

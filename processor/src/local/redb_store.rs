@@ -2,17 +2,19 @@
 //!
 //! Tables:
 //! - `entries`: key string (`client#c1`, the DynamoDB `pk` of DESIGN.md section 5) -> the entry
-//!   as MessagePack with field names, so a newer release can still read it;
+//!   as compact MessagePack (fields by position: about half the bytes and time of named fields).
+//!   Entries are derived data: deleting the file makes the next run fold the whole log again;
 //! - `routed`: event id -> event time, the events whose deliveries went out;
 //! - `routed_by_time`: (event time, event id), the same set ordered for pruning;
 //! - `meta`: `log_position`, the log position folded so far.
 //!
-//! Each commit is one redb write transaction with immediate durability (fsync), so a batch is
-//! all there or not at all.
+//! Each commit is one redb write transaction, so a batch is all there or not at all. Commits
+//! marked durable are synced before returning; the others may be lost in a crash, which only
+//! means folding the (synced) log again from the last durable position.
 
 use crate::local::store::{Commit, ProjectionStore};
 use projections::{Entry, Key};
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableTable, TableDefinition};
 use schemas::EventId;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -31,8 +33,8 @@ pub enum StoreError {
     Db {
         /// The database file.
         path: PathBuf,
-        /// redb's error.
-        source: redb::Error,
+        /// redb's error (boxed: it is large, and errors are rare).
+        source: Box<redb::Error>,
     },
     /// A stored entry does not decode: written by an incompatible build, or damaged.
     #[error("store {path}: entry {key}: {reason}")]
@@ -96,7 +98,7 @@ impl RedbStore {
 fn db_err<E: Into<redb::Error>>(path: &Path) -> impl Fn(E) -> StoreError + '_ {
     move |e| StoreError::Db {
         path: path.to_owned(),
-        source: e.into(),
+        source: Box::new(e.into()),
     }
 }
 
@@ -136,6 +138,21 @@ impl ProjectionStore for RedbStore {
         Ok(out)
     }
 
+    fn scan_keys(&self, prefix: &str) -> Result<Vec<Key>, StoreError> {
+        let txn = self.db.begin_read().map_err(self.err())?;
+        let table = txn.open_table(ENTRIES).map_err(self.err())?;
+        let mut out = Vec::new();
+        for item in table.range(prefix..).map_err(self.err())? {
+            let (name, _) = item.map_err(self.err())?;
+            let name = name.value();
+            if !name.starts_with(prefix) {
+                break;
+            }
+            out.push(name.parse().map_err(|e| self.corrupt(name, e))?);
+        }
+        Ok(out)
+    }
+
     fn routed(&self, ids: &[EventId]) -> Result<HashSet<EventId>, StoreError> {
         let txn = self.db.begin_read().map_err(self.err())?;
         let table = txn.open_table(ROUTED).map_err(self.err())?;
@@ -156,22 +173,31 @@ impl ProjectionStore for RedbStore {
     }
 
     fn commit(&mut self, commit: Commit<'_>) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(self.err())?;
+        let mut txn = self.db.begin_write().map_err(self.err())?;
+        if !commit.durable {
+            txn.set_durability(Durability::None);
+        }
         {
             let mut entries = txn.open_table(ENTRIES).map_err(self.err())?;
             let mut name = String::new();
             let mut bytes = Vec::new();
+            let mut total = 0;
             for (key, entry) in commit.entries {
                 name.clear();
                 let _ = std::fmt::Write::write_fmt(&mut name, format_args!("{key}"));
                 bytes.clear();
-                rmp_serde::encode::write_named(&mut bytes, entry)
-                    .map_err(|e| self.corrupt(&name, e))?;
+                rmp_serde::encode::write(&mut bytes, entry).map_err(|e| self.corrupt(&name, e))?;
+                total += bytes.len();
                 entries
                     .insert(name.as_str(), bytes.as_slice())
                     .map_err(self.err())?;
             }
 
+            tracing::trace!(
+                bytes = total,
+                entries = commit.entries.len(),
+                "entries encoded"
+            );
             let mut routed = txn.open_table(ROUTED).map_err(self.err())?;
             let mut by_time = txn.open_table(ROUTED_BY_TIME).map_err(self.err())?;
             for &(id, time) in commit.routed {
@@ -198,6 +224,13 @@ impl ProjectionStore for RedbStore {
             meta.insert(LOG_POSITION, commit.log_position)
                 .map_err(self.err())?;
         }
+        txn.commit().map_err(self.err())?;
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), StoreError> {
+        // An empty durable commit makes the non-durable ones before it durable too.
+        let txn = self.db.begin_write().map_err(self.err())?;
         txn.commit().map_err(self.err())?;
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! the summary.
 
 use crate::local::cli::LocalArgs;
+use crate::local::ingest;
 use crate::local::input::Lines;
 use crate::local::log::{Log, LogReader};
 use crate::local::pipeline::Pipeline;
@@ -11,7 +12,6 @@ use crate::local::redb_store::RedbStore;
 use crate::local::store::ProjectionStore;
 use crate::local::summary::Summary;
 use anyhow::{Context, Result};
-use schemas::Record;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::time::Instant;
@@ -34,7 +34,7 @@ pub fn run(args: &LocalArgs) -> Result<Summary> {
     let store = RedbStore::open(&dir.join(DB_FILE))?;
     let committed = store.log_position()?;
     let opened = Log::open(&dir.join(LOG_DIR), committed, args.segment_bytes)?;
-    let mut log = opened.log;
+    let log = opened.log;
     if opened.truncated > 0 {
         eprintln!(
             "log: cut {} bytes of a torn write at the end of the log (never committed)",
@@ -69,33 +69,31 @@ pub fn run(args: &LocalArgs) -> Result<Summary> {
         );
     }
 
-    let mut lines = Lines::open(&args.input)?;
-    let mut quarantine = Quarantine::new(dir, lines.name());
+    let lines = Lines::open(&args.input)?;
+    let quarantine = Quarantine::new(dir, lines.name());
     let progress = progress_bar(args, &lines);
-    let mut batch: Vec<Record> = Vec::with_capacity(batch_size);
-    loop {
-        let more = read_batch(
-            &mut lines,
-            &mut batch,
-            batch_size,
-            &mut quarantine,
-            args.quiet,
-        )?;
-        if !batch.is_empty() {
-            let position = log.append(&batch)?;
-            quarantine.flush()?;
-            pipeline.fold_batch(&batch, position, &mut out, &mut summary)?;
-            summary.events += batch.len() as u64;
-            batch.clear();
-        }
-        if let Some(bar) = &progress {
-            bar.set_position(lines.bytes_read());
-        }
-        if !more {
+    let options = ingest::Options {
+        batch_size,
+        quiet: args.quiet,
+        progress: progress.clone(),
+    };
+    let (batches, ingest) = ingest::spawn(lines, quarantine, log, options);
+    let mut folded = Ok(());
+    for batch in &batches {
+        folded = pipeline.fold_batch(&batch.records, batch.log_position, &mut out, &mut summary);
+        if folded.is_err() {
             break;
         }
+        summary.events += batch.records.len() as u64;
     }
-    quarantine.flush()?;
+    // Stop ingest before waiting for it, if the fold failed.
+    drop(batches);
+    let ingested = ingest
+        .join()
+        .map_err(|_| anyhow::anyhow!("the ingest thread panicked"))?;
+    folded?;
+    let quarantine = ingested?.quarantine;
+    pipeline.sync()?;
     out.flush().context("writing deliveries to stdout")?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
@@ -125,37 +123,6 @@ pub fn run(args: &LocalArgs) -> Result<Summary> {
         );
     }
     Ok(summary)
-}
-
-/// Reads up to `max` good records into `batch`, quarantining bad lines and skipping blank ones.
-/// Returns whether the input may have more.
-fn read_batch(
-    lines: &mut Lines,
-    batch: &mut Vec<Record>,
-    max: usize,
-    quarantine: &mut Quarantine,
-    quiet: bool,
-) -> Result<bool> {
-    let name = lines.name().to_owned();
-    while batch.len() < max {
-        let Some((number, line)) = lines.next_line()? else {
-            return Ok(false);
-        };
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match schemas::decode_json(line) {
-            Ok(record) => batch.push(record),
-            Err(e) => {
-                let reason = e.to_string();
-                if !quiet {
-                    eprintln!("{name}:{number}: quarantined: {reason}");
-                }
-                quarantine.add(number, line, &reason)?;
-            }
-        }
-    }
-    Ok(true)
 }
 
 /// A progress bar on stderr, for a file of known size when someone is watching.

@@ -24,6 +24,10 @@ pub struct Commit<'a> {
     pub prune_routed_before: u64,
     /// The log position the store has now folded up to.
     pub log_position: u64,
+    /// Whether the commit must be on disk when `commit` returns. A commit that is not durable is
+    /// still atomic; a crash may lose it, and then the log, which is synced every batch, is folded
+    /// again from the last durable position.
+    pub durable: bool,
 }
 
 /// A database of projections, loaded in bulk and written once per batch.
@@ -43,6 +47,12 @@ pub trait ProjectionStore {
     /// Read or decoding failures.
     fn scan(&self, prefix: &str) -> Result<Vec<(Key, Entry)>, Self::Error>;
 
+    /// The keys (not the entries) that start with `prefix`, by key.
+    ///
+    /// # Errors
+    /// Read failures, or a stored key that does not parse.
+    fn scan_keys(&self, prefix: &str) -> Result<Vec<Key>, Self::Error>;
+
     /// Which of `ids` already had their deliveries routed.
     ///
     /// # Errors
@@ -60,6 +70,12 @@ pub trait ProjectionStore {
     /// # Errors
     /// Write failures; the store is then unchanged.
     fn commit(&mut self, commit: Commit<'_>) -> Result<(), Self::Error>;
+
+    /// Makes every earlier commit durable.
+    ///
+    /// # Errors
+    /// Write failures.
+    fn sync(&mut self) -> Result<(), Self::Error>;
 }
 
 /// A store in memory: for unit tests, and for callers that fold without persisting.
@@ -102,6 +118,10 @@ impl ProjectionStore for MemoryStore {
             .collect())
     }
 
+    fn scan_keys(&self, prefix: &str) -> Result<Vec<Key>, Infallible> {
+        Ok(self.scan(prefix)?.into_iter().map(|(k, _)| k).collect())
+    }
+
     fn routed(&self, ids: &[EventId]) -> Result<HashSet<EventId>, Infallible> {
         Ok(ids
             .iter()
@@ -135,6 +155,10 @@ impl ProjectionStore for MemoryStore {
         self.log_position = commit.log_position;
         Ok(())
     }
+
+    fn sync(&mut self) -> Result<(), Infallible> {
+        Ok(())
+    }
 }
 
 /// Behaviour every adapter must have, run against each of them by their tests.
@@ -157,6 +181,7 @@ pub(crate) mod contract {
                 routed: &[(EventId(7), 40)],
                 prune_routed_before: 0,
                 log_position: 123,
+                durable: true,
             })
             .unwrap();
         assert_eq!(store.log_position().unwrap(), 123);
@@ -168,6 +193,7 @@ pub(crate) mod contract {
         );
         assert_eq!(store.scan("water").unwrap(), vec![watermark(42)]);
         assert!(store.scan("client#").unwrap().is_empty());
+        assert_eq!(store.scan_keys("water").unwrap(), vec![Key::Watermark]);
         let routed = store.routed(&[EventId(7), EventId(8)]).unwrap();
         assert_eq!(routed, HashSet::from([EventId(7)]));
     }
@@ -181,6 +207,7 @@ pub(crate) mod contract {
                 routed: &routed,
                 prune_routed_before: 0,
                 log_position: 1,
+                durable: false,
             })
             .unwrap();
         store
@@ -189,6 +216,7 @@ pub(crate) mod contract {
                 routed: &[],
                 prune_routed_before: 50,
                 log_position: 2,
+                durable: true,
             })
             .unwrap();
         let ids: Vec<EventId> = (0..10).map(EventId).collect();
