@@ -225,6 +225,14 @@ impl<S: ProjectionStore> Pipeline<S> {
         Ok(())
     }
 
+    /// Ends the pipeline, returning the store. The world is not dropped but leaked: freeing
+    /// millions of small allocations one by one costs a noticeable part of a run, and the
+    /// process is about to exit, which frees it all at once.
+    pub fn finish(self) -> S {
+        std::mem::forget(self.world);
+        self.store
+    }
+
     /// Every client's projection in the store (not only those this run touched), by clientId.
     ///
     /// # Errors

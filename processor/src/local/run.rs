@@ -122,6 +122,7 @@ pub fn run(args: &LocalArgs) -> Result<Summary> {
             quarantine.path().display()
         );
     }
+    drop(pipeline.finish());
     Ok(summary)
 }
 
