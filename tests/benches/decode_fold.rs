@@ -1,4 +1,5 @@
-//! Decode + fold throughput on a realistic IoT lifecycle stream, from JSON lines.
+//! Decode + fold throughput on a realistic IoT lifecycle stream, from JSON lines and from
+//! MessagePack frames (our local log and archive format).
 //! Run: `cargo bench -p tests --bench decode_fold`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -33,6 +34,26 @@ fn decode_fold(c: &mut Criterion) {
                     if let Ok(record) = schemas::decode_json(line.as_bytes()) {
                         world.apply(&record);
                     }
+                }
+                world
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    let mut frames = Vec::new();
+    for line in &lines {
+        if let Ok(record) = schemas::decode_json(line.as_bytes()) {
+            schemas::frame::encode_frame(&record, &mut frames);
+        }
+    }
+    group.bench_function("decode_frame+fold", |b| {
+        b.iter_batched(
+            || World::in_memory(Config::default()),
+            |mut world| {
+                let mut at = 0;
+                while let Ok(Some((record, used))) = schemas::frame::decode_frame(&frames[at..], at as u64) {
+                    world.apply(&record);
+                    at += used;
                 }
                 world
             },
