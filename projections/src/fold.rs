@@ -1,10 +1,11 @@
 //! Folding records into the world: each record merges in the little state it alone implies.
 
 use crate::lattice::{Lww, Membership};
-use crate::session::DisconnectInfo;
+use crate::session::{DisconnectInfo, SessionRecord};
 use crate::world::World;
 use crate::Delivery;
 use schemas::{Action, Lifecycle, Record, WebSocketRecord, WsEventType};
+use std::collections::BTreeMap;
 
 /// An IoT lifecycle event: the client's session record, and room memberships for subscriptions
 /// to chat topics. Lifecycle events cause no deliveries.
@@ -14,20 +15,18 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) {
     match event {
         Lifecycle::Connected(c) => {
             let client = world.client_mut(client_id, ts);
-            let s = client
-                .sessions
-                .entry(c.session_identifier.clone())
-                .or_default();
+            let Some(s) = session(&mut client.sessions, &c.session_identifier) else {
+                return;
+            };
             s.version = s.version.max(c.version_number);
             s.connected_at.add(ts);
             s.last_ts = s.last_ts.max(ts);
         }
         Lifecycle::Disconnected(d) => {
             let client = world.client_mut(client_id, ts);
-            let s = client
-                .sessions
-                .entry(d.session_identifier.clone())
-                .or_default();
+            let Some(s) = session(&mut client.sessions, &d.session_identifier) else {
+                return;
+            };
             s.version = s.version.max(d.version_number);
             let info = DisconnectInfo {
                 reason: d.disconnect_reason.clone(),
@@ -44,10 +43,9 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) {
             };
             let write = Lww::new(ts, state);
             let client = world.client_mut(client_id, ts);
-            let s = client
-                .sessions
-                .entry(sub.session_identifier.clone())
-                .or_default();
+            let Some(s) = session(&mut client.sessions, &sub.session_identifier) else {
+                return;
+            };
             s.last_ts = s.last_ts.max(ts);
             for topic in &sub.topics {
                 merge_at(&mut s.topics, topic, &write);
@@ -71,6 +69,19 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) {
             );
         }
     }
+}
+
+/// The session's record, created if new. Looks up by `&str`: most events are about a session
+/// already known, and this runs for every lifecycle event, so the id is copied only on a miss.
+/// (Never `None`: the record is inserted just before; the `Option` only spares a panic path.)
+fn session<'a>(
+    sessions: &'a mut BTreeMap<String, SessionRecord>,
+    id: &str,
+) -> Option<&'a mut SessionRecord> {
+    if !sessions.contains_key(id) {
+        sessions.insert(id.to_owned(), SessionRecord::default());
+    }
+    sessions.get_mut(id)
 }
 
 /// Merges a membership write for (room, client) into both the room and the client.

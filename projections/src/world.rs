@@ -245,7 +245,7 @@ impl World {
                 let conn = self.conns.entry_ref(g.connection_id.as_str()).or_default();
                 conn.summary.closed_at.add(g.timestamp);
                 conn.last_ts = conn.last_ts.max(g.timestamp);
-                mark(&mut self.dirty.conns, &g.connection_id);
+                self.mark_conn(&g.connection_id);
                 self.sync_connection(&g.connection_id);
                 Vec::new()
             }
@@ -286,7 +286,9 @@ impl World {
     }
 
     pub(crate) fn client_mut(&mut self, client_id: &str, ts: u64) -> &mut ClientState {
-        mark(&mut self.dirty.clients, client_id);
+        if !self.complete {
+            mark(&mut self.dirty.clients, client_id);
+        }
         let client = self.clients.entry_ref(client_id).or_default();
         client.updated_at = client.updated_at.max(ts);
         client.seen = true;
@@ -294,15 +296,21 @@ impl World {
     }
 
     pub(crate) fn mark_conn(&mut self, id: &str) {
-        mark(&mut self.dirty.conns, id);
+        if !self.complete {
+            mark(&mut self.dirty.conns, id);
+        }
     }
 
     pub(crate) fn mark_room(&mut self, id: &str) {
-        mark(&mut self.dirty.rooms, id);
+        if !self.complete {
+            mark(&mut self.dirty.rooms, id);
+        }
     }
 
     pub(crate) fn mark_device(&mut self, id: &str) {
-        mark(&mut self.dirty.devices, id);
+        if !self.complete {
+            mark(&mut self.dirty.devices, id);
+        }
     }
 
     /// The entries changed since the last call, compacted, for the caller to persist.

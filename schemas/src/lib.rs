@@ -6,20 +6,33 @@
 //! bytes into a typed [`Record`] or a [`DecodeError`] that says which field, what was expected and
 //! what was found. [`action`] parses WebSocket message bodies into what the fold acts on.
 //! Our own record kinds carry a schema version and older versions are upcast when read.
+//!
+//! [`encode_json`] writes a record back in its source's shape (the inverse of [`decode_json`]).
+//! [`frame`] stores records in our local log and archive as checksummed, versioned MessagePack
+//! frames, read back by [`FrameReader`]. [`schema`] publishes every kind's JSON Schema, kept in
+//! `schemas/json-schema/`.
 
 pub mod action;
 pub mod decode;
+pub mod encode;
 pub mod error;
 pub mod feedback;
+pub mod frame;
+pub mod frame_reader;
+mod frame_repr;
 pub mod lifecycle;
 pub mod record;
+pub mod schema;
 pub mod telemetry;
 pub mod websocket;
 
 pub use action::Action;
 pub use decode::decode_json;
+pub use encode::encode_json;
 pub use error::DecodeError;
 pub use feedback::ConnectionGone;
+pub use frame::{decode_frame, encode_frame, FRAME_VERSION};
+pub use frame_reader::FrameReader;
 pub use lifecycle::{
     ConnectFailed, Connected, DisconnectReason, Disconnected, EpochMillis, Lifecycle, Subscription,
 };

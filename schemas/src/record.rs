@@ -61,8 +61,12 @@ impl Record {
     /// The content id (see [`EventId`]): a hash of the record's canonical MessagePack encoding,
     /// which is independent of JSON field order, whitespace and unknown fields.
     pub fn event_id(&self) -> EventId {
-        // Encoding a typed value into a Vec cannot fail; an empty buffer would still hash.
-        let bytes = rmp_serde::to_vec(self).unwrap_or_default();
+        // The frame's positional encoding, not `rmp_serde::to_vec(self)`: the derives skip absent
+        // options, so positionally `principalIdentifier: "a"` and `ipAddress: "a"` encoded the
+        // same and two different records shared an id. The mirror writes `nil` for every absent
+        // field, so each field keeps its position. Writing to a Vec cannot fail.
+        let mut bytes = Vec::with_capacity(256);
+        let _ = crate::frame_repr::write_record(self, &mut bytes);
         EventId(xxhash_rust::xxh3::xxh3_128(&bytes))
     }
 }

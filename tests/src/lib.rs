@@ -1,1 +1,6 @@
-//! placeholder
+//! Cross-crate test support: realistic workloads for benches and whole-process runs.
+//!
+//! The integration and property tests live in `tests/tests/`; the fold's own laws live beside
+//! the fold in `projections/tests/`.
+
+pub mod workload;

@@ -1,0 +1,67 @@
+//! Decode + fold throughput on a realistic IoT lifecycle stream, from JSON lines and from
+//! MessagePack frames (our local log and archive format).
+//! Run: `cargo bench -p tests --bench decode_fold`.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use projections::{Config, World};
+use tests::workload::iot_lifecycle_lines;
+
+// The processor's binaries use mimalloc too: the fold allocates small keys and records.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const EVENTS: usize = 200_000;
+const CLIENTS: usize = 10_000;
+
+fn decode_fold(c: &mut Criterion) {
+    let lines = iot_lifecycle_lines(EVENTS, CLIENTS, 42);
+    let mut group = c.benchmark_group("iot_lifecycle");
+    group.throughput(Throughput::Elements(EVENTS as u64));
+    group.sample_size(10);
+    group.bench_function("decode_json", |b| {
+        b.iter(|| {
+            lines
+                .iter()
+                .filter(|l| schemas::decode_json(l.as_bytes()).is_ok())
+                .count()
+        })
+    });
+    group.bench_function("decode_json+fold", |b| {
+        b.iter_batched(
+            || World::in_memory(Config::default()),
+            |mut world| {
+                for line in &lines {
+                    if let Ok(record) = schemas::decode_json(line.as_bytes()) {
+                        world.apply(&record);
+                    }
+                }
+                world
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    let mut frames = Vec::new();
+    for line in &lines {
+        if let Ok(record) = schemas::decode_json(line.as_bytes()) {
+            schemas::frame::encode_frame(&record, &mut frames);
+        }
+    }
+    group.bench_function("decode_frame+fold", |b| {
+        b.iter_batched(
+            || World::in_memory(Config::default()),
+            |mut world| {
+                let mut at = 0;
+                while let Ok(Some((record, used))) = schemas::frame::decode_frame(&frames[at..], at as u64) {
+                    world.apply(&record);
+                    at += used;
+                }
+                world
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, decode_fold);
+criterion_main!(benches);
