@@ -5,5 +5,4 @@
 //! `main.rs` parses and dispatches.
 
 pub mod cli;
-mod frame_compat;
 pub mod local;

@@ -7,7 +7,7 @@
 //! never committed (it is folded again, see [`LogReader`]) or a torn write from a crash, which is
 //! cut off: it was never acknowledged.
 
-use crate::frame_compat::{decode_frame, encode_frame};
+use schemas::frame::{decode_frame, encode_frame};
 use schemas::Record;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
