@@ -132,13 +132,13 @@ fn run_on(dir: &Path, input: &Path, extra: &[&str]) -> Run {
     local(&args, None)
 }
 
-/// A WebSocket delivery's connection. projections currently spells the field `connection_id`
-/// (the rest of the object is camelCase); accept `connectionId` too, so the fix breaks nothing.
+/// A WebSocket delivery's connection (camelCase, like every other field of the line).
 fn connection(delivery: &Value) -> &Value {
-    match delivery.get("connectionId") {
-        Some(v) => v,
-        None => &delivery["connection_id"],
-    }
+    assert!(
+        delivery.get("connection_id").is_none(),
+        "snake_case field in {delivery}"
+    );
+    &delivery["connectionId"]
 }
 
 fn projections(path: &Path) -> Vec<Value> {

@@ -14,7 +14,8 @@ pub struct Delivery {
     /// Where it goes.
     #[serde(flatten)]
     pub channel: Channel,
-    /// The recipient client, when known.
+    /// The recipient client of a socket delivery, when known (a push names its client in the
+    /// channel; an MQTT publish may reach several). See [`Delivery::recipient`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     /// The JSON the recipient receives.
@@ -23,7 +24,7 @@ pub struct Delivery {
 
 /// How a delivery reaches its recipient.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(tag = "channel", rename_all = "camelCase")]
+#[serde(tag = "channel", rename_all_fields = "camelCase")]
 pub enum Channel {
     /// API Gateway `PostToConnection`.
     #[serde(rename = "websocket")]
@@ -66,6 +67,14 @@ impl Channel {
 }
 
 impl Delivery {
+    /// The recipient client, when one is known: a push's client, or a socket's owner.
+    pub fn recipient(&self) -> Option<&str> {
+        match &self.channel {
+            Channel::Push { client_id } => Some(client_id),
+            _ => self.client_id.as_deref(),
+        }
+    }
+
     /// A delivery with its deterministic id.
     pub fn new(
         event_id: EventId,

@@ -47,15 +47,11 @@ pub(crate) fn chat(
             .filter(|t| config.chat_topic.room_of(t) == Some(room))
             .collect();
         if sockets.is_empty() && mqtt.is_empty() {
+            // The channel names the client already; a second `clientId` would repeat the key.
             let channel = Channel::Push {
                 client_id: member.to_owned(),
             };
-            out.push(Delivery::new(
-                event_id,
-                channel,
-                Some(member.to_owned()),
-                payload.clone(),
-            ));
+            out.push(Delivery::new(event_id, channel, None, payload.clone()));
             continue;
         }
         for connection_id in sockets {

@@ -228,3 +228,50 @@ fn lifecycle_events_cause_no_deliveries() {
     ]);
     assert!(deliveries.is_empty());
 }
+
+#[test]
+fn delivery_lines_are_camel_case_json_without_repeated_keys() {
+    let mut events = chat_room();
+    events.push(ws_message(
+        "cD",
+        T0 + 7,
+        T0 + 9,
+        r#"{"action":"sendmessage","chatId":"r1","message":"hi"}"#,
+    ));
+    let (_, deliveries) = fold(&events);
+    for d in &deliveries {
+        let line = serde_json::to_string(d).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let keys = value.as_object().unwrap().len();
+        assert_eq!(
+            line.matches("\":").count() - count_nested(&value),
+            keys,
+            "repeated key in {line}"
+        );
+        assert!(
+            !line.contains("connection_id") && !line.contains("client_id"),
+            "{line}"
+        );
+        assert!(
+            value["eventId"].as_str().is_some_and(|s| s.len() == 32),
+            "{line}"
+        );
+    }
+    let push = deliveries
+        .iter()
+        .find(|d| d.channel.name() == "push")
+        .unwrap();
+    assert_eq!(push.recipient(), Some("carol"));
+}
+
+/// How many `"key":` occurrences are inside nested objects (the payload), not at the top level.
+fn count_nested(v: &serde_json::Value) -> usize {
+    fn keys(v: &serde_json::Value) -> usize {
+        match v {
+            serde_json::Value::Object(m) => m.len() + m.values().map(keys).sum::<usize>(),
+            serde_json::Value::Array(a) => a.iter().map(keys).sum(),
+            _ => 0,
+        }
+    }
+    keys(v) - v.as_object().map_or(0, |m| m.len())
+}

@@ -18,8 +18,25 @@ pub enum Record {
 
 /// A stable 128-bit id of a record's content: equal records (duplicates from retries, Firehose or
 /// replays) get equal ids, so deliveries they cause can be de-duplicated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+///
+/// Serialized as 32 hex digits: a JSON number this large would lose precision in most readers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EventId(pub u128);
+
+impl Serialize for EventId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for EventId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        u128::from_str_radix(&s, 16).map(EventId).map_err(|_| {
+            serde::de::Error::custom(format!("event id: expected 32 hex digits, found {s:?}"))
+        })
+    }
+}
 
 impl std::fmt::Display for EventId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1,5 +1,8 @@
 //! Decode + fold throughput on a realistic IoT lifecycle stream, from JSON lines and from
 //! MessagePack frames (our local log and archive format).
+
+// criterion's macros generate an undocumented `main` and group function.
+#![allow(missing_docs)]
 //! Run: `cargo bench -p tests --bench decode_fold`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -51,7 +54,9 @@ fn decode_fold(c: &mut Criterion) {
             || World::in_memory(Config::default()),
             |mut world| {
                 let mut at = 0;
-                while let Ok(Some((record, used))) = schemas::frame::decode_frame(&frames[at..], at as u64) {
+                while let Ok(Some((record, used))) =
+                    schemas::frame::decode_frame(&frames[at..], at as u64)
+                {
                     world.apply(&record);
                     at += used;
                 }
