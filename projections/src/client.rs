@@ -2,7 +2,8 @@
 //! room memberships.
 
 use crate::lattice::{Lww, Membership, Merge, Min};
-use crate::session::SessionRecord;
+use crate::sessions::Sessions;
+use crate::vecmap::VecMap;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -10,11 +11,11 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientState {
     /// IoT sessions by `sessionIdentifier`.
-    pub sessions: BTreeMap<String, SessionRecord>,
+    pub sessions: Sessions,
     /// The client's WebSocket connections by connection id.
     pub connections: BTreeMap<String, ConnSummary>,
     /// Durable room memberships: join/leave, or a chat-topic subscription.
-    pub rooms: BTreeMap<String, Lww<Membership>>,
+    pub rooms: VecMap<Lww<Membership>>,
     /// The latest refused connection attempt (`connect_failed`): shown, never changes presence.
     pub last_connect_failure: Option<Lww<String>>,
     /// The latest event time of anything about this client.
@@ -54,7 +55,7 @@ impl ClientState {
         self.rooms
             .iter()
             .filter(|(_, m)| m.value.is_joined())
-            .map(|(r, _)| r.as_str())
+            .map(|(r, _)| r)
     }
 }
 

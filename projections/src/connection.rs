@@ -16,7 +16,7 @@ pub struct ConnectionState {
     pub source_ip: Option<String>,
     /// Rooms joined or left on this connection. Kept here as well as on the client, so that a
     /// `join` folded before the connection's client is known still counts once it is.
-    pub rooms: BTreeMap<String, Lww<crate::lattice::Membership>>,
+    pub rooms: crate::vecmap::VecMap<Lww<crate::lattice::Membership>>,
     /// The latest event time of anything about this connection.
     pub last_ts: u64,
 }
@@ -61,7 +61,7 @@ impl Merge for LobbyState {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomState {
     /// Membership by client id.
-    pub members: BTreeMap<String, Lww<crate::lattice::Membership>>,
+    pub members: crate::world::Map<Lww<crate::lattice::Membership>>,
 }
 
 impl Merge for RoomState {
@@ -71,12 +71,17 @@ impl Merge for RoomState {
 }
 
 impl RoomState {
-    /// The members now, in client id order.
+    /// The members now, in client id order. (Members are hashed for the hot path, which writes
+    /// one membership at a time; readers sort the few they need.)
     pub fn joined(&self) -> impl Iterator<Item = &str> {
-        self.members
+        let mut joined: Vec<&str> = self
+            .members
             .iter()
             .filter(|(_, m)| m.value.is_joined())
             .map(|(c, _)| c.as_str())
+            .collect();
+        joined.sort_unstable();
+        joined.into_iter()
     }
 }
 

@@ -1,11 +1,10 @@
 //! Folding records into the world: each record merges in the little state it alone implies.
 
-use crate::lattice::{Lww, Membership};
-use crate::session::{DisconnectInfo, SessionRecord};
+use crate::lattice::{Lww, Membership, Merge};
+use crate::session::DisconnectInfo;
 use crate::world::World;
 use crate::Delivery;
 use schemas::{Action, Lifecycle, Record, WebSocketRecord, WsEventType};
-use std::collections::BTreeMap;
 
 /// An IoT lifecycle event: the client's session record, and room memberships for subscriptions
 /// to chat topics. Lifecycle events cause no deliveries.
@@ -15,18 +14,14 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) {
     match event {
         Lifecycle::Connected(c) => {
             let client = world.client_mut(client_id, ts);
-            let Some(s) = session(&mut client.sessions, &c.session_identifier) else {
-                return;
-            };
+            let s = client.sessions.get_or_insert(&c.session_identifier);
             s.version = s.version.max(c.version_number);
             s.connected_at.add(ts);
             s.last_ts = s.last_ts.max(ts);
         }
         Lifecycle::Disconnected(d) => {
             let client = world.client_mut(client_id, ts);
-            let Some(s) = session(&mut client.sessions, &d.session_identifier) else {
-                return;
-            };
+            let s = client.sessions.get_or_insert(&d.session_identifier);
             s.version = s.version.max(d.version_number);
             let info = DisconnectInfo {
                 reason: d.disconnect_reason.clone(),
@@ -43,12 +38,10 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) {
             };
             let write = Lww::new(ts, state);
             let client = world.client_mut(client_id, ts);
-            let Some(s) = session(&mut client.sessions, &sub.session_identifier) else {
-                return;
-            };
+            let s = client.sessions.get_or_insert(&sub.session_identifier);
             s.last_ts = s.last_ts.max(ts);
             for topic in &sub.topics {
-                merge_at(&mut s.topics, topic, &write);
+                s.topics.join_at(topic, &write);
             }
             for topic in &sub.topics {
                 if let Some(room) = world.config.chat_topic.room_of(topic) {
@@ -71,19 +64,6 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) {
     }
 }
 
-/// The session's record, created if new. Looks up by `&str`: most events are about a session
-/// already known, and this runs for every lifecycle event, so the id is copied only on a miss.
-/// (Never `None`: the record is inserted just before; the `Option` only spares a panic path.)
-fn session<'a>(
-    sessions: &'a mut BTreeMap<String, SessionRecord>,
-    id: &str,
-) -> Option<&'a mut SessionRecord> {
-    if !sessions.contains_key(id) {
-        sessions.insert(id.to_owned(), SessionRecord::default());
-    }
-    sessions.get_mut(id)
-}
-
 /// Merges a membership write for (room, client) into both the room and the client.
 pub(crate) fn membership(
     world: &mut World,
@@ -92,26 +72,15 @@ pub(crate) fn membership(
     write: &Lww<Membership>,
     ts: u64,
 ) {
-    merge_at(&mut world.client_mut(client_id, ts).rooms, room, write);
-    merge_at(
-        &mut world.rooms.entry_ref(room).or_default().members,
-        client_id,
-        write,
-    );
-    world.mark_room(room);
-}
-
-pub(crate) fn merge_at<V: crate::lattice::Merge + Clone>(
-    map: &mut std::collections::BTreeMap<String, V>,
-    key: &str,
-    value: &V,
-) {
-    match map.get_mut(key) {
-        Some(v) => v.join(value),
+    world.client_mut(client_id, ts).rooms.join_at(room, write);
+    let members = &mut world.rooms.entry_ref(room).or_default().members;
+    match members.get_mut(client_id) {
+        Some(m) => m.join(write),
         None => {
-            map.insert(key.to_owned(), value.clone());
+            members.insert(client_id.to_owned(), write.clone());
         }
     }
+    world.mark_room(room);
 }
 
 /// A WebSocket route record: the connection's state, then what its action asks for.
@@ -142,10 +111,11 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
                 );
             }
             Action::Join { chat_id } => {
-                merge_at(&mut conn.rooms, chat_id, &Lww::new(ts, Membership::Joined))
+                conn.rooms
+                    .join_at(chat_id, &Lww::new(ts, Membership::Joined));
             }
             Action::Leave { chat_id } => {
-                merge_at(&mut conn.rooms, chat_id, &Lww::new(ts, Membership::Left))
+                conn.rooms.join_at(chat_id, &Lww::new(ts, Membership::Left));
             }
             _ => {}
         }

@@ -73,6 +73,20 @@ impl<K: Ord + Clone, V: Merge + Clone> Merge for BTreeMap<K, V> {
     }
 }
 
+impl<V: Merge + Clone> Merge for hashbrown::HashMap<String, V, rustc_hash::FxBuildHasher> {
+    /// Maps merge pointwise.
+    fn join(&mut self, other: &Self) {
+        for (k, v) in other {
+            match self.get_mut(k.as_str()) {
+                Some(mine) => mine.join(v),
+                None => {
+                    self.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+}
+
 /// The minimum of the values seen (`None` is the bottom): for "first seen at" facts.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,

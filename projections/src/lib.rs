@@ -22,6 +22,8 @@ pub mod key;
 pub mod lattice;
 pub mod route;
 pub mod session;
+pub mod sessions;
+pub mod vecmap;
 pub mod view;
 pub mod world;
 
@@ -32,5 +34,7 @@ pub use delivery::{Channel, Delivery};
 pub use key::{Entry, Key, KeyError};
 pub use lattice::{Lww, Membership, Merge, Min};
 pub use session::{PresenceDecision, SessionRecord};
+pub use sessions::Sessions;
+pub use vecmap::VecMap;
 pub use view::ClientProjection;
 pub use world::World;

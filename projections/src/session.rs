@@ -6,9 +6,10 @@
 //! IoT-connected iff the current session has no disconnect and has a connect or a subscription.
 
 use crate::lattice::{Lww, Membership, Merge, Min};
+use crate::sessions::Sessions;
+use crate::vecmap::VecMap;
 use schemas::DisconnectReason;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// What is known of one MQTT session.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,7 +21,7 @@ pub struct SessionRecord {
     /// How the session ended, if its `disconnected` event was seen.
     pub disconnect: Option<Lww<DisconnectInfo>>,
     /// Per-topic subscription state: last writer wins by timestamp, unsubscribe wins ties.
-    pub topics: BTreeMap<String, Lww<Membership>>,
+    pub topics: VecMap<Lww<Membership>>,
     /// The latest timestamp of any of the session's events.
     pub last_ts: u64,
 }
@@ -55,7 +56,7 @@ impl SessionRecord {
         self.topics
             .iter()
             .filter(|(_, s)| s.value.is_joined())
-            .map(|(t, _)| t.as_str())
+            .map(|(t, _)| t)
     }
 
     /// The rule's ranking key: version (none lowest), then `last_ts`, then the id.
@@ -81,27 +82,24 @@ pub struct PresenceDecision<'a> {
 }
 
 /// The current session: the candidate with the largest (version, last_ts, id).
-pub fn current_session(
-    sessions: &BTreeMap<String, SessionRecord>,
-    horizon_ms: u64,
-) -> Option<(&str, &SessionRecord)> {
+pub fn current_session(sessions: &Sessions, horizon_ms: u64) -> Option<(&str, &SessionRecord)> {
     let newest = sessions.values().map(|s| s.last_ts).max()?;
     let start = newest.saturating_sub(horizon_ms);
     sessions
         .iter()
         .filter(|(_, s)| s.last_ts >= start)
         .max_by(|(a, sa), (b, sb)| sa.rank(a).cmp(&sb.rank(b)))
-        .map(|(id, s)| (id.as_str(), s))
 }
 
 /// The rule with its reasoning spelled out.
-pub fn decide(sessions: &BTreeMap<String, SessionRecord>, horizon_ms: u64) -> PresenceDecision<'_> {
+pub fn decide(sessions: &Sessions, horizon_ms: u64) -> PresenceDecision<'_> {
     let newest = sessions.values().map(|s| s.last_ts).max().unwrap_or(0);
     let horizon_start = newest.saturating_sub(horizon_ms);
     let candidates = sessions
-        .iter()
+        .sorted()
+        .into_iter()
         .filter(|(_, s)| s.last_ts >= horizon_start)
-        .map(|(id, s)| (id.as_str(), s.version, s.last_ts))
+        .map(|(id, s)| (id, s.version, s.last_ts))
         .collect();
     let current = current_session(sessions, horizon_ms);
     PresenceDecision {
@@ -120,7 +118,7 @@ pub fn decide(sessions: &BTreeMap<String, SessionRecord>, horizon_ms: u64) -> Pr
 /// session never makes its client connected, so its topics and connect time no longer count).
 /// Any session older than `retention_ms` before the newest event is forgotten: no Kinesis retry
 /// can bring back an event that old.
-pub fn compact(sessions: &mut BTreeMap<String, SessionRecord>, horizon_ms: u64, retention_ms: u64) {
+pub fn compact(sessions: &mut Sessions, horizon_ms: u64, retention_ms: u64) {
     let Some(newest) = sessions.values().map(|s| s.last_ts).max() else {
         return;
     };

@@ -16,7 +16,7 @@ use rustc_hash::FxBuildHasher;
 use schemas::{Action, Record};
 
 /// A map keyed by id, with a fast hasher; `entry_ref` allocates the key only on insert.
-pub(crate) type Map<V> = hashbrown::HashMap<String, V, FxBuildHasher>;
+pub type Map<V> = hashbrown::HashMap<String, V, FxBuildHasher>;
 type Set = hashbrown::HashSet<String, FxBuildHasher>;
 
 /// The projections of every client, connection, room and device a stream has mentioned.
@@ -172,7 +172,7 @@ impl World {
         rooms
             .into_iter()
             .flatten()
-            .map(|r| Key::Room(r.clone()))
+            .map(|r| Key::Room(r.to_owned()))
             .collect()
     }
 
@@ -269,7 +269,7 @@ impl World {
                 .entry(connection_id.to_owned())
                 .or_default();
             slot.join(&summary);
-            for (room, write) in &rooms {
+            for (room, write) in rooms.iter() {
                 crate::fold::membership(self, room, client_id, write, last_ts);
             }
         }

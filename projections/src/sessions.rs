@@ -1,0 +1,200 @@
+//! [`Sessions`]: a client's session records, keyed by `sessionIdentifier`.
+//!
+//! A client keeps every session that could still matter (closed ones as small tombstones for up
+//! to a day), so a flappy device may have dozens. Every lifecycle event looks one up, and a
+//! `BTreeMap<String, _>` lookup chases a pointer to a heap string per comparison. Here the ids'
+//! hashes sit in one dense vector beside the records, so a lookup scans a few cache lines and
+//! compares one string. New sessions are appended (a fifth of all lifecycle events start one, and
+//! a sorted insert would search and shift); order is restored only where it can be observed:
+//! equality compares as sets, and serialization and [`Sessions::sorted`] go by id, so equal sets
+//! of sessions are equal values and serialize identically (as a map, like a `BTreeMap`).
+
+use crate::lattice::Merge;
+use crate::session::SessionRecord;
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::hash::Hasher;
+
+/// A client's sessions.
+#[derive(Debug, Clone, Default)]
+pub struct Sessions {
+    /// `hashes[i]` is the hash of `slots[i].0`.
+    hashes: Vec<u64>,
+    slots: Vec<(String, SessionRecord)>,
+}
+
+fn hash(id: &str) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(id.as_bytes());
+    h.finish()
+}
+
+impl Sessions {
+    fn position(&self, id: &str) -> Option<usize> {
+        let h = hash(id);
+        self.hashes
+            .iter()
+            .enumerate()
+            .find(|&(i, &x)| x == h && self.slots[i].0 == id)
+            .map(|(i, _)| i)
+    }
+
+    /// The record of session `id`, if known.
+    pub fn get(&self, id: &str) -> Option<&SessionRecord> {
+        self.position(id).map(|i| &self.slots[i].1)
+    }
+
+    /// The record of session `id`, created empty if new. The id is copied only when inserting.
+    pub fn get_or_insert(&mut self, id: &str) -> &mut SessionRecord {
+        let i = match self.position(id) {
+            Some(i) => i,
+            None => {
+                self.slots.push((id.to_owned(), SessionRecord::default()));
+                self.hashes.push(hash(id));
+                self.slots.len() - 1
+            }
+        };
+        &mut self.slots[i].1
+    }
+
+    /// Sessions, in no particular order (the presence rule does not depend on it).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &SessionRecord)> {
+        self.slots.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Sessions in id order.
+    pub fn sorted(&self) -> Vec<(&str, &SessionRecord)> {
+        let mut all: Vec<_> = self.iter().collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        all
+    }
+
+    /// Records, in no particular order.
+    pub fn values(&self) -> impl Iterator<Item = &SessionRecord> {
+        self.slots.iter().map(|(_, v)| v)
+    }
+
+    /// Records, in no particular order, mutably.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut SessionRecord> {
+        self.slots.iter_mut().map(|(_, v)| v)
+    }
+
+    /// Keeps the sessions `keep` accepts.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &SessionRecord) -> bool) {
+        let mut i = 0;
+        while i < self.slots.len() {
+            if keep(&self.slots[i].0, &self.slots[i].1) {
+                i += 1;
+            } else {
+                self.slots.swap_remove(i);
+                self.hashes.swap_remove(i);
+            }
+        }
+    }
+
+    /// How many sessions.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+}
+
+impl PartialEq for Sessions {
+    /// Equal as sets of (id, record), whatever the order they were added in.
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|(id, r)| other.get(id) == Some(r))
+    }
+}
+
+impl Eq for Sessions {}
+
+impl Merge for Sessions {
+    fn join(&mut self, other: &Self) {
+        for (id, record) in other.iter() {
+            self.get_or_insert(id).join(record);
+        }
+    }
+}
+
+impl<'a> FromIterator<(&'a str, SessionRecord)> for Sessions {
+    fn from_iter<I: IntoIterator<Item = (&'a str, SessionRecord)>>(iter: I) -> Self {
+        let mut s = Sessions::default();
+        for (id, record) in iter {
+            s.get_or_insert(id).join(&record);
+        }
+        s
+    }
+}
+
+impl Serialize for Sessions {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.slots.len()))?;
+        for (k, v) in self.sorted() {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Sessions {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Sessions;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map from session id to session record")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Sessions, A::Error> {
+                let mut s = Sessions::default();
+                while let Some((id, record)) = map.next_entry::<String, SessionRecord>()? {
+                    // Joining rather than overwriting keeps a map with a repeated key total.
+                    s.get_or_insert(&id).join(&record);
+                }
+                Ok(s)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stays_sorted_and_finds_what_it_holds() {
+        let mut s = Sessions::default();
+        for id in ["b", "a", "c", "a"] {
+            s.get_or_insert(id).last_ts += 1;
+        }
+        assert_eq!(
+            s.sorted().iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
+        let reversed: Sessions = s
+            .sorted()
+            .into_iter()
+            .rev()
+            .map(|(k, r)| (k, r.clone()))
+            .collect();
+        assert_eq!(reversed, s, "equality ignores insertion order");
+        assert_eq!(
+            rmp_serde::to_vec(&reversed).unwrap(),
+            rmp_serde::to_vec(&s).unwrap()
+        );
+        assert_eq!(s.get("a").map(|r| r.last_ts), Some(2));
+        assert!(s.get("z").is_none());
+        s.retain(|k, _| k != "b");
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.get("c").map(|r| r.last_ts), Some(1));
+        let bytes = rmp_serde::to_vec(&s).unwrap();
+        assert_eq!(rmp_serde::from_slice::<Sessions>(&bytes).unwrap(), s);
+        let json = serde_json::to_value(&s).unwrap();
+        assert!(json.get("a").is_some() && json.get("c").is_some());
+    }
+}

@@ -1,0 +1,152 @@
+//! [`VecMap`]: a small map from string ids to values, as a sorted vector.
+//!
+//! A session's topics and a client's rooms are a handful of entries. A `BTreeMap` allocates a
+//! leaf node of eleven slots (hundreds of bytes) for the first one; a sorted vector allocates what
+//! it holds and searches a few contiguous entries. It serializes as a map, in key order.
+
+use crate::lattice::Merge;
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::marker::PhantomData;
+
+/// A map from ids to values, kept sorted by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VecMap<V> {
+    entries: Vec<(String, V)>,
+}
+
+impl<V> Default for VecMap<V> {
+    fn default() -> Self {
+        VecMap {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<V> VecMap<V> {
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
+    /// The value for `key`.
+    pub fn get(&self, key: &str) -> Option<&V> {
+        self.find(key).ok().map(|i| &self.entries[i].1)
+    }
+
+    /// Inserts or replaces the value for `key`.
+    pub fn insert(&mut self, key: &str, value: V) {
+        match self.find(key) {
+            Ok(i) => self.entries[i].1 = value,
+            Err(i) => self.entries.insert(i, (key.to_owned(), value)),
+        }
+    }
+
+    /// Entries in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Keys in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|(k, _)| k.as_str())
+    }
+
+    /// Values in key order.
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    /// Removes every entry.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// How many entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl<V: Merge + Clone + PartialEq> VecMap<V> {
+    /// Joins `value` into the entry for `key`; true if that changed anything.
+    pub fn join_at(&mut self, key: &str, value: &V) -> bool {
+        match self.find(key) {
+            Ok(i) => {
+                let slot = &mut self.entries[i].1;
+                if slot == value {
+                    return false;
+                }
+                let before = slot.clone();
+                slot.join(value);
+                *slot != before
+            }
+            Err(i) => {
+                self.entries.insert(i, (key.to_owned(), value.clone()));
+                true
+            }
+        }
+    }
+}
+
+impl<V: Merge + Clone + PartialEq> Merge for VecMap<V> {
+    fn join(&mut self, other: &Self) {
+        for (k, v) in &other.entries {
+            self.join_at(k, v);
+        }
+    }
+}
+
+impl<V: Serialize> Serialize for VecMap<V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.entries.len()))?;
+        for (k, v) in &self.entries {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for VecMap<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Vis<V>(PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for Vis<V> {
+            type Value = VecMap<V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map from ids to values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<VecMap<V>, A::Error> {
+                let mut m = VecMap::default();
+                while let Some((k, v)) = map.next_entry::<String, V>()? {
+                    m.insert(&k, v);
+                }
+                Ok(m)
+            }
+        }
+        d.deserialize_map(Vis(PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lattice::Lww;
+
+    #[test]
+    fn joins_like_a_map_and_stays_sorted() {
+        let mut m: VecMap<Lww<u8>> = VecMap::default();
+        assert!(m.join_at("b", &Lww::new(2, 1)));
+        assert!(m.join_at("a", &Lww::new(1, 1)));
+        assert!(!m.join_at("b", &Lww::new(1, 9)), "an older write loses");
+        assert!(m.join_at("b", &Lww::new(3, 0)));
+        assert_eq!(m.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(m.get("b"), Some(&Lww::new(3, 0)));
+        let bytes = rmp_serde::to_vec(&m).unwrap();
+        assert_eq!(rmp_serde::from_slice::<VecMap<Lww<u8>>>(&bytes).unwrap(), m);
+    }
+}
