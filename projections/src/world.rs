@@ -105,6 +105,13 @@ impl World {
         if self.complete {
             return Vec::new();
         }
+        // Lifecycle events are most of the stream, and a batch asks about each twice (bulk
+        // prefetch, then just before applying): answer "nothing" without allocating when we can.
+        if let Record::Lifecycle(e) = record {
+            if self.lifecycle_loaded(e) {
+                return Vec::new();
+            }
+        }
         let mut want = vec![Key::Watermark];
         match record {
             Record::Lifecycle(e) => {
@@ -164,6 +171,23 @@ impl World {
         want.sort();
         want.dedup();
         want
+    }
+
+    /// Whether everything a lifecycle event reads is loaded: the watermark, its client, and the
+    /// rooms of its chat topics.
+    fn lifecycle_loaded(&self, e: &schemas::Lifecycle) -> bool {
+        let rooms_loaded = match e {
+            schemas::Lifecycle::Subscribed(s) | schemas::Lifecycle::Unsubscribed(s) => {
+                s.topics.iter().all(|t| {
+                    self.config
+                        .chat_topic
+                        .room_of(t)
+                        .is_none_or(|r| self.rooms.contains_key(r))
+                })
+            }
+            _ => true,
+        };
+        rooms_loaded && self.watermark.is_some() && self.clients.contains_key(e.client_id())
     }
 
     /// Syncing a connection writes its rooms' memberships, so those rooms must be loaded.
