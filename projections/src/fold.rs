@@ -37,17 +37,23 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) {
                 Membership::Left
             };
             let write = Lww::new(ts, state);
+            // Room names borrow from the record, so the world stays free to mutate.
+            let rooms: Vec<&str> = sub
+                .topics
+                .iter()
+                .filter_map(|t| world.config.chat_topic.room_of(t))
+                .collect();
             let client = world.client_mut(client_id, ts);
             let s = client.sessions.get_or_insert(&sub.session_identifier);
             s.last_ts = s.last_ts.max(ts);
             for topic in &sub.topics {
                 s.topics.join_at(topic, &write);
             }
-            for topic in &sub.topics {
-                if let Some(room) = world.config.chat_topic.room_of(topic) {
-                    let room = room.to_owned();
-                    membership(world, &room, client_id, &write, ts);
-                }
+            for room in &rooms {
+                client.rooms.join_at(room, &write);
+            }
+            for room in rooms {
+                room_member(world, room, client_id, &write);
             }
         }
         Lifecycle::ConnectFailed(f) => {
@@ -73,6 +79,11 @@ pub(crate) fn membership(
     ts: u64,
 ) {
     world.client_mut(client_id, ts).rooms.join_at(room, write);
+    room_member(world, room, client_id, write);
+}
+
+/// The room's side of a membership write.
+fn room_member(world: &mut World, room: &str, client_id: &str, write: &Lww<Membership>) {
     let members = &mut world.rooms.entry_ref(room).or_default().members;
     match members.get_mut(client_id) {
         Some(m) => m.join(write),
