@@ -6,3 +6,5 @@
 
 pub mod cli;
 pub mod local;
+pub mod quarantine_aws;
+pub mod sinks;
