@@ -5,6 +5,7 @@
 //! `main.rs` parses and dispatches.
 
 pub mod cli;
+pub mod ingest;
 pub mod local;
 pub mod quarantine_aws;
 pub mod sinks;
