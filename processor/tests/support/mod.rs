@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // Each test crate uses a part.
 
+pub mod moto;
+
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sns::config::{Credentials, SharedCredentialsProvider};
