@@ -9,7 +9,9 @@ use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use base64::Engine;
 use processor::ingest::{handle, KinesisWriter};
 use processor::quarantine_aws::S3Quarantine;
-use processor::sinks::{DeliveryOutcome, DeliverySink, PoisonRecord, Quarantine, SnsPushSink};
+use processor::sinks::{
+    AwsRouter, DeliveryOutcome, DeliverySink, PoisonRecord, Quarantine, SinksConfig, SnsPushSink,
+};
 use projections::{Channel, Delivery};
 use schemas::{decode_json, EventId, Record};
 use std::time::{Duration, Instant};
@@ -207,4 +209,57 @@ async fn ingest_writes_the_record_to_kinesis_by_connection_id() {
     let writer = KinesisWriter::new(&sdk, Some(&moto.endpoint), &unique("nostream"));
     let response = handle(&writer, &event).await;
     assert_eq!(response.status_code, 500);
+}
+
+#[tokio::test]
+async fn router_from_config_sends_mqtt_and_push_and_names_missing_settings() {
+    let moto = Moto::start();
+    let sdk = support::sdk_config();
+    let sns = aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::config::Builder::from(&sdk)
+            .endpoint_url(&moto.endpoint)
+            .build(),
+    );
+    let topic = sns
+        .create_topic()
+        .name(unique("push"))
+        .send()
+        .await
+        .unwrap();
+    let config = SinksConfig {
+        iot_data_endpoint: Some(moto.endpoint.clone()),
+        ..SinksConfig::default()
+    };
+    let mut router = AwsRouter::from_config(&sdk, &config);
+    // SNS's endpoint comes from `AWS_ENDPOINT_URL_SNS` in production; here, explicitly.
+    router.push = Some(SnsPushSink::new(
+        &sdk,
+        Some(&moto.endpoint),
+        topic.topic_arn().unwrap(),
+    ));
+
+    let mqtt = Delivery::new(
+        EventId(3),
+        Channel::Mqtt {
+            topic: "app/bob/chat/42".into(),
+        },
+        None,
+        serde_json::json!({"type": "message", "chatId": "42", "message": "hi"}),
+    );
+    assert_eq!(router.deliver(&mqtt).await, Ok(DeliveryOutcome::Sent));
+    assert_eq!(
+        router.deliver(&push_to("bob")).await,
+        Ok(DeliveryOutcome::Sent)
+    );
+    let ws = Delivery::new(
+        EventId(3),
+        Channel::WebSocket {
+            connection_id: "c1".into(),
+        },
+        None,
+        serde_json::json!({}),
+    );
+    let err = router.deliver(&ws).await.unwrap_err();
+    assert!(!err.retryable);
+    assert!(err.message.contains("WEBSOCKET_API_ENDPOINT"), "{err}");
 }
