@@ -4,5 +4,9 @@
 //! embedded database as the store, stdout as the delivery sink. [`cli`] is the command line that
 //! `main.rs` parses and dispatches.
 
+pub mod aws;
+pub mod batch;
 pub mod cli;
+pub mod consume;
+pub mod lambda;
 pub mod local;
