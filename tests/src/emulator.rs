@@ -82,7 +82,9 @@ fn start() -> Result<Emulator, String> {
     let mut pause = Duration::from_millis(10);
     while !ready(port) {
         if started.elapsed() > START_DEADLINE {
-            return Err(format!("moto_server did not answer on port {port} within {START_DEADLINE:?}"));
+            return Err(format!(
+                "moto_server did not answer on port {port} within {START_DEADLINE:?}"
+            ));
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(200));

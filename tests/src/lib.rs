@@ -4,6 +4,6 @@
 //! The integration and property tests live in `tests/tests/`; the fold's own laws live beside
 //! the fold in `projections/tests/`.
 
-pub mod workload;
 pub mod aws;
 pub mod emulator;
+pub mod workload;

@@ -30,7 +30,12 @@ async fn a_gone_connection_is_fed_back_through_the_stream_and_ends_the_client() 
     let lines = [
         ws_connect("alice-conn", "alice", t),
         ws_connect("bob-conn", "bob", t + 10),
-        ws_message("alice-conn", t, t + 20, json!({"action":"sendmessage","message":"hi all"})),
+        ws_message(
+            "alice-conn",
+            t,
+            t + 20,
+            json!({"action":"sendmessage","message":"hi all"}),
+        ),
     ];
     for l in &lines {
         f.kinesis
@@ -89,17 +94,34 @@ async fn after_a_reshard_parents_are_read_to_their_end_before_children() {
     for l in [
         ws_connect("alice-conn", "alice", t),
         ws_connect("bob-conn", "bob", t + 10),
-        ws_message("bob-conn", t + 10, t + 20, json!({"action":"join","chatId":"42"})),
+        ws_message(
+            "bob-conn",
+            t + 10,
+            t + 20,
+            json!({"action":"join","chatId":"42"}),
+        ),
     ] {
         source.put("z-parent", l.as_bytes());
     }
     source.put(
         "a-child-1",
-        ws_message("alice-conn", t, t + 30, json!({"action":"sendmessage","chatId":"42","message":"after the split"})).as_bytes(),
+        ws_message(
+            "alice-conn",
+            t,
+            t + 30,
+            json!({"action":"sendmessage","chatId":"42","message":"after the split"}),
+        )
+        .as_bytes(),
     );
     source.put(
         "a-child-2",
-        ws_message("bob-conn", t + 10, t + 40, json!({"action":"leave","chatId":"42"})).as_bytes(),
+        ws_message(
+            "bob-conn",
+            t + 10,
+            t + 40,
+            json!({"action":"leave","chatId":"42"}),
+        )
+        .as_bytes(),
     );
     let handler = Handler {
         store: MemoryRevisionedStore::new(),

@@ -36,12 +36,42 @@ fn chat() -> Vec<String> {
     vec![
         ws_connect("alice-conn", "alice", t),
         ws_connect("bob-conn", "bob", t + 10),
-        ws_message("alice-conn", t, t + 20, json!({"action":"join","chatId":"42"})),
-        ws_message("bob-conn", t + 10, t + 30, json!({"action":"join","chatId":"42"})),
-        ws_message("alice-conn", t, t + 40, json!({"action":"sendmessage","chatId":"42","message":"one"})),
-        ws_message("alice-conn", t, t + 50, json!({"action":"sendmessage","chatId":"42","message":"two"})),
-        ws_message("alice-conn", t, t + 50, json!({"action":"sendmessage","chatId":"42","message":"two"})),
-        ws_message("alice-conn", t, t + 60, json!({"action":"sendmessage","chatId":"42","message":"three"})),
+        ws_message(
+            "alice-conn",
+            t,
+            t + 20,
+            json!({"action":"join","chatId":"42"}),
+        ),
+        ws_message(
+            "bob-conn",
+            t + 10,
+            t + 30,
+            json!({"action":"join","chatId":"42"}),
+        ),
+        ws_message(
+            "alice-conn",
+            t,
+            t + 40,
+            json!({"action":"sendmessage","chatId":"42","message":"one"}),
+        ),
+        ws_message(
+            "alice-conn",
+            t,
+            t + 50,
+            json!({"action":"sendmessage","chatId":"42","message":"two"}),
+        ),
+        ws_message(
+            "alice-conn",
+            t,
+            t + 50,
+            json!({"action":"sendmessage","chatId":"42","message":"two"}),
+        ),
+        ws_message(
+            "alice-conn",
+            t,
+            t + 60,
+            json!({"action":"sendmessage","chatId":"42","message":"three"}),
+        ),
     ]
 }
 
@@ -114,7 +144,7 @@ impl RevisionedStore for RacingStore {
         self.inner.load_many(keys).await
     }
     async fn commit(&self, writes: &[Write]) -> Result<CommitOutcome, StoreError> {
-        let racer = self.racer.lock().unwrap().take();
+        let racer = self.racer.lock().ok().and_then(|mut r| r.take());
         if let Some(records) = racer {
             let other = handler(self.inner.clone(), RecordingSink::new());
             let report = other.handle(&records).await;
@@ -152,7 +182,10 @@ async fn a_concurrent_writer_causes_a_refold_and_both_writes_survive() {
     let h = handler(store, RecordingSink::new());
     let report = h.handle(&batch("shardId-000000000000", &ours)).await;
     assert_eq!(report.failed_at, None, "{:?}", report.failure);
-    assert!(report.conflicts > 0, "the racer should have caused a conflict");
+    assert!(
+        report.conflicts > 0,
+        "the racer should have caused a conflict"
+    );
     let all: Vec<String> = ours.iter().chain(&theirs).cloned().collect();
     let want = expected(&all);
     let got = stored(f.store.as_ref(), &want).await.unwrap();
@@ -165,7 +198,10 @@ async fn a_concurrent_writer_causes_a_refold_and_both_writes_survive() {
 async fn a_poison_record_is_quarantined_and_later_records_still_apply() {
     let f = fixture(1).await.unwrap();
     let mut lines = chat();
-    lines.insert(3, r#"{"eventType":"connected","clientId":"x","timestamp":"yesterday"}"#.into());
+    lines.insert(
+        3,
+        r#"{"eventType":"connected","clientId":"x","timestamp":"yesterday"}"#.into(),
+    );
     let h = handler(f.store.clone(), RecordingSink::new());
     let report = h.handle(&batch("shardId-000000000000", &lines)).await;
     assert_eq!(report.failed_at, None, "{:?}", report.failure);
@@ -176,7 +212,10 @@ async fn a_poison_record_is_quarantined_and_later_records_still_apply() {
     assert_eq!(q[0].shard, "shardId-000000000000");
     assert!(q[0].error.contains("timestamp"), "{}", q[0].error);
     let want = expected(&lines);
-    assert_eq!(stored(f.store.as_ref(), &want).await.unwrap(), want.clients());
+    assert_eq!(
+        stored(f.store.as_ref(), &want).await.unwrap(),
+        want.clients()
+    );
     assert_eq!(h.sink.sent().len(), 3);
 }
 
@@ -221,7 +260,10 @@ async fn a_throttled_delivery_is_reported_at_its_record_and_recovers_on_retry() 
         .collect();
     assert_eq!(messages, ["one", "two", "three"]);
     let want = expected(&lines);
-    assert_eq!(stored(f.store.as_ref(), &want).await.unwrap(), want.clients());
+    assert_eq!(
+        stored(f.store.as_ref(), &want).await.unwrap(),
+        want.clients()
+    );
 }
 
 /// Fails every commit with a throttling error until told otherwise.
@@ -235,7 +277,7 @@ impl RevisionedStore for ThrottledStore {
         self.inner.load_many(keys).await
     }
     async fn commit(&self, writes: &[Write]) -> Result<CommitOutcome, StoreError> {
-        if *self.throttled.lock().unwrap() {
+        if self.throttled.lock().is_ok_and(|t| *t) {
             return Err(StoreError {
                 retryable: true,
                 op: "PutItem",
@@ -275,5 +317,8 @@ async fn a_throttled_store_fails_the_batch_at_its_first_record_and_recovers() {
     assert_eq!(retry.failed_at, None);
     assert_eq!(h.sink.sent().len(), 3);
     let want = expected(&lines);
-    assert_eq!(stored(f.store.as_ref(), &want).await.unwrap(), want.clients());
+    assert_eq!(
+        stored(f.store.as_ref(), &want).await.unwrap(),
+        want.clients()
+    );
 }

@@ -108,7 +108,10 @@ impl AwsConfig {
         }
         let int = |var: &'static str, v: String, max: usize| match v.trim().parse::<usize>() {
             Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(err(var, format!("{v:?}: expected a whole number from 1 to {max}"))),
+            _ => Err(err(
+                var,
+                format!("{v:?}: expected a whole number from 1 to {max}"),
+            )),
         };
         if let Some(v) = get("DELIVERY_CONCURRENCY") {
             handler.delivery_concurrency = int("DELIVERY_CONCURRENCY", v, 256)?;
@@ -158,17 +161,33 @@ mod tests {
     fn bad_values_name_their_variable() {
         let e = from(&[("STREAM_NAME", "s")]).unwrap_err();
         assert_eq!(e.var, "TABLE_NAME");
-        let e = from(&[("TABLE_NAME", "t"), ("STREAM_NAME", "s"), ("DELIVERY_CONCURRENCY", "0")])
-            .unwrap_err();
+        let e = from(&[
+            ("TABLE_NAME", "t"),
+            ("STREAM_NAME", "s"),
+            ("DELIVERY_CONCURRENCY", "0"),
+        ])
+        .unwrap_err();
         assert!(e.to_string().contains("DELIVERY_CONCURRENCY"), "{e}");
-        let e = from(&[("TABLE_NAME", "t"), ("STREAM_NAME", "s"), ("RESET_HORIZON", "soon")])
-            .unwrap_err();
+        let e = from(&[
+            ("TABLE_NAME", "t"),
+            ("STREAM_NAME", "s"),
+            ("RESET_HORIZON", "soon"),
+        ])
+        .unwrap_err();
         assert_eq!(e.var, "RESET_HORIZON");
-        let e = from(&[("TABLE_NAME", "t"), ("STREAM_NAME", "s"), ("CHAT_TOPIC", "a/b")])
-            .unwrap_err();
+        let e = from(&[
+            ("TABLE_NAME", "t"),
+            ("STREAM_NAME", "s"),
+            ("CHAT_TOPIC", "a/b"),
+        ])
+        .unwrap_err();
         assert_eq!(e.var, "CHAT_TOPIC");
-        let e = from(&[("TABLE_NAME", "t"), ("STREAM_NAME", "s"), ("AWS_ENDPOINT_URL", "x")])
-            .unwrap_err();
+        let e = from(&[
+            ("TABLE_NAME", "t"),
+            ("STREAM_NAME", "s"),
+            ("AWS_ENDPOINT_URL", "x"),
+        ])
+        .unwrap_err();
         assert_eq!(e.var, "AWS_ENDPOINT_URL");
     }
 }

@@ -132,7 +132,12 @@ impl DynamoStore {
                     .send()
                     .await
                     .map_err(|e| classify("BatchGetItem", e))?;
-                for item in out.responses.and_then(|mut r| r.remove(&self.table)).into_iter().flatten() {
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
                     if let Some(pk) = item::get_s(&item, "pk") {
                         found.insert(pk.to_owned(), item);
                     }
@@ -176,7 +181,11 @@ impl DynamoStore {
         let watermark = matches!(write.key, Key::Watermark);
         let rev = write.expected.map_or(1, |r| r + 1);
         let item = item::encode(write, rev)?;
-        let mut put = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
         put = if watermark {
             let t = match &write.entry {
                 projections::Entry::Watermark(t) => *t,
@@ -271,14 +280,20 @@ impl RevisionedStore for DynamoStore {
             op: "BatchWriteItem",
             message: e.to_string(),
         };
-        let marks: Vec<&DedupMark> = marks.iter().filter(|m| !m.delivery_ids.is_empty()).collect();
+        let marks: Vec<&DedupMark> = marks
+            .iter()
+            .filter(|m| !m.delivery_ids.is_empty())
+            .collect();
         for chunk in marks.chunks(25) {
             let mut requests = Vec::with_capacity(chunk.len());
             for m in chunk {
                 let mut item = key_of(format!("dedup#{}", m.event_id));
                 item.insert("sent".into(), AttributeValue::Ss(m.delivery_ids.clone()));
                 item.insert("ttl".into(), n(m.expires_at_s));
-                let put = PutRequest::builder().set_item(Some(item)).build().map_err(build_err)?;
+                let put = PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(build_err)?;
                 requests.push(WriteRequest::builder().put_request(put).build());
             }
             let mut round = 0;

@@ -3,8 +3,8 @@
 
 use anyhow::{bail, Context, Result};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TableStatus, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
+    TimeToLiveSpecification,
 };
 use aws_sdk_kinesis::types::StreamStatus;
 use std::time::{Duration, Instant};
@@ -40,8 +40,14 @@ pub async fn provision(
         .send()
         .await;
     match created {
-        Ok(_) => done.push(format!("stream {}: created ({} shards)", plan.stream, plan.shards)),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => {
+        Ok(_) => done.push(format!(
+            "stream {}: created ({} shards)",
+            plan.stream, plan.shards
+        )),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) =>
+        {
             done.push(format!("stream {}: exists", plan.stream))
         }
         Err(e) => {
@@ -89,7 +95,10 @@ pub async fn provision(
         .await;
     match created {
         Ok(_) => done.push(format!("table {}: created", plan.table)),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) =>
+        {
             done.push(format!("table {}: exists", plan.table))
         }
         Err(e) => {
@@ -126,10 +135,11 @@ pub async fn provision(
     match enabled {
         Ok(_) => done.push(format!("table {}: TTL on `ttl`", plan.table)),
         // Enabling TTL twice is a ValidationException ("already enabled").
-        Err(e) if e.as_service_error().is_some_and(|s| {
-            aws_sdk_dynamodb::error::ProvideErrorMetadata::message(s)
-                .is_some_and(|m| m.contains("already enabled"))
-        }) =>
+        Err(e)
+            if e.as_service_error().is_some_and(|s| {
+                aws_sdk_dynamodb::error::ProvideErrorMetadata::message(s)
+                    .is_some_and(|m| m.contains("already enabled"))
+            }) =>
         {
             done.push(format!("table {}: TTL already on", plan.table))
         }
@@ -153,7 +163,10 @@ where
     let start = Instant::now();
     let mut pause = Duration::from_millis(20);
     loop {
-        if active().await.with_context(|| format!("describing {what}"))? {
+        if active()
+            .await
+            .with_context(|| format!("describing {what}"))?
+        {
             return Ok(());
         }
         if start.elapsed() > DEADLINE {

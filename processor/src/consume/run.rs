@@ -81,14 +81,16 @@ where
         let shards = source.shards().await.context("listing shards")?;
         for s in &shards {
             if !progress.contains_key(&s.id) {
-                let cp = checkpoints.load(&s.id).await.context("loading a checkpoint")?;
+                let cp = checkpoints
+                    .load(&s.id)
+                    .await
+                    .context("loading a checkpoint")?;
                 progress.insert(s.id.clone(), cp);
             }
         }
         let finished = |id: &str, progress: &HashMap<String, Checkpoint>| {
             // A parent no longer listed has expired: nothing of it is left to read.
-            progress.get(id).is_none_or(|cp| cp.done)
-                || !shards.iter().any(|s| s.id == id)
+            progress.get(id).is_none_or(|cp| cp.done) || !shards.iter().any(|s| s.id == id)
         };
         let ready: Vec<_> = shards
             .iter()
@@ -102,8 +104,14 @@ where
             let iterator = match iterators.remove(&shard.id) {
                 Some(it) => it,
                 None => {
-                    let from = cp.seq.clone().map_or(Position::TrimHorizon, Position::After);
-                    source.iterator(&shard.id, &from).await.context("getting a shard iterator")?
+                    let from = cp
+                        .seq
+                        .clone()
+                        .map_or(Position::TrimHorizon, Position::After);
+                    source
+                        .iterator(&shard.id, &from)
+                        .await
+                        .context("getting a shard iterator")?
                 }
             };
             let page = source
@@ -113,7 +121,10 @@ where
             if page.records.is_empty() {
                 if shard.closed || page.next.is_none() {
                     let done = Checkpoint { done: true, ..cp };
-                    checkpoints.save(&shard.id, &done).await.context("saving a checkpoint")?;
+                    checkpoints
+                        .save(&shard.id, &done)
+                        .await
+                        .context("saving a checkpoint")?;
                     tracing::info!(shard = %shard.id, "shard finished");
                     progress.insert(shard.id.clone(), done);
                     moved = true;
@@ -139,7 +150,10 @@ where
                     seq: Some(last.seq.clone()),
                     done: false,
                 };
-                checkpoints.save(&shard.id, &cp).await.context("saving a checkpoint")?;
+                checkpoints
+                    .save(&shard.id, &cp)
+                    .await
+                    .context("saving a checkpoint")?;
                 progress.insert(shard.id.clone(), cp);
             }
             match report.failed_at {

@@ -170,8 +170,11 @@ impl ShardSource for KinesisSource {
 /// zero-padded so they sort as strings).
 #[derive(Debug, Default)]
 pub struct MemorySource {
-    shards: Mutex<BTreeMap<String, (ShardInfo, Vec<Vec<u8>>)>>,
+    shards: Mutex<MemoryShards>,
 }
+
+/// Each shard's description and records, by shard id.
+type MemoryShards = BTreeMap<String, (ShardInfo, Vec<Vec<u8>>)>;
 
 impl MemorySource {
     /// No shards.
@@ -200,7 +203,7 @@ impl MemorySource {
         }
     }
 
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, BTreeMap<String, (ShardInfo, Vec<Vec<u8>>)>>, SourceError> {
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, MemoryShards>, SourceError> {
         self.shards.lock().map_err(|_| SourceError {
             op: "memory",
             message: "poisoned lock".into(),

@@ -290,7 +290,8 @@ where
                 .collect();
             let out = self.store.commit(&writes).await?;
             report.entries_written += out.written.len();
-            let entries: HashMap<&Key, &Entry> = writes.iter().map(|w| (&w.key, &w.entry)).collect();
+            let entries: HashMap<&Key, &Entry> =
+                writes.iter().map(|w| (&w.key, &w.entry)).collect();
             for (key, rev) in out.written {
                 if let Some(entry) = entries.get(&key) {
                     written.insert(key.clone(), (*entry).clone());
