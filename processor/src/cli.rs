@@ -1,4 +1,5 @@
-//! The `processor` command line: one subcommand per way of running the processor.
+//! The `processor` command line: one subcommand per way of running the processor. Started by
+//! Lambda (`AWS_LAMBDA_RUNTIME_API` set), the binary ignores its arguments and runs the handler.
 
 use clap::{Parser, Subcommand};
 
@@ -19,4 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Fold a file of raw records into an embedded store, printing deliveries (no AWS needed).
     Local(crate::local::LocalArgs),
+    /// Poll a Kinesis stream and fold it into DynamoDB, as the Lambda does.
+    Consume(crate::consume::cli::ConsumeArgs),
+    /// Create the Kinesis stream and the DynamoDB table.
+    Provision(crate::consume::cli::ProvisionArgs),
 }

@@ -9,8 +9,12 @@
 //! `Quarantine` port, and [`ingest`] (the `ingest` binary) writes API Gateway WebSocket route
 //! events to the Kinesis stream.
 
+pub mod aws;
+pub mod batch;
 pub mod cli;
+pub mod consume;
 pub mod ingest;
+pub mod lambda;
 pub mod local;
 pub mod quarantine_aws;
 pub mod sinks;

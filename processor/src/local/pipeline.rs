@@ -11,6 +11,7 @@
 //! commit. Committing less often means a busy client's entry is written once per commit instead
 //! of once per batch: on a million events over 50,000 clients that is most of the run's cost.
 
+use crate::batch::{self, Unsettled, PREFETCH_ROUNDS, RECORD_ROUNDS};
 use crate::local::store::{Commit, ProjectionStore};
 use crate::local::summary::Summary;
 use projections::{ClientProjection, Config, Delivery, Key, World};
@@ -19,11 +20,6 @@ use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
-/// Bulk loading rounds before the per-record check takes over. Each round follows one more link
-/// (client -> its connections -> ...); the fold's links are short.
-const PREFETCH_ROUNDS: usize = 4;
-/// A record still asking for keys after this many loads means the fold has a bug.
-const RECORD_ROUNDS: usize = 16;
 /// How often the folded state is committed (and made durable) to the store. Between commits the
 /// log (synced every batch) is what survives a crash; deliveries printed since the last commit
 /// are printed again on recovery (at least once, never lost).
@@ -39,15 +35,8 @@ pub enum FoldError<E: std::error::Error + 'static> {
     #[error("writing deliveries: {0}")]
     Output(#[from] io::Error),
     /// The fold kept asking for more keys.
-    #[error(
-        "the fold keeps asking for keys for a {kind} record (last: {key}): a bug in projections"
-    )]
-    Unsettled {
-        /// The record's kind.
-        kind: &'static str,
-        /// The last key asked for.
-        key: String,
-    },
+    #[error(transparent)]
+    Unsettled(#[from] Unsettled),
 }
 
 /// The fold over a store.
@@ -199,20 +188,11 @@ impl<S: ProjectionStore> Pipeline<S> {
     fn prefetch(&mut self, records: &[Record]) -> Result<usize, FoldError<S::Error>> {
         let mut loaded = 0;
         let mut pending: Vec<&Record> = records.iter().collect();
-        let mut want: HashSet<Key> = HashSet::new();
         for _ in 0..PREFETCH_ROUNDS {
-            pending.retain(|record| {
-                let needs = self.world.needs(record);
-                let asked = !needs.is_empty();
-                want.extend(needs);
-                asked
-            });
-            if want.is_empty() {
+            let keys = batch::prefetch_round(&self.world, &mut pending);
+            if keys.is_empty() {
                 break;
             }
-            let mut keys: Vec<Key> = want.drain().collect();
-            // Sorted keys read the B-tree front to back.
-            keys.sort_unstable();
             loaded += keys.len();
             self.load(keys)?;
         }
@@ -229,15 +209,7 @@ impl<S: ProjectionStore> Pipeline<S> {
             }
             self.load(needs)?;
         }
-        Err(FoldError::Unsettled {
-            kind: record.kind_name(),
-            key: self
-                .world
-                .needs(record)
-                .first()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
-        })
+        Err(Unsettled::of(&self.world, record).into())
     }
 
     fn load(&mut self, keys: Vec<Key>) -> Result<(), FoldError<S::Error>> {

@@ -40,17 +40,21 @@ impl ApiGatewaySink {
 /// The bytes a recipient receives: the delivery's payload as JSON.
 pub(crate) fn payload_bytes(d: &Delivery) -> Result<Vec<u8>, SinkError> {
     serde_json::to_vec(&d.payload)
-        .map_err(|e| SinkError::fatal(format!("delivery {}: payload: {e}", d.id)))
+        .map_err(|e| SinkError::new(d, false, format!("delivery {}: payload: {e}", d.id)))
 }
 
 impl DeliverySink for ApiGatewaySink {
     async fn deliver(&self, d: &Delivery) -> Result<DeliveryOutcome, SinkError> {
         let Channel::WebSocket { connection_id } = &d.channel else {
-            return Err(SinkError::fatal(format!(
-                "delivery {}: the API Gateway sink sends websocket deliveries, not {}",
-                d.id,
-                d.channel.name()
-            )));
+            return Err(SinkError::new(
+                d,
+                false,
+                format!(
+                    "delivery {}: the API Gateway sink sends websocket deliveries, not {}",
+                    d.id,
+                    d.channel.name()
+                ),
+            ));
         };
         let data = payload_bytes(d)?;
         if data.len() > MAX_MESSAGE_BYTES {
@@ -65,7 +69,7 @@ impl DeliverySink for ApiGatewaySink {
             .await
         {
             Ok(_) => Ok(DeliveryOutcome::Sent),
-            Err(e) => delivery_error(&format!("PostToConnection {connection_id}"), &e),
+            Err(e) => delivery_error(d, &format!("PostToConnection {connection_id}"), &e),
         }
     }
 }

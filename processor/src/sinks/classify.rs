@@ -9,6 +9,7 @@
 use super::port::{DeliveryOutcome, QuarantineError, SinkError};
 use aws_sdk_sns::config::http::HttpResponse;
 use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use projections::Delivery;
 
 /// What the caller should do about a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,17 +127,22 @@ where
 
 /// A delivery's result from a failure's class: `Gone` and `TooLarge` are outcomes the caller
 /// acts on, not errors.
-pub fn delivery_result(class: ErrorClass, message: String) -> Result<DeliveryOutcome, SinkError> {
+pub fn delivery_result(
+    d: &Delivery,
+    class: ErrorClass,
+    message: String,
+) -> Result<DeliveryOutcome, SinkError> {
     match class {
         ErrorClass::Gone => Ok(DeliveryOutcome::Gone),
         ErrorClass::TooLarge => Ok(DeliveryOutcome::TooLarge),
-        ErrorClass::Retryable => Err(SinkError::retryable(message)),
-        ErrorClass::Fatal => Err(SinkError::fatal(message)),
+        ErrorClass::Retryable => Err(SinkError::new(d, true, message)),
+        ErrorClass::Fatal => Err(SinkError::new(d, false, message)),
     }
 }
 
 /// Classifies an SDK error from a delivery call.
 pub fn delivery_error<E>(
+    d: &Delivery,
     what: &str,
     err: &SdkError<E, HttpResponse>,
 ) -> Result<DeliveryOutcome, SinkError>
@@ -144,7 +150,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let (facts, message) = facts(err);
-    delivery_result(classify(&facts), format!("{what}: {message}"))
+    delivery_result(d, classify(&facts), format!("{what}: {message}"))
 }
 
 /// Classifies an SDK error from a quarantine write: only transient failures are retryable.
@@ -171,14 +177,24 @@ mod tests {
         })
     }
 
+    fn delivery() -> Delivery {
+        let channel = projections::Channel::Push {
+            client_id: "c".into(),
+        };
+        Delivery::new(schemas::EventId(7), channel, None, serde_json::json!({}))
+    }
+
+    /// A delivery result, comparable: outcomes as they are, errors by retryability and message.
+    fn result(class: ErrorClass, message: &str) -> Result<DeliveryOutcome, (bool, String)> {
+        delivery_result(&delivery(), class, message.to_owned())
+            .map_err(|e| (e.retryable, e.message))
+    }
+
     #[test]
     fn gone_is_an_outcome_not_an_error() {
         assert_eq!(service(Some("GoneException"), 410), ErrorClass::Gone);
         assert_eq!(service(None, 410), ErrorClass::Gone);
-        assert_eq!(
-            delivery_result(ErrorClass::Gone, String::new()),
-            Ok(DeliveryOutcome::Gone)
-        );
+        assert_eq!(result(ErrorClass::Gone, ""), Ok(DeliveryOutcome::Gone));
     }
 
     #[test]
@@ -193,7 +209,7 @@ mod tests {
         );
         assert_eq!(service(None, 413), ErrorClass::TooLarge);
         assert_eq!(
-            delivery_result(ErrorClass::TooLarge, String::new()),
+            result(ErrorClass::TooLarge, ""),
             Ok(DeliveryOutcome::TooLarge)
         );
     }
@@ -213,8 +229,10 @@ mod tests {
         assert_eq!(service(None, 429), ErrorClass::Retryable);
         assert_eq!(service(None, 500), ErrorClass::Retryable);
         assert_eq!(service(Some("SomethingNew"), 503), ErrorClass::Retryable);
-        let err = delivery_result(ErrorClass::Retryable, "x".into());
-        assert_eq!(err, Err(SinkError::retryable("x")));
+        assert_eq!(
+            result(ErrorClass::Retryable, "x"),
+            Err((true, "x".to_owned()))
+        );
     }
 
     #[test]
@@ -223,10 +241,7 @@ mod tests {
         assert_eq!(service(Some("AuthorizationError"), 403), ErrorClass::Fatal);
         assert_eq!(service(Some("InvalidParameter"), 400), ErrorClass::Fatal);
         assert_eq!(service(Some("NoSuchBucket"), 404), ErrorClass::Fatal);
-        assert_eq!(
-            delivery_result(ErrorClass::Fatal, "x".into()),
-            Err(SinkError::fatal("x"))
-        );
+        assert_eq!(result(ErrorClass::Fatal, "x"), Err((false, "x".to_owned())));
     }
 
     #[test]

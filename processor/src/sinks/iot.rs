@@ -36,11 +36,15 @@ impl IotSink {
 impl DeliverySink for IotSink {
     async fn deliver(&self, d: &Delivery) -> Result<DeliveryOutcome, SinkError> {
         let Channel::Mqtt { topic } = &d.channel else {
-            return Err(SinkError::fatal(format!(
-                "delivery {}: the IoT sink sends mqtt deliveries, not {}",
-                d.id,
-                d.channel.name()
-            )));
+            return Err(SinkError::new(
+                d,
+                false,
+                format!(
+                    "delivery {}: the IoT sink sends mqtt deliveries, not {}",
+                    d.id,
+                    d.channel.name()
+                ),
+            ));
         };
         let payload = payload_bytes(d)?;
         if payload.len() > MAX_PAYLOAD_BYTES {
@@ -57,7 +61,7 @@ impl DeliverySink for IotSink {
             .await
         {
             Ok(_) => Ok(DeliveryOutcome::Sent),
-            Err(e) => delivery_error(&format!("IoT Publish {topic}"), &e),
+            Err(e) => delivery_error(d, &format!("IoT Publish {topic}"), &e),
         }
     }
 }

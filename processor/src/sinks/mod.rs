@@ -17,6 +17,7 @@ pub mod config;
 pub mod iot;
 pub mod port;
 pub mod router;
+pub mod select;
 pub mod sns;
 
 pub use apigw::ApiGatewaySink;
@@ -26,4 +27,5 @@ pub use port::{
     DeliveryOutcome, DeliverySink, PoisonRecord, Quarantine, QuarantineError, SinkError,
 };
 pub use router::{AwsRouter, Router};
+pub use select::{AnyQuarantine, AnySink};
 pub use sns::SnsPushSink;

@@ -42,11 +42,15 @@ impl AwsRouter {
 }
 
 fn unconfigured(d: &Delivery, setting: &str) -> SinkError {
-    SinkError::fatal(format!(
-        "delivery {}: no {} sink configured (set {setting})",
-        d.id,
-        d.channel.name()
-    ))
+    SinkError::new(
+        d,
+        false,
+        format!(
+            "delivery {}: no {} sink configured (set {setting})",
+            d.id,
+            d.channel.name()
+        ),
+    )
 }
 
 impl<W, M, P> DeliverySink for Router<W, M, P>

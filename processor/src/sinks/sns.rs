@@ -44,22 +44,26 @@ impl SnsPushSink {
     }
 }
 
-fn string_attribute(value: &str) -> Result<MessageAttributeValue, SinkError> {
+fn string_attribute(d: &Delivery, value: &str) -> Result<MessageAttributeValue, SinkError> {
     MessageAttributeValue::builder()
         .data_type("String")
         .string_value(value)
         .build()
-        .map_err(|e| SinkError::fatal(format!("SNS message attribute: {e}")))
+        .map_err(|e| SinkError::new(d, false, format!("SNS message attribute: {e}")))
 }
 
 impl DeliverySink for SnsPushSink {
     async fn deliver(&self, d: &Delivery) -> Result<DeliveryOutcome, SinkError> {
         let Channel::Push { client_id } = &d.channel else {
-            return Err(SinkError::fatal(format!(
-                "delivery {}: the SNS sink sends push deliveries, not {}",
-                d.id,
-                d.channel.name()
-            )));
+            return Err(SinkError::new(
+                d,
+                false,
+                format!(
+                    "delivery {}: the SNS sink sends push deliveries, not {}",
+                    d.id,
+                    d.channel.name()
+                ),
+            ));
         };
         let payload = payload_bytes(d)?;
         if payload.len() > MAX_MESSAGE_BYTES {
@@ -72,10 +76,10 @@ impl DeliverySink for SnsPushSink {
             .publish()
             .topic_arn(&self.topic_arn)
             .message(message)
-            .message_attributes("clientId", string_attribute(client_id)?)
-            .message_attributes("deliveryId", string_attribute(&d.id)?);
+            .message_attributes("clientId", string_attribute(d, client_id)?)
+            .message_attributes("deliveryId", string_attribute(d, &d.id)?);
         if let Some(kind) = d.payload.get("type").and_then(|t| t.as_str()) {
-            publish = publish.message_attributes("type", string_attribute(kind)?);
+            publish = publish.message_attributes("type", string_attribute(d, kind)?);
         }
         if self.fifo {
             publish = publish
@@ -84,7 +88,7 @@ impl DeliverySink for SnsPushSink {
         }
         match publish.send().await {
             Ok(_) => Ok(DeliveryOutcome::Sent),
-            Err(e) => delivery_error(&format!("SNS Publish for {client_id}"), &e),
+            Err(e) => delivery_error(d, &format!("SNS Publish for {client_id}"), &e),
         }
     }
 }

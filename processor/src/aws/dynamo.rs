@@ -1,0 +1,376 @@
+//! The DynamoDB adapter of [`RevisionedStore`] (the item layout is in [`crate::aws::item`]).
+//!
+//! - `load_many`: BatchGetItem, 100 keys per call, strongly consistent (a stale read would only
+//!   cost a conflict and a reload, but consistent reads make conflicts rare), `UnprocessedKeys`
+//!   retried with exponential backoff and jitter.
+//! - `commit`: one PutItem per entry, up to [`WRITES_IN_FLIGHT`] at once, on condition
+//!   `attribute_not_exists(pk) OR rev = :expected`; `ConditionalCheckFailed` is a conflict. The
+//!   watermark's condition is `wm < :wm` instead, and failing it means a newer one is stored.
+//! - dedup marks: BatchGetItem / BatchWriteItem (25 per call), with a `ttl`.
+//!
+//! Throttling and 5xx are retried by the SDK (see [`crate::aws::clients`]); what still fails is a
+//! [`StoreError`] marked retryable, and the batch is retried from its first record.
+
+use crate::aws::item::{self, get_n, key_of, n, Item};
+use crate::aws::store_port::{
+    CommitOutcome, DedupMark, Loaded, RevisionedStore, StoreError, Write,
+};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::Client;
+use projections::Key;
+use schemas::EventId;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Conditional writes in flight at once.
+pub const WRITES_IN_FLIGHT: usize = 16;
+/// Rounds of `UnprocessedKeys` / `UnprocessedItems` before giving up (retryable).
+const UNPROCESSED_ROUNDS: u32 = 8;
+
+/// The table.
+#[derive(Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    requests: AtomicU64,
+}
+
+/// Whether an SDK error is worth retrying later, and what it says.
+pub fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+    op: &'static str,
+    err: SdkError<E, R>,
+) -> StoreError {
+    let retryable = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(e) => {
+            matches!(
+                e.err().code(),
+                Some(
+                    "ProvisionedThroughputExceededException"
+                        | "ThrottlingException"
+                        | "RequestLimitExceeded"
+                        | "InternalServerError"
+                        | "ServiceUnavailable"
+                        | "TransactionConflictException"
+                )
+            ) || format!("{:?}", e.raw()).contains("status: 5")
+        }
+        _ => false,
+    };
+    StoreError {
+        retryable,
+        op,
+        message: aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string(),
+    }
+}
+
+/// Exponential backoff with full jitter: up to 25 ms x 2^round, capped at 2 s.
+pub async fn backoff(round: u32) {
+    let cap = (25u64 << round.min(10)).min(2_000);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
+    let jittered = (nanos.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) % (cap + 1);
+    tokio::time::sleep(Duration::from_millis(jittered)).await;
+}
+
+impl DynamoStore {
+    /// The store over `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// DynamoDB requests made so far (every call, retries of unprocessed keys included).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn count(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Gets items by `pk` (100 per call), retrying unprocessed keys.
+    async fn batch_get(&self, pks: Vec<String>) -> Result<HashMap<String, Item>, StoreError> {
+        let mut found = HashMap::with_capacity(pks.len());
+        for chunk in pks.chunks(100) {
+            let mut keys: Vec<Item> = chunk.iter().cloned().map(key_of).collect();
+            let mut round = 0;
+            while !keys.is_empty() {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError {
+                        retryable: false,
+                        op: "BatchGetItem",
+                        message: e.to_string(),
+                    })?;
+                self.count();
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| classify("BatchGetItem", e))?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(pk) = item::get_s(&item, "pk") {
+                        found.insert(pk.to_owned(), item);
+                    }
+                }
+                keys = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+                if !keys.is_empty() {
+                    round += 1;
+                    if round > UNPROCESSED_ROUNDS {
+                        return Err(StoreError {
+                            retryable: true,
+                            op: "BatchGetItem",
+                            message: format!("{} keys still unprocessed", keys.len()),
+                        });
+                    }
+                    tracing::debug!(unprocessed = keys.len(), round, "BatchGetItem: retrying");
+                    backoff(round).await;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn put_limited(
+        &self,
+        permits: &tokio::sync::Semaphore,
+        write: &Write,
+    ) -> Result<Option<(Key, u64)>, StoreError> {
+        let _permit = permits.acquire().await.map_err(|e| StoreError {
+            retryable: false,
+            op: "PutItem",
+            message: e.to_string(),
+        })?;
+        self.put_one(write).await
+    }
+
+    async fn put_one(&self, write: &Write) -> Result<Option<(Key, u64)>, StoreError> {
+        let watermark = matches!(write.key, Key::Watermark);
+        let rev = write.expected.map_or(1, |r| r + 1);
+        let item = item::encode(write, rev)?;
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        put = if watermark {
+            let t = match &write.entry {
+                projections::Entry::Watermark(t) => *t,
+                _ => 0,
+            };
+            put.condition_expression("attribute_not_exists(pk) OR wm < :wm")
+                .expression_attribute_values(":wm", n(t))
+        } else if let Some(expected) = write.expected {
+            put.condition_expression("attribute_not_exists(pk) OR rev = :expected")
+                .expression_attribute_values(":expected", n(expected))
+        } else {
+            put.condition_expression("attribute_not_exists(pk)")
+        };
+        self.count();
+        match put.send().await {
+            Ok(_) => Ok(Some((write.key.clone(), rev))),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                if watermark {
+                    // A newer watermark is stored: the max register already holds ours.
+                    Ok(Some((write.key.clone(), rev)))
+                } else {
+                    Ok(None)
+                }
+            }
+            Err(e) => Err(classify("PutItem", e)),
+        }
+    }
+}
+
+impl RevisionedStore for DynamoStore {
+    async fn load_many(&self, keys: &[Key]) -> Result<Vec<Loaded>, StoreError> {
+        let pks: Vec<String> = keys.iter().map(ToString::to_string).collect();
+        let found = self.batch_get(pks.clone()).await?;
+        pks.iter()
+            .map(|pk| match found.get(pk) {
+                Some(item) => {
+                    let (entry, rev) = item::decode(pk, item)?;
+                    Ok(Loaded {
+                        entry: Some(entry),
+                        rev: Some(rev),
+                    })
+                }
+                None => Ok(Loaded::default()),
+            })
+            .collect()
+    }
+
+    async fn commit(&self, writes: &[Write]) -> Result<CommitOutcome, StoreError> {
+        // A semaphore and `join_all`, not `buffer_unordered`: built in a loop, the futures need
+        // no closure, whose lifetimes the `Send` check of this trait method cannot prove.
+        let permits = tokio::sync::Semaphore::new(WRITES_IN_FLIGHT);
+        let mut puts = Vec::with_capacity(writes.len());
+        for w in writes {
+            puts.push(self.put_limited(&permits, w));
+        }
+        let results = futures_util::future::join_all(puts).await;
+        let mut out = CommitOutcome::default();
+        let mut first_error = None;
+        for (i, r) in results.into_iter().enumerate() {
+            match r {
+                Ok(Some(written)) => out.written.push(written),
+                Ok(None) => out.conflicts.push(writes[i].key.clone()),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
+
+    async fn delivered(
+        &self,
+        events: &[EventId],
+    ) -> Result<HashMap<EventId, HashSet<String>>, StoreError> {
+        let pks: Vec<String> = events.iter().map(|e| format!("dedup#{e}")).collect();
+        let found = self.batch_get(pks.clone()).await?;
+        let mut out = HashMap::new();
+        for (event, pk) in events.iter().zip(&pks) {
+            if let Some(AttributeValue::Ss(sent)) = found.get(pk).and_then(|i| i.get("sent")) {
+                out.insert(*event, sent.iter().cloned().collect());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn mark_delivered(&self, marks: &[DedupMark]) -> Result<(), StoreError> {
+        let build_err = |e: aws_sdk_dynamodb::error::BuildError| StoreError {
+            retryable: false,
+            op: "BatchWriteItem",
+            message: e.to_string(),
+        };
+        let marks: Vec<&DedupMark> = marks
+            .iter()
+            .filter(|m| !m.delivery_ids.is_empty())
+            .collect();
+        for chunk in marks.chunks(25) {
+            let mut requests = Vec::with_capacity(chunk.len());
+            for m in chunk {
+                let mut item = key_of(format!("dedup#{}", m.event_id));
+                item.insert("sent".into(), AttributeValue::Ss(m.delivery_ids.clone()));
+                item.insert("ttl".into(), n(m.expires_at_s));
+                let put = PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(build_err)?;
+                requests.push(WriteRequest::builder().put_request(put).build());
+            }
+            let mut round = 0;
+            while !requests.is_empty() {
+                self.count();
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(|e| classify("BatchWriteItem", e))?;
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
+                if !requests.is_empty() {
+                    round += 1;
+                    if round > UNPROCESSED_ROUNDS {
+                        return Err(StoreError {
+                            retryable: true,
+                            op: "BatchWriteItem",
+                            message: format!("{} items still unprocessed", requests.len()),
+                        });
+                    }
+                    backoff(round).await;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads one item by `pk` (checkpoints, tests).
+///
+/// # Errors
+/// DynamoDB errors.
+pub async fn get_item(client: &Client, table: &str, pk: &str) -> Result<Option<Item>, StoreError> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key_of(pk.to_owned())))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| classify("GetItem", e))?;
+    Ok(out.item)
+}
+
+/// Writes one item with `pk`, `sk` and `attrs` (no condition).
+///
+/// # Errors
+/// DynamoDB errors.
+pub async fn put_item(
+    client: &Client,
+    table: &str,
+    pk: &str,
+    attrs: Item,
+) -> Result<(), StoreError> {
+    let mut item = key_of(pk.to_owned());
+    item.extend(attrs);
+    client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .map_err(|e| classify("PutItem", e))?;
+    Ok(())
+}
+
+/// The revision stored for `key`, if any (tests and tools).
+///
+/// # Errors
+/// DynamoDB errors.
+pub async fn revision(client: &Client, table: &str, key: &Key) -> Result<Option<u64>, StoreError> {
+    Ok(get_item(client, table, &key.to_string())
+        .await?
+        .and_then(|i| get_n(&i, "rev")))
+}

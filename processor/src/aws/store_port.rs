@@ -1,0 +1,249 @@
+//! The revisioned store port: what the batch handler needs from a shared table that other
+//! processes (other shards' handlers) write at the same time.
+//!
+//! Every entry carries a revision. A batch loads its entries with their revisions
+//! ([`RevisionedStore::load_many`]) and writes each changed entry once, on condition that its
+//! revision is still the one loaded ([`RevisionedStore::commit`]). Keys whose revision moved
+//! come back as conflicts: the handler reloads them and folds the batch again, which is safe
+//! because every entry is a join-semilattice (see `projections::lattice`).
+//!
+//! The watermark is a max register: it never conflicts, the store keeps the larger value.
+//!
+//! The store also remembers which deliveries went out ([`RevisionedStore::delivered`]), per
+//! event id, so a retried batch sends nothing twice.
+
+use projections::{ClientProjection, Entry, Key};
+use schemas::EventId;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::sync::Mutex;
+
+/// An entry's revision: 1 after the first write, one more after each.
+pub type Revision = u64;
+
+/// One loaded entry: `None`s when the store has none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Loaded {
+    /// The entry.
+    pub entry: Option<Entry>,
+    /// Its revision.
+    pub rev: Option<Revision>,
+}
+
+/// One conditional write.
+#[derive(Debug, Clone)]
+pub struct Write {
+    /// The key.
+    pub key: Key,
+    /// The new entry.
+    pub entry: Entry,
+    /// The revision it was folded from (`None`: the key did not exist).
+    pub expected: Option<Revision>,
+    /// For a client, its view, stored as plain attributes next to the entry for readers.
+    pub view: Option<ClientProjection>,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitOutcome {
+    /// Keys written, with their new revision.
+    pub written: Vec<(Key, Revision)>,
+    /// Keys not written because their revision moved.
+    pub conflicts: Vec<Key>,
+}
+
+/// Remembering that some of an event's deliveries went out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DedupMark {
+    /// The event.
+    pub event_id: EventId,
+    /// Every delivery id of the event sent so far (earlier attempts' included).
+    pub delivery_ids: Vec<String>,
+    /// When the mark may be forgotten, seconds epoch.
+    pub expires_at_s: u64,
+}
+
+/// A store operation failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{op}: {message}")]
+pub struct StoreError {
+    /// Whether trying again later may succeed (throttling, 5xx, network).
+    pub retryable: bool,
+    /// The operation.
+    pub op: &'static str,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// A table of entries with revisions, written by many processes.
+pub trait RevisionedStore: Send + Sync {
+    /// The entries of `keys`, in order.
+    fn load_many(
+        &self,
+        keys: &[Key],
+    ) -> impl Future<Output = Result<Vec<Loaded>, StoreError>> + Send;
+
+    /// Writes each entry on condition that its revision is `expected`. Not atomic across keys:
+    /// the writes that succeeded stay, the others come back as conflicts.
+    fn commit(
+        &self,
+        writes: &[Write],
+    ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
+
+    /// For each of `events` with deliveries already sent, the ids of those deliveries.
+    fn delivered(
+        &self,
+        events: &[EventId],
+    ) -> impl Future<Output = Result<HashMap<EventId, HashSet<String>>, StoreError>> + Send;
+
+    /// Records deliveries as sent.
+    fn mark_delivered(
+        &self,
+        marks: &[DedupMark],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl<T: RevisionedStore> RevisionedStore for std::sync::Arc<T> {
+    fn load_many(
+        &self,
+        keys: &[Key],
+    ) -> impl Future<Output = Result<Vec<Loaded>, StoreError>> + Send {
+        (**self).load_many(keys)
+    }
+    fn commit(
+        &self,
+        writes: &[Write],
+    ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send {
+        (**self).commit(writes)
+    }
+    fn delivered(
+        &self,
+        events: &[EventId],
+    ) -> impl Future<Output = Result<HashMap<EventId, HashSet<String>>, StoreError>> + Send {
+        (**self).delivered(events)
+    }
+    fn mark_delivered(
+        &self,
+        marks: &[DedupMark],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).mark_delivered(marks)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Tables {
+    entries: BTreeMap<Key, (Entry, Revision)>,
+    views: BTreeMap<String, ClientProjection>,
+    dedup: HashMap<EventId, HashSet<String>>,
+    requests: u64,
+}
+
+/// The store in memory, with the same semantics as the DynamoDB adapter.
+#[derive(Debug, Default)]
+pub struct MemoryRevisionedStore {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryRevisionedStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self, op: &'static str) -> Result<std::sync::MutexGuard<'_, Tables>, StoreError> {
+        self.tables.lock().map_err(|_| StoreError {
+            retryable: false,
+            op,
+            message: "poisoned lock".into(),
+        })
+    }
+
+    /// The stored entry and revision of `key`.
+    pub fn get(&self, key: &Key) -> Option<(Entry, Revision)> {
+        self.tables.lock().ok()?.entries.get(key).cloned()
+    }
+
+    /// The stored view of a client.
+    pub fn view(&self, client_id: &str) -> Option<ClientProjection> {
+        self.tables.lock().ok()?.views.get(client_id).cloned()
+    }
+
+    /// Calls made so far.
+    pub fn requests(&self) -> u64 {
+        self.tables.lock().map(|t| t.requests).unwrap_or(0)
+    }
+}
+
+impl RevisionedStore for MemoryRevisionedStore {
+    async fn load_many(&self, keys: &[Key]) -> Result<Vec<Loaded>, StoreError> {
+        let mut t = self.lock("load")?;
+        t.requests += 1;
+        Ok(keys
+            .iter()
+            .map(|k| match t.entries.get(k) {
+                Some((e, r)) => Loaded {
+                    entry: Some(e.clone()),
+                    rev: Some(*r),
+                },
+                None => Loaded::default(),
+            })
+            .collect())
+    }
+
+    async fn commit(&self, writes: &[Write]) -> Result<CommitOutcome, StoreError> {
+        let mut t = self.lock("commit")?;
+        let mut out = CommitOutcome::default();
+        for w in writes {
+            t.requests += 1;
+            let current = t.entries.get(&w.key).map(|(e, r)| (e.clone(), *r));
+            let rev = match (&w.key, &w.entry, current) {
+                (Key::Watermark, Entry::Watermark(new), Some((Entry::Watermark(old), r))) => {
+                    if *new <= old {
+                        out.written.push((w.key.clone(), r));
+                        continue;
+                    }
+                    r + 1
+                }
+                (Key::Watermark, _, current) => current.map_or(1, |(_, r)| r + 1),
+                (_, _, current) => {
+                    let rev = current.map(|(_, r)| r);
+                    if rev != w.expected {
+                        out.conflicts.push(w.key.clone());
+                        continue;
+                    }
+                    rev.map_or(1, |r| r + 1)
+                }
+            };
+            t.entries.insert(w.key.clone(), (w.entry.clone(), rev));
+            if let (Key::Client(id), Some(view)) = (&w.key, &w.view) {
+                t.views.insert(id.clone(), view.clone());
+            }
+            out.written.push((w.key.clone(), rev));
+        }
+        Ok(out)
+    }
+
+    async fn delivered(
+        &self,
+        events: &[EventId],
+    ) -> Result<HashMap<EventId, HashSet<String>>, StoreError> {
+        let mut t = self.lock("delivered")?;
+        t.requests += 1;
+        Ok(events
+            .iter()
+            .filter_map(|e| t.dedup.get(e).map(|s| (*e, s.clone())))
+            .collect())
+    }
+
+    async fn mark_delivered(&self, marks: &[DedupMark]) -> Result<(), StoreError> {
+        let mut t = self.lock("mark_delivered")?;
+        t.requests += 1;
+        for m in marks {
+            t.dedup
+                .entry(m.event_id)
+                .or_default()
+                .extend(m.delivery_ids.iter().cloned());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,164 @@
+//! The flags of `processor consume` and `processor provision`, and running them.
+
+use crate::aws::clients;
+use crate::aws::config::HandlerSettings;
+use crate::aws::dynamo::DynamoStore;
+use crate::aws::feedback::KinesisFeedback;
+use crate::aws::provision::{provision, Plan};
+use crate::aws::provision_delivery::provision_delivery;
+use crate::aws::sink_port::StdoutSink;
+use crate::consume::checkpoint::DynamoCheckpoints;
+use crate::consume::source::KinesisSource;
+use crate::consume::{consume, Options};
+use crate::lambda::Handler;
+use crate::sinks::{AnyQuarantine, AnySink, SinksConfig};
+use anyhow::Result;
+use clap::Args;
+use projections::TopicPattern;
+use std::time::Instant;
+
+/// Poll a Kinesis stream and fold it into the DynamoDB table, as the Lambda does.
+///
+/// Reads every shard (parents before their children after a reshard), hands each page of
+/// records to the same batch handler the Lambda runs, and checkpoints each shard in the table
+/// (`checkpoint#{stream}#{shardId}`), so a restart continues where it stopped. Deliveries are
+/// printed on stdout, one JSON object per line; poison records are logged.
+#[derive(Debug, Clone, Args)]
+pub struct ConsumeArgs {
+    /// The Kinesis stream.
+    #[arg(long, value_name = "NAME", env = "STREAM_NAME")]
+    pub stream: String,
+    /// The DynamoDB table.
+    #[arg(long, value_name = "NAME", env = "TABLE_NAME")]
+    pub table: String,
+    /// Endpoint override for every AWS client (an emulator).
+    #[arg(long, value_name = "URL", env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// Exit once every shard is drained, instead of polling forever.
+    #[arg(long)]
+    pub until_idle: bool,
+    /// Records per batch (one GetRecords page).
+    #[arg(long, value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(i32).range(1..=10_000))]
+    pub batch_size: i32,
+    /// IoT topics that are chat-room memberships.
+    #[arg(long, value_name = "PATTERN", default_value = "+/+/chat/{chatId}", env = "CHAT_TOPIC",
+          value_parser = |s: &str| TopicPattern::parse(s).map_err(|e| e.to_string()))]
+    pub chat_topic: TopicPattern,
+    /// The presence rule's reset horizon (e.g. `30m`).
+    #[arg(long, value_name = "DURATION", default_value = "30m", env = "RESET_HORIZON",
+          value_parser = crate::local::cli::parse_duration_ms)]
+    pub reset_horizon: u64,
+    /// Where deliveries go: `stdout` (one JSON line each, as `processor local` prints them) or
+    /// `aws` (API Gateway, IoT and SNS, set up by WEBSOCKET_API_ENDPOINT, IOT_DATA_ENDPOINT and
+    /// PUSH_TOPIC_ARN). Poison records go to QUARANTINE_URL (`s3://bucket/prefix`) when set,
+    /// else to the log.
+    #[arg(long, value_name = "SINK", default_value = "stdout", env = "DELIVER",
+          value_parser = ["stdout", "aws"])]
+    pub deliver: String,
+}
+
+/// Create the Kinesis stream and the DynamoDB table (TTL on `ttl`), if they do not exist.
+#[derive(Debug, Clone, Args)]
+pub struct ProvisionArgs {
+    /// The Kinesis stream.
+    #[arg(long, value_name = "NAME", env = "STREAM_NAME")]
+    pub stream: String,
+    /// The DynamoDB table.
+    #[arg(long, value_name = "NAME", env = "TABLE_NAME")]
+    pub table: String,
+    /// Endpoint override for every AWS client (an emulator).
+    #[arg(long, value_name = "URL", env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// Shards of a new stream.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(i32).range(1..=500))]
+    pub shards: i32,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// Runs `processor consume`.
+///
+/// # Errors
+/// AWS failures, or a shard that keeps failing.
+pub fn run_consume(args: &ConsumeArgs) -> Result<String> {
+    runtime()?.block_on(async {
+        let started = Instant::now();
+        let sdk = clients::sdk_config(args.endpoint_url.as_deref()).await;
+        let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+        let kinesis = aws_sdk_kinesis::Client::new(&sdk);
+        let mut settings = HandlerSettings::default();
+        settings.fold.chat_topic = args.chat_topic.clone();
+        settings.fold.reset_horizon_ms = args.reset_horizon;
+                let sinks = SinksConfig::from_env()?;
+        let sink = match args.deliver.as_str() {
+            "aws" => AnySink::aws(&sdk, &sinks),
+            _ => AnySink::Stdout(StdoutSink),
+        };
+        let handler = Handler {
+            store: DynamoStore::new(dynamo.clone(), &args.table),
+            quarantine: AnyQuarantine::from_config(&sdk, &sinks),
+            sink,
+            feedback: KinesisFeedback::new(kinesis.clone(), &args.stream),
+            settings,
+        };
+        let source = KinesisSource::new(kinesis, &args.stream);
+        let checkpoints = DynamoCheckpoints::new(dynamo, &args.table, &args.stream);
+        let options = Options {
+            until_idle: args.until_idle,
+            limit: args.batch_size,
+            ..Options::default()
+        };
+        let s = consume(&source, &checkpoints, &handler, &options).await?;
+        Ok(format!(
+            "consumed {} records in {} batches ({} failed) from {} shards; {} DynamoDB requests; {:.1}s",
+            s.records,
+            s.batches,
+            s.failed_batches,
+            s.shard_order.len(),
+            handler.store.requests(),
+            started.elapsed().as_secs_f64()
+        ))
+    })
+}
+
+/// Runs `processor provision`.
+///
+/// # Errors
+/// AWS failures.
+pub fn run_provision(args: &ProvisionArgs) -> Result<String> {
+    runtime()?.block_on(async {
+        let sdk = clients::sdk_config(args.endpoint_url.as_deref()).await;
+        let plan = Plan {
+            stream: args.stream.clone(),
+            shards: args.shards,
+            table: args.table.clone(),
+        };
+        let mut done = provision(
+            &aws_sdk_kinesis::Client::new(&sdk),
+            &aws_sdk_dynamodb::Client::new(&sdk),
+            &plan,
+        )
+        .await?;
+        let delivery = provision_delivery(
+            &aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&sdk)
+                    .force_path_style(true)
+                    .build(),
+            ),
+            &aws_sdk_sns::Client::new(&sdk),
+            &args.table,
+        )
+        .await?;
+        done.extend(delivery.done);
+        done.push(format!("export QUARANTINE_URL={}", delivery.quarantine_url));
+        done.push(format!("export PUSH_TOPIC_ARN={}", delivery.push_topic_arn));
+        Ok(done.join("\n"))
+    })
+}

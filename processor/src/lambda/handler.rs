@@ -1,0 +1,491 @@
+//! The batch handler: DESIGN.md section 5, for one batch of one shard, over the ports of
+//! [`crate::aws`]. Lambda calls it per Kinesis event; `processor consume` per `GetRecords` page.
+//!
+//! 1. Decode every record; a poison record goes to the [`Quarantine`] and the rest go on.
+//! 2. Load the keys the batch touches in bulk ([`crate::batch`] rounds over `load_many`).
+//! 3. Fold in order; deliveries are decided against the state at each point.
+//! 4. Write each changed entry once, on condition of its revision. Conflicting keys are reloaded
+//!    (merged into the folded state) and the batch is folded again: every entry is a lattice and
+//!    the fold is idempotent, so this yields the join of both writers' work. Bounded attempts.
+//! 5. Send deliveries with bounded concurrency, in order per target, skipping those already sent
+//!    (dedup marks per event id); a 410 Gone feeds `connection_gone` back to the stream.
+//! 6. Report the index of the first record that did not complete, if any: Lambda retries from
+//!    its sequence number. Records before it are done; those after it are retried after it.
+//!
+//! Nothing here panics on input, and every failure is logged and reported, never swallowed.
+//! Deliveries are decided on the first fold: a retried batch folds again over state that already
+//! holds the whole batch, so its decisions may differ, but dedup marks keep it from sending any
+//! delivery twice.
+
+use crate::aws::config::HandlerSettings;
+use crate::aws::feedback::Feedback;
+use crate::aws::quarantine_port::{PoisonRecord, Quarantine};
+use crate::aws::sink_port::{DeliveryOutcome, DeliverySink};
+use crate::aws::store_port::{DedupMark, RevisionedStore, StoreError, Write};
+use crate::batch::{self, Unsettled, PREFETCH_ROUNDS, RECORD_ROUNDS};
+use projections::{Channel, Delivery, Entry, Key, World};
+use schemas::{ConnectionGone, EventId, Record};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tracing::Instrument;
+
+/// One record of a batch, as read from the stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InRecord {
+    /// The shard.
+    pub shard: String,
+    /// Its sequence number.
+    pub seq: String,
+    /// The payload.
+    pub data: Vec<u8>,
+}
+
+/// What a batch did and cost.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Records in the batch.
+    pub records: usize,
+    /// The first record that did not complete; it and every later one must be retried.
+    pub failed_at: Option<usize>,
+    /// Why, for that record.
+    pub failure: Option<String>,
+    /// Poison records quarantined.
+    pub quarantined: usize,
+    /// Keys loaded.
+    pub keys_loaded: usize,
+    /// Entries written.
+    pub entries_written: usize,
+    /// Revision conflicts met.
+    pub conflicts: usize,
+    /// Deliveries sent by this attempt.
+    pub delivered: usize,
+    /// Deliveries skipped because an earlier attempt or record had sent them.
+    pub duplicates: usize,
+    /// Connections found gone.
+    pub gone: usize,
+}
+
+impl BatchReport {
+    fn fail(&mut self, at: usize, why: String) {
+        if self.failed_at.is_none_or(|f| at < f) {
+            self.failed_at = Some(at);
+            self.failure = Some(why);
+        }
+    }
+}
+
+/// Why loading, folding or committing failed.
+#[derive(Debug, thiserror::Error)]
+enum FoldError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Unsettled(#[from] Unsettled),
+}
+
+/// A delivery waiting to be sent: the input index of the record that caused it, its time.
+#[derive(Debug, Clone)]
+struct Pending {
+    at: usize,
+    time: u64,
+    delivery: Delivery,
+}
+
+/// The handler, over its ports. Built once (at cold start) and shared by every batch.
+#[derive(Debug)]
+pub struct Handler<S, Q, D, F> {
+    /// Projections and dedup marks.
+    pub store: S,
+    /// Poison records.
+    pub quarantine: Q,
+    /// Deliveries.
+    pub sink: D,
+    /// `connection_gone` records.
+    pub feedback: F,
+    /// Settings.
+    pub settings: HandlerSettings,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl<S, Q, D, F> Handler<S, Q, D, F>
+where
+    S: RevisionedStore,
+    Q: Quarantine,
+    D: DeliverySink,
+    F: Feedback,
+{
+    /// Handles one batch of one shard, in order. Never panics and never fails as a whole: the
+    /// report says which record to retry from.
+    pub async fn handle(&self, input: &[InRecord]) -> BatchReport {
+        let (shard, first, last) = match (input.first(), input.last()) {
+            (Some(a), Some(b)) => (a.shard.as_str(), a.seq.as_str(), b.seq.as_str()),
+            _ => return BatchReport::default(),
+        };
+        let span = tracing::info_span!("batch", shard, first_seq = first, last_seq = last);
+        self.run(input).instrument(span).await
+    }
+
+    async fn run(&self, input: &[InRecord]) -> BatchReport {
+        let started = Instant::now();
+        let mut report = BatchReport {
+            records: input.len(),
+            ..BatchReport::default()
+        };
+        // 1. Decode; quarantine poison.
+        let mut positions = Vec::with_capacity(input.len());
+        let mut records = Vec::with_capacity(input.len());
+        for (i, r) in input.iter().enumerate() {
+            match schemas::decode_json(&r.data) {
+                Ok(record) => {
+                    positions.push(i);
+                    records.push(record);
+                }
+                Err(e) => {
+                    tracing::warn!(shard = %r.shard, seq = %r.seq, error = %e, "poison record");
+                    let item = PoisonRecord {
+                        raw: r.data.clone(),
+                        error: e.to_string(),
+                        shard: r.shard.clone(),
+                        sequence_number: r.seq.clone(),
+                        at_ms: now_ms(),
+                    };
+                    if let Err(e) = self.quarantine.put(item).await {
+                        self.fail(&mut report, input, i, e.to_string());
+                        break;
+                    }
+                    report.quarantined += 1;
+                }
+            }
+        }
+        // 2-4. Load, fold, commit.
+        let decided = if records.is_empty() {
+            Vec::new()
+        } else {
+            match self.fold_and_commit(&records, &mut report).await {
+                Ok(decided) => decided,
+                Err(e) => {
+                    self.fail(&mut report, input, positions[0], e.to_string());
+                    return report;
+                }
+            }
+        };
+        // 5. Deliver.
+        let pending: Vec<Pending> = decided
+            .into_iter()
+            .map(|(pos, delivery)| Pending {
+                at: positions[pos],
+                time: records[pos].event_time(),
+                delivery,
+            })
+            .collect();
+        self.deliver(input, pending, &mut report).await;
+        tracing::info!(
+            records = report.records,
+            quarantined = report.quarantined,
+            keys_loaded = report.keys_loaded,
+            entries_written = report.entries_written,
+            conflicts = report.conflicts,
+            delivered = report.delivered,
+            duplicates = report.duplicates,
+            gone = report.gone,
+            failed_at = ?report.failed_at.map(|i| &input[i].seq),
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "batch done"
+        );
+        report
+    }
+
+    fn fail(&self, report: &mut BatchReport, input: &[InRecord], at: usize, why: String) {
+        let r = &input[at];
+        tracing::error!(shard = %r.shard, seq = %r.seq, error = %why, "record not completed");
+        report.fail(at, why);
+    }
+
+    async fn load(
+        &self,
+        world: &mut World,
+        revs: &mut HashMap<Key, Option<u64>>,
+        keys: Vec<Key>,
+        report: &mut BatchReport,
+    ) -> Result<(), StoreError> {
+        let loaded = self.store.load_many(&keys).await?;
+        report.keys_loaded += keys.len();
+        for (key, l) in keys.into_iter().zip(loaded) {
+            revs.insert(key.clone(), l.rev);
+            world.load(key, l.entry);
+        }
+        Ok(())
+    }
+
+    async fn settle(
+        &self,
+        world: &mut World,
+        revs: &mut HashMap<Key, Option<u64>>,
+        record: &Record,
+        report: &mut BatchReport,
+    ) -> Result<(), FoldError> {
+        for _ in 0..RECORD_ROUNDS {
+            let needs = world.needs(record);
+            if needs.is_empty() {
+                return Ok(());
+            }
+            self.load(world, revs, needs, report).await?;
+        }
+        Err(Unsettled::of(world, record).into())
+    }
+
+    /// Steps 2-4; returns the deliveries of the first fold, by position in `records`.
+    async fn fold_and_commit(
+        &self,
+        records: &[Record],
+        report: &mut BatchReport,
+    ) -> Result<Vec<(usize, Delivery)>, FoldError> {
+        let mut world = World::new(self.settings.fold.clone());
+        let mut revs: HashMap<Key, Option<u64>> = HashMap::new();
+        let mut pending: Vec<&Record> = records.iter().collect();
+        for _ in 0..PREFETCH_ROUNDS {
+            let keys = batch::prefetch_round(&world, &mut pending);
+            if keys.is_empty() {
+                break;
+            }
+            self.load(&mut world, &mut revs, keys, report).await?;
+        }
+        let mut decided = Vec::new();
+        for (i, record) in records.iter().enumerate() {
+            self.settle(&mut world, &mut revs, record, report).await?;
+            decided.extend(world.apply(record).into_iter().map(|d| (i, d)));
+        }
+
+        let mut written: HashMap<Key, Entry> = HashMap::new();
+        let mut reloaded: Vec<Key> = Vec::new();
+        for attempt in 1..=self.settings.commit_attempts.max(1) {
+            let mut dirty = world.take_dirty();
+            // A reloaded key must be written even if folding again left it "clean": our own
+            // changes to it are only in memory until then.
+            for key in reloaded.drain(..) {
+                if !dirty.iter().any(|(k, _)| *k == key) {
+                    if let Some(entry) = world.entry(&key) {
+                        dirty.push((key, entry));
+                    }
+                }
+            }
+            let writes: Vec<Write> = dirty
+                .into_iter()
+                .filter(|(k, e)| written.get(k) != Some(e))
+                .map(|(key, entry)| Write {
+                    view: match &key {
+                        Key::Client(id) => world.client(id),
+                        _ => None,
+                    },
+                    expected: revs.get(&key).copied().flatten(),
+                    key,
+                    entry,
+                })
+                .collect();
+            let out = self.store.commit(&writes).await?;
+            report.entries_written += out.written.len();
+            let entries: HashMap<&Key, &Entry> =
+                writes.iter().map(|w| (&w.key, &w.entry)).collect();
+            for (key, rev) in out.written {
+                if let Some(entry) = entries.get(&key) {
+                    written.insert(key.clone(), (*entry).clone());
+                }
+                revs.insert(key, Some(rev));
+            }
+            if out.conflicts.is_empty() {
+                return Ok(decided);
+            }
+            report.conflicts += out.conflicts.len();
+            tracing::info!(
+                attempt,
+                conflicts = out.conflicts.len(),
+                first = %out.conflicts[0],
+                "revision conflict: reloading and folding again"
+            );
+            self.load(&mut world, &mut revs, out.conflicts.clone(), report)
+                .await?;
+            for record in records {
+                self.settle(&mut world, &mut revs, record, report).await?;
+                world.apply(record);
+            }
+            reloaded = out.conflicts;
+        }
+        Err(StoreError {
+            retryable: true,
+            op: "commit",
+            message: format!(
+                "revisions still conflicting after {} attempts",
+                self.settings.commit_attempts
+            ),
+        }
+        .into())
+    }
+
+    /// Step 5.
+    async fn deliver(&self, input: &[InRecord], decided: Vec<Pending>, report: &mut BatchReport) {
+        if decided.is_empty() {
+            return;
+        }
+        let mut events: Vec<EventId> = decided.iter().map(|p| p.delivery.event_id).collect();
+        events.sort_unstable();
+        events.dedup();
+        let already = match self.store.delivered(&events).await {
+            Ok(a) => a,
+            Err(e) => {
+                self.fail(report, input, decided[0].at, e.to_string());
+                return;
+            }
+        };
+        // Per target, in order; a delivery id seen earlier (a duplicate record) is skipped.
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut groups: BTreeMap<&Channel, Vec<&Pending>> = BTreeMap::new();
+        for p in &decided {
+            let id = p.delivery.id.as_str();
+            let sent = already
+                .get(&p.delivery.event_id)
+                .is_some_and(|s| s.contains(id));
+            if sent || !seen.insert(id) {
+                report.duplicates += 1;
+                continue;
+            }
+            groups.entry(&p.delivery.channel).or_default().push(p);
+        }
+        let permits = tokio::sync::Semaphore::new(self.settings.delivery_concurrency.max(1));
+        let mut runs = Vec::with_capacity(groups.len());
+        for group in groups.into_values() {
+            runs.push(self.deliver_group(&permits, input, group));
+        }
+        let mut done: BTreeMap<EventId, Vec<String>> = BTreeMap::new();
+        let mut event_at: HashMap<EventId, usize> = HashMap::new();
+        for outcome in futures_util::future::join_all(runs).await {
+            report.delivered += outcome.sent;
+            report.gone += outcome.gone;
+            for p in outcome.done {
+                event_at.entry(p.delivery.event_id).or_insert(p.at);
+                done.entry(p.delivery.event_id)
+                    .or_default()
+                    .push(p.delivery.id.clone());
+            }
+            if let Some((at, why)) = outcome.failed {
+                self.fail(report, input, at, why);
+            }
+        }
+        let expires_at_s = (now_ms() + self.settings.dedup_ttl_ms) / 1000;
+        let marks: Vec<DedupMark> = done
+            .into_iter()
+            .map(|(event_id, mut ids)| {
+                ids.extend(already.get(&event_id).into_iter().flatten().cloned());
+                ids.sort_unstable();
+                ids.dedup();
+                DedupMark {
+                    event_id,
+                    delivery_ids: ids,
+                    expires_at_s,
+                }
+            })
+            .collect();
+        if let Err(e) = self.store.mark_delivered(&marks).await {
+            // Sent but not remembered: retrying from here may send these again (at least once).
+            let at = marks
+                .iter()
+                .filter_map(|m| event_at.get(&m.event_id))
+                .min()
+                .copied()
+                .unwrap_or(decided[0].at);
+            self.fail(report, input, at, e.to_string());
+        }
+    }
+
+    async fn deliver_group<'a>(
+        &self,
+        permits: &tokio::sync::Semaphore,
+        input: &[InRecord],
+        group: Vec<&'a Pending>,
+    ) -> GroupOutcome<'a> {
+        let mut out = GroupOutcome::default();
+        let Ok(_permit) = permits.acquire().await else {
+            out.failed = group
+                .first()
+                .map(|p| (p.at, "delivery semaphore closed".to_owned()));
+            return out;
+        };
+        let mut gone = false;
+        for p in group {
+            let d = &p.delivery;
+            if gone {
+                // The same connection, already found gone in this batch.
+                out.done.push(p);
+                continue;
+            }
+            let r = &input[p.at];
+            match self.sink.deliver(d).await {
+                Ok(DeliveryOutcome::Sent) => {
+                    out.sent += 1;
+                    out.done.push(p);
+                }
+                Ok(DeliveryOutcome::TooLarge) => {
+                    tracing::warn!(shard = %r.shard, seq = %r.seq, delivery = %d.id, channel = d.channel.name(), "delivery too large: dropped");
+                    out.done.push(p);
+                }
+                Ok(DeliveryOutcome::Gone) => {
+                    let Channel::WebSocket { connection_id } = &d.channel else {
+                        out.done.push(p);
+                        continue;
+                    };
+                    tracing::info!(shard = %r.shard, seq = %r.seq, connection_id = %connection_id, "connection gone");
+                    // The event's own time, not the wall clock: the fold's time comes only from
+                    // events, and this keeps a replayed stream's answers the same.
+                    let record = ConnectionGone {
+                        schema_version: schemas::feedback::CONNECTION_GONE_SCHEMA_VERSION,
+                        connection_id: connection_id.clone(),
+                        timestamp: p.time,
+                        delivery_id: Some(d.id.clone()),
+                    };
+                    if let Err(e) = self.feedback.connection_gone(record).await {
+                        out.failed = Some((p.at, e.to_string()));
+                        return out;
+                    }
+                    out.gone += 1;
+                    gone = true;
+                    out.done.push(p);
+                }
+                Err(e) if e.retryable => {
+                    out.failed = Some((p.at, e.to_string()));
+                    return out;
+                }
+                Err(e) => {
+                    // Never deliverable: keep it in the quarantine rather than block the shard.
+                    let raw = serde_json::to_vec(d).unwrap_or_default();
+                    let item = PoisonRecord {
+                        raw,
+                        error: e.to_string(),
+                        shard: r.shard.clone(),
+                        sequence_number: r.seq.clone(),
+                        at_ms: now_ms(),
+                    };
+                    tracing::warn!(shard = %r.shard, seq = %r.seq, error = %e, "undeliverable: quarantined");
+                    if let Err(qe) = self.quarantine.put(item).await {
+                        out.failed = Some((p.at, qe.to_string()));
+                        return out;
+                    }
+                    out.done.push(p);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug, Default)]
+struct GroupOutcome<'a> {
+    sent: usize,
+    gone: usize,
+    done: Vec<&'a Pending>,
+    failed: Option<(usize, String)>,
+}

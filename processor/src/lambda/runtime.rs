@@ -1,0 +1,100 @@
+//! Running under `lambda_runtime`: clients built once at cold start from the typed
+//! configuration, then one [`Handler::handle`] per event.
+
+use crate::aws::clients;
+use crate::aws::config::AwsConfig;
+use crate::aws::dynamo::DynamoStore;
+use crate::aws::feedback::{Feedback, KinesisFeedback};
+use crate::aws::quarantine_port::Quarantine;
+use crate::aws::sink_port::DeliverySink;
+use crate::aws::store_port::RevisionedStore;
+use crate::lambda::handler::{BatchReport, Handler, InRecord};
+use crate::quarantine_aws::S3Quarantine;
+use crate::sinks::{AwsRouter, ConfigError, SinksConfig};
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
+use lambda_runtime::{service_fn, LambdaEvent};
+use std::sync::Arc;
+
+/// Whether this process was started by Lambda.
+pub fn in_lambda() -> bool {
+    std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
+}
+
+/// The batch of a Kinesis event, in order. The shard comes from `eventID`
+/// (`shardId-000000000000:4954...`).
+pub fn batch_of(event: KinesisEvent) -> Vec<InRecord> {
+    event
+        .records
+        .into_iter()
+        .map(|r| {
+            let shard = r
+                .event_id
+                .as_deref()
+                .and_then(|id| id.split_once(':'))
+                .map(|(shard, _)| shard.to_owned())
+                .unwrap_or_default();
+            InRecord {
+                shard,
+                seq: r.kinesis.sequence_number,
+                data: r.kinesis.data.0,
+            }
+        })
+        .collect()
+}
+
+/// The partial batch response: the first record that did not complete, or nothing.
+pub fn response(batch: &[InRecord], report: &BatchReport) -> KinesisEventResponse {
+    let mut response = KinesisEventResponse::default();
+    if let Some(r) = report.failed_at.and_then(|i| batch.get(i)) {
+        let mut failure = KinesisBatchItemFailure::default();
+        failure.item_identifier = Some(r.seq.clone());
+        response.batch_item_failures.push(failure);
+    }
+    response
+}
+
+/// Handles one Lambda event.
+pub async fn handle_event<S, Q, D, F>(
+    handler: &Handler<S, Q, D, F>,
+    event: KinesisEvent,
+) -> KinesisEventResponse
+where
+    S: RevisionedStore,
+    Q: Quarantine,
+    D: DeliverySink,
+    F: Feedback,
+{
+    let batch = batch_of(event);
+    let report = handler.handle(&batch).await;
+    response(&batch, &report)
+}
+
+/// Runs the Lambda: configuration and clients at cold start, then events until the runtime
+/// stops. Deliveries go to stdout and poison records to the log until the channel and
+/// quarantine adapters are wired in here.
+///
+/// # Errors
+/// Bad configuration (naming the variable), or the runtime API failing.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    let config = AwsConfig::from_env()?;
+    let sinks = SinksConfig::from_env()?;
+    // In Lambda a poison record must land somewhere durable: the bucket is required.
+    let target = sinks.quarantine.clone().ok_or_else(|| {
+        ConfigError::new("QUARANTINE_URL", "required, not set (s3://bucket/prefix)")
+    })?;
+    let sdk = clients::sdk_config(config.endpoint_url.as_deref()).await;
+    let handler = Arc::new(Handler {
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table),
+        quarantine: S3Quarantine::for_target(&sdk, None, &target),
+        sink: AwsRouter::from_config(&sdk, &sinks),
+        feedback: KinesisFeedback::new(aws_sdk_kinesis::Client::new(&sdk), &config.stream),
+        settings: config.handler.clone(),
+    });
+    tracing::info!(table = %config.table, stream = %config.stream, "cold start");
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<KinesisEvent>| {
+        let handler = Arc::clone(&handler);
+        async move { Ok::<_, lambda_runtime::Error>(handle_event(&handler, event.payload).await) }
+    }))
+    .await
+}

@@ -1,0 +1,107 @@
+//! Fixtures for the tests against the AWS emulator: a fresh stream and table per test, record
+//! builders, and reading projections back from the table.
+
+use crate::emulator;
+use processor::aws::dynamo::DynamoStore;
+use processor::aws::provision::{provision, Plan};
+use processor::aws::store_port::RevisionedStore;
+use processor::lambda::InRecord;
+use projections::{ClientProjection, Config, World};
+use std::sync::Arc;
+
+/// A stream and a table of one test.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    /// The table's store.
+    pub store: Arc<DynamoStore>,
+    /// DynamoDB.
+    pub dynamo: aws_sdk_dynamodb::Client,
+    /// Kinesis.
+    pub kinesis: aws_sdk_kinesis::Client,
+    /// The table.
+    pub table: String,
+    /// The stream.
+    pub stream: String,
+}
+
+/// Creates a stream (with `shards` shards) and a table with unique names.
+///
+/// # Errors
+/// The emulator is not available or provisioning failed.
+pub async fn fixture(shards: i32) -> Result<Fixture, String> {
+    let sdk = emulator::sdk_config().await?;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let kinesis = aws_sdk_kinesis::Client::new(&sdk);
+    let plan = Plan {
+        stream: emulator::unique("stream"),
+        shards,
+        table: emulator::unique("table"),
+    };
+    provision(&kinesis, &dynamo, &plan)
+        .await
+        .map_err(|e| format!("{e:#}"))?;
+    Ok(Fixture {
+        store: Arc::new(DynamoStore::new(dynamo.clone(), &plan.table)),
+        dynamo,
+        kinesis,
+        table: plan.table,
+        stream: plan.stream,
+    })
+}
+
+/// A batch of `lines` from one shard, sequence numbers `00000`, `00001`, ...
+pub fn batch(shard: &str, lines: &[String]) -> Vec<InRecord> {
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| InRecord {
+            shard: shard.to_owned(),
+            seq: format!("{i:05}"),
+            data: l.clone().into_bytes(),
+        })
+        .collect()
+}
+
+/// The projections of a complete in-memory fold of `lines` (the bad ones skipped).
+pub fn expected(lines: &[String]) -> World {
+    let mut world = World::in_memory(Config::default());
+    for l in lines {
+        if let Ok(r) = schemas::decode_json(l.as_bytes()) {
+            world.apply(&r);
+        }
+    }
+    world
+}
+
+/// The projections of `expected`'s clients, as the table holds them.
+///
+/// # Errors
+/// Reading the table failed.
+pub async fn stored<S: RevisionedStore>(
+    store: &S,
+    expected: &World,
+) -> Result<Vec<ClientProjection>, String> {
+    let keys: Vec<projections::Key> = expected.keys().collect();
+    let loaded = store.load_many(&keys).await.map_err(|e| e.to_string())?;
+    let mut world = World::new(Config::default());
+    for (k, l) in keys.into_iter().zip(loaded) {
+        world.load(k, l.entry);
+    }
+    Ok(world.clients())
+}
+
+/// A WebSocket `$connect` record.
+pub fn ws_connect(conn: &str, client: &str, t: u64) -> String {
+    serde_json::json!({"kind":"websocket","schemaVersion":2,"eventType":"CONNECT","routeKey":"$connect",
+        "connectionId":conn,"connectedAt":t,"requestTimeEpoch":t,"clientId":client})
+    .to_string()
+}
+
+/// A WebSocket message record with `body` (an action).
+pub fn ws_message(conn: &str, connected_at: u64, t: u64, body: serde_json::Value) -> String {
+    let route = body["action"].as_str().unwrap_or("$default").to_owned();
+    serde_json::json!({"kind":"websocket","schemaVersion":2,"eventType":"MESSAGE","routeKey":route,
+        "connectionId":conn,"connectedAt":connected_at,"requestTimeEpoch":t,
+        "messageId":format!("m-{conn}-{t}"),"body":body.to_string()})
+    .to_string()
+}

@@ -1,0 +1,324 @@
+//! The Lambda batch handler against DynamoDB in the emulator (moto): DESIGN.md section 5.
+
+use processor::aws::config::HandlerSettings;
+use processor::aws::dynamo::DynamoStore;
+use processor::aws::feedback::MemoryFeedback;
+use processor::aws::quarantine_port::MemoryQuarantine;
+use processor::aws::sink_port::{DeliveryOutcome, DeliverySink, RecordingSink, SinkError};
+use processor::aws::store_port::{
+    CommitOutcome, DedupMark, Loaded, RevisionedStore, StoreError, Write,
+};
+use processor::lambda::{Handler, InRecord};
+use projections::{Delivery, Key};
+use schemas::EventId;
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tests::aws::{batch, expected, fixture, stored, ws_connect, ws_message};
+
+type TestHandler<S, D> = Handler<S, MemoryQuarantine, D, MemoryFeedback>;
+
+fn handler<S: RevisionedStore, D: DeliverySink>(store: S, sink: D) -> TestHandler<S, D> {
+    Handler {
+        store,
+        quarantine: MemoryQuarantine::new(),
+        sink,
+        feedback: MemoryFeedback::new(),
+        settings: HandlerSettings::default(),
+    }
+}
+
+/// alice and bob on WebSockets, in room 42; alice writes three messages, one record twice.
+fn chat() -> Vec<String> {
+    let t = 1_732_350_000_000;
+    vec![
+        ws_connect("alice-conn", "alice", t),
+        ws_connect("bob-conn", "bob", t + 10),
+        ws_message(
+            "alice-conn",
+            t,
+            t + 20,
+            json!({"action":"join","chatId":"42"}),
+        ),
+        ws_message(
+            "bob-conn",
+            t + 10,
+            t + 30,
+            json!({"action":"join","chatId":"42"}),
+        ),
+        ws_message(
+            "alice-conn",
+            t,
+            t + 40,
+            json!({"action":"sendmessage","chatId":"42","message":"one"}),
+        ),
+        ws_message(
+            "alice-conn",
+            t,
+            t + 50,
+            json!({"action":"sendmessage","chatId":"42","message":"two"}),
+        ),
+        ws_message(
+            "alice-conn",
+            t,
+            t + 50,
+            json!({"action":"sendmessage","chatId":"42","message":"two"}),
+        ),
+        ws_message(
+            "alice-conn",
+            t,
+            t + 60,
+            json!({"action":"sendmessage","chatId":"42","message":"three"}),
+        ),
+    ]
+}
+
+fn ids(sent: &[Delivery]) -> Vec<String> {
+    sent.iter().map(|d| d.id.clone()).collect()
+}
+
+#[tokio::test]
+async fn one_batch_across_many_clients_matches_the_fold_in_few_requests() {
+    let f = fixture(1).await.unwrap();
+    let lines = tests::workload::iot_lifecycle_lines(1000, 100, 7);
+    let h = handler(f.store.clone(), RecordingSink::new());
+    let input = batch("shardId-000000000000", &lines);
+    let started = Instant::now();
+    let report = h.handle(&input).await;
+    let wall = started.elapsed();
+    assert_eq!(report.failed_at, None, "{:?}", report.failure);
+    let requests = f.store.requests();
+    let want = expected(&lines);
+    let got = stored(f.store.as_ref(), &want).await.unwrap();
+    assert_eq!(got, want.clients());
+    assert!(got.len() > 90, "{} clients", got.len());
+    let per_event = requests as f64 / lines.len() as f64;
+    println!(
+        "1000 records / 100 clients: {requests} DynamoDB requests ({per_event:.3} per event), \
+         {} keys loaded, {} entries written, batch wall time {:.0} ms against moto",
+        report.keys_loaded,
+        report.entries_written,
+        wall.as_secs_f64() * 1e3
+    );
+    assert!(per_event <= 0.3, "{per_event} requests per event");
+}
+
+#[tokio::test]
+async fn duplicates_and_a_retry_from_the_middle_change_nothing_and_send_nothing_twice() {
+    let f = fixture(1).await.unwrap();
+    let lines = chat();
+    let h = handler(f.store.clone(), RecordingSink::new());
+    let input = batch("shardId-000000000000", &lines);
+    let first = h.handle(&input).await;
+    assert_eq!(first.failed_at, None, "{:?}", first.failure);
+    let want = expected(&lines);
+    let after_first = stored(f.store.as_ref(), &want).await.unwrap();
+    assert_eq!(after_first, want.clients());
+    let sent = h.sink.sent();
+    // Three distinct messages to bob; the duplicate record sends nothing.
+    assert_eq!(sent.len(), 3, "{sent:#?}");
+    assert_eq!(first.duplicates, 1);
+
+    // Lambda retries from the middle (and then the whole batch): nothing changes, nothing is
+    // sent again.
+    let again = h.handle(&input[4..]).await;
+    assert_eq!(again.failed_at, None);
+    let whole = h.handle(&input).await;
+    assert_eq!(whole.failed_at, None);
+    assert_eq!(stored(f.store.as_ref(), &want).await.unwrap(), after_first);
+    let all = ids(&h.sink.sent());
+    assert_eq!(all.len(), 3, "sent twice: {all:?}");
+    assert_eq!(all.iter().collect::<HashSet<_>>().len(), 3);
+}
+
+/// A store that lets another writer commit once, between this batch's load and its write.
+struct RacingStore {
+    inner: Arc<DynamoStore>,
+    racer: Mutex<Option<Vec<InRecord>>>,
+}
+
+impl RevisionedStore for RacingStore {
+    async fn load_many(&self, keys: &[Key]) -> Result<Vec<Loaded>, StoreError> {
+        self.inner.load_many(keys).await
+    }
+    async fn commit(&self, writes: &[Write]) -> Result<CommitOutcome, StoreError> {
+        let racer = self.racer.lock().ok().and_then(|mut r| r.take());
+        if let Some(records) = racer {
+            let other = handler(self.inner.clone(), RecordingSink::new());
+            let report = other.handle(&records).await;
+            assert_eq!(report.failed_at, None, "{:?}", report.failure);
+        }
+        self.inner.commit(writes).await
+    }
+    async fn delivered(
+        &self,
+        events: &[EventId],
+    ) -> Result<HashMap<EventId, HashSet<String>>, StoreError> {
+        self.inner.delivered(events).await
+    }
+    async fn mark_delivered(&self, marks: &[DedupMark]) -> Result<(), StoreError> {
+        self.inner.mark_delivered(marks).await
+    }
+}
+
+#[tokio::test]
+async fn a_concurrent_writer_causes_a_refold_and_both_writes_survive() {
+    let f = fixture(1).await.unwrap();
+    let t = 1_732_350_000_000u64;
+    // Another shard: bob's IoT session and a room join by carol, touching bob's and room 42's
+    // entries too.
+    let theirs = vec![
+        json!({"eventType":"connected","clientId":"bob","timestamp":t + 5,"sessionIdentifier":"s-bob","versionNumber":1}).to_string(),
+        ws_connect("carol-conn", "carol", t + 6),
+        ws_message("carol-conn", t + 6, t + 7, json!({"action":"join","chatId":"42"})),
+    ];
+    let ours = chat();
+    let store = RacingStore {
+        inner: f.store.clone(),
+        racer: Mutex::new(Some(batch("shardId-000000000001", &theirs))),
+    };
+    let h = handler(store, RecordingSink::new());
+    let report = h.handle(&batch("shardId-000000000000", &ours)).await;
+    assert_eq!(report.failed_at, None, "{:?}", report.failure);
+    assert!(
+        report.conflicts > 0,
+        "the racer should have caused a conflict"
+    );
+    let all: Vec<String> = ours.iter().chain(&theirs).cloned().collect();
+    let want = expected(&all);
+    let got = stored(f.store.as_ref(), &want).await.unwrap();
+    assert_eq!(got, want.clients());
+    let bob = got.iter().find(|c| c.client_id == "bob").unwrap();
+    assert!(bob.connected && bob.rooms == ["42"], "{bob:?}");
+}
+
+#[tokio::test]
+async fn a_poison_record_is_quarantined_and_later_records_still_apply() {
+    let f = fixture(1).await.unwrap();
+    let mut lines = chat();
+    lines.insert(
+        3,
+        r#"{"eventType":"connected","clientId":"x","timestamp":"yesterday"}"#.into(),
+    );
+    let h = handler(f.store.clone(), RecordingSink::new());
+    let report = h.handle(&batch("shardId-000000000000", &lines)).await;
+    assert_eq!(report.failed_at, None, "{:?}", report.failure);
+    assert_eq!(report.quarantined, 1);
+    let q = h.quarantine.items();
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].sequence_number, "00003");
+    assert_eq!(q[0].shard, "shardId-000000000000");
+    assert!(q[0].error.contains("timestamp"), "{}", q[0].error);
+    let want = expected(&lines);
+    assert_eq!(
+        stored(f.store.as_ref(), &want).await.unwrap(),
+        want.clients()
+    );
+    assert_eq!(h.sink.sent().len(), 3);
+}
+
+/// Fails the `fail_on`-th delivery (1-based) once, as a throttled API would.
+struct FlakySink {
+    inner: RecordingSink,
+    calls: AtomicUsize,
+    fail_on: usize,
+}
+
+impl DeliverySink for FlakySink {
+    async fn deliver(&self, d: &Delivery) -> Result<DeliveryOutcome, SinkError> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_on {
+            return Err(SinkError::new(d, true, "LimitExceededException: throttled"));
+        }
+        self.inner.deliver(d).await
+    }
+}
+
+#[tokio::test]
+async fn a_throttled_delivery_is_reported_at_its_record_and_recovers_on_retry() {
+    let f = fixture(1).await.unwrap();
+    let lines = chat();
+    let sink = FlakySink {
+        inner: RecordingSink::new(),
+        calls: AtomicUsize::new(0),
+        fail_on: 2,
+    };
+    let h = handler(f.store.clone(), sink);
+    let input = batch("shardId-000000000000", &lines);
+    let report = h.handle(&input).await;
+    // Deliveries go one target at a time, in order: the second is message "two", record 5.
+    assert_eq!(report.failed_at, Some(5), "{report:?}");
+    assert!(report.failure.unwrap().contains("throttled"));
+    // Lambda retries from the reported sequence number.
+    let retry = h.handle(&input[5..]).await;
+    assert_eq!(retry.failed_at, None, "{:?}", retry.failure);
+    let sent = h.sink.inner.sent();
+    let messages: Vec<&str> = sent
+        .iter()
+        .map(|d| d.payload["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages, ["one", "two", "three"]);
+    let want = expected(&lines);
+    assert_eq!(
+        stored(f.store.as_ref(), &want).await.unwrap(),
+        want.clients()
+    );
+}
+
+/// Fails every commit with a throttling error until told otherwise.
+struct ThrottledStore {
+    inner: Arc<DynamoStore>,
+    throttled: Mutex<bool>,
+}
+
+impl RevisionedStore for ThrottledStore {
+    async fn load_many(&self, keys: &[Key]) -> Result<Vec<Loaded>, StoreError> {
+        self.inner.load_many(keys).await
+    }
+    async fn commit(&self, writes: &[Write]) -> Result<CommitOutcome, StoreError> {
+        if self.throttled.lock().is_ok_and(|t| *t) {
+            return Err(StoreError {
+                retryable: true,
+                op: "PutItem",
+                message: "ProvisionedThroughputExceededException".into(),
+            });
+        }
+        self.inner.commit(writes).await
+    }
+    async fn delivered(
+        &self,
+        events: &[EventId],
+    ) -> Result<HashMap<EventId, HashSet<String>>, StoreError> {
+        self.inner.delivered(events).await
+    }
+    async fn mark_delivered(&self, marks: &[DedupMark]) -> Result<(), StoreError> {
+        self.inner.mark_delivered(marks).await
+    }
+}
+
+#[tokio::test]
+async fn a_throttled_store_fails_the_batch_at_its_first_record_and_recovers() {
+    let f = fixture(1).await.unwrap();
+    let mut lines = vec![r#"{"not":"a record"}"#.to_owned()];
+    lines.extend(chat());
+    let store = ThrottledStore {
+        inner: f.store.clone(),
+        throttled: Mutex::new(true),
+    };
+    let h = handler(store, RecordingSink::new());
+    let input = batch("shardId-000000000000", &lines);
+    let report = h.handle(&input).await;
+    // The poison record 0 is done (quarantined); nothing else is: retry from record 1.
+    assert_eq!(report.failed_at, Some(1), "{report:?}");
+    assert!(h.sink.sent().is_empty());
+    *h.store.throttled.lock().unwrap() = false;
+    let retry = h.handle(&input[1..]).await;
+    assert_eq!(retry.failed_at, None);
+    assert_eq!(h.sink.sent().len(), 3);
+    let want = expected(&lines);
+    assert_eq!(
+        stored(f.store.as_ref(), &want).await.unwrap(),
+        want.clients()
+    );
+}
