@@ -42,7 +42,7 @@ srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
 threading.Thread(target=srv.serve_forever, daemon=True).start()
 env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{srv.server_port}", AWS_LAMBDA_FUNCTION_NAME="processor", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="512", AWS_LAMBDA_FUNCTION_VERSION="$LATEST", AWS_LAMBDA_LOG_STREAM_NAME="local", AWS_LAMBDA_LOG_GROUP_NAME="/aws/lambda/processor")
 t0 = time.monotonic()
-p = subprocess.Popen([sys.argv[2]], env=env, stdout=subprocess.DEVNULL, stderr=open("/tmp/rapi/stderr", "w"))
+p = subprocess.Popen([sys.argv[2]], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL if os.environ.get("QUIET") else None)
 deadline = time.monotonic() + 60
 while not (state["responses"] or state["errors"]) and time.monotonic() < deadline:
     time.sleep(0.005)
