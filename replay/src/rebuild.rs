@@ -12,6 +12,11 @@ use crate::sink::{self, SinkSpec};
 use crate::stream::each_record;
 use projections::World;
 
+/// Compact the world every this many events: closed sessions that can no longer win shrink to
+/// tombstones and day-old ones are forgotten, so memory follows the number of clients (and their
+/// recent sessions), not the number of events. Compaction changes no projection.
+const COMPACT_EVERY: u64 = 1 << 20;
+
 /// Runs `replay rebuild`.
 ///
 /// # Errors
@@ -27,9 +32,15 @@ pub fn run(args: &RebuildArgs) -> Result<Summary, Error> {
     // Open the sink first: an unsupported or non-empty one should fail before a long fold.
     let mut sink = sink::open(&args.to)?;
     let mut world = World::in_memory(args.input.config());
+    let mut until_compaction = COMPACT_EVERY;
     let pass = each_record(&args.input, |record, _| {
         // Replay never sends: the deliveries the fold decides are dropped here.
         drop(world.apply(record));
+        until_compaction -= 1;
+        if until_compaction == 0 {
+            world.compact_all();
+            until_compaction = COMPACT_EVERY;
+        }
         Ok(())
     })?;
     let mut clients = if args.clients.is_empty() {
