@@ -34,14 +34,36 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Fold an archive into projections and write them to a sink.
+    ///
+    /// Folds every record of SRC, in arrival order, with the processor's own fold into a complete
+    /// in-memory world, and writes the projections to SINK. Replay never sends a delivery: the
+    /// deliveries the fold decides are dropped, since replay has no delivery sink. The archive is
+    /// streamed, never loaded: memory follows the number of clients, connections and rooms and
+    /// their sessions of the last day of event time (older closed sessions are compacted, as the
+    /// processor compacts them), not the archive's length.
+    ///
+    /// `--until` is the event-time view: a record is folded iff its event time is at or before
+    /// TIME, whenever it arrived, and the records folded keep their arrival order. (Archives
+    /// carry no arrival time, so "what had arrived by then" cannot be known; for presence the
+    /// two agree up to IoT's clock skew.) `--since` drops records from before TIME, so the result
+    /// is the projections of that window alone.
     Rebuild(RebuildArgs),
-    /// One client's timeline: every event about it, the state after it, the presence rule's
-    /// reasoning and the deliveries each message would have caused.
+    /// One client's timeline, and why.
+    ///
+    /// Every event about the client (its lifecycle events, records of its WebSocket connections,
+    /// messages that caused deliveries to it), in arrival order, with its event time, the state
+    /// after it (connected, online, current session, topics), the presence rule's reasoning (T,
+    /// the horizon, the candidate sessions and why the winner won), and the deliveries each
+    /// message would have caused (socket or push, and why). Nothing is sent.
     Explain(ExplainArgs),
     /// Compare replayed projections with the live DynamoDB table (needs the AWS adapter: not in
     /// this build yet).
     Diff(DiffArgs),
-    /// Convert an archive (any supported format) to MessagePack frames, the fastest to replay.
+    /// Convert an archive (any supported format) to MessagePack frames.
+    ///
+    /// Reads any supported source and writes its records, in arrival order, as MessagePack frames
+    /// (the format of `processor local`'s log): compact, checksummed and the fastest to replay.
+    /// Corrupt records are reported and left out (or stop the run with `--strict`).
     Convert(ConvertArgs),
 }
 
@@ -105,15 +127,7 @@ fn parse_topic(s: &str) -> Result<TopicPattern, String> {
     TopicPattern::parse(s).map_err(|e| e.to_string())
 }
 
-/// `replay rebuild`.
-///
-/// Folds every record of SRC, in arrival order, into a complete in-memory world and writes the
-/// projections to SINK. Memory grows with the number of clients, connections and rooms, not with
-/// the number of events: the archive is streamed.
-///
-/// `--until` is the event-time view: a record is folded iff its event time is at or before
-/// TIME, whenever it arrived, and the records folded keep their arrival order. `--since` drops
-/// records from before TIME (the result is then the projections of that window alone).
+/// The flags of `replay rebuild` (its help is on [`Command::Rebuild`]).
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Sources (--from):
@@ -150,13 +164,7 @@ pub struct RebuildArgs {
     pub clients: Vec<String>,
 }
 
-/// `replay explain`.
-///
-/// Every event about the client (its lifecycle events, records of its WebSocket connections,
-/// messages that caused deliveries to it), in arrival order, with its event time, the state
-/// after it (connected, online, current session, topics), the presence rule's reasoning (T, the
-/// horizon, the candidate sessions and why the winner won), and the deliveries each message
-/// would have caused (socket or push, and why). Nothing is sent.
+/// The flags of `replay explain` (its help is on [`Command::Explain`]).
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
@@ -202,11 +210,7 @@ pub struct DiffArgs {
     pub table: Option<String>,
 }
 
-/// `replay convert`.
-///
-/// Reads any supported source and writes its records, in arrival order, as MessagePack frames
-/// (the format of `processor local`'s log): compact, checksummed and the fastest to replay.
-/// Corrupt records are reported and left out (or stop the run with `--strict`).
+/// The flags of `replay convert` (its help is on [`Command::Convert`]).
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:

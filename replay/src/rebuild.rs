@@ -10,12 +10,41 @@ use crate::error::Error;
 use crate::progress::Summary;
 use crate::sink::{self, SinkSpec};
 use crate::stream::each_record;
-use projections::World;
+use projections::{Delivery, World};
+use schemas::Record;
 
 /// Compact the world every this many events: closed sessions that can no longer win shrink to
 /// tombstones and day-old ones are forgotten, so memory follows the number of clients (and their
 /// recent sessions), not the number of events. Compaction changes no projection.
 const COMPACT_EVERY: u64 = 1 << 20;
+
+/// A complete world, folded and compacted now and then.
+pub struct Fold {
+    /// The world.
+    pub world: World,
+    until_compaction: u64,
+}
+
+impl Fold {
+    /// Folds into `world`.
+    pub fn new(world: World) -> Self {
+        Fold {
+            world,
+            until_compaction: COMPACT_EVERY,
+        }
+    }
+
+    /// Folds one record and returns the deliveries the fold decided (which replay never sends).
+    pub fn apply(&mut self, record: &Record) -> Vec<Delivery> {
+        let deliveries = self.world.apply(record);
+        self.until_compaction -= 1;
+        if self.until_compaction == 0 {
+            self.world.compact_all();
+            self.until_compaction = COMPACT_EVERY;
+        }
+        deliveries
+    }
+}
 
 /// Runs `replay rebuild`.
 ///
@@ -31,18 +60,13 @@ pub fn run(args: &RebuildArgs) -> Result<Summary, Error> {
     }
     // Open the sink first: an unsupported or non-empty one should fail before a long fold.
     let mut sink = sink::open(&args.to)?;
-    let mut world = World::in_memory(args.input.config());
-    let mut until_compaction = COMPACT_EVERY;
+    let mut fold = Fold::new(World::in_memory(args.input.config()));
     let pass = each_record(&args.input, |record, _| {
         // Replay never sends: the deliveries the fold decides are dropped here.
-        drop(world.apply(record));
-        until_compaction -= 1;
-        if until_compaction == 0 {
-            world.compact_all();
-            until_compaction = COMPACT_EVERY;
-        }
+        drop(fold.apply(record));
         Ok(())
     })?;
+    let mut world = fold.world;
     let mut clients = if args.clients.is_empty() {
         world.clients()
     } else {

@@ -13,6 +13,7 @@ pub mod why;
 use crate::cli::{ExplainArgs, Format};
 use crate::error::Error;
 use crate::progress::Summary;
+use crate::rebuild::Fold;
 use crate::source::Position;
 use crate::stream::each_record;
 use crate::time::Rfc3339;
@@ -154,29 +155,30 @@ pub fn run(args: &ExplainArgs) -> Result<Summary, Error> {
 /// Source and `--strict` failures.
 pub fn timeline(args: &ExplainArgs) -> Result<(Vec<Step>, Summary), Error> {
     let id = args.client.as_str();
-    let mut world = World::in_memory(args.input.config());
+    let mut fold = Fold::new(World::in_memory(args.input.config()));
     let mut steps = Vec::new();
     let mut positions = Vec::new();
     let mut seq = 0;
     let pass = each_record(&args.input, |record, position| {
         seq += 1;
-        let own_before = relation(&world, record, id);
-        let deliveries = world.apply(record);
-        let relation = own_before.or_else(|| relation(&world, record, id));
-        let notes = why::notes(&world, id, record, &deliveries, relation.is_some());
+        let own_before = relation(&fold.world, record, id);
+        let deliveries = fold.apply(record);
+        let world = &fold.world;
+        let relation = own_before.or_else(|| relation(world, record, id));
+        let notes = why::notes(world, id, record, &deliveries, relation.is_some());
         let relation = match relation {
             Some(r) => r,
             None if !notes.is_empty() => "delivery to it",
             None => return Ok(()),
         };
-        steps.push(step(&world, id, record, seq, relation, notes));
+        steps.push(step(world, id, record, seq, relation, notes));
         positions.push(position);
         Ok(())
     })?;
     for (step, position) in steps.iter_mut().zip(positions) {
         step.source = describe(&pass.files, position);
     }
-    std::mem::forget(world);
+    std::mem::forget(fold);
     Ok((steps, pass.summary))
 }
 
