@@ -100,7 +100,8 @@ impl fmt::Display for Summary {
             write!(f, " ({} outside the time window)", self.outside_window)?;
         }
         if let Some(clients) = self.clients {
-            write!(f, ", {clients} clients, {} online", self.online)?;
+            let s = if clients == 1 { "" } else { "s" };
+            write!(f, ", {clients} client{s}, {} online", self.online)?;
         }
         write!(f, ", {} corrupt skipped", self.corrupt)?;
         let secs = self.elapsed.as_secs_f64();

@@ -33,8 +33,8 @@ pub fn each_record(
     let reader = reader::spawn(source);
     let mut summary = Summary::default();
     let result = (|| -> Result<(), Error> {
-        while let Some(batch) = reader.next_batch() {
-            let mut errors = batch.errors.iter().peekable();
+        while let Some(mut batch) = reader.next_batch() {
+            let mut errors = std::mem::take(&mut batch.errors).into_iter().peekable();
             for (i, (record, position)) in batch.records.iter().enumerate() {
                 while let Some((_, e)) = errors.next_if(|(at, _)| *at <= i) {
                     report(e, input, &progress, &mut summary)?;
@@ -68,7 +68,7 @@ pub fn each_record(
 
 /// Reports a corrupt record (or stops, with `--strict`); any other error is fatal.
 fn report(
-    e: &SourceError,
+    e: SourceError,
     input: &Input,
     progress: &Progress,
     summary: &mut Summary,
