@@ -4,8 +4,10 @@
 //! and records that caused a delivery to it) becomes a [`Step`]: when it happened, what it was,
 //! the client's projection after it, the presence rule's reasoning ([`Presence`], from
 //! `World::presence_decision`) and the deliveries it would have caused, each with the reason
-//! ([`why`]). [`text`] prints steps for people or as JSON; [`html`] draws them.
+//! ([`why`]). [`text`] prints steps for people or as JSON; [`html`] writes them as a page with a
+//! [`chart`].
 
+pub mod chart;
 pub mod html;
 pub mod text;
 pub mod why;
