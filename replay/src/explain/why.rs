@@ -31,6 +31,9 @@ pub fn notes(
     deliveries: &[Delivery],
     own: bool,
 ) -> Vec<DeliveryNote> {
+    if deliveries.is_empty() {
+        return Vec::new();
+    }
     let topics = world.client(id).map(|c| c.topics).unwrap_or_default();
     deliveries
         .iter()
