@@ -18,7 +18,7 @@ pub enum Error {
     #[error("corrupt record (--strict): {0}")]
     Strict(Corrupt),
     /// Writing an output file failed.
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}")]
     Output {
         /// The file (`-` for stdout).
         path: PathBuf,

@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use replay::cli::Cli;
+use replay::cli::{Cli, Command};
 use std::process::ExitCode;
 
 // The fold allocates many small keys and records; mimalloc is much faster at that.
@@ -13,12 +13,19 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match replay::run(&cli.command).context("replay failed") {
+    let what = match &cli.command {
+        Command::Rebuild(_) => "replay rebuild",
+        Command::Explain(_) => "replay explain",
+        Command::Diff(_) => "replay diff",
+        Command::Convert(_) => "replay convert",
+    };
+    match replay::run(&cli.command).context(what) {
         Ok(summary) => {
             eprintln!("{summary}");
             ExitCode::SUCCESS
         }
         Err(e) => {
+            // `{:#}` prints the chain: what failed, then each cause.
             eprintln!("error: {e:#}");
             let code = e
                 .downcast_ref::<replay::Error>()

@@ -20,7 +20,7 @@ use std::str::FromStr;
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
     /// Writing a file failed.
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}")]
     Io {
         /// The file (`-` for stdout).
         path: PathBuf,

@@ -74,7 +74,7 @@ pub enum SourceError {
     #[error("corrupt record: {0}")]
     Corrupt(Corrupt),
     /// A file or directory could not be read: the run cannot go on.
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}")]
     Io {
         /// The file or directory.
         path: PathBuf,
