@@ -16,7 +16,7 @@ pub struct Config {
     /// A WebSocket connection is live for at most this long (API Gateway's 2-hour maximum).
     pub connection_max_age_ms: u64,
     /// How long a closed IoT session is remembered (as a compact tombstone) after the client's
-    /// newest event. Kinesis keeps records 24 hours by default, so no retry can bring back an
+    /// newest event; never less than the reset horizon (a candidate is never forgotten). Kinesis keeps records 24 hours by default, so no retry can bring back an
     /// older event; replays see every event anyway.
     pub tombstone_retention_ms: u64,
 }

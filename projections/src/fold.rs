@@ -37,17 +37,24 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) {
                 Membership::Left
             };
             let write = Lww::new(ts, state);
+            // Room names borrow from the record, so the world stays free to mutate.
+            let rooms: Vec<&str> = sub
+                .topics
+                .iter()
+                .filter_map(|t| world.config.chat_topic.room_of(t))
+                .collect();
             let client = world.client_mut(client_id, ts);
             let s = client.sessions.get_or_insert(&sub.session_identifier);
             s.last_ts = s.last_ts.max(ts);
+            s.subscribed |= state.is_joined();
             for topic in &sub.topics {
                 s.topics.join_at(topic, &write);
             }
-            for topic in &sub.topics {
-                if let Some(room) = world.config.chat_topic.room_of(topic) {
-                    let room = room.to_owned();
-                    membership(world, &room, client_id, &write, ts);
-                }
+            for room in &rooms {
+                client.rooms.join_at(room, &write);
+            }
+            for room in rooms {
+                room_member(world, room, client_id, &write);
             }
         }
         Lifecycle::ConnectFailed(f) => {
@@ -73,6 +80,11 @@ pub(crate) fn membership(
     ts: u64,
 ) {
     world.client_mut(client_id, ts).rooms.join_at(room, write);
+    room_member(world, room, client_id, write);
+}
+
+/// The room's side of a membership write.
+fn room_member(world: &mut World, room: &str, client_id: &str, write: &Lww<Membership>) {
     let members = &mut world.rooms.entry_ref(room).or_default().members;
     match members.get_mut(client_id) {
         Some(m) => m.join(write),
@@ -91,7 +103,16 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
     {
         let conn = world.conns.entry_ref(id).or_default();
         conn.summary.connected_at.add(ws.connected_at);
-        if let Some(client) = ws.resolved_client_id() {
+        // A connection's client is the one its `$connect` names: it happens once per connection
+        // (duplicates are identical), so the answer cannot depend on arrival order. Later records
+        // may resolve an id differently (authorizer vs query string, old record versions); they
+        // are attributed through the connection instead. (Two `$connect` records naming
+        // different clients for one connection cannot come from API Gateway; should an ingest bug
+        // write them, the larger id wins, and the other client may keep a copy of the connection.)
+        if let Some(client) = ws
+            .resolved_client_id()
+            .filter(|_| ws.event_type == WsEventType::Connect)
+        {
             if conn.summary.client_id.as_deref().is_none_or(|c| client > c) {
                 conn.summary.client_id = Some(client.to_owned());
             }

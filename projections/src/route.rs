@@ -18,14 +18,7 @@ pub(crate) fn chat(
     message: &serde_json::Value,
     event_id: EventId,
 ) -> Vec<Delivery> {
-    let payload = json!({
-        "type": "message",
-        "id": event_id.to_string(),
-        "from": sender_client,
-        "chatId": room,
-        "message": message,
-        "sentAt": sender.request_time_epoch,
-    });
+    let payload = message_payload(event_id, sender, sender_client, Some(room), message);
     let config = world.config();
     let now = world.watermark();
     let mut out = Vec::new();
@@ -76,6 +69,28 @@ pub(crate) fn chat(
     out
 }
 
+/// What a chat or broadcast recipient receives: `{"type":"message",...}`, the same for every
+/// recipient of one message (its `id` is the event's, so clients can drop duplicates too).
+fn message_payload(
+    event_id: EventId,
+    sender: &WebSocketRecord,
+    sender_client: Option<&str>,
+    room: Option<&str>,
+    message: &serde_json::Value,
+) -> serde_json::Value {
+    let mut payload = json!({
+        "type": "message",
+        "id": event_id.to_string(),
+        "from": sender_client,
+        "message": message,
+        "sentAt": sender.request_time_epoch,
+    });
+    if let (Some(room), Some(map)) = (room, payload.as_object_mut()) {
+        map.insert("chatId".to_owned(), room.into());
+    }
+    payload
+}
+
 /// `sendmessage` without a room: every live connection but the sender's (seed 001).
 pub(crate) fn broadcast(
     world: &World,
@@ -84,13 +99,7 @@ pub(crate) fn broadcast(
     message: &serde_json::Value,
     event_id: EventId,
 ) -> Vec<Delivery> {
-    let payload = json!({
-        "type": "message",
-        "id": event_id.to_string(),
-        "from": sender_client,
-        "message": message,
-        "sentAt": sender.request_time_epoch,
-    });
+    let payload = message_payload(event_id, sender, sender_client, None, message);
     let now = world.watermark();
     let max_age = world.config().connection_max_age_ms;
     let Some(lobby) = world.lobby.as_ref() else {

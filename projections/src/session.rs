@@ -24,6 +24,9 @@ pub struct SessionRecord {
     pub topics: VecMap<Lww<Membership>>,
     /// The latest timestamp of any of the session's events.
     pub last_ts: u64,
+    /// Whether a `subscribed` event of the session was seen: with a connect, what makes a session
+    /// open (an `unsubscribed` alone does not).
+    pub subscribed: bool,
 }
 
 /// A session's end.
@@ -42,13 +45,14 @@ impl Merge for SessionRecord {
         self.disconnect.join(&other.disconnect);
         self.topics.join(&other.topics);
         self.last_ts = self.last_ts.max(other.last_ts);
+        self.subscribed |= other.subscribed;
     }
 }
 
 impl SessionRecord {
     /// Whether the session, were it current, makes the client connected.
     pub fn is_open(&self) -> bool {
-        self.disconnect.is_none() && (self.connected_at.0.is_some() || !self.topics.is_empty())
+        self.disconnect.is_none() && (self.connected_at.0.is_some() || self.subscribed)
     }
 
     /// The topics subscribed to now, in order.
@@ -123,7 +127,8 @@ pub fn compact(sessions: &mut Sessions, horizon_ms: u64, retention_ms: u64) {
         return;
     };
     let start = newest.saturating_sub(horizon_ms);
-    let forget = newest.saturating_sub(retention_ms);
+    // Never forget a candidate, whatever the settings say.
+    let forget = newest.saturating_sub(retention_ms.max(horizon_ms));
     sessions.retain(|_, s| s.last_ts >= forget);
     for s in sessions.values_mut() {
         if s.last_ts < start && s.disconnect.is_some() {

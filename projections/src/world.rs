@@ -105,6 +105,13 @@ impl World {
         if self.complete {
             return Vec::new();
         }
+        // Lifecycle events are most of the stream, and a batch asks about each twice (bulk
+        // prefetch, then just before applying): answer "nothing" without allocating when we can.
+        if let Record::Lifecycle(e) = record {
+            if self.lifecycle_loaded(e) {
+                return Vec::new();
+            }
+        }
         let mut want = vec![Key::Watermark];
         match record {
             Record::Lifecycle(e) => {
@@ -119,11 +126,14 @@ impl World {
             }
             Record::WebSocket(ws) => {
                 want.extend([Key::Connection(ws.connection_id.clone()), Key::Lobby]);
-                let client = ws
-                    .resolved_client_id()
-                    .map(str::to_owned)
-                    .or_else(|| self.client_of(&ws.connection_id));
-                if let Some(client) = client {
+                // Every client `apply` may write: the one a `$connect` names, and the one the
+                // connection already has (they differ only if records disagree; max wins).
+                if ws.event_type == schemas::WsEventType::Connect {
+                    if let Some(client) = ws.resolved_client_id() {
+                        want.push(Key::Client(client.to_owned()));
+                    }
+                }
+                if let Some(client) = self.client_of(&ws.connection_id) {
                     want.push(Key::Client(client));
                 }
                 want.extend(self.rooms_of(&ws.connection_id));
@@ -164,6 +174,23 @@ impl World {
         want.sort();
         want.dedup();
         want
+    }
+
+    /// Whether everything a lifecycle event reads is loaded: the watermark, its client, and the
+    /// rooms of its chat topics.
+    fn lifecycle_loaded(&self, e: &schemas::Lifecycle) -> bool {
+        let rooms_loaded = match e {
+            schemas::Lifecycle::Subscribed(s) | schemas::Lifecycle::Unsubscribed(s) => {
+                s.topics.iter().all(|t| {
+                    self.config
+                        .chat_topic
+                        .room_of(t)
+                        .is_none_or(|r| self.rooms.contains_key(r))
+                })
+            }
+            _ => true,
+        };
+        rooms_loaded && self.watermark.is_some() && self.clients.contains_key(e.client_id())
     }
 
     /// Syncing a connection writes its rooms' memberships, so those rooms must be loaded.
@@ -229,7 +256,13 @@ impl World {
     /// Folds one record, in arrival order, and returns the deliveries it causes, decided against
     /// the state at this point. Total: it cannot fail and cannot panic.
     pub fn apply(&mut self, record: &Record) -> Vec<crate::Delivery> {
-        let ts = record.event_time();
+        // Only records stamped by AWS's clocks move the fold's notion of now: a device's
+        // telemetry timestamp or a feedback record must not be able to age out every WebSocket
+        // connection at once.
+        let ts = match record {
+            Record::Lifecycle(_) | Record::WebSocket(_) => record.event_time(),
+            Record::Telemetry(_) | Record::ConnectionGone(_) => 0,
+        };
         if ts > self.watermark() || self.watermark.is_none() {
             self.watermark = Some(ts.max(self.watermark()));
             self.dirty.watermark = true;

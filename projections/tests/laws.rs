@@ -67,8 +67,16 @@ fn record() -> impl Strategy<Value = Record> {
             .prop_map(|(c, s, tp, t)| unsubscribed(c, s, &tp, t)),
         2 => pick(CONNS).prop_map(|(w, c, at)| ws_connect(w, c, T0 + at * 60_000)),
         1 => (pick(CONNS), 0u64..150).prop_map(|((w, _, at), d)| ws_disconnect(w, T0 + at * 60_000, T0 + (at + d) * 60_000)),
-        3 => (pick(CONNS), 0u64..150, pick(BODIES))
-            .prop_map(|((w, _, at), d, b)| ws_message(w, T0 + at * 60_000, T0 + (at + d) * 60_000, b)),
+                3 => (pick(CONNS), 0u64..150, pick(BODIES), prop::option::of(pick(CLIENTS)))
+            .prop_map(|((w, _, at), d, b, claimed)| {
+                // Ingest may have resolved a client id on a message, even a wrong one.
+                let mut r = ws_message(w, T0 + at * 60_000, T0 + (at + d) * 60_000, b);
+                if let (Record::WebSocket(ws), Some(c)) = (&mut r, claimed) {
+                    ws.client_id = Some(c.to_owned());
+                }
+                r
+            }),
+
         1 => (pick(DEVICES), time()).prop_map(|(d, t)| telemetry(d, t, serde_json::json!({"v": 1}))),
         1 => (pick(CONNS), time()).prop_map(|((w, _, _), t)| gone(w, t)),
     ]

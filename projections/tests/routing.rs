@@ -19,6 +19,14 @@ fn pair(channel: &str, target: &str) -> (String, String) {
     (channel.to_owned(), target.to_owned())
 }
 
+/// [`chat_room`], then dave says "hi" to room r1.
+fn chat_room_with_message() -> Vec<schemas::Record> {
+    let mut events = chat_room();
+    let body = r#"{"action":"sendmessage","chatId":"r1","message":"hi"}"#;
+    events.push(ws_message("cD", T0 + 7, T0 + 9, body));
+    events
+}
+
 /// A room with a WebSocket member, an MQTT member, an offline member and the sender.
 fn chat_room() -> Vec<schemas::Record> {
     vec![
@@ -36,13 +44,7 @@ fn chat_room() -> Vec<schemas::Record> {
 
 #[test]
 fn chat_goes_by_socket_when_reachable_else_push_and_never_to_the_sender() {
-    let mut events = chat_room();
-    events.push(ws_message(
-        "cD",
-        T0 + 7,
-        T0 + 9,
-        r#"{"action":"sendmessage","chatId":"r1","message":"hi"}"#,
-    ));
+    let events = chat_room_with_message();
     let (_, deliveries) = fold(&events);
     assert_eq!(
         targets(&deliveries),
@@ -198,13 +200,7 @@ fn default_and_unknown_actions_get_a_usage_reply_with_connection_info() {
 
 #[test]
 fn delivery_ids_are_deterministic_and_distinct_per_target() {
-    let mut events = chat_room();
-    events.push(ws_message(
-        "cD",
-        T0 + 7,
-        T0 + 9,
-        r#"{"action":"sendmessage","chatId":"r1","message":"hi"}"#,
-    ));
+    let events = chat_room_with_message();
     let (_, a) = fold(&events);
     let (_, b) = fold(&events);
     let ids = |d: &[Delivery]| d.iter().map(|d| d.id.clone()).collect::<Vec<_>>();
@@ -231,13 +227,7 @@ fn lifecycle_events_cause_no_deliveries() {
 
 #[test]
 fn delivery_lines_are_camel_case_json_without_repeated_keys() {
-    let mut events = chat_room();
-    events.push(ws_message(
-        "cD",
-        T0 + 7,
-        T0 + 9,
-        r#"{"action":"sendmessage","chatId":"r1","message":"hi"}"#,
-    ));
+    let events = chat_room_with_message();
     let (_, deliveries) = fold(&events);
     for d in &deliveries {
         let line = serde_json::to_string(d).unwrap();

@@ -44,10 +44,9 @@ pub struct LocalArgs {
     #[arg(long, value_name = "FILE")]
     pub projections_out: Option<PathBuf>,
 
-    /// Records per batch: each batch is one log append (fsync) and one database transaction.
-    ///
-    /// Large by default: a transaction rewrites every B-tree page it touches, and a batch's
-    /// clients are spread over the whole table, so fewer, larger batches cost far less per event.
+    /// Records per batch: each batch is one log append (fsynced before it is folded) and one bulk
+    /// load of the keys it touches. The database is committed every 2 seconds and at the end,
+    /// whatever the batch size; after a crash the next run refolds the log from the last commit.
     #[arg(long, value_name = "N", default_value_t = 65536, env = "PRESENCE_BATCH_SIZE",
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub batch_size: u64,
