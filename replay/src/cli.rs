@@ -1,0 +1,231 @@
+//! The command line: `replay rebuild | explain | diff | convert`, with clap derive. The `--help`
+//! text is written to teach: what each source and sink is, with examples.
+
+use crate::sink::SinkSpec;
+use crate::source::SourceSpec;
+use crate::time::parse_time;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use projections::{Config, TopicPattern};
+use std::path::PathBuf;
+
+/// Rebuild presence projections from archived events, and explain a client's timeline.
+///
+/// Replay reads the raw records the stream carried (a local archive: JSON lines, Firehose's
+/// concatenated JSON, or `processor local`'s MessagePack log, any of them gzipped, records bare
+/// or wrapped in Kinesis metadata) and folds them with the same pure fold as the processor, so it
+/// derives the same projections. Replay never sends a delivery: it has no delivery sink at all.
+#[derive(Debug, Parser)]
+#[command(
+    name = "replay",
+    version,
+    after_help = "\
+Exit codes:
+  0  success, even if corrupt records were skipped
+  1  runtime failure: unreadable input, a failed sink, or a corrupt record with --strict
+  2  usage error: unknown flag, invalid value, or a source/sink this build does not support"
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fold an archive into projections and write them to a sink.
+    ///
+    /// Folds every record of SRC, in arrival order, with the processor's own fold into a complete
+    /// in-memory world, and writes the projections to SINK. Replay never sends a delivery: the
+    /// deliveries the fold decides are dropped, since replay has no delivery sink. The archive is
+    /// streamed, never loaded: memory follows the number of clients, connections and rooms and
+    /// their sessions of the last day of event time (older closed sessions are compacted, as the
+    /// processor compacts them), not the archive's length.
+    ///
+    /// `--until` is the event-time view: a record is folded iff its event time is at or before
+    /// TIME, whenever it arrived, and the records folded keep their arrival order. (Archives
+    /// carry no arrival time, so "what had arrived by then" cannot be known; for presence the
+    /// two agree up to IoT's clock skew.) `--since` drops records from before TIME, so the result
+    /// is the projections of that window alone.
+    Rebuild(RebuildArgs),
+    /// One client's timeline, and why.
+    ///
+    /// Every event about the client (its lifecycle events, records of its WebSocket connections,
+    /// messages that caused deliveries to it), in arrival order, with its event time, the state
+    /// after it (connected, online, current session, topics), the presence rule's reasoning (T,
+    /// the horizon, the candidate sessions and why the winner won), and the deliveries each
+    /// message would have caused (socket or push, and why). Nothing is sent.
+    Explain(ExplainArgs),
+    /// Compare replayed projections with the live DynamoDB table (needs the AWS adapter: not in
+    /// this build yet).
+    Diff(DiffArgs),
+    /// Convert an archive (any supported format) to MessagePack frames.
+    ///
+    /// Reads any supported source and writes its records, in arrival order, as MessagePack frames
+    /// (the format of `processor local`'s log): compact, checksummed and the fastest to replay.
+    /// Corrupt records are reported and left out (or stop the run with `--strict`).
+    Convert(ConvertArgs),
+}
+
+/// Flags every folding subcommand shares: the source, the time window, the fold's settings.
+#[derive(Debug, Clone, Args)]
+pub struct Input {
+    /// The archive: a file, a directory (read recursively in sorted path order), a
+    /// `processor local` store directory (its `log/` is read), `s3://bucket/prefix` or
+    /// `kinesis://stream` (these two need the AWS adapter: not in this build yet).
+    #[arg(long, value_name = "SRC")]
+    pub from: SourceSpec,
+
+    /// Skip records whose event time is before TIME (RFC 3339 or epoch ms).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub since: Option<u64>,
+
+    /// The projections as they were at TIME: only records whose event time is at or before TIME
+    /// are folded (the event-time view; the arrival order of those records is kept). RFC 3339 or
+    /// epoch ms.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub until: Option<u64>,
+
+    /// Stop at the first corrupt record (exit code 1) instead of reporting, skipping and
+    /// counting it.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// No per-record reports and no progress bar; the summary is still printed.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// IoT topics that are chat-room memberships (must match what the processor used).
+    #[arg(long, value_name = "PATTERN", default_value = "+/+/chat/{chatId}",
+          env = "PRESENCE_CHAT_TOPIC", value_parser = parse_topic)]
+    pub chat_topic: TopicPattern,
+
+    /// The presence rule's reset horizon (must match what the processor used), e.g. `30m`.
+    #[arg(long, value_name = "DURATION", default_value = "30m",
+          env = "PRESENCE_RESET_HORIZON",
+          value_parser = processor::local::cli::parse_duration_ms)]
+    pub reset_horizon: u64,
+}
+
+impl Input {
+    /// The fold's settings.
+    pub fn config(&self) -> Config {
+        Config {
+            reset_horizon_ms: self.reset_horizon,
+            chat_topic: self.chat_topic.clone(),
+            ..Config::default()
+        }
+    }
+
+    /// Whether a record with this event time is in the window.
+    pub fn in_window(&self, event_time: u64) -> bool {
+        self.since.is_none_or(|s| event_time >= s) && self.until.is_none_or(|u| event_time <= u)
+    }
+}
+
+fn parse_topic(s: &str) -> Result<TopicPattern, String> {
+    TopicPattern::parse(s).map_err(|e| e.to_string())
+}
+
+/// The flags of `replay rebuild` (its help is on [`Command::Rebuild`]).
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Sources (--from):
+  events.jsonl                 JSON lines, one raw record per line
+  firehose/2024/11/23/         a directory of Firehose objects (concatenated JSON, maybe .gz)
+  data/                        a processor local store: its log/ of MessagePack frames
+  archive.frames.gz            MessagePack frames, gzipped (detected by content, not name)
+  lambda-event.json            records wrapped as Kinesis event records (kinesis.data, base64)
+
+Sinks (--to):
+  jsonl:clients.jsonl          one client projection per line, sorted by clientId
+  jsonl:-                      the same on stdout
+  store:./rebuilt              processor local's embedded store (a new directory)
+  dynamodb://table             not in this build yet
+
+Examples:
+  replay rebuild --from firehose/ --to jsonl:- --client sensor-7
+  replay rebuild --from data/ --to jsonl:at-1042.jsonl --until 2024-11-23T10:42:00Z
+  replay rebuild --from archive/ --to store:./rebuilt && \\
+    processor local --input /dev/null --store ./rebuilt --projections-out clients.jsonl")]
+pub struct RebuildArgs {
+    /// Source, window and fold settings.
+    #[command(flatten)]
+    pub input: Input,
+
+    /// Where the projections go: `jsonl:PATH`, `jsonl:-`, `store:DIR` or `dynamodb://table`
+    /// (not in this build yet).
+    #[arg(long, value_name = "SINK")]
+    pub to: SinkSpec,
+
+    /// Output only these clients (repeatable). Everything is still folded, since a client's
+    /// projection depends on its connections and rooms. `jsonl:` sinks only.
+    #[arg(long = "client", value_name = "ID")]
+    pub clients: Vec<String>,
+}
+
+/// The flags of `replay explain` (its help is on [`Command::Explain`]).
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  replay explain --from data/ --client sensor-7
+  replay explain --from firehose/ --client bob --until 2024-11-23T10:42:00Z --format json | jq .
+  replay explain --from events.jsonl --client bob --html bob.html")]
+pub struct ExplainArgs {
+    /// Source, window and fold settings.
+    #[command(flatten)]
+    pub input: Input,
+
+    /// The client to explain.
+    #[arg(long, value_name = "ID")]
+    pub client: String,
+
+    /// `text` for people, `json` for one JSON object per event.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Also write one self-contained HTML page (inline CSS and SVG, no scripts, no external
+    /// assets): a timeline chart of sessions, online intervals and deliveries, and the events.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+/// Output formats of `explain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Readable blocks, one per event.
+    Text,
+    /// One JSON object per event.
+    Json,
+}
+
+/// `replay diff`: needs the live DynamoDB table, which needs the AWS adapter.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The archive.
+    #[arg(long, value_name = "SRC")]
+    pub from: Option<String>,
+    /// The live table, `dynamodb://table`.
+    #[arg(long, value_name = "TABLE")]
+    pub table: Option<String>,
+}
+
+/// The flags of `replay convert` (its help is on [`Command::Convert`]).
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  replay convert --from firehose/2024/11/ --to archive.frames
+  replay convert --from events.jsonl --to archive.frames.gz --gzip")]
+pub struct ConvertArgs {
+    /// Source, window and fold settings (the window applies; the fold settings are unused).
+    #[command(flatten)]
+    pub input: Input,
+
+    /// The frames file to write (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub to: PathBuf,
+
+    /// Gzip the output.
+    #[arg(long)]
+    pub gzip: bool,
+}

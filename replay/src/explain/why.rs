@@ -1,0 +1,248 @@
+//! The words of `explain`: what a record says, why each delivery goes where it goes, and why
+//! the current session won.
+
+use super::{Candidate, Mark, Presence};
+use projections::{Channel, Delivery, PresenceDecision, World};
+use schemas::{Action, Lifecycle, Record, WsEventType};
+use serde::Serialize;
+
+/// One delivery and why it was decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryNote {
+    /// `websocket`, `mqtt` or `push`.
+    pub channel: &'static str,
+    /// Connection id, topic or client id.
+    pub target: String,
+    /// The recipient client, when known.
+    pub recipient: Option<String>,
+    /// Whether it reaches the explained client.
+    pub to_client: bool,
+    /// Why this channel.
+    pub reason: String,
+}
+
+/// The deliveries of `record` that concern client `id`: all of them when the record is the
+/// client's own, else only those that reach it.
+pub fn notes(
+    world: &World,
+    id: &str,
+    record: &Record,
+    deliveries: &[Delivery],
+    own: bool,
+) -> Vec<DeliveryNote> {
+    if deliveries.is_empty() {
+        return Vec::new();
+    }
+    let topics = world.client(id).map(|c| c.topics).unwrap_or_default();
+    deliveries
+        .iter()
+        .filter_map(|d| {
+            let to_client = match &d.channel {
+                Channel::Mqtt { topic } => topics.contains(topic),
+                _ => d.recipient() == Some(id),
+            };
+            (own || to_client).then(|| DeliveryNote {
+                channel: d.channel.name(),
+                target: d.channel.target().to_owned(),
+                recipient: d.recipient().map(str::to_owned),
+                to_client,
+                reason: reason(record, d),
+            })
+        })
+        .collect()
+}
+
+fn reason(record: &Record, d: &Delivery) -> String {
+    let p = &d.payload;
+    let text = |k: &str| p.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
+    match (&d.channel, p.get("type").and_then(|t| t.as_str())) {
+        (Channel::Push { .. }, _) => format!(
+            "member of room {}: no live WebSocket connection and no IoT session subscribed to \
+             the room's topic -> push",
+            text("chatId")
+        ),
+        (Channel::Mqtt { topic }, _) => format!(
+            "an IoT session is subscribed to {topic}, room {}'s chat topic: one MQTT publish \
+             reaches every subscriber -> socket",
+            text("chatId")
+        ),
+        (Channel::WebSocket { connection_id }, Some("message")) if p.get("chatId").is_some() => {
+            format!(
+                "member of room {} with live WebSocket connection {connection_id} -> socket",
+                text("chatId")
+            )
+        }
+        (Channel::WebSocket { connection_id }, Some("message")) => format!(
+            "sendmessage without a room goes to every live connection but the sender's; \
+             {connection_id} is live -> socket"
+        ),
+        (Channel::WebSocket { connection_id }, Some("telemetry")) => format!(
+            "live connection {connection_id} watches device {} (set_notify_list) -> socket",
+            text("deviceId")
+        ),
+        (Channel::WebSocket { .. }, Some("usage")) => {
+            format!("usage reply to the sender: {}", text("reason"))
+        }
+        _ => format!("decided by the fold for a {} record", record.kind_name()),
+    }
+}
+
+/// A record in a few words, and the chart mark it makes.
+pub fn describe_record(record: &Record) -> (String, Option<Mark>) {
+    match record {
+        Record::Lifecycle(Lifecycle::Connected(c)) => (
+            format!(
+                "session {} connected, version {}",
+                c.session_identifier,
+                version(c.version_number)
+            ),
+            Some(Mark::SessionStart {
+                session: c.session_identifier.clone(),
+                version: c.version_number,
+            }),
+        ),
+        Record::Lifecycle(Lifecycle::Disconnected(d)) => {
+            let reason = d.disconnect_reason.as_ref().map(|r| r.as_str().to_owned());
+            (
+                format!(
+                    "session {} disconnected, version {}, {}",
+                    d.session_identifier,
+                    version(d.version_number),
+                    reason.as_deref().unwrap_or("no reason given")
+                ),
+                Some(Mark::SessionEnd {
+                    session: d.session_identifier.clone(),
+                    version: d.version_number,
+                    reason,
+                }),
+            )
+        }
+        Record::Lifecycle(Lifecycle::Subscribed(s)) => (
+            format!(
+                "session {} subscribed to {}",
+                s.session_identifier,
+                s.topics.join(", ")
+            ),
+            None,
+        ),
+        Record::Lifecycle(Lifecycle::Unsubscribed(s)) => (
+            format!(
+                "session {} unsubscribed from {}",
+                s.session_identifier,
+                s.topics.join(", ")
+            ),
+            None,
+        ),
+        Record::Lifecycle(Lifecycle::ConnectFailed(f)) => (
+            format!(
+                "connection refused: {} (changes no presence)",
+                f.connect_failure_reason
+                    .as_deref()
+                    .unwrap_or("no reason given")
+            ),
+            None,
+        ),
+        Record::WebSocket(ws) => {
+            let conn = ws.connection_id.clone();
+            match ws.event_type {
+                WsEventType::Connect => (
+                    format!("WebSocket {conn} connected"),
+                    Some(Mark::ConnectionStart { connection: conn }),
+                ),
+                WsEventType::Disconnect => (
+                    format!("WebSocket {conn} disconnected"),
+                    Some(Mark::ConnectionEnd { connection: conn }),
+                ),
+                WsEventType::Message => (format!("on {conn}: {}", action(&ws.action())), None),
+            }
+        }
+        Record::ConnectionGone(g) => (
+            format!("WebSocket {} found gone (410 on delivery)", g.connection_id),
+            Some(Mark::ConnectionEnd {
+                connection: g.connection_id.clone(),
+            }),
+        ),
+        Record::Telemetry(t) => (format!("telemetry from device {}", t.device_id), None),
+    }
+}
+
+fn version(v: Option<u64>) -> String {
+    v.map_or_else(|| "none".to_owned(), |v| v.to_string())
+}
+
+fn action(a: &Action) -> String {
+    match a {
+        Action::SendMessage {
+            chat_id: Some(room),
+            ..
+        } => format!("sendmessage to room {room}"),
+        Action::SendMessage { chat_id: None, .. } => "sendmessage to everyone".into(),
+        Action::SetNotifyList { devices } => format!("set_notify_list [{}]", devices.join(", ")),
+        Action::Join { chat_id } => format!("join room {chat_id}"),
+        Action::Leave { chat_id } => format!("leave room {chat_id}"),
+        Action::Default { action, reason } => format!(
+            "{} ($default: {reason})",
+            action.as_deref().unwrap_or("no action")
+        ),
+        Action::Connect => "$connect".into(),
+        Action::Disconnect => "$disconnect".into(),
+    }
+}
+
+/// The rule's reasoning as data, with the winner's reason in words. `sessions` is how many
+/// sessions the client has in all (candidates or not).
+pub fn presence(d: &PresenceDecision<'_>, sessions: usize) -> Presence {
+    let candidates: Vec<Candidate> = d
+        .candidates
+        .iter()
+        .map(|&(session, version, last_ts)| Candidate {
+            session: session.to_owned(),
+            version,
+            last_ts,
+        })
+        .collect();
+    let rank = |c: &Candidate| (c.version, c.last_ts, c.session.clone());
+    let winner = candidates
+        .iter()
+        .find(|c| Some(c.session.as_str()) == d.current);
+    let runner_up = candidates
+        .iter()
+        .filter(|c| Some(c.session.as_str()) != d.current)
+        .max_by_key(|c| rank(c));
+    let why = match (winner, runner_up) {
+        (None, _) => "no IoT session".to_owned(),
+        (Some(_), None) => "the only candidate".to_owned(),
+        (Some(w), Some(r)) if w.version != r.version => format!(
+            "highest versionNumber ({} over {} of {})",
+            version(w.version),
+            version(r.version),
+            r.session
+        ),
+        (Some(w), Some(r)) if w.last_ts != r.last_ts => format!(
+            "same versionNumber {} as {}, latest event ({} over {})",
+            version(w.version),
+            r.session,
+            w.last_ts,
+            r.last_ts
+        ),
+        (Some(_), Some(r)) => format!(
+            "same versionNumber and latest event as {}: the larger sessionIdentifier wins the tie",
+            r.session
+        ),
+    };
+    let state = if d.connected {
+        "open: the client is IoT-connected"
+    } else {
+        "not open (ended, or never connected): the client is not IoT-connected"
+    };
+    Presence {
+        newest: d.newest,
+        horizon_start: d.horizon_start,
+        past_horizon: sessions.saturating_sub(candidates.len()),
+        candidates,
+        current: d.current.map(str::to_owned),
+        connected: d.connected,
+        why: format!("{why}; the current session is {state}"),
+    }
+}

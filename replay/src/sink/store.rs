@@ -1,0 +1,79 @@
+//! `store:DIR`: the rebuilt world written into `processor local`'s embedded store
+//! (`DIR/projections.redb`), entry by entry, with the same keys and encoding `processor local`
+//! writes. `processor local --store DIR --projections-out FILE` then prints the same projections
+//! as replay's `jsonl:` sink, and `processor local` can carry on folding new records from there.
+//!
+//! The store records log position 0 and no routed deliveries: replay wrote no log and sent
+//! nothing. The directory must not already hold a store or a log, so nothing old is mixed in.
+
+use super::{ProjectionSink, SinkError, Written};
+use processor::local::redb_store::RedbStore;
+use processor::local::run::{DB_FILE, LOG_DIR};
+use processor::local::store::{Commit, ProjectionStore};
+use projections::{ClientProjection, Key, World};
+use std::path::{Path, PathBuf};
+
+/// Entries per write transaction: bounds the memory of copies in flight.
+const CHUNK: usize = 16 * 1024;
+
+/// Writes a rebuilt world into an embedded store.
+#[derive(Debug)]
+pub struct StoreSink {
+    dir: PathBuf,
+}
+
+impl StoreSink {
+    /// Checks that `dir` holds no store yet (it is created when written).
+    ///
+    /// # Errors
+    /// [`SinkError::NotEmpty`] when `dir` already has a database or a log.
+    pub fn open(dir: &Path) -> Result<StoreSink, SinkError> {
+        let not_empty = |what: &str| SinkError::NotEmpty {
+            dir: dir.to_owned(),
+            what: what.to_owned(),
+        };
+        if dir.join(DB_FILE).exists() {
+            return Err(not_empty(DB_FILE));
+        }
+        let log = dir.join(LOG_DIR);
+        if std::fs::read_dir(&log).is_ok_and(|mut d| d.next().is_some()) {
+            return Err(not_empty("a log/ directory"));
+        }
+        Ok(StoreSink {
+            dir: dir.to_owned(),
+        })
+    }
+}
+
+impl ProjectionSink for StoreSink {
+    fn write(
+        &mut self,
+        world: &mut World,
+        _clients: &[ClientProjection],
+    ) -> Result<Written, SinkError> {
+        std::fs::create_dir_all(&self.dir).map_err(|source| SinkError::Io {
+            path: self.dir.clone(),
+            source,
+        })?;
+        let mut store = RedbStore::open(&self.dir.join(DB_FILE))?;
+        // What processor local stores is compacted; compaction changes no view.
+        world.compact_all();
+        let mut keys: Vec<Key> = world.keys().collect();
+        keys.sort();
+        for chunk in keys.chunks(CHUNK) {
+            let entries: Vec<_> = chunk
+                .iter()
+                .filter_map(|k| world.entry(k).map(|e| (k.clone(), e)))
+                .collect();
+            store.commit(Commit {
+                entries: &entries,
+                routed: &[],
+                prune_routed_before: 0,
+                log_position: 0,
+                durable: false,
+            })?;
+        }
+        store.sync()?;
+        Ok(Written { items: keys.len() })
+    }
+}

@@ -1,0 +1,211 @@
+//! Where archived records come from: the [`RecordSource`] port and its local adapter.
+//!
+//! A source is named on the command line by a [`SourceSpec`]: a local file or directory, or (in a
+//! build with the AWS adapter) `s3://bucket/prefix` or `kinesis://stream`. Local files are read
+//! one after another ([`local`]); each file's format is detected from its first bytes
+//! ([`detect`]): JSON lines ([`jsonl`]), concatenated JSON with no delimiter as Firehose writes it
+//! ([`concat`]), or MessagePack frames as `processor local` logs them ([`frames`]), any of them
+//! gzipped. JSON records may be bare or wrapped in Kinesis metadata ([`kinesis_wrap`]).
+//! [`reader`] moves decoding onto its own thread, so the fold does not wait for it.
+
+pub mod concat;
+pub mod detect;
+pub mod frames;
+pub mod jsonl;
+pub mod kinesis_wrap;
+pub mod local;
+pub mod reader;
+
+use schemas::Record;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+/// Where in its file a record or a corrupt record was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location {
+    /// A line of a JSON-lines file (1-based).
+    Line(u64),
+    /// A byte offset: of a frame, or of an object in concatenated JSON (in the decompressed
+    /// stream, for a gzipped file).
+    Offset(u64),
+    /// The whole file (e.g. its format was not recognised).
+    File,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Line(n) => write!(f, "line {n}"),
+            Location::Offset(n) => write!(f, "byte {n}"),
+            Location::File => f.write_str("whole file"),
+        }
+    }
+}
+
+/// Where a record came from: the index of its file in [`RecordSource::files`], and where in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// Index into the source's file list.
+    pub file: u32,
+    /// Where in the file.
+    pub at: Location,
+}
+
+/// A record that could not be read: which file, where, and why. Skipped and counted by default;
+/// `--strict` stops at the first one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file} ({at}): {reason}")]
+pub struct Corrupt {
+    /// The file.
+    pub file: String,
+    /// Where in it.
+    pub at: Location,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Why a source failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// One record is bad; the source can go on.
+    #[error("corrupt record: {0}")]
+    Corrupt(Corrupt),
+    /// A file or directory could not be read: the run cannot go on.
+    #[error("reading {path}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The source needs an adapter this build does not have.
+    #[error("{what} sources need the AWS adapter: not supported in this build yet (use a local file or directory)")]
+    Unsupported {
+        /// `s3://` or `kinesis://`.
+        what: &'static str,
+    },
+}
+
+/// A source as named on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceSpec {
+    /// A local file or directory.
+    Local(PathBuf),
+    /// `s3://bucket/prefix`: a Firehose archive (objects chosen by the time range).
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// The key prefix.
+        prefix: String,
+    },
+    /// `kinesis://stream`: the stream itself, from a timestamp.
+    Kinesis {
+        /// The stream name.
+        stream: String,
+    },
+}
+
+impl FromStr for SourceSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(rest) = s.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(format!("{s:?}: expected s3://bucket/prefix"));
+            }
+            return Ok(SourceSpec::S3 {
+                bucket: bucket.to_owned(),
+                prefix: prefix.to_owned(),
+            });
+        }
+        if let Some(stream) = s.strip_prefix("kinesis://") {
+            if stream.is_empty() {
+                return Err(format!("{s:?}: expected kinesis://stream-name"));
+            }
+            return Ok(SourceSpec::Kinesis {
+                stream: stream.to_owned(),
+            });
+        }
+        if s.is_empty() {
+            return Err(
+                "expected a file, a directory, s3://bucket/prefix or kinesis://stream".into(),
+            );
+        }
+        Ok(SourceSpec::Local(PathBuf::from(
+            s.strip_prefix("file://").unwrap_or(s),
+        )))
+    }
+}
+
+/// How far a source has read, for the progress bar: shared with the reading thread.
+#[derive(Debug, Clone, Default)]
+pub struct Meter {
+    /// Bytes read from the source's files so far (compressed bytes, for gzipped files).
+    pub read: Arc<AtomicU64>,
+    /// The total, when known.
+    pub total: Option<u64>,
+}
+
+/// A stream of records in arrival order: the port every source implements.
+///
+/// An S3 (Firehose) or Kinesis adapter implements the same trait: it yields records with a
+/// position, reports corrupt ones as [`SourceError::Corrupt`] and carries on.
+pub trait RecordSource: Send {
+    /// The next record and where it was, a corrupt record, a fatal error, or `None` at the end.
+    fn next_record(&mut self) -> Option<Result<(Record, Position), SourceError>>;
+
+    /// The names of the files (or objects, or shards) positions refer to.
+    fn files(&self) -> &[String];
+
+    /// How far the source has read.
+    fn meter(&self) -> Meter;
+}
+
+/// Opens the source `spec` names.
+///
+/// # Errors
+/// [`SourceError::Unsupported`] for S3 and Kinesis in this build; I/O errors listing a directory.
+pub fn open(spec: &SourceSpec) -> Result<Box<dyn RecordSource>, SourceError> {
+    match spec {
+        SourceSpec::Local(path) => Ok(Box::new(local::LocalSource::open(path)?)),
+        SourceSpec::S3 { .. } => Err(SourceError::Unsupported { what: "s3://" }),
+        SourceSpec::Kinesis { .. } => Err(SourceError::Unsupported { what: "kinesis://" }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_specs() {
+        assert_eq!(
+            "s3://b/firehose/2024/".parse(),
+            Ok(SourceSpec::S3 {
+                bucket: "b".into(),
+                prefix: "firehose/2024/".into()
+            })
+        );
+        assert_eq!(
+            "kinesis://raw".parse(),
+            Ok(SourceSpec::Kinesis {
+                stream: "raw".into()
+            })
+        );
+        assert_eq!(
+            "data/log".parse(),
+            Ok(SourceSpec::Local(PathBuf::from("data/log")))
+        );
+        assert!("s3://".parse::<SourceSpec>().is_err());
+        assert!(open(
+            &"kinesis://raw"
+                .parse()
+                .unwrap_or(SourceSpec::Local(".".into()))
+        )
+        .is_err());
+    }
+}

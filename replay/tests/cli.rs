@@ -1,0 +1,211 @@
+//! Black-box tests of the `replay` binary: corrupt records reported by line or byte offset,
+//! `--strict`, the clear rejection of what needs the AWS adapter, and `explain` in text, JSON
+//! and HTML.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+#[test]
+fn corrupt_records_are_reported_by_line_and_skipped_or_fatal_with_strict() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write(tmp.path(), "seeds.jsonl", seeds().join("\n").as_bytes());
+    let from = path.to_str().unwrap();
+
+    let out = replay_bin(&["rebuild", "--from", from, "--to", "jsonl:-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("seeds.jsonl (line 19)"), "{err}");
+    assert!(err.contains("field `timestamp`"), "{err}");
+    assert!(err.contains("1 corrupt skipped"), "{err}");
+    assert!(err.contains("6 clients"), "{err}");
+    assert_eq!(stdout(&out).lines().count(), 6);
+
+    let out = replay_bin(&["rebuild", "--from", from, "--to", "jsonl:-", "--strict"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("(--strict)"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("line 19"), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+}
+
+#[test]
+fn corrupt_frames_and_concatenated_json_are_reported_by_byte_offset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lines = workload();
+    let mut frames = frames(&lines[..10]);
+    let good = frames.len();
+    frames.extend(common::frames(&lines[10..11]));
+    let last = frames.len() - 1;
+    frames[last] ^= 0xff; // the 11th frame's payload no longer matches its CRC
+    let path = write(tmp.path(), "damaged.frames", &frames);
+    let out = replay_bin(&[
+        "rebuild",
+        "--from",
+        path.to_str().unwrap(),
+        "--to",
+        "jsonl:-",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("damaged.frames (byte {good})")),
+        "{err}"
+    );
+    assert!(err.contains("CRC mismatch"), "{err}");
+    assert!(err.contains("replay: 10 events"), "{err}");
+
+    let concat = format!("{}{{\"eventType\":\"connected\"}}{}", lines[0], lines[1]);
+    let path = write(tmp.path(), "firehose-object", concat.as_bytes());
+    let out = replay_bin(&[
+        "rebuild",
+        "--from",
+        path.to_str().unwrap(),
+        "--to",
+        "jsonl:-",
+    ]);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("firehose-object (byte {})", lines[0].len())),
+        "{err}"
+    );
+    assert!(err.contains("missing required field"), "{err}");
+    assert!(err.contains("replay: 2 events"), "{err}");
+}
+
+#[test]
+fn aws_sources_sinks_and_diff_are_rejected_clearly_with_exit_code_2() {
+    for args in [
+        &[
+            "rebuild",
+            "--from",
+            "s3://archive/firehose/",
+            "--to",
+            "jsonl:-",
+        ][..],
+        &[
+            "rebuild",
+            "--from",
+            "kinesis://raw-events",
+            "--to",
+            "jsonl:-",
+        ],
+        &[
+            "explain",
+            "--from",
+            "s3://archive/firehose/",
+            "--client",
+            "bob",
+        ],
+        &[
+            "rebuild",
+            "--from",
+            "/nonexistent-but-never-read",
+            "--to",
+            "dynamodb://presence",
+        ],
+        &[
+            "diff",
+            "--from",
+            "s3://archive/",
+            "--table",
+            "dynamodb://presence",
+        ],
+    ] {
+        let out = replay_bin(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("not supported in this build yet"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn explain_names_the_takeover_candidates_and_the_winner() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write(tmp.path(), "seeds.jsonl", seeds().join("\n").as_bytes());
+    let from = path.to_str().unwrap();
+    let (old, new) = (
+        "5e75e700-0000-4000-8000-000000000005",
+        "5e75e700-0000-4000-8000-000000000006",
+    );
+
+    let out = replay_bin(&["explain", "--from", from, "--client", "sensor-7"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("candidate {old}: version 5")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("candidate {new}: version 6")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("winner: {new}: highest versionNumber")),
+        "{text}"
+    );
+    assert!(text.contains("DUPLICATE_CLIENTID"), "{text}");
+
+    let out = replay_bin(&[
+        "explain", "--from", from, "--client", "sensor-7", "--format", "json",
+    ]);
+    let steps: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(steps.len(), 3);
+    let last = &steps[2];
+    assert_eq!(last["kind"], "disconnected");
+    assert_eq!(last["presence"]["current"], new);
+    let candidates: Vec<&str> = last["presence"]["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["session"].as_str().unwrap())
+        .collect();
+    assert_eq!(candidates, [old, new]);
+    assert_eq!(last["state"]["connected"], true);
+    assert_eq!(last["state"]["sessionId"], new);
+}
+
+#[test]
+fn explain_says_why_a_message_became_a_push_and_the_html_is_self_contained() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write(tmp.path(), "seeds.jsonl", seeds().join("\n").as_bytes());
+    let html = tmp.path().join("bob.html");
+    let out = replay_bin(&[
+        "explain",
+        "--from",
+        path.to_str().unwrap(),
+        "--client",
+        "bob",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("delivery: push to bob"), "{text}");
+    assert!(
+        text.contains("no live WebSocket connection and no IoT session subscribed"),
+        "{text}"
+    );
+    assert!(text.contains("delivery: mqtt to app/bob/chat/42"), "{text}");
+
+    let page = std::fs::read_to_string(html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.contains("<svg"), "no chart");
+    assert!(
+        page.contains("v1 · b0b00000-0000-4000-8000-000000000001"),
+        "session bar label"
+    );
+    assert!(page.contains("class=\"push\""), "push marker");
+    for external in [
+        "http:", "https:", "<script", "src=", "<link", "@import", "url(",
+    ] {
+        assert!(!page.contains(external), "the page refers to {external}");
+    }
+}
