@@ -22,6 +22,6 @@ pub enum Command {
     Local(crate::local::LocalArgs),
     /// Poll a Kinesis stream and fold it into DynamoDB, as the Lambda does.
     Consume(crate::consume::cli::ConsumeArgs),
-    /// Create the Kinesis stream and the DynamoDB table.
+    /// Create the stream, the table, the quarantine bucket and the push topic, if missing.
     Provision(crate::consume::cli::ProvisionArgs),
 }

@@ -21,19 +21,14 @@ use std::time::Instant;
 ///
 /// Reads every shard (parents before their children after a reshard), hands each page of
 /// records to the same batch handler the Lambda runs, and checkpoints each shard in the table
-/// (`checkpoint#{stream}#{shardId}`), so a restart continues where it stopped. Deliveries are
-/// printed on stdout, one JSON object per line; poison records are logged.
+/// (`checkpoint#{stream}#{shardId}`), so a restart continues where it stopped. Deliveries go to
+/// stdout (one JSON object per line) or to AWS (`--deliver aws`); poison records go to
+/// QUARANTINE_URL when set, else to the log.
 #[derive(Debug, Clone, Args)]
 pub struct ConsumeArgs {
-    /// The Kinesis stream.
-    #[arg(long, value_name = "NAME", env = "STREAM_NAME")]
-    pub stream: String,
-    /// The DynamoDB table.
-    #[arg(long, value_name = "NAME", env = "TABLE_NAME")]
-    pub table: String,
-    /// Endpoint override for every AWS client (an emulator).
-    #[arg(long, value_name = "URL", env = "AWS_ENDPOINT_URL")]
-    pub endpoint_url: Option<String>,
+    /// The stream, the table and the endpoint.
+    #[command(flatten)]
+    pub target: Target,
     /// Exit once every shard is drained, instead of polling forever.
     #[arg(long)]
     pub until_idle: bool,
@@ -58,9 +53,22 @@ pub struct ConsumeArgs {
     pub deliver: String,
 }
 
-/// Create the Kinesis stream and the DynamoDB table (TTL on `ttl`), if they do not exist.
+/// Create what the processor needs, if it does not exist: the Kinesis stream, the DynamoDB table
+/// (TTL on `ttl`), the quarantine bucket and the push topic; prints the settings to export.
 #[derive(Debug, Clone, Args)]
 pub struct ProvisionArgs {
+    /// The stream, the table and the endpoint.
+    #[command(flatten)]
+    pub target: Target,
+    /// Shards of a new stream.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(i32).range(1..=500))]
+    pub shards: i32,
+}
+
+/// The stream and table a command works on, and where AWS is.
+#[derive(Debug, Clone, Args)]
+pub struct Target {
     /// The Kinesis stream.
     #[arg(long, value_name = "NAME", env = "STREAM_NAME")]
     pub stream: String,
@@ -70,10 +78,6 @@ pub struct ProvisionArgs {
     /// Endpoint override for every AWS client (an emulator).
     #[arg(long, value_name = "URL", env = "AWS_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
-    /// Shards of a new stream.
-    #[arg(long, value_name = "N", default_value_t = 1,
-          value_parser = clap::value_parser!(i32).range(1..=500))]
-    pub shards: i32,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -90,7 +94,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 pub fn run_consume(args: &ConsumeArgs) -> Result<String> {
     runtime()?.block_on(async {
         let started = Instant::now();
-        let sdk = clients::sdk_config(args.endpoint_url.as_deref()).await;
+        let sdk = clients::sdk_config(args.target.endpoint_url.as_deref()).await;
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         let kinesis = aws_sdk_kinesis::Client::new(&sdk);
         let mut settings = HandlerSettings::default();
@@ -102,14 +106,14 @@ pub fn run_consume(args: &ConsumeArgs) -> Result<String> {
             _ => AnySink::Stdout(StdoutSink),
         };
         let handler = Handler {
-            store: DynamoStore::new(dynamo.clone(), &args.table),
+            store: DynamoStore::new(dynamo.clone(), &args.target.table),
             quarantine: AnyQuarantine::from_config(&sdk, &sinks),
             sink,
-            feedback: KinesisFeedback::new(kinesis.clone(), &args.stream),
+            feedback: KinesisFeedback::new(kinesis.clone(), &args.target.stream),
             settings,
         };
-        let source = KinesisSource::new(kinesis, &args.stream);
-        let checkpoints = DynamoCheckpoints::new(dynamo, &args.table, &args.stream);
+        let source = KinesisSource::new(kinesis, &args.target.stream);
+        let checkpoints = DynamoCheckpoints::new(dynamo, &args.target.table, &args.target.stream);
         let options = Options {
             until_idle: args.until_idle,
             limit: args.batch_size,
@@ -134,11 +138,11 @@ pub fn run_consume(args: &ConsumeArgs) -> Result<String> {
 /// AWS failures.
 pub fn run_provision(args: &ProvisionArgs) -> Result<String> {
     runtime()?.block_on(async {
-        let sdk = clients::sdk_config(args.endpoint_url.as_deref()).await;
+        let sdk = clients::sdk_config(args.target.endpoint_url.as_deref()).await;
         let plan = Plan {
-            stream: args.stream.clone(),
+            stream: args.target.stream.clone(),
             shards: args.shards,
-            table: args.table.clone(),
+            table: args.target.table.clone(),
         };
         let mut done = provision(
             &aws_sdk_kinesis::Client::new(&sdk),
@@ -153,7 +157,7 @@ pub fn run_provision(args: &ProvisionArgs) -> Result<String> {
                     .build(),
             ),
             &aws_sdk_sns::Client::new(&sdk),
-            &args.table,
+            &args.target.table,
         )
         .await?;
         done.extend(delivery.done);
