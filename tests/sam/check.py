@@ -1,0 +1,485 @@
+#!/usr/bin/env python3
+"""Checks template.yaml offline, as CI does (run by scripts/test):
+
+1. `cfn-lint` on the SAM template, and on its translation: no finding of any level.
+2. The SAM template translates to CloudFormation (PyPI `aws-sam-translator`). Local `CodeUri`s are
+   replaced by an S3 URI first, as `sam package` does.
+3. Static checks on the translation: the event source mapping, the routes, the environment names the
+   code reads, and least privilege (no `*` action, no bare `*` resource in any role).
+4. The translated stack's resources that the emulator (moto) supports are created from the template
+   with moto's CloudFormation; the processor Lambda's `Environment.Variables` are resolved by the
+   same stack (as outputs); `processor consume --until-idle` then runs with exactly that environment
+   on `examples/seeds.jsonl`, and the deliveries, the quarantined record and the projections in the
+   table are asserted.
+
+Usage: check.py --processor PATH [--moto-server PATH]. Every tool it needs must be there: a missing
+one is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+SEEDS = ROOT / "examples" / "seeds.jsonl"
+VENV_BIN = ROOT / ".venv" / "bin"
+REGION = "us-east-1"
+
+# What the emulator creates from the translated template; everything else (Lambda functions and
+# their code, API Gateway v2, IoT rules, Firehose, log streams) is left out, and references to it
+# become placeholders.
+EMULATED = {
+    "AWS::Kinesis::Stream",
+    "AWS::DynamoDB::Table",
+    "AWS::S3::Bucket",
+    "AWS::SQS::Queue",
+    "AWS::SNS::Topic",
+    "AWS::IAM::Role",
+    "AWS::Logs::LogGroup",
+}
+
+# The environment each function's code reads (processor/src/aws/config.rs,
+# processor/src/sinks/config.rs, processor/src/ingest).
+PROCESSOR_ENV = {
+    "TABLE_NAME",
+    "STREAM_NAME",
+    "QUARANTINE_URL",
+    "WEBSOCKET_API_DOMAIN",
+    "WEBSOCKET_API_STAGE",
+    "IOT_DATA_ENDPOINT",
+    "PUSH_TOPIC_ARN",
+    "CHAT_TOPIC",
+    "RESET_HORIZON",
+    "DELIVERY_CONCURRENCY",
+}
+INGEST_ENV = {"STREAM_NAME"}
+ROUTES = {"$connect", "$disconnect", "$default", "sendmessage", "set_notify_list", "join", "leave"}
+
+# The README's five deliveries: (channel, target, message or (payload type)).
+EXPECTED_DELIVERIES = [
+    ("mqtt", "app/bob/chat/42", "Bob, are you there?"),
+    ("websocket", "alice-conn", "hello everyone"),
+    ("websocket", "carol-conn", "(usage)"),
+    ("websocket", "carol-conn", "(telemetry)"),
+    ("push", "bob", "I'll send you a push, then."),
+]
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def need(condition: bool, message: str) -> None:
+    if not condition:
+        raise CheckFailed(message)
+
+
+def step(title: str) -> None:
+    print(f"-- {title}", flush=True)
+
+
+def tool(name: str) -> str:
+    path = VENV_BIN / name
+    need(path.is_file(), f"{path} not found: run scripts/test, which installs it into .venv")
+    return str(path)
+
+
+# ------------------------------------------------------------------------------------ lint
+def lint(path: Path) -> None:
+    out = subprocess.run([tool("cfn-lint"), str(path)], capture_output=True, text=True)
+    need(
+        out.returncode == 0,
+        f"cfn-lint {path.name} (exit {out.returncode}):\n{out.stdout}{out.stderr}",
+    )
+    print(f"   cfn-lint {path.name}: clean")
+
+
+# ------------------------------------------------------------------------------- translate
+def translate() -> dict:
+    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
+
+    class NoManagedPolicies:
+        """The template attaches no managed policies; SAM must not need to look any up."""
+
+        def load(self) -> dict:
+            return {}
+
+    sam = yaml_parse(TEMPLATE.read_text())
+    for name, resource in sam["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            uri = resource["Properties"].get("CodeUri")
+            need(uri == ".", f"{name}: CodeUri {uri!r}, expected '.' (the workspace)")
+            meta = resource.get("Metadata", {})
+            need(
+                meta.get("BuildMethod") == "rust-cargolambda",
+                f"{name}: Metadata.BuildMethod must be rust-cargolambda",
+            )
+            resource["Properties"]["CodeUri"] = f"s3://sam-package/{name}.zip"
+    return transform(sam, {}, NoManagedPolicies())
+
+
+# ---------------------------------------------------------------------------- static checks
+def statements(role: dict) -> list[dict]:
+    out = []
+    for policy in role["Properties"].get("Policies", []):
+        out.extend(policy["PolicyDocument"]["Statement"])
+    return out
+
+
+def as_list(v):
+    return v if isinstance(v, list) else [v]
+
+
+def static_checks(cfn: dict) -> None:
+    res = cfn["Resources"]
+    by_type: dict[str, list[str]] = {}
+    for name, r in res.items():
+        by_type.setdefault(r["Type"], []).append(name)
+
+    # Least privilege: no "*" action, no bare "*" resource, no managed policy.
+    for name in by_type.get("AWS::IAM::Role", []):
+        role = res[name]["Properties"]
+        need(not role.get("ManagedPolicyArns"), f"{name}: managed policies attached")
+        for s in statements(res[name]):
+            for action in as_list(s["Action"]):
+                need(
+                    action != "*" and not action.endswith(":*"),
+                    f"{name}: wildcard action {action}",
+                )
+            for resource in as_list(s["Resource"]):
+                need(resource != "*", f"{name}: Resource '*' for {s['Action']}")
+
+    # One role per function, and per rule.
+    roles = []
+    for name in by_type["AWS::Lambda::Function"] + by_type["AWS::IoT::TopicRule"]:
+        props = res[name]["Properties"]
+        if "Role" in props:
+            roles.append(props["Role"]["Fn::GetAtt"][0])
+        else:
+            action = props["TopicRulePayload"]["Actions"][0]["Kinesis"]
+            roles.append(action["RoleArn"]["Fn::GetAtt"][0])
+            need("ErrorAction" in props["TopicRulePayload"], f"{name}: no error action")
+            need(
+                action["StreamName"] == {"Ref": "EventStream"},
+                f"{name}: does not write to EventStream",
+            )
+    need(len(roles) == len(set(roles)), f"roles shared between functions or rules: {roles}")
+
+    # The processor on the stream.
+    fns = {n: res[n]["Properties"] for n in by_type["AWS::Lambda::Function"]}
+    processor = fns["ProcessorFunction"]
+    need(processor["Runtime"] == "provided.al2023", "processor runtime")
+    need(processor["Architectures"] == ["arm64"], "processor architecture")
+    need(
+        set(processor["Environment"]["Variables"]) >= PROCESSOR_ENV,
+        f"processor environment lacks {PROCESSOR_ENV - set(processor['Environment']['Variables'])}",
+    )
+    need(
+        set(fns["IngestFunction"]["Environment"]["Variables"]) >= INGEST_ENV,
+        "ingest environment",
+    )
+    (esm_name,) = by_type["AWS::Lambda::EventSourceMapping"]
+    esm = res[esm_name]["Properties"]
+    need(esm["FunctionName"] == {"Ref": "ProcessorFunction"}, "mapping target")
+    need(esm["EventSourceArn"] == {"Fn::GetAtt": ["EventStream", "Arn"]}, "mapping source")
+    need(esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"], "ReportBatchItemFailures")
+    need(esm["BisectBatchOnFunctionError"] is True, "BisectBatchOnFunctionError")
+    for bounded in ("MaximumRetryAttempts", "MaximumRecordAgeInSeconds"):
+        need(bounded in esm, f"{bounded} not set (the default is unbounded)")
+    need(
+        esm["DestinationConfig"]["OnFailure"]["Destination"]
+        == {"Fn::GetAtt": ["ProcessorFailureQueue", "Arn"]},
+        "on-failure destination",
+    )
+    for p in ("BatchSize", "MaximumBatchingWindowInSeconds", "ParallelizationFactor"):
+        need(esm[p] == {"Ref": p}, f"{p} is not the template parameter")
+    for p in ("MaximumRetryAttempts", "MaximumRecordAgeInSeconds"):
+        default = int(cfn["Parameters"][p]["Default"])
+        need(default >= 0 if p == "MaximumRetryAttempts" else default > 0, f"{p} default unbounded")
+
+    # The WebSocket API.
+    (api,) = by_type["AWS::ApiGatewayV2::Api"]
+    need(res[api]["Properties"]["RouteSelectionExpression"] == "$request.body.action", "routes")
+    keys = {res[n]["Properties"]["RouteKey"] for n in by_type["AWS::ApiGatewayV2::Route"]}
+    need(keys == ROUTES, f"routes {sorted(keys)}, expected {sorted(ROUTES)}")
+    (perm,) = by_type["AWS::Lambda::Permission"]
+    need(
+        res[perm]["Properties"]["FunctionName"] == {"Ref": "IngestFunction"}
+        and res[perm]["Properties"]["Principal"] == "apigateway.amazonaws.com",
+        "API Gateway may not invoke ingest",
+    )
+
+    # The archive: newline-delimited, gzip.
+    (fh,) = by_type["AWS::KinesisFirehose::DeliveryStream"]
+    dest = res[fh]["Properties"]["ExtendedS3DestinationConfiguration"]
+    need(dest["CompressionFormat"] == "GZIP", "archive compression")
+    procs = dest["ProcessingConfiguration"]["Processors"]
+    need(
+        any(p["Type"] == "AppendDelimiterToRecord" for p in procs),
+        "archive records are not newline-delimited",
+    )
+    table = res["ProjectionTable"]["Properties"]
+    need(table["TimeToLiveSpecification"]["AttributeName"] == "ttl", "table TTL attribute")
+    need(table["BillingMode"] == "PAY_PER_REQUEST", "table billing")
+    need(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True,
+        "point-in-time recovery",
+    )
+    print(f"   {len(res)} resources; roles, mapping, routes, archive and table as required")
+
+
+# ------------------------------------------------------------------------------ emulator
+def placeholders(node, dropped: set[str]):
+    """`node` with references to resources the emulator does not create replaced by strings."""
+    if isinstance(node, list):
+        return [placeholders(v, dropped) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"Ref"} and node["Ref"] in dropped:
+        return f"emulator-{node['Ref']}"
+    if set(node) == {"Fn::GetAtt"} and node["Fn::GetAtt"][0] in dropped:
+        return "emulator-" + "-".join(node["Fn::GetAtt"])
+    if set(node) == {"Fn::Sub"}:
+        sub = node["Fn::Sub"]
+        text, names = (sub, {}) if isinstance(sub, str) else (sub[0], sub[1])
+        for d in dropped:
+            text = text.replace("${" + d + "}", f"emulator-{d}")
+        return {"Fn::Sub": text if not names else [text, placeholders(names, dropped)]}
+    return {k: placeholders(v, dropped) for k, v in node.items()}
+
+
+def emulator_template(cfn: dict) -> tuple[dict, dict[str, str]]:
+    """The emulated part of `cfn`, with one output per processor environment variable."""
+    res = cfn["Resources"]
+    kept = {n: r for n, r in res.items() if r["Type"] in EMULATED}
+    dropped = set(res) - set(kept)
+    out = {k: copy.deepcopy(v) for k, v in cfn.items() if k not in ("Resources", "Outputs")}
+    out["Resources"] = {
+        n: {k: v for k, v in r.items() if k != "DependsOn"} for n, r in placeholders(kept, dropped).items()
+    }
+    env = res["ProcessorFunction"]["Properties"]["Environment"]["Variables"]
+    outputs, names = {}, {}
+    for i, (var, value) in enumerate(sorted(env.items())):
+        outputs[f"Env{i}"] = {"Value": placeholders(copy.deepcopy(value), dropped)}
+        names[f"Env{i}"] = var
+    out["Outputs"] = outputs
+    return out, names
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_moto(moto_server: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [moto_server, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc, endpoint
+        except OSError:
+            need(proc.poll() is None, f"{moto_server} exited with {proc.returncode}")
+            need(time.monotonic() < deadline, f"{moto_server} did not listen within 60 s")
+            time.sleep(0.1)
+
+
+def poll(what: str, ready, deadline_s: float = 60):
+    deadline = time.monotonic() + deadline_s
+    pause = 0.05
+    while True:
+        value = ready()
+        if value:
+            return value
+        need(time.monotonic() < deadline, f"{what} not ready within {deadline_s} s")
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
+
+
+def emulator_run(cfn: dict, processor: str, moto_server: str) -> None:
+    import boto3
+
+    proc, endpoint = start_moto(moto_server)
+    try:
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+        )
+        client = lambda name: session.client(name, endpoint_url=endpoint)  # noqa: E731
+        template, env_outputs = emulator_template(cfn)
+        stack = f"presence-{os.getpid()}"
+        cf = client("cloudformation")
+        cf.create_stack(
+            StackName=stack,
+            TemplateBody=json.dumps(template),
+            Capabilities=["CAPABILITY_IAM"],
+        )
+
+        def complete():
+            s = cf.describe_stacks(StackName=stack)["Stacks"][0]
+            need("FAILED" not in s["StackStatus"] and "ROLLBACK" not in s["StackStatus"],
+                 f"stack {s['StackStatus']}: {s.get('StackStatusReason')}")
+            return s if s["StackStatus"] == "CREATE_COMPLETE" else None
+
+        created = poll("stack", complete)
+        types = sorted({r["Type"] for r in template["Resources"].values()})
+        print(f"   emulator stack: {len(template['Resources'])} resources ({', '.join(types)})")
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in created.get("Outputs", [])}
+        env = {env_outputs[k]: v for k, v in outputs.items() if k in env_outputs}
+        need(set(env) == set(env_outputs.values()), f"unresolved variables: {env_outputs} {outputs}")
+        for k in sorted(env):
+            print(f"     {k}={env[k]}")
+
+        # The names the template gave the function are the resources the stack created.
+        physical = {
+            r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for r in cf.describe_stack_resources(StackName=stack)["StackResources"]
+        }
+        need(env["TABLE_NAME"] == physical["ProjectionTable"], "TABLE_NAME is not the table")
+        need(env["STREAM_NAME"] == physical["EventStream"], "STREAM_NAME is not the stream")
+        bucket = physical["QuarantineBucket"]
+        need(env["QUARANTINE_URL"] == f"s3://{bucket}/quarantine", "QUARANTINE_URL")
+        need(env["PUSH_TOPIC_ARN"] == physical["PushTopic"], "PUSH_TOPIC_ARN is not the topic")
+
+        kinesis = client("kinesis")
+        poll(
+            "stream",
+            lambda: kinesis.describe_stream_summary(StreamName=env["STREAM_NAME"])[
+                "StreamDescriptionSummary"
+            ]["StreamStatus"]
+            == "ACTIVE",
+        )
+        # One partition key keeps the example's order (one shard); in production the rules and
+        # ingest partition by client and connection id.
+        lines = [l for l in SEEDS.read_text().splitlines() if l.strip()]
+        for line in lines:
+            kinesis.put_record(
+                StreamName=env["STREAM_NAME"], PartitionKey="seeds", Data=line.encode()
+            )
+
+        run_env = {
+            "PATH": os.environ.get("PATH", ""),
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL": endpoint,
+            "RUST_LOG": "warn",
+            **env,
+        }
+        run = subprocess.run(
+            [processor, "consume", "--until-idle"],
+            env=run_env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        need(run.returncode == 0, f"processor consume failed ({run.returncode}):\n{run.stderr}")
+        summary = [l for l in run.stderr.splitlines() if l.startswith("consumed ")]
+        print(f"   processor consume --until-idle: {summary[-1] if summary else run.stderr}")
+
+        deliveries = [json.loads(l) for l in run.stdout.splitlines() if l.strip()]
+        got = []
+        for d in deliveries:
+            payload = d["payload"]
+            what = payload["message"] if payload.get("type") == "message" else f"({payload['type']})"
+            got.append((d["channel"], channel_target(d), what))
+        # The handler sends a batch's deliveries concurrently: the set is the README's, the
+        # order on stdout is not the fold's.
+        need(
+            sorted(got) == sorted(EXPECTED_DELIVERIES),
+            f"deliveries:\n{json.dumps(got, indent=1)}",
+        )
+        print(f"   {len(got)} deliveries, as in the README")
+
+        s3 = client("s3")
+        objects = s3.list_objects_v2(Bucket=bucket, Prefix="quarantine/").get("Contents", [])
+        need(len(objects) == 1, f"quarantine holds {len(objects)} objects, expected 1")
+        body = s3.get_object(Bucket=bucket, Key=objects[0]["Key"])["Body"].read().decode()
+        need("yesterday" in body, f"quarantined object: {body[:300]}")
+        print(f"   quarantined: s3://{bucket}/{objects[0]['Key']}")
+
+        dynamo = client("dynamodb")
+
+        def client_item(cid: str) -> dict:
+            item = dynamo.get_item(
+                TableName=env["TABLE_NAME"], Key={"pk": {"S": f"client#{cid}"}, "sk": {"S": "state"}}
+            ).get("Item")
+            need(item is not None, f"no item client#{cid} in {env['TABLE_NAME']}")
+            return item
+
+        def flag(item: dict, name: str) -> bool:
+            return item.get(name, {}).get("BOOL") is True
+
+        need(flag(client_item("greengrass_core"), "connected"), "greengrass_core not connected")
+        sensor = client_item("sensor-7")
+        need(flag(sensor, "connected"), "sensor-7 not connected")
+        need(sensor.get("versionNumber", {}).get("N") == "6", f"sensor-7 version: {sensor}")
+        need(not flag(client_item("bob"), "online"), "bob online")
+        need(flag(client_item("alice"), "online"), "alice offline")
+        need(not flag(client_item("carol"), "online"), "carol online")
+        need(not flag(client_item("mallory"), "online"), "mallory online")
+        print("   projections in the table: greengrass_core and sensor-7 connected, alice online,"
+              " bob, carol and mallory offline")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def channel_target(delivery: dict) -> str:
+    """The target of a delivery as `processor` prints it (projections/src/delivery.rs)."""
+    key = {"websocket": "connectionId", "mqtt": "topic", "push": "clientId"}.get(delivery["channel"])
+    need(key in delivery, f"delivery without a target: {delivery}")
+    return delivery[key]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--processor", required=True, help="the processor binary")
+    parser.add_argument("--moto-server", default=str(VENV_BIN / "moto_server"))
+    args = parser.parse_args()
+    try:
+        need(Path(args.processor).is_file(), f"{args.processor}: no processor binary (cargo build)")
+        need(Path(args.moto_server).is_file(), f"{args.moto_server} not found: run scripts/test")
+        step("cfn-lint template.yaml")
+        lint(TEMPLATE)
+        step("SAM translation")
+        cfn = translate()
+        with tempfile.TemporaryDirectory() as tmp:
+            translated = Path(tmp) / "template.json"
+            translated.write_text(json.dumps(cfn, indent=1))
+            print(f"   translated: {len(cfn['Resources'])} CloudFormation resources")
+            lint(translated)
+        step("static checks")
+        static_checks(cfn)
+        step("emulator: the stack's resources, the processor with the function's environment")
+        emulator_run(cfn, args.processor, args.moto_server)
+    except CheckFailed as e:
+        print(f"FAILED: {e}", file=sys.stderr)
+        return 1
+    print("template checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
