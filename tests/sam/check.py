@@ -1,0 +1,703 @@
+#!/usr/bin/env python3
+"""Checks template.yaml offline, as CI does (run by scripts/test):
+
+1. `cfn-lint` on the SAM template, and on its translation: no finding of any level.
+2. The SAM template translates to CloudFormation (PyPI `aws-sam-translator`). Local `CodeUri`s are
+   replaced by an S3 URI first, as `sam package` does.
+3. Static checks on the translation: the event source mapping, the routes, the environment names the
+   code reads, and least privilege (no `*` action, no bare `*` resource in any role).
+4. The translated stack's resources that the emulator (moto) supports are created from the template
+   with moto's CloudFormation; the processor Lambda's `Environment.Variables` are resolved by the
+   same stack (as outputs); `processor consume --until-idle` then runs with exactly that environment
+   on `examples/seeds.jsonl`, and the deliveries, the quarantined record and the projections in the
+   table are asserted.
+5. The same on a second stack with the binary started as Lambda starts it: a local runtime API
+   hands it one Kinesis event of the seeds and takes its partial batch response; deliveries go
+   through the real sinks (SNS in the emulator, read back through an SQS subscription;
+   `@connections` and IoT Publish to the local server, since the emulator has neither).
+
+Usage: check.py --processor PATH [--moto-server PATH]. Every tool it needs must be there: a missing
+one is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+SEEDS = ROOT / "examples" / "seeds.jsonl"
+VENV_BIN = ROOT / ".venv" / "bin"
+REGION = "us-east-1"
+
+# What the emulator creates from the translated template; everything else (Lambda functions and
+# their code, API Gateway v2, IoT rules, Firehose, log streams) is left out, and references to it
+# become placeholders.
+EMULATED = {
+    "AWS::Kinesis::Stream",
+    "AWS::DynamoDB::Table",
+    "AWS::S3::Bucket",
+    "AWS::SQS::Queue",
+    "AWS::SNS::Topic",
+    "AWS::IAM::Role",
+    "AWS::Logs::LogGroup",
+}
+
+# The environment each function's code reads (processor/src/aws/config.rs,
+# processor/src/sinks/config.rs, processor/src/ingest).
+PROCESSOR_ENV = {
+    "TABLE_NAME",
+    "STREAM_NAME",
+    "QUARANTINE_URL",
+    "WEBSOCKET_API_DOMAIN",
+    "WEBSOCKET_API_STAGE",
+    "IOT_DATA_ENDPOINT",
+    "PUSH_TOPIC_ARN",
+    "CHAT_TOPIC",
+    "RESET_HORIZON",
+    "DELIVERY_CONCURRENCY",
+}
+INGEST_ENV = {"STREAM_NAME"}
+ROUTES = {"$connect", "$disconnect", "$default", "sendmessage", "set_notify_list", "join", "leave"}
+
+# The README's five deliveries: (channel, target, message or (payload type)).
+EXPECTED_DELIVERIES = [
+    ("mqtt", "app/bob/chat/42", "Bob, are you there?"),
+    ("websocket", "alice-conn", "hello everyone"),
+    ("websocket", "carol-conn", "(usage)"),
+    ("websocket", "carol-conn", "(telemetry)"),
+    ("push", "bob", "I'll send you a push, then."),
+]
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def need(condition: bool, message: str) -> None:
+    if not condition:
+        raise CheckFailed(message)
+
+
+def step(title: str) -> None:
+    print(f"-- {title}", flush=True)
+
+
+def tool(name: str) -> str:
+    path = VENV_BIN / name
+    need(path.is_file(), f"{path} not found: run scripts/test, which installs it into .venv")
+    return str(path)
+
+
+# ------------------------------------------------------------------------------------ lint
+def lint(path: Path) -> None:
+    out = subprocess.run([tool("cfn-lint"), str(path)], capture_output=True, text=True)
+    need(
+        out.returncode == 0,
+        f"cfn-lint {path.name} (exit {out.returncode}):\n{out.stdout}{out.stderr}",
+    )
+    print(f"   cfn-lint {path.name}: clean")
+
+
+# ------------------------------------------------------------------------------- translate
+def translate() -> dict:
+    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
+
+    class NoManagedPolicies:
+        """The template attaches no managed policies; SAM must not need to look any up."""
+
+        def load(self) -> dict:
+            return {}
+
+    sam = yaml_parse(TEMPLATE.read_text())
+    for name, resource in sam["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            uri = resource["Properties"].get("CodeUri")
+            need(uri == ".", f"{name}: CodeUri {uri!r}, expected '.' (the workspace)")
+            meta = resource.get("Metadata", {})
+            need(
+                meta.get("BuildMethod") == "rust-cargolambda",
+                f"{name}: Metadata.BuildMethod must be rust-cargolambda",
+            )
+            resource["Properties"]["CodeUri"] = f"s3://sam-package/{name}.zip"
+    return transform(sam, {}, NoManagedPolicies())
+
+
+# ---------------------------------------------------------------------------- static checks
+def statements(role: dict) -> list[dict]:
+    out = []
+    for policy in role["Properties"].get("Policies", []):
+        out.extend(policy["PolicyDocument"]["Statement"])
+    return out
+
+
+def as_list(v):
+    return v if isinstance(v, list) else [v]
+
+
+def static_checks(cfn: dict) -> None:
+    res = cfn["Resources"]
+    by_type: dict[str, list[str]] = {}
+    for name, r in res.items():
+        by_type.setdefault(r["Type"], []).append(name)
+
+    # Least privilege: no "*" action, no bare "*" resource, no managed policy.
+    for name in by_type.get("AWS::IAM::Role", []):
+        role = res[name]["Properties"]
+        need(not role.get("ManagedPolicyArns"), f"{name}: managed policies attached")
+        for s in statements(res[name]):
+            for action in as_list(s["Action"]):
+                need(
+                    action != "*" and not action.endswith(":*"),
+                    f"{name}: wildcard action {action}",
+                )
+            for resource in as_list(s["Resource"]):
+                need(resource != "*", f"{name}: Resource '*' for {s['Action']}")
+
+    # One role per function, and per rule.
+    roles = []
+    for name in by_type["AWS::Lambda::Function"] + by_type["AWS::IoT::TopicRule"]:
+        props = res[name]["Properties"]
+        if "Role" in props:
+            roles.append(props["Role"]["Fn::GetAtt"][0])
+        else:
+            action = props["TopicRulePayload"]["Actions"][0]["Kinesis"]
+            roles.append(action["RoleArn"]["Fn::GetAtt"][0])
+            need("ErrorAction" in props["TopicRulePayload"], f"{name}: no error action")
+            need(
+                action["StreamName"] == {"Ref": "EventStream"},
+                f"{name}: does not write to EventStream",
+            )
+    need(len(roles) == len(set(roles)), f"roles shared between functions or rules: {roles}")
+
+    # The processor on the stream.
+    fns = {n: res[n]["Properties"] for n in by_type["AWS::Lambda::Function"]}
+    processor = fns["ProcessorFunction"]
+    need(processor["Runtime"] == "provided.al2023", "processor runtime")
+    need(processor["Architectures"] == ["arm64"], "processor architecture")
+    need(
+        set(processor["Environment"]["Variables"]) >= PROCESSOR_ENV,
+        f"processor environment lacks {PROCESSOR_ENV - set(processor['Environment']['Variables'])}",
+    )
+    need(
+        set(fns["IngestFunction"]["Environment"]["Variables"]) >= INGEST_ENV,
+        "ingest environment",
+    )
+    (esm_name,) = by_type["AWS::Lambda::EventSourceMapping"]
+    esm = res[esm_name]["Properties"]
+    need(esm["FunctionName"] == {"Ref": "ProcessorFunction"}, "mapping target")
+    need(esm["EventSourceArn"] == {"Fn::GetAtt": ["EventStream", "Arn"]}, "mapping source")
+    need(esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"], "ReportBatchItemFailures")
+    need(esm["BisectBatchOnFunctionError"] is True, "BisectBatchOnFunctionError")
+    for bounded in ("MaximumRetryAttempts", "MaximumRecordAgeInSeconds"):
+        need(bounded in esm, f"{bounded} not set (the default is unbounded)")
+    need(
+        esm["DestinationConfig"]["OnFailure"]["Destination"]
+        == {"Fn::GetAtt": ["ProcessorFailureQueue", "Arn"]},
+        "on-failure destination",
+    )
+    for p in ("BatchSize", "MaximumBatchingWindowInSeconds", "ParallelizationFactor"):
+        need(esm[p] == {"Ref": p}, f"{p} is not the template parameter")
+    for p in ("MaximumRetryAttempts", "MaximumRecordAgeInSeconds"):
+        default = int(cfn["Parameters"][p]["Default"])
+        need(default >= 0 if p == "MaximumRetryAttempts" else default > 0, f"{p} default unbounded")
+
+    # The WebSocket API.
+    (api,) = by_type["AWS::ApiGatewayV2::Api"]
+    need(res[api]["Properties"]["RouteSelectionExpression"] == "$request.body.action", "routes")
+    keys = {res[n]["Properties"]["RouteKey"] for n in by_type["AWS::ApiGatewayV2::Route"]}
+    need(keys == ROUTES, f"routes {sorted(keys)}, expected {sorted(ROUTES)}")
+    (perm,) = by_type["AWS::Lambda::Permission"]
+    need(
+        res[perm]["Properties"]["FunctionName"] == {"Ref": "IngestFunction"}
+        and res[perm]["Properties"]["Principal"] == "apigateway.amazonaws.com",
+        "API Gateway may not invoke ingest",
+    )
+
+    # The archive: newline-delimited, gzip.
+    (fh,) = by_type["AWS::KinesisFirehose::DeliveryStream"]
+    dest = res[fh]["Properties"]["ExtendedS3DestinationConfiguration"]
+    need(dest["CompressionFormat"] == "GZIP", "archive compression")
+    procs = dest["ProcessingConfiguration"]["Processors"]
+    need(
+        any(p["Type"] == "AppendDelimiterToRecord" for p in procs),
+        "archive records are not newline-delimited",
+    )
+    table = res["ProjectionTable"]["Properties"]
+    need(table["TimeToLiveSpecification"]["AttributeName"] == "ttl", "table TTL attribute")
+    need(table["BillingMode"] == "PAY_PER_REQUEST", "table billing")
+    need(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True,
+        "point-in-time recovery",
+    )
+    print(f"   {len(res)} resources; roles, mapping, routes, archive and table as required")
+
+
+# ------------------------------------------------------------------------------ emulator
+def placeholders(node, dropped: set[str]):
+    """`node` with references to resources the emulator does not create replaced by strings."""
+    if isinstance(node, list):
+        return [placeholders(v, dropped) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"Ref"} and node["Ref"] in dropped:
+        return f"emulator-{node['Ref']}"
+    if set(node) == {"Fn::GetAtt"} and node["Fn::GetAtt"][0] in dropped:
+        return "emulator-" + "-".join(node["Fn::GetAtt"])
+    if set(node) == {"Fn::Sub"}:
+        sub = node["Fn::Sub"]
+        text, names = (sub, {}) if isinstance(sub, str) else (sub[0], sub[1])
+        for d in dropped:
+            text = text.replace("${" + d + "}", f"emulator-{d}")
+        return {"Fn::Sub": text if not names else [text, placeholders(names, dropped)]}
+    return {k: placeholders(v, dropped) for k, v in node.items()}
+
+
+def emulator_template(cfn: dict) -> tuple[dict, dict[str, str]]:
+    """The emulated part of `cfn`, with one output per processor environment variable."""
+    res = cfn["Resources"]
+    kept = {n: r for n, r in res.items() if r["Type"] in EMULATED}
+    dropped = set(res) - set(kept)
+    out = {k: copy.deepcopy(v) for k, v in cfn.items() if k not in ("Resources", "Outputs")}
+    out["Resources"] = {
+        n: {k: v for k, v in r.items() if k != "DependsOn"} for n, r in placeholders(kept, dropped).items()
+    }
+    env = res["ProcessorFunction"]["Properties"]["Environment"]["Variables"]
+    outputs, names = {}, {}
+    for i, (var, value) in enumerate(sorted(env.items())):
+        outputs[f"Env{i}"] = {"Value": placeholders(copy.deepcopy(value), dropped)}
+        names[f"Env{i}"] = var
+    out["Outputs"] = outputs
+    return out, names
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_moto(moto_server: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [moto_server, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc, endpoint
+        except OSError:
+            need(proc.poll() is None, f"{moto_server} exited with {proc.returncode}")
+            need(time.monotonic() < deadline, f"{moto_server} did not listen within 60 s")
+            time.sleep(0.1)
+
+
+def poll(what: str, ready, deadline_s: float = 60):
+    deadline = time.monotonic() + deadline_s
+    pause = 0.05
+    while True:
+        value = ready()
+        if value:
+            return value
+        need(time.monotonic() < deadline, f"{what} not ready within {deadline_s} s")
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
+
+
+def create_stack(
+    cf, template: dict, env_outputs: dict[str, str], stack: str, params: dict | None = None
+) -> dict[str, str]:
+    """Creates `template` as `stack`; returns the processor's environment, resolved by the stack."""
+    cf.create_stack(
+        StackName=stack,
+        TemplateBody=json.dumps(template),
+        Capabilities=["CAPABILITY_IAM"],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (params or {}).items()],
+    )
+
+    def complete():
+        s = cf.describe_stacks(StackName=stack)["Stacks"][0]
+        need(
+            "FAILED" not in s["StackStatus"] and "ROLLBACK" not in s["StackStatus"],
+            f"stack {s['StackStatus']}: {s.get('StackStatusReason')}",
+        )
+        return s if s["StackStatus"] == "CREATE_COMPLETE" else None
+
+    created = poll("stack", complete)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in created.get("Outputs", [])}
+    env = {env_outputs[k]: v for k, v in outputs.items() if k in env_outputs}
+    need(set(env) == set(env_outputs.values()), f"unresolved variables: {env_outputs} {outputs}")
+    # The names the template gave the function are the resources the stack created.
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cf.describe_stack_resources(StackName=stack)["StackResources"]
+    }
+    need(env["TABLE_NAME"] == physical["ProjectionTable"], "TABLE_NAME is not the table")
+    need(env["STREAM_NAME"] == physical["EventStream"], "STREAM_NAME is not the stream")
+    need(
+        env["QUARANTINE_URL"] == f"s3://{physical['QuarantineBucket']}/quarantine",
+        "QUARANTINE_URL is not the quarantine bucket",
+    )
+    need(env["PUSH_TOPIC_ARN"] == physical["PushTopic"], "PUSH_TOPIC_ARN is not the topic")
+    return env
+
+
+def put_seeds(kinesis, stream: str) -> int:
+    poll(
+        "stream",
+        lambda: kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"][
+            "StreamStatus"
+        ]
+        == "ACTIVE",
+    )
+    # One partition key keeps the example's order (one shard); in production the rules and
+    # ingest partition by client and connection id.
+    lines = [line for line in SEEDS.read_text().splitlines() if line.strip()]
+    for line in lines:
+        kinesis.put_record(StreamName=stream, PartitionKey="seeds", Data=line.encode())
+    return len(lines)
+
+
+def check_outcome(client, env: dict[str, str], deliveries: list[tuple[str, str, str]]) -> None:
+    """The README's deliveries, line 19 in the quarantine bucket, the projections in the table."""
+    # The handler sends a batch's deliveries concurrently: the set is the README's, the order in
+    # which they are sent is not the fold's.
+    need(
+        sorted(deliveries) == sorted(EXPECTED_DELIVERIES),
+        f"deliveries:\n{json.dumps(deliveries, indent=1)}",
+    )
+    print(f"   {len(deliveries)} deliveries, as in the README")
+
+    bucket = env["QUARANTINE_URL"].removeprefix("s3://").split("/")[0]
+    s3 = client("s3")
+    objects = s3.list_objects_v2(Bucket=bucket, Prefix="quarantine/").get("Contents", [])
+    need(len(objects) == 1, f"quarantine holds {len(objects)} objects, expected 1")
+    body = s3.get_object(Bucket=bucket, Key=objects[0]["Key"])["Body"].read().decode()
+    need("yesterday" in body, f"quarantined object: {body[:300]}")
+    print(f"   quarantined: s3://{bucket}/{objects[0]['Key']}")
+
+    dynamo = client("dynamodb")
+
+    def client_item(cid: str) -> dict:
+        item = dynamo.get_item(
+            TableName=env["TABLE_NAME"],
+            Key={"pk": {"S": f"client#{cid}"}, "sk": {"S": "state"}},
+            ConsistentRead=True,
+        ).get("Item")
+        need(item is not None, f"no item client#{cid} in {env['TABLE_NAME']}")
+        return item
+
+    def flag(item: dict, name: str) -> bool:
+        return item.get(name, {}).get("BOOL") is True
+
+    need(flag(client_item("greengrass_core"), "connected"), "greengrass_core not connected")
+    sensor = client_item("sensor-7")
+    need(flag(sensor, "connected"), "sensor-7 not connected")
+    need(sensor.get("versionNumber", {}).get("N") == "6", f"sensor-7 version: {sensor}")
+    need(not flag(client_item("bob"), "online"), "bob online")
+    need(flag(client_item("alice"), "online"), "alice offline")
+    need(not flag(client_item("carol"), "online"), "carol online")
+    need(not flag(client_item("mallory"), "online"), "mallory online")
+    print(
+        "   projections in the table: greengrass_core and sensor-7 connected, alice online,"
+        " bob, carol and mallory offline"
+    )
+
+
+def emulator_run(cfn: dict, processor: str, moto_server: str) -> None:
+    import boto3
+
+    proc, endpoint = start_moto(moto_server)
+    try:
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+        )
+        client = lambda name: session.client(name, endpoint_url=endpoint)  # noqa: E731
+        template, env_outputs = emulator_template(cfn)
+        types = sorted({r["Type"] for r in template["Resources"].values()})
+        print(f"   emulated: {len(template['Resources'])} resources ({', '.join(types)})")
+        cf = client("cloudformation")
+        emulator = {
+            "PATH": os.environ.get("PATH", ""),
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL": endpoint,
+        }
+
+        step("emulator: processor consume --until-idle with the function's environment")
+        env = create_stack(cf, template, env_outputs, f"consume-{os.getpid()}")
+        for k in sorted(env):
+            print(f"     {k}={env[k]}")
+        put_seeds(client("kinesis"), env["STREAM_NAME"])
+        run = subprocess.run(
+            [processor, "consume", "--until-idle"],
+            env={**emulator, **env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        need(run.returncode == 0, f"processor consume failed ({run.returncode}):\n{run.stderr}")
+        summary = [line for line in run.stderr.splitlines() if line.startswith("consumed ")]
+        print(f"   {summary[-1] if summary else run.stderr.strip()}")
+        printed = [json.loads(line) for line in run.stdout.splitlines() if line.strip()]
+        check_outcome(client, env, [summarize(d) for d in printed])
+
+        step("emulator: the processor as Lambda runs it, on one Kinesis event of the seeds")
+        lambda_run(client, cf, template, env_outputs, processor, emulator)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+class Gateway:
+    """One local HTTP server standing in for what the emulator lacks: the Lambda runtime API
+    (one Kinesis event, then the response), the `@connections` API and the IoT data plane's
+    Publish (both recorded)."""
+
+    def __init__(self, event: dict) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import unquote, urlsplit
+
+        self.event = json.dumps(event).encode()
+        self.served = False
+        self.result: tuple[str, dict] | None = None
+        self.done = threading.Event()
+        self.posts: list[tuple[str, str, dict]] = []
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def reply(self, status: int, body: bytes = b"{}", headers: dict | None = None) -> None:
+                self.send_response(status)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                if self.path != "/2018-06-01/runtime/invocation/next":
+                    return self.reply(404)
+                if gateway.served:
+                    gateway.done.wait(600)  # one invocation only; we stop the process after it
+                    return self.reply(500)
+                gateway.served = True
+                self.reply(
+                    200,
+                    gateway.event,
+                    {
+                        "Lambda-Runtime-Aws-Request-Id": "request-1",
+                        "Lambda-Runtime-Deadline-Ms": str(int(time.time() * 1000) + 120_000),
+                        "Lambda-Runtime-Invoked-Function-Arn": (
+                            f"arn:aws:lambda:{REGION}:123456789012:function:processor"
+                        ),
+                        "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000001",
+                    },
+                )
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                url = urlsplit(self.path)
+                parts = url.path.split("/")
+                if url.path.startswith("/2018-06-01/runtime/"):
+                    kind = parts[-1]  # response, error (invocation or init)
+                    gateway.result = (kind, json.loads(body or b"{}"))
+                    gateway.done.set()
+                    return self.reply(202)
+                payload = json.loads(body)
+                if "@connections" in parts:
+                    gateway.posts.append(("websocket", unquote(parts[-1]), payload))
+                    return self.reply(200, b"")
+                if len(parts) == 3 and parts[1] == "topics":
+                    gateway.posts.append(("mqtt", unquote(parts[2]), payload))
+                    return self.reply(200, b"{}")
+                self.reply(404)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.done.set()
+        self.server.shutdown()
+
+
+def kinesis_event(kinesis, stream: str) -> dict:
+    """A Lambda Kinesis event of every record on the stream's first shard, as the mapping sends it."""
+    desc = kinesis.describe_stream(StreamName=stream)["StreamDescription"]
+    shard = desc["Shards"][0]["ShardId"]
+    it = kinesis.get_shard_iterator(
+        StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    records = kinesis.get_records(ShardIterator=it, Limit=10_000)["Records"]
+    return {
+        "Records": [
+            {
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": r["PartitionKey"],
+                    "sequenceNumber": r["SequenceNumber"],
+                    "data": base64.b64encode(r["Data"]).decode(),
+                    "approximateArrivalTimestamp": r["ApproximateArrivalTimestamp"].timestamp(),
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": f"{shard}:{r['SequenceNumber']}",
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::123456789012:role/processor",
+                "awsRegion": REGION,
+                "eventSourceARN": desc["StreamARN"],
+            }
+            for r in records
+        ]
+    }
+
+
+def lambda_run(client, cf, template, env_outputs, processor: str, emulator: dict) -> None:
+    """The deployed code path: `processor` started as Lambda starts it (AWS_LAMBDA_RUNTIME_API),
+    configured by the function's environment from the stack, handed one Kinesis event of the
+    seeds. Deliveries go through the real sinks: SNS to the stack's push topic in the emulator
+    (read back through an SQS subscription), `@connections` and IoT Publish to the local gateway.
+    The one variable not from the template is WEBSOCKET_API_ENDPOINT (it wins over
+    WEBSOCKET_API_DOMAIN, whose API the emulator cannot create); IOT_DATA_ENDPOINT is the
+    template's parameter `IotDataEndpoint`."""
+    gateway = Gateway({})
+    try:
+        local = f"http://127.0.0.1:{gateway.port}"
+        env = create_stack(
+            cf,
+            template,
+            env_outputs,
+            f"lambda-{os.getpid()}",
+            {"IotDataEndpoint": local},
+        )
+        need(env["IOT_DATA_ENDPOINT"] == local, "IOT_DATA_ENDPOINT is not the parameter")
+        sqs, sns = client("sqs"), client("sns")
+        queue = sqs.create_queue(QueueName=f"push-{os.getpid()}")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(TopicArn=env["PUSH_TOPIC_ARN"], Protocol="sqs", Endpoint=queue_arn)
+        kinesis = client("kinesis")
+        n = put_seeds(kinesis, env["STREAM_NAME"])
+        event = kinesis_event(kinesis, env["STREAM_NAME"])
+        need(len(event["Records"]) == n, f"{len(event['Records'])} records on the stream, put {n}")
+        gateway.event = json.dumps(event).encode()
+
+        lambda_env = {
+            **emulator,
+            **env,
+            "WEBSOCKET_API_ENDPOINT": f"{local}/{env['WEBSOCKET_API_STAGE']}",
+            "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{gateway.port}",
+            "AWS_LAMBDA_FUNCTION_NAME": "processor",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/processor",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "check",
+        }
+        with tempfile.TemporaryFile() as logs:
+            fn = subprocess.Popen([processor], env=lambda_env, stdout=logs, stderr=logs)
+            try:
+                deadline = time.monotonic() + 120
+                while not gateway.done.wait(0.2):
+                    if fn.poll() is not None:
+                        break
+                    need(time.monotonic() < deadline, "the Lambda did not answer within 120 s")
+            finally:
+                fn.kill()
+                fn.wait()
+            logs.seek(0)
+            log = logs.read().decode(errors="replace")
+        need(gateway.result is not None, f"the Lambda stopped without answering:\n{log[-3000:]}")
+        kind, body = gateway.result
+        need(kind == "response", f"the Lambda reported {kind}: {body}\n{log[-3000:]}")
+        need(body.get("batchItemFailures") == [], f"batch response {body}\n{log[-3000:]}")
+        print(f"   Lambda response: {json.dumps(body)}")
+
+        got = []
+        for channel, target, payload in gateway.posts:
+            what = payload["message"] if payload.get("type") == "message" else f"({payload['type']})"
+            got.append((channel, target, what))
+        pushes = poll(
+            "the push in the subscribed queue",
+            lambda: sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages"),
+        )
+        for m in pushes:
+            note = json.loads(m["Body"])
+            payload = json.loads(note["Message"])
+            client_id = note["MessageAttributes"]["clientId"]["Value"]
+            got.append(("push", client_id, payload["message"]))
+        check_outcome(client, env, got)
+    finally:
+        gateway.close()
+
+
+def summarize(d: dict) -> tuple[str, str, str]:
+    """(channel, target, message or (payload type)) of a delivery as `processor` prints it."""
+    payload = d["payload"]
+    what = payload["message"] if payload.get("type") == "message" else f"({payload['type']})"
+    return (d["channel"], channel_target(d), what)
+
+
+def channel_target(delivery: dict) -> str:
+    """The target of a delivery as `processor` prints it (projections/src/delivery.rs)."""
+    key = {"websocket": "connectionId", "mqtt": "topic", "push": "clientId"}.get(delivery["channel"])
+    need(key in delivery, f"delivery without a target: {delivery}")
+    return delivery[key]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--processor", required=True, help="the processor binary")
+    parser.add_argument("--moto-server", default=str(VENV_BIN / "moto_server"))
+    args = parser.parse_args()
+    try:
+        need(Path(args.processor).is_file(), f"{args.processor}: no processor binary (cargo build)")
+        need(Path(args.moto_server).is_file(), f"{args.moto_server} not found: run scripts/test")
+        step("cfn-lint template.yaml")
+        lint(TEMPLATE)
+        step("SAM translation")
+        cfn = translate()
+        with tempfile.TemporaryDirectory() as tmp:
+            translated = Path(tmp) / "template.json"
+            translated.write_text(json.dumps(cfn, indent=1))
+            print(f"   translated: {len(cfn['Resources'])} CloudFormation resources")
+            lint(translated)
+        step("static checks")
+        static_checks(cfn)
+        step("emulator: the translated stack's supported resources (moto CloudFormation)")
+        emulator_run(cfn, args.processor, args.moto_server)
+    except CheckFailed as e:
+        print(f"FAILED: {e}", file=sys.stderr)
+        return 1
+    print("template checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
