@@ -215,3 +215,55 @@ async fn restart_continues_from_the_store() {
     drop(again);
     drop(dir);
 }
+
+/// After a crash the store still has a connection whose `$disconnect` never came; the first
+/// delivery to it finds it gone (410), and the `connection_gone` record written back ends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gone_connection_after_a_crash_is_ended_by_feedback() {
+    let mut dev = Dev::start();
+    let _ghost = Ws::connect(&dev, "ghost").await;
+    dev.wait_client("ghost", "online", |c| c["online"] == true)
+        .await;
+    dev.kill();
+
+    let dir = dev.take_dir().unwrap();
+    let again = Dev::start_in(&dev.store);
+    // Recovered from the log: the crash wrote no `$disconnect`.
+    again
+        .wait_client("ghost", "still online after the crash", |c| {
+            c["online"] == true
+        })
+        .await;
+    let mut henry = Ws::connect(&again, "henry").await;
+    again
+        .wait_client("henry", "online", |c| c["online"] == true)
+        .await;
+    henry
+        .send(json!({"action": "sendmessage", "message": "anyone?"}))
+        .await;
+    again
+        .wait_client("ghost", "ended by connection_gone", |c| {
+            c["online"] == false
+        })
+        .await;
+    assert!(henry.try_recv(Duration::from_millis(200)).await.is_none());
+    drop(again);
+    drop(dir);
+}
+
+/// The gateway closes a connection at its maximum age (2 hours; a hidden flag shortens it here)
+/// and writes its `$disconnect`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_closed_at_their_maximum_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = Dev::start_with(&dir.path().join("store"), &["--ws-max-age", "300ms"]);
+    let mut ivy = Ws::connect(&dev, "ivy").await;
+    let t0 = std::time::Instant::now();
+    assert!(ivy.try_recv(dev_support::DEADLINE).await.is_none());
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "not closed by the gateway"
+    );
+    dev.wait_client("ivy", "offline", |c| c["online"] == false)
+        .await;
+}

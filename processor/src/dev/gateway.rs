@@ -55,13 +55,29 @@ pub struct Connection {
 }
 
 /// The open connections, by connection id.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Gateway {
     connections: Mutex<HashMap<String, Connection>>,
     next: AtomicU64,
+    max_age: Duration,
+}
+
+impl Default for Gateway {
+    fn default() -> Self {
+        Gateway::new(MAX_AGE)
+    }
 }
 
 impl Gateway {
+    /// A gateway closing connections after `max_age` ([`MAX_AGE`] unless testing).
+    pub fn new(max_age: Duration) -> Self {
+        Gateway {
+            connections: Mutex::new(HashMap::new()),
+            next: AtomicU64::new(0),
+            max_age,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Connection>> {
         // A panic while holding this lock cannot leave the map half-updated (single inserts and
         // removes), so a poisoned lock is still usable.
@@ -273,7 +289,7 @@ async fn connection(socket: TcpStream, peer: SocketAddr, ctx: Ctx) {
         .stream
         .send(Input::Record(Record::WebSocket(Box::new(connect))));
 
-    let expires = tokio::time::sleep(MAX_AGE);
+    let expires = tokio::time::sleep(ctx.gateway.max_age);
     tokio::pin!(expires);
     let (code, reason) = loop {
         tokio::select! {
@@ -308,7 +324,7 @@ async fn connection(socket: TcpStream, peer: SocketAddr, ctx: Ctx) {
             },
             () = &mut expires => {
                 let _ = ws.close(Some(CloseFrame { code: CloseCode::Away, reason: "Going away".into() })).await;
-                break (1001, "Going away: the 2-hour maximum connection duration");
+                break (1001, "Going away: the maximum connection duration");
             }
         }
     };

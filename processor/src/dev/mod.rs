@@ -105,6 +105,12 @@ pub struct DevArgs {
     #[arg(long, value_name = "DURATION", default_value = "24h",
           env = "PRESENCE_ROUTED_RETENTION", value_parser = parse_duration_ms)]
     pub routed_retention: u64,
+
+    /// How long a WebSocket connection may stay open before the gateway closes it, as API
+    /// Gateway does after 2 hours. For tests; the fold's own liveness bound stays 2 hours.
+    #[arg(long, value_name = "DURATION", default_value = "2h", hide = true,
+          value_parser = parse_duration_ms)]
+    pub ws_max_age: u64,
 }
 
 fn parse_topic(s: &str) -> Result<TopicPattern, String> {
@@ -184,7 +190,9 @@ async fn serve(args: &DevArgs) -> Result<String> {
     eprintln!("ws={} mqtt={} http={}", port(&ws), port(&mqtt), port(&http));
 
     let (stream, inputs) = mpsc::unbounded_channel();
-    let gateway = Arc::new(gateway::Gateway::default());
+    let gateway = Arc::new(gateway::Gateway::new(Duration::from_millis(
+        args.ws_max_age,
+    )));
     let broker = Arc::new(broker::Broker::new(stream.clone()));
     let sinks = Sinks {
         gateway: gateway.clone(),

@@ -49,6 +49,11 @@ impl Dev {
 
     /// Starts `processor dev` on `store`.
     pub fn start_in(store: &Path) -> Dev {
+        Dev::start_with(store, &[])
+    }
+
+    /// Starts `processor dev` on `store` with extra flags.
+    pub fn start_with(store: &Path, flags: &[&str]) -> Dev {
         let mut child = Command::new(env!("CARGO_BIN_EXE_processor"))
             .args([
                 "dev",
@@ -61,6 +66,7 @@ impl Dev {
             ])
             .arg("--store")
             .arg(store)
+            .args(flags)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -134,6 +140,13 @@ impl Dev {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// SIGKILL: a crash, nothing flushed or committed beyond what already was.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 
     /// Moves the temporary store out, so it outlives this run (for a restart).
