@@ -12,47 +12,48 @@
 //! under the broker's lock, so the stream sees them in the order they happened. They are also
 //! published on their `$aws/events/...` topics, for subscribers.
 //!
-//! Outgoing QoS 1 messages are sent once and their PUBACKs ignored: no redelivery.
+//! Outgoing QoS 1 messages are sent once and their PUBACKs ignored: no redelivery. Each
+//! connection's socket is served by [`super::mqtt_session`].
 
 use super::fold::{Input, Stream};
 use super::mqtt_codec::{self, Packet};
 use super::now_ms;
-use schemas::{Connected, DisconnectReason, Disconnected, Lifecycle, Record, Subscription};
+use schemas::{DisconnectReason, Disconnected, Lifecycle, Record, Subscription};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use std::sync::{Mutex, MutexGuard};
+use tokio::sync::mpsc;
+
+pub use super::mqtt_session::serve;
 
 /// What a session's writer is told.
 #[derive(Debug)]
-enum Outbound {
+pub(super) enum Outbound {
+    /// Send a packet.
     Packet(Packet),
     /// Close the socket; the disconnect event is already written (takeover, shutdown).
     Close,
 }
 
 #[derive(Debug)]
-struct Session {
-    session_id: String,
-    version: u64,
-    tx: mpsc::UnboundedSender<Outbound>,
-    subscriptions: Vec<(String, u8)>,
+pub(super) struct Session {
+    pub(super) session_id: String,
+    pub(super) version: u64,
+    pub(super) tx: mpsc::UnboundedSender<Outbound>,
+    pub(super) subscriptions: Vec<(String, u8)>,
 }
 
 #[derive(Debug, Default)]
-struct State {
-    sessions: HashMap<String, Session>,
-    versions: HashMap<String, u64>,
-    sessions_started: u64,
+pub(super) struct State {
+    pub(super) sessions: HashMap<String, Session>,
+    pub(super) versions: HashMap<String, u64>,
+    pub(super) sessions_started: u64,
 }
 
 /// The broker's sessions, by client id.
 #[derive(Debug)]
 pub struct Broker {
     state: Mutex<State>,
-    stream: Stream,
+    pub(super) stream: Stream,
 }
 
 impl Broker {
@@ -64,7 +65,7 @@ impl Broker {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -102,7 +103,7 @@ impl Broker {
         }
     }
 
-    fn emit(&self, state: &State, event: Lifecycle) {
+    pub(super) fn emit(&self, state: &State, event: Lifecycle) {
         let topic = match &event {
             Lifecycle::Connected(e) => format!("$aws/events/presence/connected/{}", e.client_id),
             Lifecycle::Disconnected(e) => {
@@ -123,7 +124,7 @@ impl Broker {
         let _ = self.stream.send(Input::Record(record));
     }
 
-    fn disconnected(
+    pub(super) fn disconnected(
         &self,
         state: &State,
         client_id: &str,
@@ -145,7 +146,13 @@ impl Broker {
         self.emit(state, Lifecycle::Disconnected(event));
     }
 
-    fn subscription(&self, state: &State, client_id: &str, topics: Vec<String>, on: bool) {
+    pub(super) fn subscription(
+        &self,
+        state: &State,
+        client_id: &str,
+        topics: Vec<String>,
+        on: bool,
+    ) {
         let Some(session) = state.sessions.get(client_id) else {
             return;
         };
@@ -189,7 +196,7 @@ fn route(state: &State, topic: &str, payload: &[u8], qos: u8) {
 }
 
 /// A session identifier shaped like AWS's (a UUID).
-fn session_identifier(n: u64) -> String {
+pub(super) fn session_identifier(n: u64) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -217,295 +224,6 @@ fn mix128(nanos: u128, n: u64) -> u128 {
     let lo = split(nanos as u64 ^ n.rotate_left(32));
     let hi = split(lo ^ n ^ u64::from(std::process::id()));
     (u128::from(hi) << 64) | u128::from(lo)
-}
-
-/// Accepts MQTT connections until `shutdown` flips.
-pub async fn serve(
-    listener: TcpListener,
-    broker: Arc<Broker>,
-    mut shutdown: watch::Receiver<bool>,
-    done: mpsc::Sender<()>,
-) {
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => break,
-            accepted = listener.accept() => {
-                let Ok((socket, peer)) = accepted else { continue };
-                let _ = socket.set_nodelay(true);
-                tokio::spawn(connection(socket, peer.ip().to_string(), broker.clone(), done.clone()));
-            }
-        }
-    }
-}
-
-/// Why a session's read loop ended.
-enum End {
-    Reason(DisconnectReason),
-    /// The disconnect is already written (taken over, shut down).
-    Closed,
-}
-
-async fn connection(socket: TcpStream, ip: String, broker: Arc<Broker>, _done: mpsc::Sender<()>) {
-    let (mut reader, mut writer) = socket.into_split();
-    let mut buf: Vec<u8> = Vec::with_capacity(4096);
-    // The first packet must be CONNECT, within a few seconds.
-    let first = tokio::time::timeout(Duration::from_secs(10), read_packet(&mut reader, &mut buf));
-    let Ok(Ok(Some(Packet::Connect {
-        client_id,
-        keep_alive,
-        clean_session,
-        ..
-    }))) = first.await
-    else {
-        return;
-    };
-    if client_id.is_empty() && !clean_session {
-        let mut out = Vec::new();
-        mqtt_codec::encode(&Packet::ConnAck { code: 2 }, &mut out);
-        let _ = writer.write_all(&out).await;
-        return;
-    }
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let (session_id, client_id) = {
-        let mut state = broker.lock();
-        state.sessions_started += 1;
-        let n = state.sessions_started;
-        let client_id = if client_id.is_empty() {
-            format!("auto-{}", session_identifier(n))
-        } else {
-            client_id
-        };
-        // Increasing per client id, across restarts too: a restarted broker's sessions must
-        // outrank the ones its previous run left in the store.
-        let version = state
-            .versions
-            .get(&client_id)
-            .map_or(now_ms(), |v| (v + 1).max(now_ms()));
-        state.versions.insert(client_id.clone(), version);
-        let session = Session {
-            session_id: session_identifier(n),
-            version,
-            tx: tx.clone(),
-            subscriptions: Vec::new(),
-        };
-        let session_id = session.session_id.clone();
-        let old = state.sessions.insert(client_id.clone(), session);
-        let connected = Connected {
-            client_id: client_id.clone(),
-            thing_name: None,
-            timestamp: now_ms(),
-            session_identifier: session_id.clone(),
-            principal_identifier: None,
-            ip_address: Some(ip),
-            version_number: Some(version),
-        };
-        broker.emit(&state, Lifecycle::Connected(connected));
-        if let Some(old) = old {
-            broker.disconnected(
-                &state,
-                &client_id,
-                &old,
-                DisconnectReason::DuplicateClientId,
-            );
-            let _ = old.tx.send(Outbound::Close);
-        }
-        (session_id, client_id)
-    };
-    let _ = tx.send(Outbound::Packet(Packet::ConnAck { code: 0 }));
-
-    // The writer: packets from this session and from the broker's routing, in order. It ends
-    // with `true` when told to close (takeover, shutdown), `false` when the socket failed.
-    let mut write = tokio::spawn(async move {
-        let mut out = Vec::with_capacity(4096);
-        let mut next_pkid: u16 = 0;
-        while let Some(outbound) = rx.recv().await {
-            let mut close = false;
-            for item in std::iter::once(outbound).chain(std::iter::from_fn(|| rx.try_recv().ok())) {
-                match item {
-                    Outbound::Packet(mut packet) => {
-                        if let Packet::Publish { qos: 1, pkid, .. } = &mut packet {
-                            next_pkid = next_pkid.checked_add(1).unwrap_or(1);
-                            *pkid = next_pkid;
-                        }
-                        mqtt_codec::encode(&packet, &mut out);
-                    }
-                    Outbound::Close => {
-                        close = true;
-                        break;
-                    }
-                }
-            }
-            if writer.write_all(&out).await.is_err() {
-                return false;
-            }
-            if close {
-                let _ = writer.shutdown().await;
-                return true;
-            }
-            out.clear();
-        }
-        true
-    });
-    let mut written = false;
-
-    let idle = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
-    let end = loop {
-        let read = async {
-            match idle {
-                Some(limit) => tokio::time::timeout(limit, read_packet(&mut reader, &mut buf))
-                    .await
-                    .ok(),
-                None => Some(read_packet(&mut reader, &mut buf).await),
-            }
-        };
-        let packet = tokio::select! {
-            biased;
-            closed = &mut write => {
-                written = true;
-                break match closed {
-                    Ok(true) => End::Closed,
-                    _ => End::Reason(DisconnectReason::ConnectionLost),
-                };
-            }
-            packet = read => match packet {
-                Some(p) => p,
-                None => break End::Reason(DisconnectReason::MqttKeepAliveTimeout),
-            },
-        };
-        let packet = match packet {
-            Ok(Some(p)) => p,
-            Ok(None) | Err(_) => break End::Reason(DisconnectReason::ConnectionLost),
-        };
-        let reply = match packet {
-            Packet::Publish {
-                qos,
-                topic,
-                pkid,
-                payload,
-                ..
-            } => {
-                published(&broker, &topic, &payload, qos);
-                (qos == 1).then_some(Packet::PubAck(pkid))
-            }
-            Packet::Subscribe { pkid, filters } => {
-                let mut state = broker.lock();
-                let codes: Vec<u8> = filters
-                    .iter()
-                    .map(|(f, q)| {
-                        if mqtt_codec::valid_filter(f) {
-                            (*q).min(1)
-                        } else {
-                            0x80
-                        }
-                    })
-                    .collect();
-                let granted: Vec<(String, u8)> = filters
-                    .into_iter()
-                    .zip(&codes)
-                    .filter(|(_, c)| **c != 0x80)
-                    .map(|((f, _), c)| (f, *c))
-                    .collect();
-                let topics: Vec<String> = granted.iter().map(|(f, _)| f.clone()).collect();
-                match state.sessions.get_mut(&client_id) {
-                    Some(s) if s.session_id == session_id => {
-                        for (filter, qos) in granted {
-                            s.subscriptions.retain(|(f, _)| *f != filter);
-                            s.subscriptions.push((filter, qos));
-                        }
-                    }
-                    _ => break End::Closed,
-                }
-                if !topics.is_empty() {
-                    broker.subscription(&state, &client_id, topics, true);
-                }
-                Some(Packet::SubAck { pkid, codes })
-            }
-            Packet::Unsubscribe { pkid, filters } => {
-                let mut state = broker.lock();
-                match state.sessions.get_mut(&client_id) {
-                    Some(s) if s.session_id == session_id => {
-                        s.subscriptions.retain(|(f, _)| !filters.contains(f));
-                    }
-                    _ => break End::Closed,
-                }
-                broker.subscription(&state, &client_id, filters, false);
-                Some(Packet::UnsubAck(pkid))
-            }
-            Packet::PingReq => Some(Packet::PingResp),
-            Packet::Disconnect => break End::Reason(DisconnectReason::ClientInitiatedDisconnect),
-            // PUBACKs of our QoS 1 publishes: nothing is redelivered, so nothing to do.
-            Packet::PubAck(_) => None,
-            // A second CONNECT, or a server-to-client packet: a protocol violation.
-            _ => break End::Reason(DisconnectReason::ClientError),
-        };
-        if let Some(reply) = reply {
-            let _ = tx.send(Outbound::Packet(reply));
-        }
-    };
-    if let End::Reason(reason) = end {
-        let mut state = broker.lock();
-        // Only if this connection still owns the client id: a takeover already wrote ours.
-        if state
-            .sessions
-            .get(&client_id)
-            .is_some_and(|s| s.session_id == session_id)
-        {
-            if let Some(session) = state.sessions.remove(&client_id) {
-                broker.disconnected(&state, &client_id, &session, reason);
-            }
-        }
-    }
-    let _ = tx.send(Outbound::Close);
-    if !written {
-        let _ = write.await;
-    }
-}
-
-/// A client's PUBLISH: telemetry into the stream (as the IoT rule on `devices/+/params` does),
-/// then to the subscribers.
-fn published(broker: &Broker, topic: &str, payload: &[u8], qos: u8) {
-    let mut levels = topic.split('/');
-    if let (Some("devices"), Some(device_id), Some("params"), None) =
-        (levels.next(), levels.next(), levels.next(), levels.next())
-    {
-        match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(payload) {
-            Ok(parameters) if !device_id.is_empty() => {
-                let telemetry = schemas::Telemetry {
-                    device_id: device_id.to_owned(),
-                    timestamp: now_ms(),
-                    parameters,
-                };
-                let _ = broker
-                    .stream
-                    .send(Input::Record(Record::Telemetry(telemetry)));
-            }
-            _ => tracing::warn!(topic, "telemetry that is not a JSON object: not routed"),
-        }
-    }
-    broker.publish(topic, payload, qos);
-}
-
-/// Reads one packet; `Ok(None)` at a clean end of stream.
-async fn read_packet(
-    reader: &mut (impl AsyncReadExt + Unpin),
-    buf: &mut Vec<u8>,
-) -> std::io::Result<Option<Packet>> {
-    loop {
-        match mqtt_codec::parse(buf) {
-            Ok(Some((packet, used))) => {
-                buf.drain(..used);
-                return Ok(Some(packet));
-            }
-            Ok(None) => {}
-            Err(e) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
-        }
-        let mut chunk = [0u8; 4096];
-        let n = reader.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(None);
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
 }
 
 #[cfg(test)]

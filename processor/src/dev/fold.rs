@@ -202,3 +202,78 @@ pub fn print_push(line: &str) {
     // A closed stdout must not stop the fold.
     let _ = writeln!(lock, "{line}").and_then(|()| lock.flush());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use projections::{Channel, Delivery};
+    use schemas::EventId;
+
+    #[derive(Default)]
+    struct Seen {
+        websocket: Vec<(String, String)>,
+        mqtt: Vec<(String, String)>,
+        push: Vec<String>,
+        gone: bool,
+    }
+
+    impl Deliver for Seen {
+        fn websocket(&mut self, connection_id: &str, payload: &str) -> bool {
+            self.websocket.push((connection_id.into(), payload.into()));
+            !self.gone
+        }
+        fn mqtt(&mut self, topic: &str, payload: &str) {
+            self.mqtt.push((topic.into(), payload.into()));
+        }
+        fn push(&mut self, line: &str) {
+            self.push.push(line.into());
+        }
+    }
+
+    fn line(channel: Channel) -> Vec<u8> {
+        let d = Delivery::new(
+            EventId(7),
+            channel,
+            None,
+            serde_json::json!({"type": "message"}),
+        );
+        serde_json::to_vec(&d).unwrap()
+    }
+
+    #[test]
+    fn routes_the_pipeline_s_lines_by_channel() {
+        let mut seen = Seen::default();
+        let ws = line(Channel::WebSocket {
+            connection_id: "c1=".into(),
+        });
+        assert!(send(&ws, &mut seen).is_none());
+        let mqtt = line(Channel::Mqtt {
+            topic: "app/bob/chat/42".into(),
+        });
+        assert!(send(&mqtt, &mut seen).is_none());
+        let push = line(Channel::Push {
+            client_id: "bob".into(),
+        });
+        assert!(send(&push, &mut seen).is_none());
+        let payload = r#"{"type":"message"}"#.to_owned();
+        assert_eq!(seen.websocket, [("c1=".to_owned(), payload.clone())]);
+        assert_eq!(seen.mqtt, [("app/bob/chat/42".to_owned(), payload)]);
+        assert_eq!(seen.push, [String::from_utf8(push).unwrap()]);
+    }
+
+    #[test]
+    fn a_gone_socket_becomes_a_connection_gone_record() {
+        let mut seen = Seen {
+            gone: true,
+            ..Seen::default()
+        };
+        let ws = line(Channel::WebSocket {
+            connection_id: "c1=".into(),
+        });
+        let Some(Record::ConnectionGone(gone)) = send(&ws, &mut seen) else {
+            panic!("no feedback")
+        };
+        assert_eq!(gone.connection_id, "c1=");
+        assert!(gone.delivery_id.is_some());
+    }
+}

@@ -17,6 +17,7 @@ pub mod fold;
 pub mod gateway;
 pub mod http;
 pub mod mqtt_codec;
+pub mod mqtt_session;
 
 use crate::local::cli::parse_duration_ms;
 use crate::local::log::{Log, LogReader, DEFAULT_SEGMENT_BYTES};
