@@ -225,3 +225,22 @@ async fn routes_between_clients() {
             .is_err()
     );
 }
+
+/// A protocol violation (QoS 2, which the broker does not support) ends the session as the
+/// client's error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_errors_are_client_errors() {
+    let dev = Dev::start();
+    let mut socket = raw_connect(&dev, "rogue", 0).await;
+    dev.wait_client("rogue", "connected", |c| c["connected"] == true)
+        .await;
+    // PUBLISH at QoS 2: topic "a", packet id 1.
+    socket
+        .write_all(&[0x34, 0x05, 0x00, 0x01, b'a', 0x00, 0x01])
+        .await
+        .unwrap();
+    let c = dev
+        .wait_client("rogue", "disconnected", |c| c["connected"] == false)
+        .await;
+    assert_eq!(c["lastDisconnectReason"], "CLIENT_ERROR");
+}

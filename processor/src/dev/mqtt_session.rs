@@ -168,9 +168,17 @@ async fn connection(socket: TcpStream, ip: String, broker: Arc<Broker>, _done: m
         };
         let packet = match packet {
             Ok(Some(p)) => p,
+            // A malformed or unsupported packet (QoS 2, say) is the client's error.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                break End::Reason(DisconnectReason::ClientError)
+            }
             Ok(None) | Err(_) => break End::Reason(DisconnectReason::ConnectionLost),
         };
         let reply = match packet {
+            // Wildcards are for filters; a topic name with one is a protocol error.
+            Packet::Publish { topic, .. } if topic.is_empty() || topic.contains(['+', '#']) => {
+                break End::Reason(DisconnectReason::ClientError);
+            }
             Packet::Publish {
                 qos,
                 topic,
