@@ -22,6 +22,8 @@ pub enum Command {
     Local(crate::local::LocalArgs),
     /// Poll a Kinesis stream and fold it into DynamoDB, as the Lambda does.
     Consume(crate::consume::cli::ConsumeArgs),
+    /// Run the whole pipeline locally: WebSocket gateway, MQTT broker, processor, HTTP.
+    Dev(crate::dev::DevArgs),
     /// Create the stream, the table, the quarantine bucket and the push topic, if missing.
     Provision(crate::consume::cli::ProvisionArgs),
 }

@@ -2,7 +2,8 @@
 //!
 //! [`local`] is `processor local`, the embedded run: a local append-only log as the stream, an
 //! embedded database as the store, stdout as the delivery sink. [`cli`] is the command line that
-//! `main.rs` parses and dispatches.
+//! `main.rs` parses and dispatches. [`dev`] is `processor dev`: the same embedded run fed live by a
+//! local WebSocket gateway and MQTT broker.
 //!
 //! On AWS: [`sinks`] sends deliveries (API Gateway `PostToConnection`, IoT publish, SNS push)
 //! behind the `DeliverySink` port, [`quarantine_aws`] keeps poison records in S3 behind the
@@ -13,6 +14,7 @@ pub mod aws;
 pub mod batch;
 pub mod cli;
 pub mod consume;
+pub mod dev;
 pub mod ingest;
 pub mod lambda;
 pub mod local;

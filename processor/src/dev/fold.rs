@@ -1,0 +1,279 @@
+//! The live fold: one thread owning the local log and the embedded store (the same
+//! [`Pipeline`] as `processor local`), fed by one channel that the gateway, the broker and the
+//! HTTP endpoint all write to.
+//!
+//! It waits for the first input, then takes whatever else is already queued (up to
+//! [`MAX_BATCH`] records) as one batch: appended to the log (fsynced), folded, deliveries sent.
+//! Idle, a record is folded as soon as it arrives; busy, batches grow by themselves, so the
+//! fsync and the bulk load are paid once per batch rather than once per record.
+//!
+//! Queries (`GET /clients`) travel on the same channel, so a query sees every record that
+//! arrived before it folded.
+
+use crate::local::log::Log;
+use crate::local::pipeline::Pipeline;
+use crate::local::redb_store::RedbStore;
+use crate::local::summary::Summary;
+use projections::ClientProjection;
+use schemas::{ConnectionGone, Record};
+use serde::Deserialize;
+use std::collections::VecDeque;
+use std::io::Write;
+use tokio::sync::{mpsc, oneshot};
+
+/// The most records folded as one batch.
+pub const MAX_BATCH: usize = 1024;
+
+/// What the fold thread is asked to do.
+#[derive(Debug)]
+pub enum Input {
+    /// A raw record for the stream.
+    Record(Record),
+    /// Every client's projection, or one client's (`Some(id)`).
+    Clients {
+        /// One client, or all.
+        client_id: Option<String>,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Result<Vec<ClientProjection>, String>>,
+    },
+    /// Fold what is queued, commit, and stop.
+    Shutdown,
+}
+
+/// The stream: where sources put records.
+pub type Stream = mpsc::UnboundedSender<Input>;
+
+/// Where the fold sends deliveries. A WebSocket send that finds the connection gone returns
+/// `false`, and the fold writes a `connection_gone` record back into the stream.
+pub trait Deliver: Send {
+    /// Sends `payload` to a WebSocket connection; `false` if it is gone.
+    fn websocket(&mut self, connection_id: &str, payload: &str) -> bool;
+    /// Publishes `payload` on an MQTT topic.
+    fn mqtt(&mut self, topic: &str, payload: &str);
+    /// A push notification: there is no push service locally, so the whole delivery line.
+    fn push(&mut self, line: &str);
+}
+
+/// A delivery line, as the pipeline prints it, read back for the fields that route it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Line {
+    id: String,
+    channel: String,
+    connection_id: Option<String>,
+    topic: Option<String>,
+    payload: serde_json::Value,
+}
+
+/// Counts, for the summary at shutdown.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Folded {
+    /// Records folded.
+    pub records: u64,
+    /// Batches folded.
+    pub batches: u64,
+    /// Deliveries sent (all channels).
+    pub delivered: u64,
+    /// `connection_gone` records written back.
+    pub gone: u64,
+}
+
+/// Runs the fold until [`Input::Shutdown`] (or every sender is dropped); then commits.
+///
+/// # Errors
+/// Log, store or fold failures: the thread stops, and `processor dev` with it.
+pub fn run(
+    mut pipeline: Pipeline<RedbStore>,
+    mut log: Log,
+    mut inputs: mpsc::UnboundedReceiver<Input>,
+    mut deliver: impl Deliver,
+) -> anyhow::Result<Folded> {
+    let mut folded = Folded::default();
+    let mut summary = Summary::default();
+    let mut feedback: VecDeque<Record> = VecDeque::new();
+    let mut out: Vec<u8> = Vec::with_capacity(1 << 16);
+    let mut stopping = false;
+    while !stopping {
+        let mut batch: Vec<Record> = feedback.drain(..).collect();
+        let mut queries = Vec::new();
+        if batch.is_empty() {
+            match inputs.blocking_recv() {
+                Some(input) => take(input, &mut batch, &mut queries, &mut stopping),
+                None => stopping = true,
+            }
+        }
+        while batch.len() < MAX_BATCH && !stopping {
+            match inputs.try_recv() {
+                Ok(input) => take(input, &mut batch, &mut queries, &mut stopping),
+                Err(_) => break,
+            }
+        }
+        if !batch.is_empty() {
+            let position = log.append(&batch)?;
+            out.clear();
+            pipeline.fold_batch(&batch, position, &mut out, &mut summary)?;
+            folded.records += batch.len() as u64;
+            folded.batches += 1;
+            for line in out.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                folded.delivered += 1;
+                if let Some(gone) = send(line, &mut deliver) {
+                    folded.gone += 1;
+                    feedback.push_back(gone);
+                }
+            }
+        }
+        for (client_id, reply) in queries {
+            let answer = pipeline
+                .all_clients()
+                .map(|mut all| {
+                    if let Some(id) = &client_id {
+                        all.retain(|c| &c.client_id == id);
+                    }
+                    all
+                })
+                .map_err(|e| e.to_string());
+            // The asker may have gone away; nothing to do then.
+            let _ = reply.send(answer);
+        }
+    }
+    // Deliveries to connections found gone while stopping: their records are still folded.
+    if !feedback.is_empty() {
+        let batch: Vec<Record> = feedback.drain(..).collect();
+        let position = log.append(&batch)?;
+        pipeline.fold_batch(&batch, position, &mut std::io::sink(), &mut summary)?;
+        folded.records += batch.len() as u64;
+    }
+    pipeline.sync()?;
+    drop(pipeline.finish());
+    Ok(folded)
+}
+
+type Query = (
+    Option<String>,
+    oneshot::Sender<Result<Vec<ClientProjection>, String>>,
+);
+
+fn take(input: Input, batch: &mut Vec<Record>, queries: &mut Vec<Query>, stopping: &mut bool) {
+    match input {
+        Input::Record(record) => batch.push(record),
+        Input::Clients { client_id, reply } => queries.push((client_id, reply)),
+        Input::Shutdown => *stopping = true,
+    }
+}
+
+/// Sends one delivery line; a `connection_gone` record when its WebSocket is gone.
+fn send(line: &[u8], deliver: &mut impl Deliver) -> Option<Record> {
+    let parsed: Line = match serde_json::from_slice(line) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, "unreadable delivery line");
+            return None;
+        }
+    };
+    let payload = parsed.payload.to_string();
+    match (parsed.channel.as_str(), parsed.connection_id, parsed.topic) {
+        ("websocket", Some(connection_id), _) => {
+            if deliver.websocket(&connection_id, &payload) {
+                return None;
+            }
+            tracing::debug!(connection_id, "connection gone");
+            Some(Record::ConnectionGone(ConnectionGone {
+                schema_version: schemas::feedback::CONNECTION_GONE_SCHEMA_VERSION,
+                connection_id,
+                timestamp: super::now_ms(),
+                delivery_id: Some(parsed.id),
+            }))
+        }
+        ("mqtt", _, Some(topic)) => {
+            deliver.mqtt(&topic, &payload);
+            None
+        }
+        _ => {
+            deliver.push(&String::from_utf8_lossy(line));
+            None
+        }
+    }
+}
+
+/// The binary's push "service": one JSON line per push delivery on stdout.
+pub fn print_push(line: &str) {
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    // A closed stdout must not stop the fold.
+    let _ = writeln!(lock, "{line}").and_then(|()| lock.flush());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use projections::{Channel, Delivery};
+    use schemas::EventId;
+
+    #[derive(Default)]
+    struct Seen {
+        websocket: Vec<(String, String)>,
+        mqtt: Vec<(String, String)>,
+        push: Vec<String>,
+        gone: bool,
+    }
+
+    impl Deliver for Seen {
+        fn websocket(&mut self, connection_id: &str, payload: &str) -> bool {
+            self.websocket.push((connection_id.into(), payload.into()));
+            !self.gone
+        }
+        fn mqtt(&mut self, topic: &str, payload: &str) {
+            self.mqtt.push((topic.into(), payload.into()));
+        }
+        fn push(&mut self, line: &str) {
+            self.push.push(line.into());
+        }
+    }
+
+    fn line(channel: Channel) -> Vec<u8> {
+        let d = Delivery::new(
+            EventId(7),
+            channel,
+            None,
+            serde_json::json!({"type": "message"}),
+        );
+        serde_json::to_vec(&d).unwrap()
+    }
+
+    #[test]
+    fn routes_the_pipeline_s_lines_by_channel() {
+        let mut seen = Seen::default();
+        let ws = line(Channel::WebSocket {
+            connection_id: "c1=".into(),
+        });
+        assert!(send(&ws, &mut seen).is_none());
+        let mqtt = line(Channel::Mqtt {
+            topic: "app/bob/chat/42".into(),
+        });
+        assert!(send(&mqtt, &mut seen).is_none());
+        let push = line(Channel::Push {
+            client_id: "bob".into(),
+        });
+        assert!(send(&push, &mut seen).is_none());
+        let payload = r#"{"type":"message"}"#.to_owned();
+        assert_eq!(seen.websocket, [("c1=".to_owned(), payload.clone())]);
+        assert_eq!(seen.mqtt, [("app/bob/chat/42".to_owned(), payload)]);
+        assert_eq!(seen.push, [String::from_utf8(push).unwrap()]);
+    }
+
+    #[test]
+    fn a_gone_socket_becomes_a_connection_gone_record() {
+        let mut seen = Seen {
+            gone: true,
+            ..Seen::default()
+        };
+        let ws = line(Channel::WebSocket {
+            connection_id: "c1=".into(),
+        });
+        let Some(Record::ConnectionGone(gone)) = send(&ws, &mut seen) else {
+            panic!("no feedback")
+        };
+        assert_eq!(gone.connection_id, "c1=");
+        assert!(gone.delivery_id.is_some());
+    }
+}
