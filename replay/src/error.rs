@@ -8,10 +8,10 @@ use std::path::PathBuf;
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The source failed (unreadable file or directory), or is not supported in this build.
+    /// The source failed (an unreadable file or directory, a failed AWS request).
     #[error(transparent)]
     Source(#[from] SourceError),
-    /// The sink failed, or is not supported in this build.
+    /// The sink failed.
     #[error(transparent)]
     Sink(#[from] SinkError),
     /// `--strict`: the first corrupt record stops the run.

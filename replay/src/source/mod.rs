@@ -1,7 +1,7 @@
-//! Where archived records come from: the [`RecordSource`] port and its local adapter.
+//! Where archived records come from: the [`RecordSource`] port and its adapters.
 //!
-//! A source is named on the command line by a [`SourceSpec`]: a local file or directory, or (in a
-//! build with the AWS adapter) `s3://bucket/prefix` or `kinesis://stream`. Local files are read
+//! A source is named on the command line by a [`SourceSpec`]: a local file or directory,
+//! `s3://bucket/prefix` ([`s3`]) or `kinesis://stream` ([`kinesis`]). Local files are read
 //! one after another ([`local`]); each file's format is detected from its first bytes
 //! ([`detect`]): JSON lines ([`jsonl`]), concatenated JSON with no delimiter as Firehose writes it
 //! ([`concat`]), or MessagePack frames as `processor local` logs them ([`frames`]), any of them
