@@ -22,7 +22,8 @@ use std::path::PathBuf;
 Exit codes:
   0  success, even if corrupt records were skipped
   1  runtime failure: unreadable input, a failed sink, or a corrupt record with --strict
-  2  usage error: unknown flag, invalid value, or a source/sink this build does not support"
+  1  (replay diff) the replayed projections differ from the live table
+  2  usage error: unknown flag or invalid value"
 )]
 pub struct Cli {
     /// What to do.
@@ -56,8 +57,13 @@ pub enum Command {
     /// the horizon, the candidate sessions and why the winner won), and the deliveries each
     /// message would have caused (socket or push, and why). Nothing is sent.
     Explain(ExplainArgs),
-    /// Compare replayed projections with the live DynamoDB table (needs the AWS adapter: not in
-    /// this build yet).
+    /// Compare replayed projections with the live DynamoDB table, client by client.
+    ///
+    /// Folds SRC as `rebuild` does, reads every projection entry of the live table (a Scan of
+    /// its `state` items, decoded with the processor's own item format), and compares the two
+    /// views of every client: how many are equal, different, only replayed (missing live) and
+    /// only live (missing in the replay), then the first differing clients field by field.
+    /// Exit code 0 when everything is equal, 1 when anything differs.
     Diff(DiffArgs),
     /// Convert an archive (any supported format) to MessagePack frames.
     ///
@@ -71,10 +77,17 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct Input {
     /// The archive: a file, a directory (read recursively in sorted path order), a
-    /// `processor local` store directory (its `log/` is read), `s3://bucket/prefix` or
-    /// `kinesis://stream` (these two need the AWS adapter: not in this build yet).
+    /// `processor local` store directory (its `log/` is read), `s3://bucket/prefix` (a Firehose
+    /// archive in its `YYYY/MM/DD/HH/` layout; objects chosen by --since/--until) or
+    /// `kinesis://stream` (every shard from --since, or from the oldest record kept).
     #[arg(long, value_name = "SRC")]
     pub from: SourceSpec,
+
+    /// The AWS endpoint for `s3://`, `kinesis://` and `dynamodb://` (an emulator, e.g.
+    /// `http://127.0.0.1:5000`; S3 is then addressed path-style). Credentials and region come
+    /// from the SDK's default chain (environment, profile, instance role).
+    #[arg(long, value_name = "URL", env = "REPLAY_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
 
     /// Skip records whose event time is before TIME (RFC 3339 or epoch ms).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
@@ -136,12 +149,14 @@ Sources (--from):
   data/                        a processor local store: its log/ of MessagePack frames
   archive.frames.gz            MessagePack frames, gzipped (detected by content, not name)
   lambda-event.json            records wrapped as Kinesis event records (kinesis.data, base64)
+  s3://bucket/firehose/        a Firehose archive in S3 (objects chosen by --since/--until)
+  kinesis://raw-events         the stream, every shard from --since (or its oldest record)
 
 Sinks (--to):
   jsonl:clients.jsonl          one client projection per line, sorted by clientId
   jsonl:-                      the same on stdout
   store:./rebuilt              processor local's embedded store (a new directory)
-  dynamodb://table             not in this build yet
+  dynamodb://table             the processor's table (idempotent: unchanged items are skipped)
 
 Examples:
   replay rebuild --from firehose/ --to jsonl:- --client sensor-7
@@ -153,8 +168,7 @@ pub struct RebuildArgs {
     #[command(flatten)]
     pub input: Input,
 
-    /// Where the projections go: `jsonl:PATH`, `jsonl:-`, `store:DIR` or `dynamodb://table`
-    /// (not in this build yet).
+    /// Where the projections go: `jsonl:PATH`, `jsonl:-`, `store:DIR` or `dynamodb://table`.
     #[arg(long, value_name = "SINK")]
     pub to: SinkSpec,
 
@@ -199,15 +213,29 @@ pub enum Format {
     Json,
 }
 
-/// `replay diff`: needs the live DynamoDB table, which needs the AWS adapter.
+/// The flags of `replay diff` (its help is on [`Command::Diff`]).
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Exit codes (diff):
+  0  every client's replayed projection equals the live one
+  1  some differ or are missing on one side (the report is on stdout), or the run failed
+  2  usage error
+
+Examples:
+  replay diff --from s3://archive/firehose/2024/11/23/ --table presence
+  replay diff --from kinesis://raw-events --table dynamodb://presence --show 3")]
 pub struct DiffArgs {
-    /// The archive.
-    #[arg(long, value_name = "SRC")]
-    pub from: Option<String>,
-    /// The live table, `dynamodb://table`.
+    /// Source, window and fold settings.
+    #[command(flatten)]
+    pub input: Input,
+
+    /// The live table: `NAME` or `dynamodb://NAME`.
     #[arg(long, value_name = "TABLE")]
-    pub table: Option<String>,
+    pub table: String,
+
+    /// How many differing clients to show field by field.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub show: usize,
 }
 
 /// The flags of `replay convert` (its help is on [`Command::Convert`]).

@@ -1,5 +1,5 @@
 //! [`Error`]: why a replay run failed, grouped by what the caller does next, which is also the
-//! exit code: 1 for a failed run, 2 for a request this build cannot serve.
+//! exit code: 1 for a failed run (or differences found by `replay diff`), 2 for a usage error.
 
 use crate::sink::SinkError;
 use crate::source::{Corrupt, SourceError};
@@ -8,10 +8,10 @@ use std::path::PathBuf;
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The source failed (unreadable file or directory), or is not supported in this build.
+    /// The source failed (an unreadable file or directory, a failed AWS request).
     #[error(transparent)]
     Source(#[from] SourceError),
-    /// The sink failed, or is not supported in this build.
+    /// The sink failed.
     #[error(transparent)]
     Sink(#[from] SinkError),
     /// `--strict`: the first corrupt record stops the run.
@@ -28,23 +28,22 @@ pub enum Error {
     /// The arguments ask for something that does not fit together.
     #[error("{0}")]
     Usage(String),
-    /// A subcommand that needs the AWS adapter.
-    #[error("replay {what} needs the live DynamoDB table, which needs the AWS adapter: not supported in this build yet")]
-    NeedsAws {
-        /// The subcommand.
-        what: &'static str,
+    /// `replay diff` found differences (the report is on stdout).
+    #[error("{different} of {clients} clients differ from the live table")]
+    Different {
+        /// Clients that differ or are missing on one side.
+        different: usize,
+        /// Clients on either side.
+        clients: usize,
     },
 }
 
 impl Error {
-    /// The process exit code: 2 for requests this build cannot serve (usage errors, sources and
-    /// sinks that need the AWS adapter), 1 for everything else.
+    /// The process exit code: 2 for usage errors, 1 for everything else (a failed run, or
+    /// `replay diff` finding differences).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Source(SourceError::Unsupported { .. })
-            | Error::Sink(SinkError::Unsupported { .. })
-            | Error::Usage(_)
-            | Error::NeedsAws { .. } => 2,
+            Error::Usage(_) => 2,
             _ => 1,
         }
     }

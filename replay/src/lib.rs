@@ -10,13 +10,16 @@
 //! [`cli`] is the command line, [`time`] its time arguments, [`progress`] the bar and summary,
 //! [`error`] what can fail and its exit code.
 //!
-//! Sources and sinks are small traits ([`source::RecordSource`], [`sink::ProjectionSink`]) so
-//! that the S3, Kinesis and DynamoDB adapters can be added; this build rejects them clearly.
+//! Sources and sinks are small traits ([`source::RecordSource`], [`sink::ProjectionSink`]); the
+//! AWS adapters (`s3://` and `kinesis://` sources, the `dynamodb://` sink) implement them, and
+//! [`diff`] compares a replay with the live table.
 //! Replay never sends a delivery: it has no delivery sink.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod aws;
 pub mod cli;
 pub mod convert;
+pub mod diff;
 pub mod error;
 pub mod explain;
 pub mod progress;
@@ -40,6 +43,6 @@ pub fn run(command: &Command) -> Result<Summary, Error> {
         Command::Rebuild(args) => rebuild::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Convert(args) => convert::run(args),
-        Command::Diff(_) => Err(Error::NeedsAws { what: "diff" }),
+        Command::Diff(args) => diff::run(args),
     }
 }

@@ -27,7 +27,7 @@ pub fn each_record(
     input: &Input,
     mut each: impl FnMut(&Record, Position) -> Result<(), Error>,
 ) -> Result<Pass, Error> {
-    let source = source::open(&input.from)?;
+    let source = source::open(input)?;
     let files = source.files().to_vec();
     let progress = Progress::start(source.meter(), input.quiet);
     let reader = reader::spawn(source);
@@ -86,6 +86,6 @@ fn report(
             path: path.clone(),
             source: std::io::Error::new(source.kind(), source.to_string()),
         })),
-        SourceError::Unsupported { what } => Err(Error::Source(SourceError::Unsupported { what })),
+        SourceError::Aws { op, message } => Err(Error::Source(SourceError::Aws { op, message })),
     }
 }

@@ -4,11 +4,12 @@
 //!   exactly as `processor local --projections-out` writes them;
 //! - `store:DIR` ([`store`]): every entry of the rebuilt world, written to `processor local`'s
 //!   embedded store, so `processor local --store DIR` carries on from it;
-//! - `dynamodb://table`: needs the AWS adapter, not in this build. It will implement the same
-//!   trait (batched, parallel, resumable writes of the same entries).
+//! - `dynamodb://table` ([`dynamodb`]): every entry in the processor's table, in processor's item
+//!   format (batched, parallel, idempotent and so resumable).
 //!
 //! Replay has no delivery sink at all: rebuilding never sends a message.
 
+pub mod dynamodb;
 pub mod jsonl;
 pub mod store;
 
@@ -38,12 +39,9 @@ pub enum SinkError {
         /// What was found.
         what: String,
     },
-    /// The sink needs an adapter this build does not have.
-    #[error("{what} sinks need the AWS adapter: not supported in this build yet (use jsonl:PATH or store:DIR)")]
-    Unsupported {
-        /// `dynamodb://`.
-        what: &'static str,
-    },
+    /// A DynamoDB request failed (after retries).
+    #[error("dynamodb: {0}")]
+    Aws(#[from] processor::aws::store_port::StoreError),
 }
 
 /// A sink as named on the command line.
@@ -114,14 +112,17 @@ pub trait ProjectionSink {
 /// Opens the sink `spec` names.
 ///
 /// # Errors
-/// [`SinkError::Unsupported`] for DynamoDB in this build; a non-empty store directory.
-pub fn open(spec: &SinkSpec) -> Result<Box<dyn ProjectionSink>, SinkError> {
+/// A non-empty store directory; a DynamoDB table that cannot be described.
+pub fn open(
+    spec: &SinkSpec,
+    endpoint_url: Option<&str>,
+) -> Result<Box<dyn ProjectionSink>, SinkError> {
     match spec {
         SinkSpec::Jsonl(path) => Ok(Box::new(jsonl::JsonlSink::new(path.clone()))),
         SinkSpec::Store(dir) => Ok(Box::new(store::StoreSink::open(dir)?)),
-        SinkSpec::DynamoDb { .. } => Err(SinkError::Unsupported {
-            what: "dynamodb://",
-        }),
+        SinkSpec::DynamoDb { table } => {
+            Ok(Box::new(dynamodb::DynamoSink::open(table, endpoint_url)?))
+        }
     }
 }
 

@@ -11,7 +11,6 @@
 use super::{concat::ConcatReader, frames::FramesReader, jsonl::JsonLinesReader, Location};
 use flate2::read::MultiGzDecoder;
 use schemas::Record;
-use std::fs::File;
 use std::io::{self, Cursor, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -67,14 +66,14 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Opens a file, detects its format (through gzip if need be) and returns a reader of its
+/// Opens a file (or any byte stream: an S3 object), detects its format (through gzip if need be) and returns a reader of its
 /// records, or `Ok(None)` for an empty file.
 ///
 /// # Errors
 /// `Err(Ok(reason))` when the format is not recognised (a corrupt file); `Err(Err(io))` when the
 /// file cannot be read.
 pub fn open(
-    file: File,
+    file: impl Read + Send + 'static,
     read: Arc<AtomicU64>,
 ) -> Result<Option<Box<dyn FileRecords>>, Result<String, io::Error>> {
     let counted: Box<dyn Read + Send> = Box::new(Counting { inner: file, read });

@@ -1,7 +1,7 @@
-//! Where archived records come from: the [`RecordSource`] port and its local adapter.
+//! Where archived records come from: the [`RecordSource`] port and its adapters.
 //!
-//! A source is named on the command line by a [`SourceSpec`]: a local file or directory, or (in a
-//! build with the AWS adapter) `s3://bucket/prefix` or `kinesis://stream`. Local files are read
+//! A source is named on the command line by a [`SourceSpec`]: a local file or directory,
+//! `s3://bucket/prefix` ([`s3`]) or `kinesis://stream` ([`kinesis`]). Local files are read
 //! one after another ([`local`]); each file's format is detected from its first bytes
 //! ([`detect`]): JSON lines ([`jsonl`]), concatenated JSON with no delimiter as Firehose writes it
 //! ([`concat`]), or MessagePack frames as `processor local` logs them ([`frames`]), any of them
@@ -12,9 +12,11 @@ pub mod concat;
 pub mod detect;
 pub mod frames;
 pub mod jsonl;
+pub mod kinesis;
 pub mod kinesis_wrap;
 pub mod local;
 pub mod reader;
+pub mod s3;
 
 use schemas::Record;
 use std::fmt;
@@ -33,6 +35,8 @@ pub enum Location {
     Offset(u64),
     /// The whole file (e.g. its format was not recognised).
     File,
+    /// The n-th record of a Kinesis shard (0-based), as read from the stream.
+    Record(u64),
 }
 
 impl fmt::Display for Location {
@@ -41,6 +45,7 @@ impl fmt::Display for Location {
             Location::Line(n) => write!(f, "line {n}"),
             Location::Offset(n) => write!(f, "byte {n}"),
             Location::File => f.write_str("whole file"),
+            Location::Record(n) => write!(f, "record {n}"),
         }
     }
 }
@@ -81,11 +86,13 @@ pub enum SourceError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// The source needs an adapter this build does not have.
-    #[error("{what} sources need the AWS adapter: not supported in this build yet (use a local file or directory)")]
-    Unsupported {
-        /// `s3://` or `kinesis://`.
-        what: &'static str,
+    /// An AWS request failed (after the SDK's retries): the run cannot go on.
+    #[error("{op}: {message}")]
+    Aws {
+        /// The operation, with what it was about (`GetObject s3://bucket/key`).
+        op: String,
+        /// What went wrong.
+        message: String,
     },
 }
 
@@ -165,15 +172,26 @@ pub trait RecordSource: Send {
     fn meter(&self) -> Meter;
 }
 
-/// Opens the source `spec` names.
+/// Opens the source `input` names (`--from`), for its time window and endpoint.
 ///
 /// # Errors
-/// [`SourceError::Unsupported`] for S3 and Kinesis in this build; I/O errors listing a directory.
-pub fn open(spec: &SourceSpec) -> Result<Box<dyn RecordSource>, SourceError> {
-    match spec {
+/// I/O errors listing a directory; AWS errors listing objects or shards.
+pub fn open(input: &crate::cli::Input) -> Result<Box<dyn RecordSource>, SourceError> {
+    let endpoint = input.endpoint_url.as_deref();
+    match &input.from {
         SourceSpec::Local(path) => Ok(Box::new(local::LocalSource::open(path)?)),
-        SourceSpec::S3 { .. } => Err(SourceError::Unsupported { what: "s3://" }),
-        SourceSpec::Kinesis { .. } => Err(SourceError::Unsupported { what: "kinesis://" }),
+        SourceSpec::S3 { bucket, prefix } => Ok(Box::new(s3::S3Source::open(
+            bucket,
+            prefix,
+            input.since,
+            input.until,
+            endpoint,
+        )?)),
+        SourceSpec::Kinesis { stream } => Ok(Box::new(kinesis::KinesisSource::open(
+            stream,
+            input.since,
+            endpoint,
+        )?)),
     }
 }
 
@@ -201,11 +219,5 @@ mod tests {
             Ok(SourceSpec::Local(PathBuf::from("data/log")))
         );
         assert!("s3://".parse::<SourceSpec>().is_err());
-        assert!(open(
-            &"kinesis://raw"
-                .parse()
-                .unwrap_or(SourceSpec::Local(".".into()))
-        )
-        .is_err());
     }
 }

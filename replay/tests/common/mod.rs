@@ -97,6 +97,18 @@ pub fn replay_bin(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs the built `replay` binary with dummy AWS credentials and region (for an emulator).
+pub fn replay_bin_env(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_replay"))
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap()
+}
+
 /// A binary run's stderr.
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
