@@ -102,7 +102,7 @@ pub fn decode_json(bytes: &[u8]) -> Result<Record, DecodeError> {
         }
     }
     match serde_json::from_slice::<Wire<'_>>(bytes) {
-        Ok(wire) => classify(wire),
+        Ok(wire) => classify(wire, bytes),
         Err(_) => Err(explain(bytes)),
     }
 }
@@ -152,12 +152,12 @@ fn explain(bytes: &[u8]) -> DecodeError {
     }
 }
 
-fn classify(w: Wire<'_>) -> Result<Record, DecodeError> {
+fn classify(w: Wire<'_>, bytes: &[u8]) -> Result<Record, DecodeError> {
     if let Some(kind) = w.kind.as_deref() {
         return match kind {
             "websocket" => websocket(w).map(|r| Record::WebSocket(Box::new(r))),
             "connection_gone" => connection_gone(w).map(Record::ConnectionGone),
-            "telemetry" => telemetry(w).map(Record::Telemetry),
+            "telemetry" => telemetry(w, bytes).map(Record::Telemetry),
             other => Err(DecodeError::UnknownKind {
                 found: format!("kind {other:?}"),
             }),
@@ -177,7 +177,7 @@ fn classify(w: Wire<'_>) -> Result<Record, DecodeError> {
         .map(Record::Lifecycle);
     }
     if w.device_id.is_some() {
-        return telemetry(w).map(Record::Telemetry);
+        return telemetry(w, bytes).map(Record::Telemetry);
     }
     Err(DecodeError::UnknownKind {
         found: "no kind, eventType or deviceId field".into(),
@@ -269,12 +269,30 @@ fn connect_failed(w: Wire<'_>) -> Result<Lifecycle, DecodeError> {
     }))
 }
 
-fn telemetry(w: Wire<'_>) -> Result<Telemetry, DecodeError> {
+/// Telemetry comes nested, `{deviceId, timestamp, parameters: {...}}`, or flat, as the IoT rule
+/// `SELECT *, topic(2) AS deviceId, timestamp() AS timestamp FROM 'devices/+/params'` writes it:
+/// the device's own fields beside the two the rule adds, which then are the parameters.
+fn telemetry(w: Wire<'_>, bytes: &[u8]) -> Result<Telemetry, DecodeError> {
     const K: &str = "telemetry";
+    let device_id = id(w.device_id, K, "deviceId")?;
+    let timestamp = required(w.timestamp, K, "timestamp")?;
+    let parameters = match w.parameters {
+        Some(parameters) => parameters,
+        None => {
+            let mut all: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(bytes)
+                .map_err(|e| DecodeError::NotJson {
+                    reason: e.to_string(),
+                })?;
+            for added in ["deviceId", "timestamp", "kind"] {
+                all.remove(added);
+            }
+            all
+        }
+    };
     Ok(Telemetry {
-        device_id: id(w.device_id, K, "deviceId")?,
-        timestamp: required(w.timestamp, K, "timestamp")?,
-        parameters: required(w.parameters, K, "parameters")?,
+        device_id,
+        timestamp,
+        parameters,
     })
 }
 

@@ -1,5 +1,7 @@
 //! Device telemetry: a parameter update a device published, written to the stream by an IoT rule
-//! such as `SELECT topic(2) AS deviceId, timestamp() AS timestamp, * AS parameters FROM 'devices/+/params'`.
+//! such as `SELECT *, topic(2) AS deviceId, timestamp() AS timestamp FROM 'devices/+/params'`,
+//! which writes the device's fields flat beside the two it adds; the decoder takes those fields as
+//! the parameters (a record may also carry them nested, as `parameters`, which is how we encode).
 
 use crate::lifecycle::EpochMillis;
 use schemars::JsonSchema;

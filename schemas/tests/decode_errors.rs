@@ -228,3 +228,22 @@ fn every_prefix_of_a_frame_is_incomplete_not_an_error() {
         );
     }
 }
+
+#[test]
+fn flat_telemetry_from_the_iot_rule_takes_the_other_fields_as_parameters() {
+    let flat = br#"{"temperature":21.5,"mode":"heat","deviceId":"thermostat-1","timestamp":1732350005000}"#;
+    let Ok(schemas::Record::Telemetry(t)) = schemas::decode_json(flat) else {
+        panic!("flat telemetry did not decode")
+    };
+    assert_eq!(t.device_id, "thermostat-1");
+    assert_eq!(t.timestamp, 1_732_350_005_000);
+    assert_eq!(
+        serde_json::Value::Object(t.parameters.clone()),
+        serde_json::json!({"temperature": 21.5, "mode": "heat"})
+    );
+    // Encoded, it is the nested form, which decodes to the same record.
+    let again = schemas::decode_json(&schemas::encode_json(&schemas::Record::Telemetry(
+        t.clone(),
+    )));
+    assert_eq!(again, Ok(schemas::Record::Telemetry(t)));
+}
