@@ -497,7 +497,10 @@ class Gateway:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.wfile.write(body)
+                except BrokenPipeError:
+                    pass  # the function was stopped while waiting for its next event
 
             def do_GET(self) -> None:
                 if self.path != "/2018-06-01/runtime/invocation/next":
