@@ -16,7 +16,10 @@
 //!
 //! Decoding allocates nothing but the record itself: the header is read in place, the payload is
 //! decoded from the borrowed slice and strings are copied straight into the record's fields.
+//! Lifecycle records, most of any stream, take a hand-written fast path (`frame_fast`);
+//! [`crate::FrameDecoder`] goes further and reuses the records it decodes into.
 
+use crate::frame_fast;
 use crate::frame_repr::{read_record, write_record};
 use crate::{DecodeError, Record};
 
@@ -67,6 +70,24 @@ pub fn encode_frame(record: &Record, out: &mut Vec<u8>) {
 /// [`DecodeError::BadFrame`] when the length is impossible, the CRC does not match, the frame
 /// version is unknown (e.g. written by a newer release) or the payload is not a record.
 pub fn decode_frame(buf: &[u8], offset: u64) -> Result<Option<(Record, usize)>, DecodeError> {
+    let Some((record, used)) = record_bytes(buf, offset)? else {
+        return Ok(None);
+    };
+    // Lifecycle records take the fast path into a fresh record; anything it declines goes to
+    // the general decoder (see `frame_fast`).
+    if let Some(kind) = frame_fast::lifecycle_kind(record) {
+        let mut slot = frame_fast::empty(kind);
+        if frame_fast::fill(record, &mut slot).is_some() {
+            return Ok(Some((slot, used)));
+        }
+    }
+    let record = read_general(record, offset)?;
+    Ok(Some((record, used)))
+}
+
+/// The record bytes of the frame at the start of `buf` (the payload after its version), checked
+/// (length, CRC, version), and the frame's total length; `Ok(None)` for part of a frame.
+pub(crate) fn record_bytes(buf: &[u8], offset: u64) -> Result<Option<(&[u8], usize)>, DecodeError> {
     let Some((len, expected_crc)) = header(buf, offset)? else {
         return Ok(None);
     };
@@ -82,8 +103,18 @@ pub fn decode_frame(buf: &[u8], offset: u64) -> Result<Option<(Record, usize)>, 
             ),
         ));
     }
-    let record = decode_payload(payload).map_err(|reason| bad(offset, reason))?;
+    let record = versioned(payload).map_err(|reason| bad(offset, reason))?;
     Ok(Some((record, FRAME_HEADER_LEN + len)))
+}
+
+/// A frame's record through the general (serde) decoder.
+pub(crate) fn read_general(record: &[u8], offset: u64) -> Result<Record, DecodeError> {
+    read_record(record).map_err(|e| {
+        bad(
+            offset,
+            format!("payload is not a version {FRAME_VERSION} record: {e}"),
+        )
+    })
 }
 
 /// The payload length and CRC from a frame header at the start of `buf`, the length checked
@@ -104,10 +135,10 @@ pub(crate) fn header(buf: &[u8], offset: u64) -> Result<Option<(usize, u32)>, De
     Ok(Some((len, u32::from_le_bytes([c0, c1, c2, c3]))))
 }
 
-fn decode_payload(payload: &[u8]) -> Result<Record, String> {
+/// The record inside a payload of this build's version; an error for any other version.
+fn versioned(payload: &[u8]) -> Result<&[u8], String> {
     match payload {
-        [PAIR, FRAME_VERSION, record @ ..] => read_record(record)
-            .map_err(|e| format!("payload is not a version {FRAME_VERSION} record: {e}")),
+        [PAIR, FRAME_VERSION, record @ ..] => Ok(record),
         [PAIR, version @ 0..=0x7f, ..] if *version > FRAME_VERSION => Err(format!(
             "frame version {version} is newer than this build reads (up to {FRAME_VERSION}); \
              upgrade to read it"

@@ -9,7 +9,7 @@
 //!
 //! [`encode_json`] writes a record back in its source's shape (the inverse of [`decode_json`]).
 //! [`frame`] stores records in our local log and archive as checksummed, versioned MessagePack
-//! frames, read back by [`FrameReader`]. [`schema`] publishes every kind's JSON Schema, kept in
+//! frames, read back by [`FrameReader`] (or, reusing records, [`FrameDecoder`]). [`schema`] publishes every kind's JSON Schema, kept in
 //! `schemas/json-schema/`.
 
 pub mod action;
@@ -18,6 +18,8 @@ pub mod encode;
 pub mod error;
 pub mod feedback;
 pub mod frame;
+mod frame_decoder;
+mod frame_fast;
 pub mod frame_reader;
 mod frame_repr;
 pub mod lifecycle;
@@ -32,6 +34,7 @@ pub use encode::encode_json;
 pub use error::DecodeError;
 pub use feedback::ConnectionGone;
 pub use frame::{decode_frame, encode_frame, FRAME_VERSION};
+pub use frame_decoder::FrameDecoder;
 pub use frame_reader::FrameReader;
 pub use lifecycle::{
     ConnectFailed, Connected, DisconnectReason, Disconnected, EpochMillis, Lifecycle, Subscription,

@@ -49,7 +49,23 @@ fn decode_fold(c: &mut Criterion) {
             schemas::frame::encode_frame(&record, &mut frames);
         }
     }
+    // As replay and the local log read frames: one decoder, reusing its records.
     group.bench_function("decode_frame+fold", |b| {
+        b.iter_batched_ref(
+            || World::in_memory(Config::default()),
+            |world| {
+                let mut decoder = schemas::FrameDecoder::new();
+                let mut at = 0;
+                while let Ok(Some((record, used))) = decoder.decode(&frames[at..], at as u64) {
+                    world.apply(record);
+                    at += used;
+                }
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    // A new record per frame, as `decode_frame` returns them.
+    group.bench_function("decode_frame_owned+fold", |b| {
         b.iter_batched_ref(
             || World::in_memory(Config::default()),
             |world| {
