@@ -15,6 +15,7 @@ pub mod batch;
 pub mod cli;
 pub mod consume;
 pub mod dev;
+pub mod fold_flags;
 pub mod ingest;
 pub mod lambda;
 pub mod local;

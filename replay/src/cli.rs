@@ -5,7 +5,7 @@ use crate::sink::SinkSpec;
 use crate::source::SourceSpec;
 use crate::time::parse_time;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use projections::{Config, TopicPattern};
+use processor::fold_flags::FoldFlags;
 use std::path::PathBuf;
 
 /// Rebuild presence projections from archived events, and explain a client's timeline.
@@ -108,36 +108,16 @@ pub struct Input {
     #[arg(long, short)]
     pub quiet: bool,
 
-    /// IoT topics that are chat-room memberships (must match what the processor used).
-    #[arg(long, value_name = "PATTERN", default_value = "+/+/chat/{chatId}",
-          env = "PRESENCE_CHAT_TOPIC", value_parser = parse_topic)]
-    pub chat_topic: TopicPattern,
-
-    /// The presence rule's reset horizon (must match what the processor used), e.g. `30m`.
-    #[arg(long, value_name = "DURATION", default_value = "30m",
-          env = "PRESENCE_RESET_HORIZON",
-          value_parser = processor::local::cli::parse_duration_ms)]
-    pub reset_horizon: u64,
+    /// How records are folded (must match what the processor used).
+    #[command(flatten)]
+    pub fold: FoldFlags,
 }
 
 impl Input {
-    /// The fold's settings.
-    pub fn config(&self) -> Config {
-        Config {
-            reset_horizon_ms: self.reset_horizon,
-            chat_topic: self.chat_topic.clone(),
-            ..Config::default()
-        }
-    }
-
     /// Whether a record with this event time is in the window.
     pub fn in_window(&self, event_time: u64) -> bool {
         self.since.is_none_or(|s| event_time >= s) && self.until.is_none_or(|u| event_time <= u)
     }
-}
-
-fn parse_topic(s: &str) -> Result<TopicPattern, String> {
-    TopicPattern::parse(s).map_err(|e| e.to_string())
 }
 
 /// The flags of `replay rebuild` (its help is on [`Command::Rebuild`]).

@@ -180,7 +180,7 @@ pub fn run(args: &DiffArgs) -> Result<Summary, Error> {
             "--table: expected NAME or dynamodb://NAME".into(),
         ));
     }
-    let mut fold = Fold::new(World::in_memory(args.input.config()));
+    let mut fold = Fold::new(World::in_memory(args.input.fold.config()));
     let pass = each_record(&args.input, |record, _| {
         drop(fold.apply(record));
         Ok(())
@@ -200,7 +200,7 @@ pub fn run(args: &DiffArgs) -> Result<Summary, Error> {
     let live = runtime
         .block_on(async {
             let client = aws_sdk_dynamodb::Client::new(&aws::sdk_config(endpoint).await);
-            live_clients(&client, table, args.input.config()).await
+            live_clients(&client, table, args.input.fold.config()).await
         })
         .map_err(|e| Error::Sink(e.into()))?;
     let report = compare(&replayed, &live);

@@ -60,7 +60,7 @@ pub fn run(args: &RebuildArgs) -> Result<Summary, Error> {
     }
     // Open the sink first: an unsupported or non-empty one should fail before a long fold.
     let mut sink = sink::open(&args.to, args.input.endpoint_url.as_deref())?;
-    let mut fold = Fold::new(World::in_memory(args.input.config()));
+    let mut fold = Fold::new(World::in_memory(args.input.fold.config()));
     let pass = each_record(&args.input, |record, _| {
         // Replay never sends: the deliveries the fold decides are dropped here.
         drop(fold.apply(record));

@@ -18,8 +18,10 @@ fn processor_local(input: &Path, store: &Path, out: &Path) -> String {
         store: store.to_owned(),
         projections_out: Some(out.to_owned()),
         batch_size: 250,
-        chat_topic: projections::TopicPattern::default(),
-        reset_horizon: 30 * 60 * 1000,
+        fold: processor::fold_flags::FoldFlags {
+            chat_topic: projections::TopicPattern::default(),
+            reset_horizon: 30 * 60 * 1000,
+        },
         routed_retention: 24 * 60 * 60 * 1000,
         quiet: true,
         segment_bytes: 64 * 1024,

@@ -12,7 +12,7 @@
 //! | `COMMIT_ATTEMPTS` | fold-and-write attempts on revision conflicts (1-20) | 5 |
 //! | `DEDUP_TTL` | how long sent deliveries are remembered | `24h` |
 
-use crate::local::cli::parse_duration_ms;
+use crate::fold_flags::parse_duration_ms;
 use projections::{Config, TopicPattern};
 
 /// A setting that is missing or invalid.

@@ -42,7 +42,7 @@ pub struct ConsumeArgs {
     pub chat_topic: TopicPattern,
     /// The presence rule's reset horizon (e.g. `30m`).
     #[arg(long, value_name = "DURATION", default_value = "30m", env = "RESET_HORIZON",
-          value_parser = crate::local::cli::parse_duration_ms)]
+          value_parser = crate::fold_flags::parse_duration_ms)]
     pub reset_horizon: u64,
     /// Where deliveries go: `stdout` (one JSON line each, as `processor local` prints them) or
     /// `aws` (API Gateway, IoT and SNS, set up by WEBSOCKET_API_ENDPOINT, IOT_DATA_ENDPOINT and

@@ -19,7 +19,7 @@ pub mod http;
 pub mod mqtt_codec;
 pub mod mqtt_session;
 
-use crate::local::cli::parse_duration_ms;
+use crate::fold_flags::{parse_duration_ms, FoldFlags};
 use crate::local::log::{Log, LogReader, DEFAULT_SEGMENT_BYTES};
 use crate::local::pipeline::Pipeline;
 use crate::local::redb_store::RedbStore;
@@ -28,7 +28,6 @@ use crate::local::store::ProjectionStore;
 use crate::local::summary::Summary;
 use anyhow::{Context, Result};
 use clap::Args;
-use projections::{Config, TopicPattern};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,16 +90,9 @@ pub struct DevArgs {
     )]
     pub store: PathBuf,
 
-    /// IoT topics that are chat-room memberships; `+` matches one level, `{chatId}` names the
-    /// room.
-    #[arg(long, value_name = "PATTERN", default_value = "+/+/chat/{chatId}",
-          env = "PRESENCE_CHAT_TOPIC", value_parser = parse_topic)]
-    pub chat_topic: TopicPattern,
-
-    /// The presence rule's reset horizon (e.g. `30m`).
-    #[arg(long, value_name = "DURATION", default_value = "30m",
-          env = "PRESENCE_RESET_HORIZON", value_parser = parse_duration_ms)]
-    pub reset_horizon: u64,
+    /// How records are folded.
+    #[command(flatten)]
+    pub fold: FoldFlags,
 
     /// How long routed event ids are remembered, to skip duplicates' deliveries.
     #[arg(long, value_name = "DURATION", default_value = "24h",
@@ -112,21 +104,6 @@ pub struct DevArgs {
     #[arg(long, value_name = "DURATION", default_value = "2h", hide = true,
           value_parser = parse_duration_ms)]
     pub ws_max_age: u64,
-}
-
-fn parse_topic(s: &str) -> Result<TopicPattern, String> {
-    TopicPattern::parse(s).map_err(|e| e.to_string())
-}
-
-impl DevArgs {
-    /// The fold's settings.
-    pub fn config(&self) -> Config {
-        Config {
-            reset_horizon_ms: self.reset_horizon,
-            chat_topic: self.chat_topic.clone(),
-            ..Config::default()
-        }
-    }
 }
 
 /// Milliseconds since the Unix epoch: the event time the local sources stamp their records with
@@ -176,7 +153,7 @@ async fn serve(args: &DevArgs) -> Result<String> {
     let store = RedbStore::open(&dir.join(DB_FILE))?;
     let committed = store.log_position()?;
     let log = Log::open(&dir.join(LOG_DIR), committed, DEFAULT_SEGMENT_BYTES)?.log;
-    let mut pipeline = Pipeline::new(store, args.config(), args.routed_retention);
+    let mut pipeline = Pipeline::new(store, args.fold.config(), args.routed_retention);
     recover(&mut pipeline, &log, committed)?;
 
     let bind = |port: u16, what: &'static str| async move {

@@ -1,8 +1,8 @@
 //! `processor local`: its flags, their defaults and environment variables, and the fold
 //! settings they make.
 
+use crate::fold_flags::{parse_duration_ms, FoldFlags};
 use clap::Args;
-use projections::{Config, TopicPattern};
 use std::path::PathBuf;
 
 /// Fold raw records from a file or stdin into an embedded store, printing deliveries.
@@ -51,17 +51,9 @@ pub struct LocalArgs {
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub batch_size: u64,
 
-    /// IoT topics that are chat-room memberships; `+` matches one level, `{chatId}` names the
-    /// room.
-    #[arg(long, value_name = "PATTERN", default_value = "+/+/chat/{chatId}",
-          env = "PRESENCE_CHAT_TOPIC", value_parser = parse_topic)]
-    pub chat_topic: TopicPattern,
-
-    /// The presence rule's reset horizon: sessions whose last event is this much older than the
-    /// client's newest event no longer count (e.g. `30m`, `90s`, `1h`).
-    #[arg(long, value_name = "DURATION", default_value = "30m",
-          env = "PRESENCE_RESET_HORIZON", value_parser = parse_duration_ms)]
-    pub reset_horizon: u64,
+    /// How records are folded.
+    #[command(flatten)]
+    pub fold: FoldFlags,
 
     /// How long routed event ids are remembered, before the newest event time, to skip
     /// duplicates' deliveries (Kinesis keeps records 24 h by default).
@@ -77,62 +69,4 @@ pub struct LocalArgs {
     #[arg(long, value_name = "BYTES", default_value_t = crate::local::log::DEFAULT_SEGMENT_BYTES,
           hide = true)]
     pub segment_bytes: u64,
-}
-
-impl LocalArgs {
-    /// The fold's settings.
-    pub fn config(&self) -> Config {
-        Config {
-            reset_horizon_ms: self.reset_horizon,
-            chat_topic: self.chat_topic.clone(),
-            ..Config::default()
-        }
-    }
-}
-
-fn parse_topic(s: &str) -> Result<TopicPattern, String> {
-    TopicPattern::parse(s).map_err(|e| e.to_string())
-}
-
-/// Parses `1500ms`, `90s`, `30m`, `2h` or `1d` into milliseconds.
-///
-/// # Errors
-/// A message saying what a duration looks like.
-pub fn parse_duration_ms(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (digits, unit) = s.split_at(split);
-    let unit_ms = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => {
-            return Err(format!(
-                "{s:?}: expected a number and a unit: ms, s, m, h or d (e.g. 30m)"
-            ))
-        }
-    };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{s:?}: expected a number and a unit (e.g. 30m)"))?;
-    n.checked_mul(unit_ms)
-        .ok_or_else(|| format!("{s:?}: too long"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_durations() {
-        assert_eq!(parse_duration_ms("30m"), Ok(1_800_000));
-        assert_eq!(parse_duration_ms("1500ms"), Ok(1_500));
-        assert_eq!(parse_duration_ms("2h"), Ok(7_200_000));
-        assert_eq!(parse_duration_ms("1d"), Ok(86_400_000));
-        assert!(parse_duration_ms("30").is_err());
-        assert!(parse_duration_ms("m").is_err());
-        assert!(parse_duration_ms("5 weeks").is_err());
-    }
 }

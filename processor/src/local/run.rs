@@ -41,7 +41,7 @@ pub fn run(args: &LocalArgs) -> Result<Summary> {
             opened.truncated
         );
     }
-    let mut pipeline = Pipeline::new(store, args.config(), args.routed_retention);
+    let mut pipeline = Pipeline::new(store, args.fold.config(), args.routed_retention);
     let mut summary = Summary::default();
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());

@@ -157,7 +157,7 @@ pub fn run(args: &ExplainArgs) -> Result<Summary, Error> {
 /// Source and `--strict` failures.
 pub fn timeline(args: &ExplainArgs) -> Result<(Vec<Step>, Summary), Error> {
     let id = args.client.as_str();
-    let mut fold = Fold::new(World::in_memory(args.input.config()));
+    let mut fold = Fold::new(World::in_memory(args.input.fold.config()));
     let mut steps = Vec::new();
     let mut positions = Vec::new();
     let mut seq = 0;
