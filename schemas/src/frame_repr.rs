@@ -6,6 +6,8 @@
 //! *omit* elements, and a positional decoder then reads every later field one slot early. So
 //! frames go through these `#[serde(remote = ...)]` mirrors, which are the same fields in the same
 //! order without skips: an absent option is a one-byte `nil`, an empty map a one-byte `0x80`.
+//! `crate::frame_fast` reads the lifecycle mirrors' bytes by hand: change a mirror, change it too
+//! (its tests build every lifecycle record field by field, so a new field fails their build).
 //!
 //! serde checks the mirrors against the real types at compile time (every field, by name and
 //! type), so adding a field to a record without adding it here fails the build. Adding, removing
