@@ -1,6 +1,6 @@
 //! JSON decoding of every record kind, in one pass.
 //!
-//! The hot path parses a record once into [`Wire`], a flat view with every field of every kind
+//! The hot path parses a record once into `Wire`, a flat view with every field of every kind
 //! (borrowing strings from the input where it can), then classifies it and moves the fields into
 //! the typed record. A flat struct is several times faster than an internally tagged enum, which
 //! would buffer the whole object to find its tag. Only when that fails do we parse again, tracking

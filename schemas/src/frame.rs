@@ -8,7 +8,7 @@
 //! ```
 //!
 //! The record inside is encoded positionally (structs as arrays) through the mirrors in
-//! [`crate::frame_repr`], which explains why the record types' own derives cannot be used for this.
+//! `frame_repr`, which explains why the record types' own derives cannot be used for this.
 //! The length lets a reader skip to the next frame and tell a torn tail (a frame cut short by a
 //! crash) from a complete one; the CRC tells a damaged frame from a good one; the version lets a
 //! newer release change the payload while an older one refuses it with a clear error instead of

@@ -1,12 +1,12 @@
 //! The fast path of frame decoding, for IoT lifecycle records: most of any stream.
 //!
-//! The general decoder (rmp-serde through the mirrors of [`crate::frame_repr`]) goes through
+//! The general decoder (rmp-serde through the mirrors of `frame_repr`) goes through
 //! serde's visitors for every field and allocates every string anew. For the five lifecycle kinds
 //! this reader walks the MessagePack bytes directly and writes the fields into an existing record,
 //! reusing its strings' buffers, so that a reader decoding frame after frame into the same slots
 //! ([`crate::FrameDecoder`]) allocates nothing at all in the steady state.
 //!
-//! It reads exactly what [`crate::frame_repr`]'s encoder writes. Anything else, however valid as
+//! It reads exactly what `frame_repr`'s encoder writes. Anything else, however valid as
 //! MessagePack (a timestamp as a signed integer, a string as `bin`, extra trailing bytes), makes it
 //! return `None`, and the caller falls back to the general decoder. So the fast path can change
 //! how fast a frame decodes, never what it decodes to, nor which frames are accepted: a property
