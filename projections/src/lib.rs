@@ -10,7 +10,7 @@
 //! - [`client`], [`connection`]: the entries of the world, one per DynamoDB item ([`key`]).
 //! - [`world`]: the entries together, the fold over them and the batch protocol's loading.
 //! - [`route`]: who gets a message and how (socket, MQTT, push); [`delivery`]: what is sent.
-//! - [`view`]: the client projection readers see; [`compact`]: bounding state without changing it.
+//! - [`view`]: the client projection readers see; `compact`: bounding state without changing it.
 
 pub mod client;
 mod compact;

@@ -372,7 +372,7 @@ impl World {
         out
     }
 
-    /// Compacts every entry (see [`crate::compact`]); the derived views do not change.
+    /// Compacts every entry (see `compact`); the derived views do not change.
     pub fn compact_all(&mut self) {
         let keys: Vec<Key> = self.keys().collect();
         for key in keys {

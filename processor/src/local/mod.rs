@@ -4,7 +4,7 @@
 //! ([`redb_store`], behind the [`store::ProjectionStore`] port), deliveries go to stdout. Records
 //! come from [`input`], decoded and logged by [`ingest`] on its own thread; bad ones go to the
 //! [`quarantine`]; [`pipeline`] folds a batch with the
-//! same pure fold the Lambda runs; [`run`] wires it together and [`summary`] reports.
+//! same pure fold the Lambda runs; [`run()`] wires it together and [`summary`] reports.
 
 pub mod cli;
 pub mod ingest;

@@ -5,7 +5,7 @@
 //! The [`World`] is kept across batches as a cache: entries it has loaded stay loaded, so a
 //! client seen in the previous batch costs no read in this one.
 //!
-//! The store is committed every [`COMMIT_EVERY`] and at the end, not after every batch. Each
+//! The store is committed every `COMMIT_EVERY` (2 s) and at the end, not after every batch. Each
 //! batch is already durable in the log (fsynced before it is folded), and a commit records the log
 //! position it covers, so a crash loses nothing: the next run folds the log again from the last
 //! commit. Committing less often means a busy client's entry is written once per commit instead
@@ -72,7 +72,7 @@ impl<S: ProjectionStore> Pipeline<S> {
     }
 
     /// Folds one batch and prints its new deliveries to `out` (one JSON object per line); commits
-    /// when the last commit is [`COMMIT_EVERY`] old, recording that the store has folded the log
+    /// when the last commit is `COMMIT_EVERY` old, recording that the store has folded the log
     /// up to `log_position`.
     ///
     /// Deliveries are written and flushed before the commit: a crash in between prints them

@@ -81,7 +81,7 @@ pub struct Outcome {
 /// content.
 ///
 /// # Errors
-/// DynamoDB errors (after retries), or items still unprocessed after [`UNPROCESSED_ROUNDS`].
+/// DynamoDB errors (after retries), or items still unprocessed after `UNPROCESSED_ROUNDS`.
 pub async fn write_world(store: &DynamoStore, world: &mut World) -> Result<Outcome, StoreError> {
     // What the processor stores is compacted; compaction changes no view.
     world.compact_all();

@@ -4,7 +4,7 @@
 //! `s3://bucket/prefix` ([`s3`]) or `kinesis://stream` ([`kinesis`]). Local files are read
 //! one after another ([`local`]); each file's format is detected from its first bytes
 //! ([`detect`]): JSON lines ([`jsonl`]), concatenated JSON with no delimiter as Firehose writes it
-//! ([`concat`]), or MessagePack frames as `processor local` logs them ([`frames`]), any of them
+//! ([`concat`](mod@concat)), or MessagePack frames as `processor local` logs them ([`frames`]), any of them
 //! gzipped. JSON records may be bare or wrapped in Kinesis metadata ([`kinesis_wrap`]).
 //! [`reader`] moves decoding onto its own thread, so the fold does not wait for it.
 
