@@ -49,7 +49,7 @@ fn decode_fold(c: &mut Criterion) {
             schemas::frame::encode_frame(&record, &mut frames);
         }
     }
-    // As replay and the local log read frames: one decoder, reusing its records.
+    // A single-threaded decode+fold loop: one `FrameDecoder`, reusing its records.
     group.bench_function("decode_frame+fold", |b| {
         b.iter_batched_ref(
             || World::in_memory(Config::default()),
@@ -64,7 +64,8 @@ fn decode_fold(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
-    // A new record per frame, as `decode_frame` returns them.
+    // A new record per frame, as `decode_frame` returns them: how replay's reader thread and the
+    // local log's recovery read frames, since they hand records on in batches.
     group.bench_function("decode_frame_owned+fold", |b| {
         b.iter_batched_ref(
             || World::in_memory(Config::default()),
