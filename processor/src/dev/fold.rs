@@ -10,13 +10,13 @@
 //! Queries (`GET /clients`) travel on the same channel, so a query sees every record that
 //! arrived before it folded.
 
+use crate::local::deliveries::{Deliveries, Discard};
 use crate::local::log::Log;
 use crate::local::pipeline::Pipeline;
 use crate::local::redb_store::RedbStore;
 use crate::local::summary::Summary;
-use projections::ClientProjection;
+use projections::{Channel, ClientProjection, Delivery};
 use schemas::{ConnectionGone, Record};
-use serde::Deserialize;
 use std::collections::VecDeque;
 use std::io::Write;
 use tokio::sync::{mpsc, oneshot};
@@ -54,17 +54,6 @@ pub trait Deliver: Send {
     fn push(&mut self, line: &str);
 }
 
-/// A delivery line, as the pipeline prints it, read back for the fields that route it.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Line {
-    id: String,
-    channel: String,
-    connection_id: Option<String>,
-    topic: Option<String>,
-    payload: serde_json::Value,
-}
-
 /// Counts, for the summary at shutdown.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Folded {
@@ -91,7 +80,6 @@ pub fn run(
     let mut folded = Folded::default();
     let mut summary = Summary::default();
     let mut feedback: VecDeque<Record> = VecDeque::new();
-    let mut out: Vec<u8> = Vec::with_capacity(1 << 16);
     let mut stopping = false;
     while !stopping {
         let mut batch: Vec<Record> = feedback.drain(..).collect();
@@ -110,17 +98,14 @@ pub fn run(
         }
         if !batch.is_empty() {
             let position = log.append(&batch)?;
-            out.clear();
-            pipeline.fold_batch(&batch, position, &mut out, &mut summary)?;
+            let mut live = Live {
+                deliver: &mut deliver,
+                feedback: &mut feedback,
+                folded: &mut folded,
+            };
+            pipeline.fold_batch(&batch, position, &mut live, &mut summary)?;
             folded.records += batch.len() as u64;
             folded.batches += 1;
-            for line in out.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                folded.delivered += 1;
-                if let Some(gone) = send(line, &mut deliver) {
-                    folded.gone += 1;
-                    feedback.push_back(gone);
-                }
-            }
         }
         for (client_id, reply) in queries {
             let answer = pipeline
@@ -140,7 +125,7 @@ pub fn run(
     if !feedback.is_empty() {
         let batch: Vec<Record> = feedback.drain(..).collect();
         let position = log.append(&batch)?;
-        pipeline.fold_batch(&batch, position, &mut std::io::sink(), &mut summary)?;
+        pipeline.fold_batch(&batch, position, &mut Discard, &mut summary)?;
         folded.records += batch.len() as u64;
     }
     pipeline.sync()?;
@@ -161,35 +146,47 @@ fn take(input: Input, batch: &mut Vec<Record>, queries: &mut Vec<Query>, stoppin
     }
 }
 
-/// Sends one delivery line; a `connection_gone` record when its WebSocket is gone.
-fn send(line: &[u8], deliver: &mut impl Deliver) -> Option<Record> {
-    let parsed: Line = match serde_json::from_slice(line) {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::warn!(error = %e, "unreadable delivery line");
-            return None;
+/// A batch's deliveries, sent to the live clients as the pipeline hands them over.
+struct Live<'a, D> {
+    deliver: &'a mut D,
+    /// `connection_gone` records for sockets found gone, folded with the next batch.
+    feedback: &'a mut VecDeque<Record>,
+    folded: &'a mut Folded,
+}
+
+impl<D: Deliver> Deliveries for Live<'_, D> {
+    fn deliver(&mut self, delivery: &Delivery) -> std::io::Result<()> {
+        self.folded.delivered += 1;
+        if let Some(gone) = send(delivery, self.deliver) {
+            self.folded.gone += 1;
+            self.feedback.push_back(gone);
         }
-    };
-    let payload = parsed.payload.to_string();
-    match (parsed.channel.as_str(), parsed.connection_id, parsed.topic) {
-        ("websocket", Some(connection_id), _) => {
-            if deliver.websocket(&connection_id, &payload) {
+        Ok(())
+    }
+}
+
+/// Sends one delivery; a `connection_gone` record when its WebSocket is gone.
+fn send(delivery: &Delivery, deliver: &mut impl Deliver) -> Option<Record> {
+    match &delivery.channel {
+        Channel::WebSocket { connection_id } => {
+            if deliver.websocket(connection_id, &delivery.payload.to_string()) {
                 return None;
             }
             tracing::debug!(connection_id, "connection gone");
             Some(Record::ConnectionGone(ConnectionGone {
                 schema_version: schemas::feedback::CONNECTION_GONE_SCHEMA_VERSION,
-                connection_id,
+                connection_id: connection_id.clone(),
                 timestamp: super::now_ms(),
-                delivery_id: Some(parsed.id),
+                delivery_id: Some(delivery.id.clone()),
             }))
         }
-        ("mqtt", _, Some(topic)) => {
-            deliver.mqtt(&topic, &payload);
+        Channel::Mqtt { topic } => {
+            deliver.mqtt(topic, &delivery.payload.to_string());
             None
         }
-        _ => {
-            deliver.push(&String::from_utf8_lossy(line));
+        Channel::Push { .. } => {
+            // Serializing our own type to a String cannot fail.
+            deliver.push(&serde_json::to_string(delivery).unwrap_or_default());
             None
         }
     }
@@ -206,7 +203,6 @@ pub fn print_push(line: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use projections::{Channel, Delivery};
     use schemas::EventId;
 
     #[derive(Default)]
@@ -230,35 +226,34 @@ mod tests {
         }
     }
 
-    fn line(channel: Channel) -> Vec<u8> {
-        let d = Delivery::new(
+    fn delivery(channel: Channel) -> Delivery {
+        Delivery::new(
             EventId(7),
             channel,
             None,
             serde_json::json!({"type": "message"}),
-        );
-        serde_json::to_vec(&d).unwrap()
+        )
     }
 
     #[test]
-    fn routes_the_pipeline_s_lines_by_channel() {
+    fn routes_the_pipeline_s_deliveries_by_channel() {
         let mut seen = Seen::default();
-        let ws = line(Channel::WebSocket {
+        let ws = delivery(Channel::WebSocket {
             connection_id: "c1=".into(),
         });
         assert!(send(&ws, &mut seen).is_none());
-        let mqtt = line(Channel::Mqtt {
+        let mqtt = delivery(Channel::Mqtt {
             topic: "app/bob/chat/42".into(),
         });
         assert!(send(&mqtt, &mut seen).is_none());
-        let push = line(Channel::Push {
+        let push = delivery(Channel::Push {
             client_id: "bob".into(),
         });
         assert!(send(&push, &mut seen).is_none());
         let payload = r#"{"type":"message"}"#.to_owned();
         assert_eq!(seen.websocket, [("c1=".to_owned(), payload.clone())]);
         assert_eq!(seen.mqtt, [("app/bob/chat/42".to_owned(), payload)]);
-        assert_eq!(seen.push, [String::from_utf8(push).unwrap()]);
+        assert_eq!(seen.push, [serde_json::to_string(&push).unwrap()]);
     }
 
     #[test]
@@ -267,7 +262,7 @@ mod tests {
             gone: true,
             ..Seen::default()
         };
-        let ws = line(Channel::WebSocket {
+        let ws = delivery(Channel::WebSocket {
             connection_id: "c1=".into(),
         });
         let Some(Record::ConnectionGone(gone)) = send(&ws, &mut seen) else {

@@ -20,6 +20,7 @@ pub mod mqtt_codec;
 pub mod mqtt_session;
 
 use crate::fold_flags::{parse_duration_ms, FoldFlags};
+use crate::local::deliveries::Discard;
 use crate::local::log::{Log, LogReader, DEFAULT_SEGMENT_BYTES};
 use crate::local::pipeline::Pipeline;
 use crate::local::redb_store::RedbStore;
@@ -255,11 +256,11 @@ fn recover(pipeline: &mut Pipeline<RedbStore>, log: &Log, committed: u64) -> Res
         batch.push(record);
         position = after;
         if batch.len() == fold::MAX_BATCH {
-            pipeline.fold_batch(&batch, position, &mut std::io::sink(), &mut summary)?;
+            pipeline.fold_batch(&batch, position, &mut Discard, &mut summary)?;
             batch.clear();
         }
     }
-    pipeline.fold_batch(&batch, position, &mut std::io::sink(), &mut summary)?;
+    pipeline.fold_batch(&batch, position, &mut Discard, &mut summary)?;
     pipeline.sync()?;
     eprintln!("log: folded records an earlier run had logged but not committed");
     Ok(())

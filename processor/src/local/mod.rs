@@ -3,10 +3,11 @@
 //! The stream is a local append-only log ([`log`]), the store an embedded database
 //! ([`redb_store`], behind the [`store::ProjectionStore`] port), deliveries go to stdout. Records
 //! come from [`input`], decoded and logged by [`ingest`] on its own thread; bad ones go to the
-//! [`quarantine`]; [`pipeline`] folds a batch with the
-//! same pure fold the Lambda runs; [`run()`] wires it together and [`summary`] reports.
+//! [`quarantine`]; [`pipeline`] folds a batch with the same pure fold the Lambda runs and hands
+//! its deliveries to a [`deliveries::Deliveries`]; [`run()`] wires it together and [`summary`] reports.
 
 pub mod cli;
+pub mod deliveries;
 pub mod ingest;
 pub mod input;
 pub mod log;

@@ -12,12 +12,13 @@
 //! of once per batch: on a million events over 50,000 clients that is most of the run's cost.
 
 use crate::batch::{self, Unsettled, PREFETCH_ROUNDS, RECORD_ROUNDS};
+use crate::local::deliveries::Deliveries;
 use crate::local::store::{Commit, ProjectionStore};
 use crate::local::summary::Summary;
 use projections::{ClientProjection, Config, Delivery, Key, World};
 use schemas::{EventId, Record};
 use std::collections::{HashMap, HashSet};
-use std::io::{self, Write};
+use std::io;
 use std::time::{Duration, Instant};
 
 /// How often the folded state is committed (and made durable) to the store. Between commits the
@@ -71,12 +72,12 @@ impl<S: ProjectionStore> Pipeline<S> {
         &self.store
     }
 
-    /// Folds one batch and prints its new deliveries to `out` (one JSON object per line); commits
+    /// Folds one batch and hands its new deliveries to `out`, in order; commits
     /// when the last commit is `COMMIT_EVERY` old, recording that the store has folded the log
     /// up to `log_position`.
     ///
-    /// Deliveries are written and flushed before the commit: a crash in between prints them
-    /// again on recovery (at least once) rather than never.
+    /// Deliveries are handed over and flushed before the commit: a crash in between hands them
+    /// over again on recovery (at least once) rather than never.
     ///
     /// # Errors
     /// Store and output failures, or a fold that never settles its keys.
@@ -84,7 +85,7 @@ impl<S: ProjectionStore> Pipeline<S> {
         &mut self,
         records: &[Record],
         log_position: u64,
-        out: &mut impl Write,
+        out: &mut impl Deliveries,
         summary: &mut Summary,
     ) -> Result<(), FoldError<S::Error>> {
         let t0 = Instant::now();
@@ -123,8 +124,7 @@ impl<S: ProjectionStore> Pipeline<S> {
                 summary.duplicates += 1;
                 continue;
             }
-            serde_json::to_writer(&mut *out, delivery).map_err(io::Error::from)?;
-            out.write_all(b"\n")?;
+            out.deliver(delivery)?;
             summary.delivered(delivery.channel.name());
         }
         out.flush()?;

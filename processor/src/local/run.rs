@@ -3,6 +3,7 @@
 //! the summary.
 
 use crate::local::cli::LocalArgs;
+use crate::local::deliveries::{Deliveries, JsonLines};
 use crate::local::ingest;
 use crate::local::input::Lines;
 use crate::local::log::{Log, LogReader};
@@ -44,7 +45,7 @@ pub fn run(args: &LocalArgs) -> Result<Summary> {
     let mut pipeline = Pipeline::new(store, args.fold.config(), args.routed_retention);
     let mut summary = Summary::default();
     let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut out = JsonLines(BufWriter::with_capacity(1 << 16, stdout.lock()));
     let batch_size = usize::try_from(args.batch_size).unwrap_or(usize::MAX);
 
     // A previous run logged these records but stopped before committing their batch.
