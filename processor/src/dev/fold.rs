@@ -108,15 +108,11 @@ pub fn run(
             folded.batches += 1;
         }
         for (client_id, reply) in queries {
-            let answer = pipeline
-                .all_clients()
-                .map(|mut all| {
-                    if let Some(id) = &client_id {
-                        all.retain(|c| &c.client_id == id);
-                    }
-                    all
-                })
-                .map_err(|e| e.to_string());
+            let answer = match &client_id {
+                Some(id) => pipeline.client(id).map(|c| c.into_iter().collect()),
+                None => pipeline.all_clients(),
+            }
+            .map_err(|e| e.to_string());
             // The asker may have gone away; nothing to do then.
             let _ = reply.send(answer);
         }

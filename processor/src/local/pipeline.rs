@@ -247,11 +247,77 @@ impl<S: ProjectionStore> Pipeline<S> {
         for prefix in ["client#", "conn#"] {
             missing.extend(self.store.scan_keys(prefix)?);
         }
-        missing.retain(|key| !self.world.has(key));
-        let entries = self.store.load(&missing)?;
-        for (key, entry) in missing.into_iter().zip(entries) {
+        self.load_missing(missing)?;
+        Ok(self.world.clients())
+    }
+
+    /// One client's projection, or `None` if no event was about it. Reads only what the view
+    /// needs and is not loaded yet: the client, the watermark, and its connections (for the
+    /// devices they watch).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub fn client(&mut self, id: &str) -> Result<Option<ClientProjection>, S::Error> {
+        self.load_missing(vec![Key::Client(id.to_owned()), Key::Watermark])?;
+        let connections = self
+            .world
+            .client_state(id)
+            .map(|c| c.connections.keys().cloned().map(Key::Connection).collect())
+            .unwrap_or_default();
+        self.load_missing(connections)?;
+        Ok(self.world.client(id))
+    }
+
+    fn load_missing(&mut self, mut keys: Vec<Key>) -> Result<(), S::Error> {
+        keys.retain(|key| !self.world.has(key));
+        let entries = self.store.load(&keys)?;
+        for (key, entry) in keys.into_iter().zip(entries) {
             self.world.load(key, entry);
         }
-        Ok(self.world.clients())
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Tests fail by panicking.
+
+    use super::*;
+    use crate::local::deliveries::Discard;
+    use crate::local::store::MemoryStore;
+
+    /// The README's example (every seed's scenario), and alice's live connection then watching a
+    /// device: a view that needs a connection's entry.
+    fn example() -> Vec<Record> {
+        let watch = r#"{"kind":"websocket","schemaVersion":2,"eventType":"MESSAGE","routeKey":"set_notify_list","connectionId":"alice-conn","connectedAt":1732350003000,"requestTimeEpoch":1732350065000,"body":"{\"action\": \"set_notify_list\", \"devices\": [\"sensor-7\"]}"}"#;
+        include_str!("../../../examples/seeds.jsonl")
+            .lines()
+            .chain([watch])
+            .filter_map(|line| schemas::decode_json(line.as_bytes()).ok())
+            .collect()
+    }
+
+    #[test]
+    fn one_client_read_cold_equals_its_entry_in_the_full_listing() {
+        let mut pipeline = Pipeline::new(MemoryStore::new(), Config::default(), 0);
+        pipeline
+            .fold_batch(&example(), 1, &mut Discard, &mut Summary::default())
+            .unwrap();
+        pipeline.sync().unwrap();
+        let store = pipeline.finish();
+        let all = Pipeline::new(store.clone(), Config::default(), 0)
+            .all_clients()
+            .unwrap();
+        assert!(all.len() > 3 && all.iter().any(|c| !c.watching.is_empty()));
+        for expected in &all {
+            // A pipeline that has loaded nothing yet: the read must fetch all the view needs.
+            let mut cold = Pipeline::new(store.clone(), Config::default(), 0);
+            assert_eq!(
+                cold.client(&expected.client_id).unwrap().as_ref(),
+                Some(expected)
+            );
+        }
+        let mut cold = Pipeline::new(store, Config::default(), 0);
+        assert_eq!(cold.client("nobody").unwrap(), None);
     }
 }
