@@ -257,10 +257,14 @@ async fn seed_003_with_mosquitto_sub() {
             ])
             .args(["-t", "lamps/lamp-1/set"]),
     );
+    // The broker emits `connected` when the client connects and `subscribed` when it then
+    // subscribes: the projection may show the first without the second for a moment.
     let c = dev
-        .wait_client("lamp-1", "connected", |c| c["connected"] == true)
+        .wait_client("lamp-1", "connected and subscribed", |c| {
+            c["connected"] == true && has(&c["topics"], "lamps/lamp-1/set")
+        })
         .await;
-    assert!(has(&c["topics"], "lamps/lamp-1/set"), "{c}");
+    assert_eq!(c["online"], true);
     drop(lamp);
     let c = dev
         .wait_client("lamp-1", "disconnected", |c| c["connected"] == false)
