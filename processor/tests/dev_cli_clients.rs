@@ -6,7 +6,7 @@
 
 mod dev_support;
 
-use dev_support::{Dev, DEADLINE};
+use dev_support::{has, wait_json_line, Dev, DEADLINE};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -68,25 +68,7 @@ impl Cli {
         what: &str,
         ok: impl Fn(&serde_json::Value) -> bool,
     ) -> serde_json::Value {
-        let until = Instant::now() + DEADLINE;
-        loop {
-            let found = self
-                .lines
-                .lock()
-                .unwrap()
-                .iter()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .find(|v| ok(v));
-            if let Some(v) = found {
-                return v;
-            }
-            assert!(
-                Instant::now() < until,
-                "never printed: {what}; got {:?}",
-                self.lines
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_json_line(&self.lines, &format!("printed: {what}"), ok).await
     }
 
     /// Waits for the client to exit by itself.
@@ -117,11 +99,6 @@ fn wscat(dev: &Dev, client_id: &str, messages: &[&str], wait: u32) -> Cli {
     }
     command.args(["-w", &wait.to_string()]);
     Cli::spawn(&mut command)
-}
-
-fn has(list: &serde_json::Value, item: &str) -> bool {
-    list.as_array()
-        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(item)))
 }
 
 /// Seed 001 with wscat: bob gets alice's broadcast, alice does not get her own.

@@ -6,16 +6,11 @@
 
 mod dev_support;
 
-use dev_support::{Dev, Mqtt, Ws, DEADLINE};
+use dev_support::{has, Dev, Mqtt, Ws, DEADLINE};
 use processor::dev::mqtt_codec::{self, Packet};
 use serde_json::json;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn has(list: &serde_json::Value, item: &str) -> bool {
-    list.as_array()
-        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(item)))
-}
 
 /// Seed 000: bob, subscribed over MQTT to his chat topic, gets alice's WebSocket message by
 /// socket; once he is gone, the next one goes to push (a JSON line on stdout).

@@ -6,14 +6,9 @@
 
 mod dev_support;
 
-use dev_support::{http, Dev, Mqtt, Ws};
+use dev_support::{has, http, Dev, Mqtt, Ws};
 use serde_json::json;
 use std::time::Duration;
-
-fn has(list: &serde_json::Value, item: &str) -> bool {
-    list.as_array()
-        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(item)))
-}
 
 /// Seed 001: a chat where every connected client but the sender gets each message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,6 +25,36 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// How long any expected thing may take.
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
+/// Whether a JSON array of strings holds `item`.
+pub fn has(list: &serde_json::Value, item: &str) -> bool {
+    list.as_array()
+        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(item)))
+}
+
+/// Polls a process's captured output until a line parses as JSON satisfying `ok`.
+pub async fn wait_json_line(
+    lines: &Mutex<Vec<String>>,
+    what: &str,
+    ok: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let until = Instant::now() + DEADLINE;
+    loop {
+        let found = lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| ok(v));
+        if let Some(v) = found {
+            return v;
+        }
+        if Instant::now() > until {
+            panic!("never {what}; lines: {:?}", lines.lock().unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// A running `processor dev`.
 pub struct Dev {
     child: Option<Child>,
@@ -195,26 +225,7 @@ impl Dev {
         what: &str,
         ok: impl Fn(&serde_json::Value) -> bool,
     ) -> serde_json::Value {
-        let until = Instant::now() + DEADLINE;
-        loop {
-            let found = self
-                .stdout
-                .lock()
-                .unwrap()
-                .iter()
-                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-                .find(|v| ok(v));
-            if let Some(v) = found {
-                return v;
-            }
-            if Instant::now() > until {
-                panic!(
-                    "never on stdout: {what}; stdout: {:?}",
-                    self.stdout.lock().unwrap()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_json_line(&self.stdout, &format!("on stdout: {what}"), ok).await
     }
 }
 
