@@ -28,22 +28,32 @@ fn push_to(client_id: &str) -> Delivery {
     )
 }
 
-#[tokio::test]
-async fn sns_push_sink_publishes_and_a_missing_topic_is_fatal() {
-    let moto = Moto::start();
-    let sdk = support::sdk_config();
-    let sns = aws_sdk_sns::Client::from_conf(
-        aws_sdk_sns::config::Builder::from(&sdk)
+fn sns_client(moto: &Moto, sdk: &aws_config::SdkConfig) -> aws_sdk_sns::Client {
+    aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::config::Builder::from(sdk)
             .endpoint_url(&moto.endpoint)
             .build(),
-    );
+    )
+}
+
+/// A new standard SNS topic in the emulator; its ARN.
+async fn push_topic(sns: &aws_sdk_sns::Client) -> String {
     let topic = sns
         .create_topic()
         .name(unique("push"))
         .send()
         .await
         .unwrap();
-    let arn = topic.topic_arn().unwrap();
+    topic.topic_arn().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn sns_push_sink_publishes_and_a_missing_topic_is_fatal() {
+    let moto = Moto::start();
+    let sdk = support::sdk_config();
+    let sns = sns_client(&moto, &sdk);
+    let topic = push_topic(&sns).await;
+    let arn = topic.as_str();
     let sink = SnsPushSink::new(&sdk, Some(&moto.endpoint), arn);
     assert_eq!(
         sink.deliver(&push_to("bob")).await,
@@ -215,28 +225,14 @@ async fn ingest_writes_the_record_to_kinesis_by_connection_id() {
 async fn router_from_config_sends_mqtt_and_push_and_names_missing_settings() {
     let moto = Moto::start();
     let sdk = support::sdk_config();
-    let sns = aws_sdk_sns::Client::from_conf(
-        aws_sdk_sns::config::Builder::from(&sdk)
-            .endpoint_url(&moto.endpoint)
-            .build(),
-    );
-    let topic = sns
-        .create_topic()
-        .name(unique("push"))
-        .send()
-        .await
-        .unwrap();
+    let topic = push_topic(&sns_client(&moto, &sdk)).await;
     let config = SinksConfig {
         iot_data_endpoint: Some(moto.endpoint.clone()),
         ..SinksConfig::default()
     };
     let mut router = AwsRouter::from_config(&sdk, &config);
     // SNS's endpoint comes from `AWS_ENDPOINT_URL_SNS` in production; here, explicitly.
-    router.push = Some(SnsPushSink::new(
-        &sdk,
-        Some(&moto.endpoint),
-        topic.topic_arn().unwrap(),
-    ));
+    router.push = Some(SnsPushSink::new(&sdk, Some(&moto.endpoint), &topic));
 
     let mqtt = Delivery::new(
         EventId(3),
