@@ -5,19 +5,51 @@
 //! A `processor local` store directory (one with `projections.redb` and `log/`) is read as its log
 //! alone: its quarantine holds the records that did not decode.
 
-use super::detect::{self, FileError, FileRecords};
-use super::{Corrupt, Location, Meter, Position, RecordSource, SourceError};
+use super::detect::{self, FileRecords};
+use super::sequence::{FileSequence, Files, Unread};
+use super::{Meter, Position, RecordSource, SourceError};
 use schemas::Record;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 /// Records from local files.
 pub struct LocalSource {
-    paths: Vec<PathBuf>,
-    names: Vec<String>,
-    next_file: usize,
-    current: Option<(u32, Box<dyn FileRecords>)>,
+    files: LocalFiles,
+    sequence: FileSequence,
     meter: Meter,
+}
+
+/// The paths, and the byte counter their readers advance.
+struct LocalFiles {
+    paths: Vec<PathBuf>,
+    read: Arc<AtomicU64>,
+}
+
+impl Files for LocalFiles {
+    fn open(&mut self, index: usize) -> Result<Option<Box<dyn FileRecords>>, Unread> {
+        let path = &self.paths[index];
+        let io = |source| {
+            Unread::Fatal(SourceError::Io {
+                path: path.clone(),
+                source,
+            })
+        };
+        let file = File::open(path).map_err(io)?;
+        detect::open(file, self.read.clone()).map_err(|e| match e {
+            Ok(reason) => Unread::Skip(reason),
+            Err(source) => io(source),
+        })
+    }
+
+    /// A local file that fails part-way is a disk problem, not bad data: stop.
+    fn read_error(&self, index: usize, source: std::io::Error) -> Unread {
+        Unread::Fatal(SourceError::Io {
+            path: self.paths[index].clone(),
+            source,
+        })
+    }
 }
 
 impl LocalSource {
@@ -48,23 +80,17 @@ impl LocalSource {
             total += fs::metadata(p).map_err(io(p))?.len();
         }
         let names = paths.iter().map(|p| p.display().to_string()).collect();
+        let meter = Meter {
+            total: Some(total),
+            ..Meter::default()
+        };
         Ok(LocalSource {
-            paths,
-            names,
-            next_file: 0,
-            current: None,
-            meter: Meter {
-                total: Some(total),
-                ..Meter::default()
+            files: LocalFiles {
+                paths,
+                read: meter.read.clone(),
             },
-        })
-    }
-
-    fn corrupt(&self, file: u32, at: Location, reason: String) -> SourceError {
-        SourceError::Corrupt(Corrupt {
-            file: self.names[file as usize].clone(),
-            at,
-            reason,
+            sequence: FileSequence::new(names),
+            meter,
         })
     }
 }
@@ -92,47 +118,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SourceError> {
 
 impl RecordSource for LocalSource {
     fn next_record(&mut self) -> Option<Result<(Record, Position), SourceError>> {
-        loop {
-            if let Some((file, records)) = self.current.as_mut() {
-                let file = *file;
-                match records.next_item() {
-                    Some(Ok((record, at))) => return Some(Ok((record, Position { file, at }))),
-                    Some(Err(FileError::Corrupt { at, reason })) => {
-                        return Some(Err(self.corrupt(file, at, reason)))
-                    }
-                    Some(Err(FileError::Io(source))) => {
-                        self.current = None;
-                        return Some(Err(SourceError::Io {
-                            path: self.paths[file as usize].clone(),
-                            source,
-                        }));
-                    }
-                    None => self.current = None,
-                }
-            }
-            let index = self.next_file;
-            let path = self.paths.get(index)?;
-            self.next_file += 1;
-            let file = u32::try_from(index).unwrap_or(u32::MAX);
-            let opened = File::open(path)
-                .map_err(Err)
-                .and_then(|f| detect::open(f, self.meter.read.clone()));
-            match opened {
-                Ok(Some(records)) => self.current = Some((file, records)),
-                Ok(None) => {}
-                Err(Ok(reason)) => return Some(Err(self.corrupt(file, Location::File, reason))),
-                Err(Err(source)) => {
-                    return Some(Err(SourceError::Io {
-                        path: path.clone(),
-                        source,
-                    }))
-                }
-            }
-        }
+        self.sequence.next_record(&mut self.files)
     }
 
     fn files(&self) -> &[String] {
-        &self.names
+        self.sequence.names()
     }
 
     fn meter(&self) -> Meter {

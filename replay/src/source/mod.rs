@@ -17,6 +17,7 @@ pub mod kinesis_wrap;
 pub mod local;
 pub mod reader;
 pub mod s3;
+pub mod sequence;
 
 use schemas::Record;
 use std::fmt;

@@ -12,25 +12,32 @@
 //! arrival order), through the same format detection as local files ([`super::detect`]): gzip,
 //! JSON lines, concatenated JSON, MessagePack frames, bare or Kinesis-wrapped records.
 
-use super::detect::{self, FileError, FileRecords};
-use super::{Corrupt, Location, Meter, Position, RecordSource, SourceError};
+use super::detect::{self, FileRecords};
+use super::sequence::{FileSequence, Files, Unread};
+use super::{Meter, Position, RecordSource, SourceError};
 use crate::aws;
 use schemas::Record;
 use std::io::Cursor;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use tokio::runtime::Runtime;
 
 const HOUR_MS: u64 = 3_600_000;
 
 /// Records from the objects of a Firehose archive.
 pub struct S3Source {
+    objects: S3Objects,
+    sequence: FileSequence,
+    meter: Meter,
+}
+
+/// The chosen objects, and what reading them takes.
+struct S3Objects {
     runtime: Runtime,
     client: aws_sdk_s3::Client,
     bucket: String,
     keys: Vec<String>,
-    names: Vec<String>,
-    next_object: usize,
-    current: Option<(u32, Box<dyn FileRecords>)>,
-    meter: Meter,
+    read: Arc<AtomicU64>,
 }
 
 impl S3Source {
@@ -64,21 +71,25 @@ impl S3Source {
             .iter()
             .map(|(key, _)| format!("s3://{bucket}/{key}"))
             .collect();
+        let meter = Meter {
+            total: Some(total),
+            ..Meter::default()
+        };
         Ok(S3Source {
-            runtime,
-            client,
-            bucket: bucket.to_owned(),
-            keys: chosen.into_iter().map(|(key, _)| key).collect(),
-            names,
-            next_object: 0,
-            current: None,
-            meter: Meter {
-                total: Some(total),
-                ..Meter::default()
+            objects: S3Objects {
+                runtime,
+                client,
+                bucket: bucket.to_owned(),
+                keys: chosen.into_iter().map(|(key, _)| key).collect(),
+                read: meter.read.clone(),
             },
+            sequence: FileSequence::new(names),
+            meter,
         })
     }
+}
 
+impl S3Objects {
     fn get(&self, key: &str) -> Result<Vec<u8>, SourceError> {
         let aws_err = |e: String| SourceError::Aws {
             op: format!("GetObject s3://{}/{key}", self.bucket),
@@ -101,13 +112,23 @@ impl S3Source {
             Ok(body.into_bytes().to_vec())
         })
     }
+}
 
-    fn corrupt(&self, file: u32, at: Location, reason: String) -> SourceError {
-        SourceError::Corrupt(Corrupt {
-            file: self.names[file as usize].clone(),
-            at,
-            reason,
+impl Files for S3Objects {
+    fn open(&mut self, index: usize) -> Result<Option<Box<dyn FileRecords>>, Unread> {
+        let bytes = self.get(&self.keys[index]).map_err(Unread::Fatal)?;
+        detect::open(Cursor::new(bytes), self.read.clone()).map_err(|e| {
+            Unread::Skip(match e {
+                Ok(reason) => reason,
+                Err(e) => e.to_string(),
+            })
         })
+    }
+
+    /// The object is already in memory: a failure reading it is a failure to decode it (a
+    /// truncated gzip stream, say), so the object is skipped like any corrupt record.
+    fn read_error(&self, _: usize, error: std::io::Error) -> Unread {
+        Unread::Skip(error.to_string())
     }
 }
 
@@ -180,42 +201,11 @@ pub fn wanted(hour: Option<u64>, since: Option<u64>, until: Option<u64>) -> bool
 
 impl RecordSource for S3Source {
     fn next_record(&mut self) -> Option<Result<(Record, Position), SourceError>> {
-        loop {
-            if let Some((file, records)) = self.current.as_mut() {
-                let file = *file;
-                match records.next_item() {
-                    Some(Ok((record, at))) => return Some(Ok((record, Position { file, at }))),
-                    Some(Err(FileError::Corrupt { at, reason })) => {
-                        return Some(Err(self.corrupt(file, at, reason)))
-                    }
-                    Some(Err(FileError::Io(e))) => {
-                        self.current = None;
-                        return Some(Err(self.corrupt(file, Location::File, e.to_string())));
-                    }
-                    None => self.current = None,
-                }
-            }
-            let index = self.next_object;
-            let key = self.keys.get(index)?.clone();
-            self.next_object += 1;
-            let file = u32::try_from(index).unwrap_or(u32::MAX);
-            let bytes = match self.get(&key) {
-                Ok(bytes) => bytes,
-                Err(e) => return Some(Err(e)),
-            };
-            match detect::open(Cursor::new(bytes), self.meter.read.clone()) {
-                Ok(Some(records)) => self.current = Some((file, records)),
-                Ok(None) => {}
-                Err(Ok(reason)) => return Some(Err(self.corrupt(file, Location::File, reason))),
-                Err(Err(e)) => {
-                    return Some(Err(self.corrupt(file, Location::File, e.to_string())));
-                }
-            }
-        }
+        self.sequence.next_record(&mut self.objects)
     }
 
     fn files(&self) -> &[String] {
-        &self.names
+        self.sequence.names()
     }
 
     fn meter(&self) -> Meter {
