@@ -77,6 +77,8 @@ struct Object<'a> {
     error: &'a str,
     quarantined_at: u64,
     raw_base64: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivery_id: Option<&'a str>,
 }
 
 /// Puts poison records into S3.
@@ -110,9 +112,18 @@ impl S3Quarantine {
         }
     }
 
-    /// The object key of a record: `{prefix}/{shard}/{sequenceNumber}.json`.
-    pub fn key(&self, shard: &str, sequence_number: &str) -> String {
-        object_key(&self.prefix, shard, sequence_number)
+    /// The object key of an item: `{prefix}/{shard}/{sequenceNumber}.json` for a poison record,
+    /// `{prefix}/{shard}/{sequenceNumber}-{deliveryId}.json` for an undeliverable delivery (one
+    /// record may cause several, and each keeps its own object).
+    pub fn key(&self, item: &PoisonRecord) -> String {
+        match &item.delivery_id {
+            None => object_key(&self.prefix, &item.shard, &item.sequence_number),
+            Some(id) => object_key(
+                &self.prefix,
+                &item.shard,
+                &format!("{}-{id}", item.sequence_number),
+            ),
+        }
     }
 }
 
@@ -152,6 +163,7 @@ pub fn object_body(item: &PoisonRecord) -> Vec<u8> {
         error: &item.error,
         quarantined_at: item.at_ms,
         raw_base64: base64::engine::general_purpose::STANDARD.encode(&item.raw),
+        delivery_id: item.delivery_id.as_deref(),
     };
     // Strings and a number: serializing cannot fail.
     serde_json::to_vec(&object).unwrap_or_default()
@@ -159,7 +171,7 @@ pub fn object_body(item: &PoisonRecord) -> Vec<u8> {
 
 impl Quarantine for S3Quarantine {
     async fn put(&self, item: PoisonRecord) -> Result<(), QuarantineError> {
-        let key = self.key(&item.shard, &item.sequence_number);
+        let key = self.key(&item);
         let body = object_body(&item);
         self.client
             .put_object()
@@ -233,6 +245,7 @@ mod tests {
             shard: "shardId-000000000000".into(),
             sequence_number: "1".into(),
             at_ms: 7,
+            delivery_id: None,
         };
         let value: serde_json::Value = serde_json::from_slice(&object_body(&item)).unwrap();
         assert_eq!(value["shard"], "shardId-000000000000");

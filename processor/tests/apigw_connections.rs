@@ -222,3 +222,109 @@ async fn nobody_listening_is_retryable() {
     let err = sink.deliver(&to("alive")).await.unwrap_err();
     assert!(err.retryable, "{err}");
 }
+
+/// A WebSocket record as ingest writes it.
+fn ws(event: &str, route: &str, conn: &str, t: u64, extra: serde_json::Value) -> Vec<u8> {
+    let mut record = serde_json::json!({"kind":"websocket","schemaVersion":2,"eventType":event,
+        "routeKey":route,"connectionId":conn,"connectedAt":1_732_350_000_000u64,
+        "requestTimeEpoch":t,"messageId":format!("m-{conn}-{t}")});
+    for (k, v) in extra.as_object().unwrap() {
+        record[k] = v.clone();
+    }
+    serde_json::to_vec(&record).unwrap()
+}
+
+/// The batch handler with the real API Gateway sink: one broadcast reaches a gone connection
+/// (fed back as `connection_gone`), a connection whose delivery is too large and one that refuses
+/// it for good (each quarantined under its own delivery id, neither retried nor dropped), and a
+/// live one; the batch completes.
+#[tokio::test]
+async fn handler_feeds_back_gone_and_quarantines_each_undeliverable_delivery() {
+    use processor::aws::config::HandlerSettings;
+    use processor::aws::feedback::MemoryFeedback;
+    use processor::aws::quarantine_port::MemoryQuarantine;
+    use processor::aws::store_port::MemoryRevisionedStore;
+    use processor::lambda::{Handler, InRecord};
+
+    let server = Connections::start().await;
+    let t = 1_732_350_000_000u64;
+    let connect = |conn: &str, client: &str, at: u64| {
+        ws(
+            "CONNECT",
+            "$connect",
+            conn,
+            at,
+            serde_json::json!({"clientId": client}),
+        )
+    };
+    let body = serde_json::json!({"action":"sendmessage","message":"hello everyone"}).to_string();
+    let data = [
+        connect("carol-conn", "carol", t),
+        connect("gone-1", "gina", t + 1),
+        connect("big", "bob", t + 2),
+        connect("forbidden", "fred", t + 3),
+        connect("alive", "alice", t + 4),
+        ws(
+            "MESSAGE",
+            "sendmessage",
+            "carol-conn",
+            t + 10,
+            serde_json::json!({ "body": body }),
+        ),
+    ];
+    let input: Vec<InRecord> = data
+        .iter()
+        .enumerate()
+        .map(|(i, d)| InRecord {
+            shard: "shardId-000000000000".into(),
+            seq: format!("{i:05}"),
+            data: d.clone(),
+        })
+        .collect();
+    let handler = Handler {
+        store: MemoryRevisionedStore::new(),
+        quarantine: MemoryQuarantine::new(),
+        sink: ApiGatewaySink::new(&support::sdk_config(), &server.endpoint),
+        feedback: MemoryFeedback::new(),
+        settings: HandlerSettings::default(),
+    };
+    let report = handler.handle(&input).await;
+    assert_eq!(report.failed_at, None, "{:?}", report.failure);
+    assert_eq!(report.gone, 1);
+
+    let posted: Vec<String> = server.received().iter().map(|r| r.path.clone()).collect();
+    for conn in ["gone-1", "big", "forbidden", "alive"] {
+        assert!(
+            posted.contains(&format!("/prod/@connections/{conn}")),
+            "{conn} not posted: {posted:?}"
+        );
+    }
+    assert!(
+        !posted.iter().any(|p| p.ends_with("carol-conn")),
+        "{posted:?}"
+    );
+
+    let gone = handler.feedback.records();
+    assert_eq!(gone.len(), 1);
+    assert_eq!(gone[0].connection_id, "gone-1");
+
+    let kept = handler.quarantine.items();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    let mut reasons: Vec<&str> = kept.iter().map(|q| q.error.as_str()).collect();
+    reasons.sort_unstable();
+    assert!(reasons[0].contains("forbidden"), "{reasons:?}");
+    assert!(reasons[1].contains("too large"), "{reasons:?}");
+    for q in &kept {
+        // Both from the message record, each under its own delivery id.
+        assert_eq!(q.sequence_number, "00005");
+        let delivery: serde_json::Value = serde_json::from_slice(&q.raw).unwrap();
+        assert_eq!(q.delivery_id.as_deref(), delivery["id"].as_str());
+    }
+    assert_ne!(kept[0].delivery_id, kept[1].delivery_id);
+
+    // A retry of the whole batch sends nothing again.
+    let before = server.received().len();
+    let again = handler.handle(&input).await;
+    assert_eq!(again.failed_at, None, "{:?}", again.failure);
+    assert_eq!(server.received().len(), before);
+}

@@ -108,6 +108,7 @@ async fn s3_quarantine_puts_one_object_per_record() {
         shard: "shardId-000000000000".into(),
         sequence_number: "49590338271490256608559692538361571095921575989136588898".into(),
         at_ms: 1_732_350_004_100,
+        delivery_id: None,
     };
     quarantine.put(item.clone()).await.unwrap();
     // Idempotent: a retried batch quarantines onto the same object.

@@ -23,6 +23,10 @@ pub struct PoisonRecord {
     pub sequence_number: String,
     /// When it was quarantined, ms epoch (wall clock: an operator's record, not part of the fold).
     pub at_ms: u64,
+    /// For an undeliverable delivery, its id: one record can cause several deliveries (a room
+    /// message to many members), and each must be kept, not overwrite the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<String>,
 }
 
 fn lossy_utf8<S: serde::Serializer>(raw: &[u8], s: S) -> Result<S::Ok, S::Error> {

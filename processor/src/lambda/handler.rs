@@ -19,7 +19,7 @@
 
 use crate::aws::config::HandlerSettings;
 use crate::aws::feedback::Feedback;
-use crate::aws::quarantine_port::{PoisonRecord, Quarantine};
+use crate::aws::quarantine_port::{PoisonRecord, Quarantine, QuarantineError};
 use crate::aws::sink_port::{DeliveryOutcome, DeliverySink};
 use crate::aws::store_port::{DedupMark, RevisionedStore, StoreError, Write};
 use crate::batch::{self, Unsettled, PREFETCH_ROUNDS, RECORD_ROUNDS};
@@ -154,6 +154,7 @@ where
                         shard: r.shard.clone(),
                         sequence_number: r.seq.clone(),
                         at_ms: now_ms(),
+                        delivery_id: None,
                     };
                     if let Err(e) = self.quarantine.put(item).await {
                         self.fail(&mut report, input, i, e.to_string());
@@ -430,7 +431,12 @@ where
                     out.done.push(p);
                 }
                 Ok(DeliveryOutcome::TooLarge) => {
-                    tracing::warn!(shard = %r.shard, seq = %r.seq, delivery = %d.id, channel = d.channel.name(), "delivery too large: dropped");
+                    // Retrying cannot make it fit: keep it in the quarantine, never drop it.
+                    let error = format!("{} delivery too large for its channel", d.channel.name());
+                    if let Err(qe) = self.quarantine_delivery(r, d, error).await {
+                        out.failed = Some((p.at, qe.to_string()));
+                        return out;
+                    }
                     out.done.push(p);
                 }
                 Ok(DeliveryOutcome::Gone) => {
@@ -461,16 +467,7 @@ where
                 }
                 Err(e) => {
                     // Never deliverable: keep it in the quarantine rather than block the shard.
-                    let raw = serde_json::to_vec(d).unwrap_or_default();
-                    let item = PoisonRecord {
-                        raw,
-                        error: e.to_string(),
-                        shard: r.shard.clone(),
-                        sequence_number: r.seq.clone(),
-                        at_ms: now_ms(),
-                    };
-                    tracing::warn!(shard = %r.shard, seq = %r.seq, error = %e, "undeliverable: quarantined");
-                    if let Err(qe) = self.quarantine.put(item).await {
+                    if let Err(qe) = self.quarantine_delivery(r, d, e.to_string()).await {
                         out.failed = Some((p.at, qe.to_string()));
                         return out;
                     }
@@ -479,6 +476,27 @@ where
             }
         }
         out
+    }
+
+    /// Keeps a delivery that can never be sent (too large, or refused for good) in the
+    /// quarantine, under its own id, with the record that caused it.
+    async fn quarantine_delivery(
+        &self,
+        r: &InRecord,
+        d: &Delivery,
+        error: String,
+    ) -> Result<(), QuarantineError> {
+        tracing::warn!(shard = %r.shard, seq = %r.seq, delivery = %d.id, channel = d.channel.name(), error = %error, "undeliverable: quarantined");
+        let item = PoisonRecord {
+            // A delivery is plain data: serializing it cannot fail.
+            raw: serde_json::to_vec(d).unwrap_or_default(),
+            error,
+            shard: r.shard.clone(),
+            sequence_number: r.seq.clone(),
+            at_ms: now_ms(),
+            delivery_id: Some(d.id.clone()),
+        };
+        self.quarantine.put(item).await
     }
 }
 
