@@ -1,6 +1,7 @@
-//! `processor consume` against the emulator (moto): Gone feedback through the stream, and
-//! parent shards before children (with an in-memory shard source: after a split moto puts every
-//! record, old and new, back into the closed parent, unlike Kinesis).
+//! `processor consume` against the emulator (moto): Gone feedback through the stream, a split
+//! stream read through ListShards, and parent shards before children. The ordering itself is
+//! checked with an in-memory shard source: after a split moto puts every record, old and new,
+//! back into the closed parent, unlike Kinesis, so children there are always empty.
 
 use aws_sdk_kinesis::primitives::Blob;
 use processor::aws::config::HandlerSettings;
@@ -83,8 +84,9 @@ async fn a_gone_connection_is_fed_back_through_the_stream_and_ends_the_client() 
     assert_eq!(again.records, 0);
 }
 
-#[tokio::test]
-async fn after_a_reshard_parents_are_read_to_their_end_before_children() {
+/// A parent shard split into two children: bob joins room 42 on the parent, alice writes to it
+/// on a child, bob leaves on the other.
+fn resharded() -> MemorySource {
     let t = 1_732_350_000_000u64;
     let source = MemorySource::new();
     // Children sort before their parent, so a naive reader would take them first.
@@ -123,6 +125,11 @@ async fn after_a_reshard_parents_are_read_to_their_end_before_children() {
         )
         .as_bytes(),
     );
+    source
+}
+
+#[allow(clippy::unwrap_used)] // a test's helper: a failure is the test's
+async fn reshard_consumed(source: &MemorySource) {
     let handler = Handler {
         store: MemoryRevisionedStore::new(),
         quarantine: MemoryQuarantine::new(),
@@ -131,7 +138,7 @@ async fn after_a_reshard_parents_are_read_to_their_end_before_children() {
         settings: HandlerSettings::default(),
     };
     let checkpoints = MemoryCheckpoints::default();
-    let summary = consume(&source, &checkpoints, &handler, &until_idle())
+    let summary = consume(source, &checkpoints, &handler, &until_idle())
         .await
         .unwrap();
     assert_eq!(summary.shard_order[0], "z-parent", "{summary:?}");
@@ -140,4 +147,112 @@ async fn after_a_reshard_parents_are_read_to_their_end_before_children() {
     let sent = handler.sink.sent();
     assert_eq!(sent.len(), 1, "{sent:#?}");
     assert_eq!(sent[0].recipient(), Some("bob"));
+}
+
+#[tokio::test]
+async fn after_a_reshard_parents_are_read_to_their_end_before_children() {
+    reshard_consumed(&resharded()).await;
+}
+
+#[tokio::test]
+async fn empty_pages_in_the_middle_of_a_shard_neither_finish_it_nor_end_until_idle() {
+    // GetRecords may answer empty pages before a shard's records: the closed parent must not
+    // count as finished (its children would be read first), nor the run as idle.
+    let source = resharded();
+    source.inject_empty_pages("z-parent", 3);
+    source.inject_empty_pages("a-child-2", 2);
+    reshard_consumed(&source).await;
+}
+
+#[tokio::test]
+async fn consume_reads_a_split_stream_in_the_emulator() {
+    let f = fixture(1).await.unwrap();
+    let t = 1_732_350_000_000u64;
+    let put = |line: String| {
+        let kinesis = f.kinesis.clone();
+        let stream = f.stream.clone();
+        async move {
+            kinesis
+                .put_record()
+                .stream_name(stream)
+                .partition_key("k")
+                .data(Blob::new(line.into_bytes()))
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    let before = [
+        ws_connect("alice-conn", "alice", t),
+        ws_connect("bob-conn", "bob", t + 10),
+        ws_message(
+            "bob-conn",
+            t + 10,
+            t + 20,
+            json!({"action":"join","chatId":"42"}),
+        ),
+    ];
+    for l in &before {
+        put(l.clone()).await;
+    }
+    f.kinesis
+        .split_shard()
+        .stream_name(&f.stream)
+        .shard_to_split("shardId-000000000000")
+        .new_starting_hash_key((1u128 << 127).to_string())
+        .send()
+        .await
+        .unwrap();
+    let after = [ws_message(
+        "alice-conn",
+        t,
+        t + 30,
+        json!({"action":"sendmessage","chatId":"42","message":"after the split"}),
+    )];
+    for l in &after {
+        put(l.clone()).await;
+    }
+    let source = KinesisSource::new(f.kinesis.clone(), &f.stream);
+    // ListShards as the consumer sees it: the parent closed, both children naming it.
+    let shards = processor::consume::source::ShardSource::shards(&source)
+        .await
+        .unwrap();
+    assert_eq!(shards.len(), 3, "{shards:?}");
+    let parent = shards
+        .iter()
+        .find(|s| s.id == "shardId-000000000000")
+        .unwrap();
+    assert!(parent.closed && parent.parents.is_empty(), "{parent:?}");
+    for child in shards.iter().filter(|s| s.id != parent.id) {
+        assert_eq!(child.parents, std::slice::from_ref(&parent.id), "{child:?}");
+        assert!(!child.closed, "{child:?}");
+    }
+
+    let handler = Handler {
+        store: f.store.clone(),
+        quarantine: MemoryQuarantine::new(),
+        sink: RecordingSink::new(),
+        feedback: processor::aws::feedback::MemoryFeedback::new(),
+        settings: HandlerSettings::default(),
+    };
+    let checkpoints = DynamoCheckpoints::new(f.dynamo.clone(), &f.table, &f.stream);
+    let summary = consume(&source, &checkpoints, &handler, &until_idle())
+        .await
+        .unwrap();
+    assert_eq!(summary.records, 4, "{summary:?}");
+    assert_eq!(summary.shard_order[0], parent.id, "{summary:?}");
+    let sent = handler.sink.sent();
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0].recipient(), Some("bob"));
+    let all: Vec<String> = before.iter().chain(&after).cloned().collect();
+    let want = expected(&all);
+    assert_eq!(
+        stored(f.store.as_ref(), &want).await.unwrap(),
+        want.clients()
+    );
+    // Every shard is finished: a second run reads nothing.
+    let again = consume(&source, &checkpoints, &handler, &until_idle())
+        .await
+        .unwrap();
+    assert_eq!(again.records, 0, "{again:?}");
 }

@@ -119,7 +119,12 @@ where
                 .await
                 .context("reading records")?;
             if page.records.is_empty() {
-                if shard.closed || page.next.is_none() {
+                // An empty page alone is not the end of a shard: GetRecords may answer empty
+                // pages in its middle. Kinesis ends a closed shard with a null next iterator;
+                // moto never returns one, so a closed shard with nothing behind its tip counts
+                // as read to its end too (no record can be added to a closed shard).
+                let behind = page.behind_ms.unwrap_or(0);
+                if page.next.is_none() || (shard.closed && behind == 0) {
                     let done = Checkpoint { done: true, ..cp };
                     checkpoints
                         .save(&shard.id, &done)
@@ -130,6 +135,8 @@ where
                     moved = true;
                 } else if let Some(next) = page.next {
                     iterators.insert(shard.id.clone(), next);
+                    // Records are still behind this page: not idle, read on.
+                    moved |= behind > 0;
                 }
                 continue;
             }

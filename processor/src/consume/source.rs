@@ -34,6 +34,10 @@ pub struct Page {
     pub records: Vec<InRecord>,
     /// The iterator for the next page; `None` at the end of a closed shard.
     pub next: Option<String>,
+    /// How far this page is behind the shard's tip (Kinesis `MillisBehindLatest`), if known.
+    /// An empty page with records behind it is not the end: GetRecords may return empty pages
+    /// in the middle of a shard.
+    pub behind_ms: Option<u64>,
 }
 
 /// Reading the stream failed.
@@ -162,6 +166,9 @@ impl ShardSource for KinesisSource {
                 })
                 .collect(),
             next: out.next_shard_iterator,
+            behind_ms: out
+                .millis_behind_latest
+                .and_then(|ms| u64::try_from(ms).ok()),
         })
     }
 }
@@ -171,6 +178,8 @@ impl ShardSource for KinesisSource {
 #[derive(Debug, Default)]
 pub struct MemorySource {
     shards: Mutex<MemoryShards>,
+    /// Empty pages still to answer, per shard, before its records (as Kinesis may).
+    empty_pages: Mutex<BTreeMap<String, u32>>,
 }
 
 /// Each shard's description and records, by shard id.
@@ -200,6 +209,27 @@ impl MemorySource {
             if let Some((_, records)) = s.get_mut(shard) {
                 records.push(data.to_vec());
             }
+        }
+    }
+
+    /// Makes the next `pages` reads of `shard` answer an empty page with records still behind
+    /// it, as Kinesis may in the middle of a shard.
+    pub fn inject_empty_pages(&self, shard: &str, pages: u32) {
+        if let Ok(mut e) = self.empty_pages.lock() {
+            e.insert(shard.to_owned(), pages);
+        }
+    }
+
+    fn take_empty_page(&self, shard: &str) -> bool {
+        let Ok(mut e) = self.empty_pages.lock() else {
+            return false;
+        };
+        match e.get_mut(shard) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -238,6 +268,13 @@ impl ShardSource for MemorySource {
         };
         let (_, from) = iterator.rsplit_once('|').ok_or_else(bad)?;
         let from: usize = from.parse().map_err(|_| bad())?;
+        if self.take_empty_page(shard) {
+            return Ok(Page {
+                records: Vec::new(),
+                next: Some(iterator.to_owned()),
+                behind_ms: Some(1_000),
+            });
+        }
         let shards = self.lock()?;
         let (info, records) = shards.get(shard).ok_or_else(bad)?;
         let to = (from + usize::try_from(limit.max(1)).unwrap_or(1)).min(records.len());
@@ -252,6 +289,7 @@ impl ShardSource for MemorySource {
         Ok(Page {
             records: page,
             next: (!(info.closed && at_end)).then(|| format!("{shard}|{to}")),
+            behind_ms: Some(if at_end { 0 } else { 1 }),
         })
     }
 }
