@@ -75,6 +75,35 @@ fn corrupt_frames_and_concatenated_json_are_reported_by_byte_offset() {
 }
 
 #[test]
+fn a_truncated_gzip_file_is_reported_and_skipped_and_the_next_file_still_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lines = workload();
+    let whole = gzip(lines[..200].join("\n").as_bytes());
+    // Cut in the middle: what decodes before the cut applies, the rest of the file is lost.
+    write(tmp.path(), "a.jsonl.gz", &whole[..whole.len() / 2]);
+    write(tmp.path(), "b.jsonl", lines[200..210].join("\n").as_bytes());
+    let dir = tmp.path().to_str().unwrap();
+
+    let out = replay_bin(&["rebuild", "--from", dir, "--to", "jsonl:-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("a.jsonl.gz"), "{err}");
+    assert!(err.contains("rest of the file skipped"), "{err}");
+    assert!(err.contains("1 corrupt skipped"), "{err}");
+    let events: usize = err
+        .split("replay: ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.replace(',', "").parse().ok())
+        .unwrap_or_else(|| panic!("no event count in {err}"));
+    assert!(events > 10 && events < 210, "{events} events: {err}");
+
+    let out = replay_bin(&["rebuild", "--from", dir, "--to", "jsonl:-", "--strict"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("(--strict)"), "{}", stderr(&out));
+}
+
+#[test]
 fn aws_sources_and_sinks_report_unreachable_endpoints_with_exit_code_1() {
     // Nothing listens on port 9 of loopback: each AWS adapter fails at its first request
     // (after the SDK's retries), as a runtime failure, naming the operation.

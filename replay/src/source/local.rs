@@ -43,8 +43,14 @@ impl Files for LocalFiles {
         })
     }
 
-    /// A local file that fails part-way is a disk problem, not bad data: stop.
+    /// Damaged compressed data (a truncated or corrupt `.gz`, which the decoder reports as
+    /// invalid data or an early end) is bad data: the rest of that file is reported and skipped,
+    /// like a corrupt record. Anything else part-way through a local file is a disk problem: stop.
     fn read_error(&self, index: usize, source: std::io::Error) -> Unread {
+        use std::io::ErrorKind::{InvalidData, InvalidInput, UnexpectedEof};
+        if matches!(source.kind(), InvalidData | InvalidInput | UnexpectedEof) {
+            return Unread::Skip(format!("damaged data, rest of the file skipped: {source}"));
+        }
         Unread::Fatal(SourceError::Io {
             path: self.paths[index].clone(),
             source,
