@@ -136,16 +136,16 @@ async fn raw_connect(dev: &Dev, client_id: &str, keep_alive: u16) -> tokio::net:
     let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", dev.mqtt))
         .await
         .unwrap();
-    let mut out = Vec::new();
+    let mut out = bytes::BytesMut::new();
     mqtt_codec::encode(
         &Packet::Connect {
             client_id: client_id.into(),
             keep_alive,
             clean_session: true,
-            level: 4,
         },
         &mut out,
-    );
+    )
+    .unwrap();
     socket.write_all(&out).await.unwrap();
     let mut connack = [0u8; 4];
     tokio::time::timeout(DEADLINE, socket.read_exact(&mut connack))

@@ -1,15 +1,20 @@
-//! MQTT 3.1.1 framing, pure (no I/O): the packets a QoS 0/1 broker without retained messages
-//! needs, parsed from and encoded to bytes. The broker ([`super::broker`]) does the I/O.
+//! MQTT 3.1.1 packets for the local broker: the framing is rumqttc's maintained codec
+//! (`mqttbytes::v4`, the one its client speaks), read into the few packet shapes a QoS 0/1
+//! broker without retained messages handles. The broker ([`super::broker`]) does the I/O.
 //!
-//! Only what the spec requires of a server is parsed: CONNECT, PUBLISH, PUBACK, SUBSCRIBE,
-//! UNSUBSCRIBE, PINGREQ and DISCONNECT arrive; CONNACK, PUBLISH, PUBACK, SUBACK, UNSUBACK and
-//! PINGRESP leave. Anything else (QoS 2 flows, unknown types) is a protocol error, and the
-//! broker closes the connection, as the spec says a server must.
+//! CONNECT, PUBLISH, PUBACK, SUBSCRIBE, UNSUBSCRIBE, PINGREQ and DISCONNECT arrive; CONNACK,
+//! PUBLISH, PUBACK, SUBACK, UNSUBACK and PINGRESP leave. Anything else (QoS 2 flows, a packet only
+//! a server sends) is a protocol error, and the broker closes the connection, as the spec says a
+//! server must. Topic matching is ours: rumqttc's never matches a `$` topic, and AWS's lifecycle
+//! topics (`$aws/events/...`) must match filters that name them.
+
+use bytes::BytesMut;
+use rumqttc::mqttbytes::{self, v4, QoS};
 
 /// The largest packet accepted (AWS IoT Core's limit is 128 KB of payload).
 pub const MAX_PACKET: usize = 256 * 1024;
 
-/// One MQTT control packet.
+/// One MQTT control packet, as the broker sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Packet {
     /// CONNECT: the fields the broker uses.
@@ -20,10 +25,8 @@ pub enum Packet {
         keep_alive: u16,
         /// Clean session flag.
         clean_session: bool,
-        /// The protocol level (4 for 3.1.1, 3 for 3.1).
-        level: u8,
     },
-    /// CONNACK with its return code (0 accepted).
+    /// CONNACK with its return code (0 accepted, 1 unacceptable protocol, 2 identifier rejected).
     ConnAck {
         /// Return code.
         code: u8,
@@ -74,246 +77,186 @@ pub enum Packet {
     Disconnect,
 }
 
-/// A malformed or unsupported packet: the connection is closed.
+/// A packet the broker cannot take: the connection is closed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("mqtt protocol error: {0}")]
-pub struct ProtocolError(pub &'static str);
+pub enum ProtocolError {
+    /// A CONNECT for another protocol or level than MQTT 3.1.1: answered with CONNACK 0x01.
+    #[error("mqtt: unacceptable protocol version (this broker speaks MQTT 3.1.1): {0}")]
+    UnsupportedProtocol(String),
+    /// A malformed, oversized or unsupported packet.
+    #[error("mqtt protocol error: {0}")]
+    Malformed(String),
+}
 
-/// Parses one packet from the front of `buf`: `Ok(None)` when more bytes are needed, else the
-/// packet and how many bytes it took.
+/// Takes one packet off the front of `buf`: `Ok(None)` (nothing taken) when more bytes are needed.
 ///
 /// # Errors
 /// A malformed, oversized or unsupported packet.
-pub fn parse(buf: &[u8]) -> Result<Option<(Packet, usize)>, ProtocolError> {
-    let Some(&first) = buf.first() else {
-        return Ok(None);
+pub fn parse(buf: &mut BytesMut) -> Result<Option<Packet>, ProtocolError> {
+    let malformed = |what: &str| Err(ProtocolError::Malformed(what.to_owned()));
+    let packet = match v4::read(buf, MAX_PACKET) {
+        Ok(packet) => packet,
+        Err(mqttbytes::Error::InsufficientBytes(_)) => return Ok(None),
+        Err(
+            e @ (mqttbytes::Error::InvalidProtocol | mqttbytes::Error::InvalidProtocolLevel(_)),
+        ) => return Err(ProtocolError::UnsupportedProtocol(e.to_string())),
+        Err(e) => return Err(ProtocolError::Malformed(e.to_string())),
     };
-    let mut len: usize = 0;
-    let mut shift = 0;
-    let mut i = 1;
-    loop {
-        let Some(&b) = buf.get(i) else {
-            return Ok(None);
-        };
-        len |= usize::from(b & 0x7f) << shift;
-        i += 1;
-        if b & 0x80 == 0 {
-            break;
+    Ok(Some(match packet {
+        v4::Packet::Connect(c) => {
+            if c.protocol != mqttbytes::Protocol::V4 {
+                return Err(ProtocolError::UnsupportedProtocol(format!(
+                    "{:?}",
+                    c.protocol
+                )));
+            }
+            Packet::Connect {
+                client_id: c.client_id,
+                keep_alive: c.keep_alive,
+                clean_session: c.clean_session,
+            }
         }
-        shift += 7;
-        if shift > 21 {
-            return Err(ProtocolError("remaining length over 4 bytes"));
+        v4::Packet::Publish(p) => Packet::Publish {
+            qos: match p.qos {
+                QoS::AtMostOnce => 0,
+                QoS::AtLeastOnce => 1,
+                QoS::ExactlyOnce => return malformed("QoS 2 is not supported"),
+            },
+            retain: p.retain,
+            topic: p.topic,
+            pkid: p.pkid,
+            payload: p.payload.to_vec(),
+        },
+        v4::Packet::PubAck(a) => Packet::PubAck(a.pkid),
+        v4::Packet::Subscribe(s) => Packet::Subscribe {
+            pkid: s.pkid,
+            filters: s
+                .filters
+                .into_iter()
+                .map(|f| (f.path, qos_level(f.qos)))
+                .collect(),
+        },
+        v4::Packet::Unsubscribe(u) => Packet::Unsubscribe {
+            pkid: u.pkid,
+            filters: u.topics,
+        },
+        v4::Packet::PingReq => Packet::PingReq,
+        v4::Packet::Disconnect => Packet::Disconnect,
+        v4::Packet::PubRec(_) | v4::Packet::PubRel(_) | v4::Packet::PubComp(_) => {
+            return malformed("QoS 2 is not supported")
         }
-    }
-    if len > MAX_PACKET {
-        return Err(ProtocolError("packet too large"));
-    }
-    let Some(body) = buf.get(i..i + len) else {
-        return Ok(None);
-    };
-    let packet = parse_body(first, body)?;
-    Ok(Some((packet, i + len)))
+        v4::Packet::ConnAck(_)
+        | v4::Packet::SubAck(_)
+        | v4::Packet::UnsubAck(_)
+        | v4::Packet::PingResp => return malformed("a packet only a server sends"),
+    }))
 }
 
-fn parse_body(first: u8, body: &[u8]) -> Result<Packet, ProtocolError> {
-    let mut r = Reader { buf: body, pos: 0 };
-    let flags = first & 0x0f;
-    match first >> 4 {
-        1 => {
-            let name = r.string()?;
-            let level = r.u8()?;
-            if !matches!((name.as_str(), level), ("MQTT", 4) | ("MQIsdp", 3)) {
-                return Err(ProtocolError("unsupported protocol name or level"));
-            }
-            let connect_flags = r.u8()?;
-            let keep_alive = r.u16()?;
-            let client_id = r.string()?;
-            if connect_flags & 0x04 != 0 {
-                // Will topic and message: read past them (wills are not published).
-                r.string()?;
-                r.bytes()?;
-            }
-            if connect_flags & 0x80 != 0 {
-                r.string()?;
-            }
-            if connect_flags & 0x40 != 0 {
-                r.bytes()?;
-            }
-            Ok(Packet::Connect {
-                client_id,
-                keep_alive,
-                clean_session: connect_flags & 0x02 != 0,
-                level,
-            })
-        }
-        3 => {
-            let qos = (flags >> 1) & 0x03;
-            if qos > 1 {
-                return Err(ProtocolError("QoS 2 is not supported"));
-            }
-            let topic = r.string()?;
-            let pkid = if qos > 0 { r.u16()? } else { 0 };
-            Ok(Packet::Publish {
-                qos,
-                retain: flags & 0x01 != 0,
-                topic,
-                pkid,
-                payload: r.rest().to_vec(),
-            })
-        }
-        4 => Ok(Packet::PubAck(r.u16()?)),
-        8 => {
-            let pkid = r.u16()?;
-            let mut filters = Vec::new();
-            while !r.done() {
-                let filter = r.string()?;
-                filters.push((filter, r.u8()? & 0x03));
-            }
-            if filters.is_empty() {
-                return Err(ProtocolError("SUBSCRIBE without filters"));
-            }
-            Ok(Packet::Subscribe { pkid, filters })
-        }
-        10 => {
-            let pkid = r.u16()?;
-            let mut filters = Vec::new();
-            while !r.done() {
-                filters.push(r.string()?);
-            }
-            Ok(Packet::Unsubscribe { pkid, filters })
-        }
-        12 => Ok(Packet::PingReq),
-        14 => Ok(Packet::Disconnect),
-        _ => Err(ProtocolError("unexpected packet type")),
+fn qos_level(qos: QoS) -> u8 {
+    match qos {
+        QoS::AtMostOnce => 0,
+        QoS::AtLeastOnce => 1,
+        QoS::ExactlyOnce => 2,
     }
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl Reader<'_> {
-    fn done(&self) -> bool {
-        self.pos >= self.buf.len()
-    }
-    fn u8(&mut self) -> Result<u8, ProtocolError> {
-        let b = *self.buf.get(self.pos).ok_or(ProtocolError("truncated"))?;
-        self.pos += 1;
-        Ok(b)
-    }
-    fn u16(&mut self) -> Result<u16, ProtocolError> {
-        Ok(u16::from(self.u8()?) << 8 | u16::from(self.u8()?))
-    }
-    fn bytes(&mut self) -> Result<&[u8], ProtocolError> {
-        let n = usize::from(self.u16()?);
-        let out = self
-            .buf
-            .get(self.pos..self.pos + n)
-            .ok_or(ProtocolError("truncated"))?;
-        self.pos += n;
-        Ok(out)
-    }
-    fn string(&mut self) -> Result<String, ProtocolError> {
-        let bytes = self.bytes()?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| ProtocolError("string is not UTF-8"))
-    }
-    fn rest(&mut self) -> &[u8] {
-        let out = self.buf.get(self.pos..).unwrap_or_default();
-        self.pos = self.buf.len();
-        out
+fn qos(level: u8) -> QoS {
+    match level {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
     }
 }
 
 /// Appends `packet`'s bytes to `out`.
-pub fn encode(packet: &Packet, out: &mut Vec<u8>) {
-    let mut body = Vec::new();
-    let first = match packet {
+///
+/// # Errors
+/// The packet cannot be framed (a topic or client id over 65,535 bytes, a payload over the
+/// protocol's 256 MB): nothing is appended.
+pub fn encode(packet: &Packet, out: &mut BytesMut) -> Result<(), ProtocolError> {
+    let wire = match packet {
         Packet::Connect {
             client_id,
             keep_alive,
             clean_session,
-            level,
         } => {
-            put_str(&mut body, if *level == 3 { "MQIsdp" } else { "MQTT" });
-            body.push(*level);
-            body.push(if *clean_session { 0x02 } else { 0 });
-            body.extend_from_slice(&keep_alive.to_be_bytes());
-            put_str(&mut body, client_id);
-            0x10
+            let mut c = v4::Connect::new(client_id.as_str());
+            c.keep_alive = *keep_alive;
+            c.clean_session = *clean_session;
+            v4::Packet::Connect(c)
         }
         Packet::ConnAck { code } => {
-            body.extend_from_slice(&[0, *code]);
-            0x20
+            use v4::ConnectReturnCode as C;
+            let code = match code {
+                0 => C::Success,
+                1 => C::RefusedProtocolVersion,
+                2 => C::BadClientId,
+                3 => C::ServiceUnavailable,
+                4 => C::BadUserNamePassword,
+                _ => C::NotAuthorized,
+            };
+            v4::Packet::ConnAck(v4::ConnAck::new(code, false))
         }
         Packet::Publish {
-            qos,
+            qos: level,
             retain,
             topic,
             pkid,
             payload,
         } => {
-            put_str(&mut body, topic);
-            if *qos > 0 {
-                body.extend_from_slice(&pkid.to_be_bytes());
-            }
-            body.extend_from_slice(payload);
-            0x30 | (qos << 1) | u8::from(*retain)
+            let mut p = v4::Publish::new(topic.as_str(), qos(*level), payload.as_slice());
+            p.retain = *retain;
+            p.pkid = *pkid;
+            v4::Packet::Publish(p)
         }
-        Packet::PubAck(pkid) => {
-            body.extend_from_slice(&pkid.to_be_bytes());
-            0x40
-        }
+        Packet::PubAck(pkid) => v4::Packet::PubAck(v4::PubAck::new(*pkid)),
         Packet::Subscribe { pkid, filters } => {
-            body.extend_from_slice(&pkid.to_be_bytes());
-            for (filter, qos) in filters {
-                put_str(&mut body, filter);
-                body.push(*qos);
-            }
-            0x82
+            let mut s = v4::Subscribe::new_many(
+                filters
+                    .iter()
+                    .map(|(f, level)| v4::SubscribeFilter::new(f.clone(), qos(*level))),
+            );
+            s.pkid = *pkid;
+            v4::Packet::Subscribe(s)
         }
         Packet::SubAck { pkid, codes } => {
-            body.extend_from_slice(&pkid.to_be_bytes());
-            body.extend_from_slice(codes);
-            0x90
+            let codes = codes
+                .iter()
+                .map(|c| match c {
+                    0..=2 => v4::SubscribeReasonCode::Success(qos(*c)),
+                    _ => v4::SubscribeReasonCode::Failure,
+                })
+                .collect();
+            v4::Packet::SubAck(v4::SubAck::new(*pkid, codes))
         }
-        Packet::Unsubscribe { pkid, filters } => {
-            body.extend_from_slice(&pkid.to_be_bytes());
-            for filter in filters {
-                put_str(&mut body, filter);
-            }
-            0xa2
-        }
-        Packet::UnsubAck(pkid) => {
-            body.extend_from_slice(&pkid.to_be_bytes());
-            0xb0
-        }
-        Packet::PingReq => 0xc0,
-        Packet::PingResp => 0xd0,
-        Packet::Disconnect => 0xe0,
+        Packet::Unsubscribe { pkid, filters } => v4::Packet::Unsubscribe(v4::Unsubscribe {
+            pkid: *pkid,
+            topics: filters.clone(),
+        }),
+        Packet::UnsubAck(pkid) => v4::Packet::UnsubAck(v4::UnsubAck::new(*pkid)),
+        Packet::PingReq => v4::Packet::PingReq,
+        Packet::PingResp => v4::Packet::PingResp,
+        Packet::Disconnect => v4::Packet::Disconnect,
     };
-    out.push(first);
-    let mut len = body.len();
-    loop {
-        // Truncation is the point: the low 7 bits of what is left.
-        #[allow(clippy::cast_possible_truncation)]
-        let mut b = (len % 128) as u8;
-        len /= 128;
-        if len > 0 {
-            b |= 0x80;
-        }
-        out.push(b);
-        if len == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&body);
-}
-
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    let n = u16::try_from(s.len()).unwrap_or(u16::MAX);
-    out.extend_from_slice(&n.to_be_bytes());
-    out.extend_from_slice(&s.as_bytes()[..usize::from(n)]);
+    let written = match &wire {
+        v4::Packet::Connect(p) => p.write(out),
+        v4::Packet::ConnAck(p) => p.write(out),
+        v4::Packet::Publish(p) => p.write(out),
+        v4::Packet::PubAck(p) => p.write(out),
+        v4::Packet::Subscribe(p) => p.write(out),
+        v4::Packet::SubAck(p) => p.write(out),
+        v4::Packet::Unsubscribe(p) => p.write(out),
+        v4::Packet::UnsubAck(p) => p.write(out),
+        v4::Packet::PingReq => v4::PingReq.write(out),
+        v4::Packet::PingResp => v4::PingResp.write(out),
+        v4::Packet::Disconnect => v4::Disconnect.write(out),
+        v4::Packet::PubRec(p) => p.write(out),
+        v4::Packet::PubRel(p) => p.write(out),
+        v4::Packet::PubComp(p) => p.write(out),
+    };
+    written
+        .map(|_| ())
+        .map_err(|e| ProtocolError::Malformed(e.to_string()))
 }
 
 /// Whether a topic filter (with `+` and `#` wildcards) matches a topic name. Filters starting
@@ -359,7 +302,6 @@ mod tests {
                 client_id: "bob".into(),
                 keep_alive: 30,
                 clean_session: true,
-                level: 4,
             },
             Packet::Publish {
                 qos: 1,
@@ -387,17 +329,60 @@ mod tests {
             Packet::PingReq,
             Packet::Disconnect,
         ] {
-            let mut bytes = Vec::new();
-            encode(&packet, &mut bytes);
-            assert_eq!(parse(&bytes[..bytes.len() - 1]).unwrap(), None);
-            assert_eq!(parse(&bytes).unwrap(), Some((packet, bytes.len())));
+            let mut bytes = BytesMut::new();
+            encode(&packet, &mut bytes).unwrap();
+            let mut short = BytesMut::from(&bytes[..bytes.len() - 1]);
+            assert_eq!(parse(&mut short).unwrap(), None);
+            assert_eq!(short.len(), bytes.len() - 1, "nothing taken");
+            bytes.extend_from_slice(&[0xc0, 0x00]); // a PINGREQ behind it
+            assert_eq!(parse(&mut bytes).unwrap(), Some(packet));
+            assert_eq!(parse(&mut bytes).unwrap(), Some(Packet::PingReq));
+            assert!(bytes.is_empty());
         }
     }
 
     #[test]
-    fn refuses_qos2_and_unknown_types() {
-        assert!(parse(&[0x34, 0x02, 0x00, 0x00]).is_err());
-        assert!(parse(&[0xf0, 0x00]).is_err());
+    fn what_a_client_receives_is_framed_as_the_spec_says() {
+        let mut out = BytesMut::new();
+        encode(&Packet::ConnAck { code: 0 }, &mut out).unwrap();
+        assert_eq!(&out[..], [0x20, 2, 0, 0]);
+        out.clear();
+        encode(
+            &Packet::SubAck {
+                pkid: 5,
+                codes: vec![1, 0x80],
+            },
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(&out[..], [0x90, 4, 0, 5, 1, 0x80]);
+        out.clear();
+        encode(&Packet::UnsubAck(6), &mut out).unwrap();
+        assert_eq!(&out[..], [0xb0, 2, 0, 6]);
+    }
+
+    #[test]
+    fn refuses_qos2_server_packets_and_other_protocols() {
+        let mut qos2 = BytesMut::from(&[0x34, 0x05, 0x00, 0x01, b'a', 0x00, 0x01][..]);
+        assert!(matches!(parse(&mut qos2), Err(ProtocolError::Malformed(_))));
+        let mut connack = BytesMut::from(&[0x20, 0x02, 0x00, 0x00][..]);
+        assert!(matches!(
+            parse(&mut connack),
+            Err(ProtocolError::Malformed(_))
+        ));
+        // CONNECT, protocol name "MQTT", level 3: not 3.1.1.
+        let mut old = BytesMut::from(
+            &[
+                0x10, 0x0d, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x03, 0x02, 0x00, 0x1e, 0x00, 0x01,
+                b'x',
+            ][..],
+        );
+        assert!(matches!(
+            parse(&mut old),
+            Err(ProtocolError::UnsupportedProtocol(_))
+        ));
+        let mut big = BytesMut::from(&[0x30, 0xff, 0xff, 0xff, 0x7f][..]);
+        assert!(parse(&mut big).is_err());
     }
 
     #[test]

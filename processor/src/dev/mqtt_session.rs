@@ -4,8 +4,9 @@
 
 use super::broker::{session_identifier, Broker, Outbound, Session};
 use super::fold::Input;
-use super::mqtt_codec::{self, Packet};
+use super::mqtt_codec::{self, Packet, ProtocolError};
 use super::now_ms;
+use bytes::BytesMut;
 use schemas::{Connected, DisconnectReason, Lifecycle, Record};
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,22 +42,31 @@ enum End {
 
 async fn connection(socket: TcpStream, ip: String, broker: Arc<Broker>, _done: mpsc::Sender<()>) {
     let (mut reader, mut writer) = socket.into_split();
-    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut buf = BytesMut::with_capacity(4096);
+    let refuse = |code: u8| {
+        let mut out = BytesMut::new();
+        // A CONNACK always frames.
+        let _ = mqtt_codec::encode(&Packet::ConnAck { code }, &mut out);
+        out
+    };
     // The first packet must be CONNECT, within a few seconds.
     let first = tokio::time::timeout(Duration::from_secs(10), read_packet(&mut reader, &mut buf));
-    let Ok(Ok(Some(Packet::Connect {
-        client_id,
-        keep_alive,
-        clean_session,
-        ..
-    }))) = first.await
-    else {
-        return;
+    let (client_id, keep_alive, clean_session) = match first.await {
+        Ok(Ok(Some(Packet::Connect {
+            client_id,
+            keep_alive,
+            clean_session,
+        }))) => (client_id, keep_alive, clean_session),
+        // MQTT 3.1.1, 3.1.4: a server answers an unsupported level with 0x01, then closes.
+        Ok(Err(ReadError::Protocol(ProtocolError::UnsupportedProtocol(why)))) => {
+            tracing::debug!(%ip, why, "mqtt: refused an unsupported protocol");
+            let _ = writer.write_all(&refuse(1)).await;
+            return;
+        }
+        _ => return,
     };
     if client_id.is_empty() && !clean_session {
-        let mut out = Vec::new();
-        mqtt_codec::encode(&Packet::ConnAck { code: 2 }, &mut out);
-        let _ = writer.write_all(&out).await;
+        let _ = writer.write_all(&refuse(2)).await;
         return;
     }
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -110,7 +120,7 @@ async fn connection(socket: TcpStream, ip: String, broker: Arc<Broker>, _done: m
     // The writer: packets from this session and from the broker's routing, in order. It ends
     // with `true` when told to close (takeover, shutdown), `false` when the socket failed.
     let mut write = tokio::spawn(async move {
-        let mut out = Vec::with_capacity(4096);
+        let mut out = BytesMut::with_capacity(4096);
         let mut next_pkid: u16 = 0;
         while let Some(outbound) = rx.recv().await {
             let mut close = false;
@@ -121,7 +131,9 @@ async fn connection(socket: TcpStream, ip: String, broker: Arc<Broker>, _done: m
                             next_pkid = next_pkid.checked_add(1).unwrap_or(1);
                             *pkid = next_pkid;
                         }
-                        mqtt_codec::encode(&packet, &mut out);
+                        if let Err(e) = mqtt_codec::encode(&packet, &mut out) {
+                            tracing::warn!(error = %e, "mqtt: a packet that cannot be framed: not sent");
+                        }
                     }
                     Outbound::Close => {
                         close = true;
@@ -169,10 +181,12 @@ async fn connection(socket: TcpStream, ip: String, broker: Arc<Broker>, _done: m
         let packet = match packet {
             Ok(Some(p)) => p,
             // A malformed or unsupported packet (QoS 2, say) is the client's error.
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                break End::Reason(DisconnectReason::ClientError)
+            Err(ReadError::Protocol(_)) => break End::Reason(DisconnectReason::ClientError),
+            Ok(None) => break End::Reason(DisconnectReason::ConnectionLost),
+            Err(ReadError::Io(e)) => {
+                tracing::debug!(client_id, error = %e, "mqtt: connection lost");
+                break End::Reason(DisconnectReason::ConnectionLost);
             }
-            Ok(None) | Err(_) => break End::Reason(DisconnectReason::ConnectionLost),
         };
         let reply = match packet {
             // Wildcards are for filters; a topic name with one is a protocol error.
@@ -287,25 +301,26 @@ fn published(broker: &Broker, topic: &str, payload: &[u8], qos: u8) {
     broker.publish(topic, payload, qos);
 }
 
+/// Why a packet could not be read.
+#[derive(Debug)]
+enum ReadError {
+    /// The socket failed.
+    Io(std::io::Error),
+    /// The client sent what MQTT 3.1.1 does not allow here.
+    Protocol(ProtocolError),
+}
+
 /// Reads one packet; `Ok(None)` at a clean end of stream.
 async fn read_packet(
     reader: &mut (impl AsyncReadExt + Unpin),
-    buf: &mut Vec<u8>,
-) -> std::io::Result<Option<Packet>> {
+    buf: &mut BytesMut,
+) -> Result<Option<Packet>, ReadError> {
     loop {
-        match mqtt_codec::parse(buf) {
-            Ok(Some((packet, used))) => {
-                buf.drain(..used);
-                return Ok(Some(packet));
-            }
-            Ok(None) => {}
-            Err(e) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+        if let Some(packet) = mqtt_codec::parse(buf).map_err(ReadError::Protocol)? {
+            return Ok(Some(packet));
         }
-        let mut chunk = [0u8; 4096];
-        let n = reader.read(&mut chunk).await?;
-        if n == 0 {
+        if reader.read_buf(buf).await.map_err(ReadError::Io)? == 0 {
             return Ok(None);
         }
-        buf.extend_from_slice(&chunk[..n]);
     }
 }
