@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod dev_support;
+mod support;
 
 use dev_support::{has, http, Dev, Mqtt, Ws};
 use serde_json::json;
@@ -174,6 +175,44 @@ async fn connections_api() {
         assert_eq!(status, 410, "{method}: {body}");
         assert!(body.contains("GoneException"));
     }
+}
+
+/// The Lambda processor's own WebSocket sink (the AWS SDK's API Gateway Management API client),
+/// pointed at dev's `@connections` with a stage in the URL as a deployed stack's is: a delivery
+/// reaches the socket, and once the connection is gone the answer is `Gone`, which the processor
+/// turns into `connection_gone` feedback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_processors_api_gateway_sink_delivers_through_connections() {
+    use processor::sinks::{ApiGatewaySink, DeliveryOutcome, DeliverySink};
+    use projections::{Channel, Delivery};
+
+    let dev = Dev::start();
+    let mut grace = Ws::connect(&dev, "grace").await;
+    let c = dev
+        .wait_client("grace", "online", |c| c["online"] == true)
+        .await;
+    let id = c["connections"][0].as_str().unwrap().to_owned();
+    let sink = ApiGatewaySink::new(
+        &support::sdk_config(),
+        &format!("http://127.0.0.1:{}/local", dev.http),
+    );
+    let delivery = Delivery::new(
+        schemas::EventId(1),
+        Channel::WebSocket {
+            connection_id: id.clone(),
+        },
+        Some("grace".into()),
+        json!({"type": "message", "from": "heidi", "message": "through @connections"}),
+    );
+    assert_eq!(sink.deliver(&delivery).await, Ok(DeliveryOutcome::Sent));
+    assert_eq!(
+        grace.recv().await,
+        json!({"type": "message", "from": "heidi", "message": "through @connections"})
+    );
+
+    let (status, _) = http(dev.http, "DELETE", &format!("/@connections/{id}"), b"");
+    assert_eq!(status, 204);
+    assert_eq!(sink.deliver(&delivery).await, Ok(DeliveryOutcome::Gone));
 }
 
 /// Ctrl-C stops cleanly (the open socket's `$disconnect` is folded); a restart on the same store
