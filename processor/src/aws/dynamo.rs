@@ -15,6 +15,8 @@ use crate::aws::item::{self, get_n, key_of, n, Item};
 use crate::aws::store_port::{
     CommitOutcome, DedupMark, Loaded, RevisionedStore, StoreError, Write,
 };
+use crate::sinks::classify::ErrorClass;
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
@@ -37,34 +39,18 @@ pub struct DynamoStore {
     requests: AtomicU64,
 }
 
-/// Whether an SDK error is worth retrying later, and what it says.
-pub fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+/// Whether an SDK error is worth retrying later, and what it says: the classification every
+/// AWS adapter shares ([`crate::sinks::classify`]: throttling and capacity codes, 5xx by the
+/// response's status, timeouts and network failures are retryable; the rest is not).
+pub fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
     op: &'static str,
-    err: SdkError<E, R>,
+    err: SdkError<E, HttpResponse>,
 ) -> StoreError {
-    let retryable = match &err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
-        SdkError::ServiceError(e) => {
-            matches!(
-                e.err().code(),
-                Some(
-                    "ProvisionedThroughputExceededException"
-                        | "ThrottlingException"
-                        | "RequestLimitExceeded"
-                        | "InternalServerError"
-                        | "ServiceUnavailable"
-                        | "TransactionConflictException"
-                )
-            ) || format!("{:?}", e.raw()).contains("status: 5")
-        }
-        _ => false,
-    };
+    let (facts, message) = crate::sinks::classify::facts(&err);
     StoreError {
-        retryable,
+        retryable: crate::sinks::classify::classify(&facts) == ErrorClass::Retryable,
         op,
-        message: aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string(),
+        message,
     }
 }
 

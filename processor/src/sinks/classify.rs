@@ -52,7 +52,7 @@ pub struct ErrorFacts<'a> {
 }
 
 /// Error codes that mean "slow down or try later", across the services we call (API Gateway
-/// management, IoT data plane, SNS, S3, Kinesis).
+/// management, IoT data plane, SNS, S3, Kinesis, DynamoDB).
 const RETRYABLE_CODES: &[&str] = &[
     "LimitExceededException",
     "ThrottlingException",
@@ -72,6 +72,8 @@ const RETRYABLE_CODES: &[&str] = &[
     "InternalServerErrorException",
     "ServiceUnavailable",
     "ServiceUnavailableException",
+    // DynamoDB: a transaction in flight on the same item.
+    "TransactionConflictException",
 ];
 
 /// Error codes that mean the payload can never fit.
@@ -242,6 +244,36 @@ mod tests {
         assert_eq!(service(Some("InvalidParameter"), 400), ErrorClass::Fatal);
         assert_eq!(service(Some("NoSuchBucket"), 404), ErrorClass::Fatal);
         assert_eq!(result(ErrorClass::Fatal, "x"), Err((false, "x".to_owned())));
+    }
+
+    #[test]
+    fn dynamodb_capacity_and_conflicts_are_retryable_a_failed_condition_is_not() {
+        for code in [
+            "ProvisionedThroughputExceededException",
+            "RequestLimitExceeded",
+            "ThrottlingException",
+            "TransactionConflictException",
+        ] {
+            assert_eq!(service(Some(code), 400), ErrorClass::Retryable, "{code}");
+        }
+        assert_eq!(
+            service(Some("InternalServerError"), 500),
+            ErrorClass::Retryable
+        );
+        // The store maps a failed revision check to a conflict before classifying; anything
+        // else about the request itself is not worth retrying.
+        assert_eq!(
+            service(Some("ConditionalCheckFailedException"), 400),
+            ErrorClass::Fatal
+        );
+        assert_eq!(
+            service(Some("ValidationException"), 400),
+            ErrorClass::Fatal
+        );
+        assert_eq!(
+            service(Some("ResourceNotFoundException"), 400),
+            ErrorClass::Fatal
+        );
     }
 
     #[test]
