@@ -47,7 +47,8 @@ pub struct HandlerSettings {
     pub delivery_concurrency: usize,
     /// Fold-and-write attempts before a conflicting batch is reported as failed.
     pub commit_attempts: usize,
-    /// How long sent deliveries are remembered (ms of event time).
+    /// How long sent deliveries are remembered (ms): the `dedup#` items' TTL, counted from the
+    /// wall-clock time they are written (DynamoDB's TTL is wall-clock time too).
     pub dedup_ttl_ms: u64,
 }
 

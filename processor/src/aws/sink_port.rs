@@ -112,8 +112,8 @@ impl DeliverySink for RecordingSink {
     }
 }
 
-/// Prints each delivery as one JSON line on stdout, as `processor local` does. The Lambda uses it
-/// until the real channel adapters are wired in.
+/// Prints each delivery as one JSON line on stdout, as `processor local` does: what
+/// `processor consume` sends to by default (`--deliver stdout`).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StdoutSink;
 

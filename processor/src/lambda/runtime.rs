@@ -71,8 +71,8 @@ where
 }
 
 /// Runs the Lambda: configuration and clients at cold start, then events until the runtime
-/// stops. Deliveries go to stdout and poison records to the log until the channel and
-/// quarantine adapters are wired in here.
+/// stops. Deliveries go to the real channels (API Gateway `@connections`, IoT data plane, SNS),
+/// poison records to the S3 quarantine (`QUARANTINE_URL`, required here), feedback to the stream.
 ///
 /// # Errors
 /// Bad configuration (naming the variable), or the runtime API failing.
