@@ -260,3 +260,112 @@ async fn router_from_config_sends_mqtt_and_push_and_names_missing_settings() {
     assert!(!err.retryable);
     assert!(err.message.contains("WEBSOCKET_API_ENDPOINT"), "{err}");
 }
+
+/// `processor provision` and `processor consume` as a user runs them, against moto: provision
+/// creates what consume needs and prints the settings to export; consume folds the README's
+/// example from the stream, prints its five deliveries, quarantines the broken line into the
+/// provisioned bucket, and a second run reads nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provision_then_consume_as_commands() {
+    const BIN: &str = env!("CARGO_BIN_EXE_processor");
+    let moto = Moto::start();
+    let stream = unique("cli-stream");
+    let table = unique("cli-table");
+    let command = |args: &[&str], env: &[(String, String)]| {
+        let out = std::process::Command::new(BIN)
+            .args(args)
+            .args([
+                "--stream",
+                &stream,
+                "--table",
+                &table,
+                "--endpoint-url",
+                &moto.endpoint,
+            ])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            // The region of the test's own clients (`support::sdk_config`).
+            .env("AWS_REGION", "eu-west-1")
+            .env_remove("QUARANTINE_URL")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+    };
+
+    let (_, provisioned) = command(&["provision"], &[]);
+    let exports: Vec<(String, String)> = provisioned
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let quarantine_url = exports
+        .iter()
+        .find(|(k, _)| k == "QUARANTINE_URL")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("no QUARANTINE_URL in {provisioned}"));
+
+    let sdk = support::sdk_config();
+    let kinesis = aws_sdk_kinesis::Client::from_conf(
+        aws_sdk_kinesis::config::Builder::from(&sdk)
+            .endpoint_url(&moto.endpoint)
+            .build(),
+    );
+    let example = include_str!("../../examples/seeds.jsonl");
+    for line in example.lines().filter(|l| !l.trim().is_empty()) {
+        kinesis
+            .put_record()
+            .stream_name(&stream)
+            .partition_key("k")
+            .data(aws_sdk_kinesis::primitives::Blob::new(line.as_bytes()))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let (deliveries, summary) = command(&["consume", "--until-idle"], &exports);
+    assert!(summary.contains("consumed 21 records"), "{summary}");
+    // Deliveries to different targets go out concurrently: compare them as a set.
+    let mut channels: Vec<String> = deliveries
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["channel"].to_string())
+        .collect();
+    channels.sort();
+    assert_eq!(
+        channels,
+        [
+            r#""mqtt""#,
+            r#""push""#,
+            r#""websocket""#,
+            r#""websocket""#,
+            r#""websocket""#
+        ],
+        "{deliveries}"
+    );
+
+    let (bucket, prefix) = quarantine_url
+        .strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+        .unwrap();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .endpoint_url(&moto.endpoint)
+            .force_path_style(true)
+            .build(),
+    );
+    let listed = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.contents().len(), 1, "{listed:?}");
+
+    let (again, summary) = command(&["consume", "--until-idle"], &exports);
+    assert!(again.is_empty(), "{again}");
+    assert!(summary.contains("consumed 0 records"), "{summary}");
+}

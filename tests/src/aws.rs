@@ -105,3 +105,41 @@ pub fn ws_message(conn: &str, connected_at: u64, t: u64, body: serde_json::Value
         "messageId":format!("m-{conn}-{t}"),"body":body.to_string()})
     .to_string()
 }
+
+/// A sink that fails the `fail_on`-th delivery (1-based) once, as a throttled API would, and
+/// records the others.
+pub struct FlakySink {
+    /// What was delivered.
+    pub inner: processor::aws::sink_port::RecordingSink,
+    calls: std::sync::atomic::AtomicUsize,
+    fail_on: usize,
+}
+
+impl FlakySink {
+    /// Fails the `fail_on`-th call.
+    pub fn new(fail_on: usize) -> Self {
+        FlakySink {
+            inner: processor::aws::sink_port::RecordingSink::new(),
+            calls: std::sync::atomic::AtomicUsize::new(0),
+            fail_on,
+        }
+    }
+}
+
+impl processor::aws::sink_port::DeliverySink for FlakySink {
+    async fn deliver(
+        &self,
+        d: &projections::Delivery,
+    ) -> Result<processor::aws::sink_port::DeliveryOutcome, processor::aws::sink_port::SinkError>
+    {
+        use std::sync::atomic::Ordering;
+        if self.calls.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_on {
+            return Err(processor::aws::sink_port::SinkError::new(
+                d,
+                true,
+                "LimitExceededException: throttled",
+            ));
+        }
+        self.inner.deliver(d).await
+    }
+}

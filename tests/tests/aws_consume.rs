@@ -14,7 +14,7 @@ use processor::consume::source::{KinesisSource, MemorySource};
 use processor::consume::{consume, Options};
 use processor::lambda::Handler;
 use serde_json::json;
-use tests::aws::{expected, fixture, stored, ws_connect, ws_message};
+use tests::aws::{expected, fixture, stored, ws_connect, ws_message, FlakySink};
 
 fn until_idle() -> Options {
     Options {
@@ -251,6 +251,76 @@ async fn consume_reads_a_split_stream_in_the_emulator() {
         want.clients()
     );
     // Every shard is finished: a second run reads nothing.
+    let again = consume(&source, &checkpoints, &handler, &until_idle())
+        .await
+        .unwrap();
+    assert_eq!(again.records, 0, "{again:?}");
+}
+
+#[tokio::test]
+async fn after_a_failed_record_consume_checkpoints_before_it_and_reads_on_from_it() {
+    let f = fixture(1).await.unwrap();
+    let t = 1_732_350_000_000u64;
+    let message = |text: &str, at: u64| {
+        ws_message(
+            "alice-conn",
+            t,
+            at,
+            json!({"action":"sendmessage","chatId":"42","message":text}),
+        )
+    };
+    let lines = [
+        ws_connect("alice-conn", "alice", t),
+        ws_connect("bob-conn", "bob", t + 10),
+        ws_message(
+            "bob-conn",
+            t + 10,
+            t + 20,
+            json!({"action":"join","chatId":"42"}),
+        ),
+        message("one", t + 30),
+        message("two", t + 40),
+        message("three", t + 50),
+    ];
+    for l in &lines {
+        f.kinesis
+            .put_record()
+            .stream_name(&f.stream)
+            .partition_key("k")
+            .data(Blob::new(l.as_bytes()))
+            .send()
+            .await
+            .unwrap();
+    }
+    // The second delivery ("two", record 4) is throttled once.
+    let handler = Handler {
+        store: f.store.clone(),
+        quarantine: MemoryQuarantine::new(),
+        sink: FlakySink::new(2),
+        feedback: processor::aws::feedback::MemoryFeedback::new(),
+        settings: HandlerSettings::default(),
+    };
+    let source = KinesisSource::new(f.kinesis.clone(), &f.stream);
+    let checkpoints = DynamoCheckpoints::new(f.dynamo.clone(), &f.table, &f.stream);
+    let summary = consume(&source, &checkpoints, &handler, &until_idle())
+        .await
+        .unwrap();
+    assert_eq!(summary.failed_batches, 1, "{summary:?}");
+    // Six records, then the two from the failed one on, read again.
+    assert_eq!(summary.records, 8, "{summary:?}");
+    let messages: Vec<String> = handler
+        .sink
+        .inner
+        .sent()
+        .iter()
+        .map(|d| d.payload["message"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(messages, ["one", "two", "three"]);
+    let want = expected(&lines);
+    assert_eq!(
+        stored(f.store.as_ref(), &want).await.unwrap(),
+        want.clients()
+    );
     let again = consume(&source, &checkpoints, &handler, &until_idle())
         .await
         .unwrap();

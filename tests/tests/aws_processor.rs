@@ -4,7 +4,7 @@ use processor::aws::config::HandlerSettings;
 use processor::aws::dynamo::DynamoStore;
 use processor::aws::feedback::MemoryFeedback;
 use processor::aws::quarantine_port::MemoryQuarantine;
-use processor::aws::sink_port::{DeliveryOutcome, DeliverySink, RecordingSink, SinkError};
+use processor::aws::sink_port::{DeliverySink, RecordingSink};
 use processor::aws::store_port::{
     CommitOutcome, DedupMark, Loaded, RevisionedStore, StoreError, Write,
 };
@@ -13,10 +13,9 @@ use projections::{Delivery, Key};
 use schemas::EventId;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tests::aws::{batch, expected, fixture, stored, ws_connect, ws_message};
+use tests::aws::{batch, expected, fixture, stored, ws_connect, ws_message, FlakySink};
 
 type TestHandler<S, D> = Handler<S, MemoryQuarantine, D, MemoryFeedback>;
 
@@ -219,31 +218,11 @@ async fn a_poison_record_is_quarantined_and_later_records_still_apply() {
     assert_eq!(h.sink.sent().len(), 3);
 }
 
-/// Fails the `fail_on`-th delivery (1-based) once, as a throttled API would.
-struct FlakySink {
-    inner: RecordingSink,
-    calls: AtomicUsize,
-    fail_on: usize,
-}
-
-impl DeliverySink for FlakySink {
-    async fn deliver(&self, d: &Delivery) -> Result<DeliveryOutcome, SinkError> {
-        if self.calls.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_on {
-            return Err(SinkError::new(d, true, "LimitExceededException: throttled"));
-        }
-        self.inner.deliver(d).await
-    }
-}
-
 #[tokio::test]
 async fn a_throttled_delivery_is_reported_at_its_record_and_recovers_on_retry() {
     let f = fixture(1).await.unwrap();
     let lines = chat();
-    let sink = FlakySink {
-        inner: RecordingSink::new(),
-        calls: AtomicUsize::new(0),
-        fail_on: 2,
-    };
+    let sink = FlakySink::new(2);
     let h = handler(f.store.clone(), sink);
     let input = batch("shardId-000000000000", &lines);
     let report = h.handle(&input).await;

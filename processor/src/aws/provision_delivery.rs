@@ -42,7 +42,21 @@ pub async fn provision_delivery(
 ) -> Result<DeliveryResources> {
     let mut done = Vec::new();
     let bucket = bucket_name(table);
-    match s3.create_bucket().bucket(&bucket).send().await {
+    let mut create = s3.create_bucket().bucket(&bucket);
+    // Outside us-east-1, S3 refuses a bucket without a location constraint naming the region.
+    if let Some(region) = s3
+        .config()
+        .region()
+        .map(|r| r.as_ref())
+        .filter(|r| *r != "us-east-1")
+    {
+        create = create.create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
+                .build(),
+        );
+    }
+    match create.send().await {
         Ok(_) => done.push(format!("bucket {bucket}: created")),
         Err(e)
             if e.as_service_error().is_some_and(|s| {

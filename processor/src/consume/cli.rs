@@ -100,7 +100,7 @@ pub fn run_consume(args: &ConsumeArgs) -> Result<String> {
         let mut settings = HandlerSettings::default();
         settings.fold.chat_topic = args.chat_topic.clone();
         settings.fold.reset_horizon_ms = args.reset_horizon;
-                let sinks = SinksConfig::from_env()?;
+        let sinks = SinksConfig::from_env()?;
         let sink = match args.deliver.as_str() {
             "aws" => AnySink::aws(&sdk, &sinks),
             _ => AnySink::Stdout(StdoutSink),
@@ -121,7 +121,8 @@ pub fn run_consume(args: &ConsumeArgs) -> Result<String> {
         };
         let s = consume(&source, &checkpoints, &handler, &options).await?;
         Ok(format!(
-            "consumed {} records in {} batches ({} failed) from {} shards; {} DynamoDB requests; {:.1}s",
+            "consumed {} records in {} batches ({} failed) from {} shards; \
+             {} DynamoDB requests; {:.1}s",
             s.records,
             s.batches,
             s.failed_batches,

@@ -98,3 +98,61 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     }))
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Kinesis event as Lambda delivers it (AWS's documented example, two records on one shard).
+    fn event() -> KinesisEvent {
+        let record = |n: u32, data: &str| {
+            let seq = format!("4959033827149025660855969253836157109592157598913658889{n}");
+            serde_json::json!({
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": "alice-conn",
+                    "sequenceNumber": seq,
+                    "data": data,
+                    "approximateArrivalTimestamp": 1_545_084_650.987
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": format!("shardId-000000000006:{seq}"),
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::123456789012:role/lambda-role",
+                "awsRegion": "us-east-2",
+                "eventSourceARN": "arn:aws:kinesis:us-east-2:123456789012:stream/lambda-stream"
+            })
+        };
+        let records = [record(1, "eyJhIjoxfQ=="), record(2, "eyJiIjoyfQ==")];
+        serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+    }
+
+    #[test]
+    fn a_batch_keeps_order_shard_sequence_and_bytes() {
+        let batch = batch_of(event());
+        assert_eq!(batch.len(), 2);
+        assert_eq!(batch[0].shard, "shardId-000000000006");
+        assert!(batch[0].seq.ends_with("8891"));
+        assert_eq!(batch[0].data, br#"{"a":1}"#);
+        assert_eq!(batch[1].data, br#"{"b":2}"#);
+    }
+
+    #[test]
+    fn the_response_names_the_first_record_that_did_not_complete() {
+        let batch = batch_of(event());
+        let done = response(&batch, &BatchReport::default());
+        assert_eq!(
+            serde_json::to_value(&done).unwrap(),
+            serde_json::json!({"batchItemFailures": []})
+        );
+        let failed = BatchReport {
+            failed_at: Some(1),
+            ..BatchReport::default()
+        };
+        assert_eq!(
+            serde_json::to_value(response(&batch, &failed)).unwrap(),
+            serde_json::json!({"batchItemFailures": [{"itemIdentifier": batch[1].seq}]})
+        );
+    }
+}

@@ -266,10 +266,7 @@ mod tests {
             service(Some("ConditionalCheckFailedException"), 400),
             ErrorClass::Fatal
         );
-        assert_eq!(
-            service(Some("ValidationException"), 400),
-            ErrorClass::Fatal
-        );
+        assert_eq!(service(Some("ValidationException"), 400), ErrorClass::Fatal);
         assert_eq!(
             service(Some("ResourceNotFoundException"), 400),
             ErrorClass::Fatal
