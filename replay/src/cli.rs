@@ -43,11 +43,13 @@ pub enum Command {
     /// their sessions of the last day of event time (older closed sessions are compacted, as the
     /// processor compacts them), not the archive's length.
     ///
-    /// `--until` is the event-time view: a record is folded iff its event time is at or before
-    /// TIME, whenever it arrived, and the records folded keep their arrival order. (Archives
-    /// carry no arrival time, so "what had arrived by then" cannot be known; for presence the
-    /// two agree up to IoT's clock skew.) `--since` drops records from before TIME, so the result
-    /// is the projections of that window alone.
+    /// `--until` gives the projections as the processor had them at TIME: the records that had
+    /// arrived on the stream by then, in arrival order. The arrival time is Kinesis's
+    /// (`kinesis://`, and Kinesis-wrapped archives keep it); a bare record carries none, and its
+    /// event time stands in (for presence the two agree up to IoT's clock skew of about 2
+    /// minutes). `--event-time` gives the event-time view instead: every record whose event time
+    /// is at or before TIME, whenever it arrived. `--since` drops records from before TIME, by the
+    /// same clock, so the result is the projections of that window alone.
     Rebuild(RebuildArgs),
     /// One client's timeline, and why.
     ///
@@ -89,15 +91,20 @@ pub struct Input {
     #[arg(long, value_name = "URL", env = "REPLAY_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
 
-    /// Skip records whose event time is before TIME (RFC 3339 or epoch ms).
+    /// Skip records that arrived before TIME (RFC 3339 or epoch ms); see --until for the clock.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub since: Option<u64>,
 
-    /// The projections as they were at TIME: only records whose event time is at or before TIME
-    /// are folded (the event-time view; the arrival order of those records is kept). RFC 3339 or
-    /// epoch ms.
+    /// The projections as they were at TIME: only records that had arrived by TIME are folded,
+    /// in arrival order. The arrival time is Kinesis's where the source keeps it (`kinesis://`,
+    /// Kinesis-wrapped archives), else the record's event time. RFC 3339 or epoch ms.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub until: Option<u64>,
+
+    /// Cut --since/--until by event time instead (the event-time view): a record is folded iff
+    /// its own timestamp is in the window, whenever it arrived; arrival order is still kept.
+    #[arg(long)]
+    pub event_time: bool,
 
     /// Stop at the first corrupt record (exit code 1) instead of reporting, skipping and
     /// counting it.
@@ -114,9 +121,18 @@ pub struct Input {
 }
 
 impl Input {
-    /// Whether a record with this event time is in the window.
-    pub fn in_window(&self, event_time: u64) -> bool {
-        self.since.is_none_or(|s| event_time >= s) && self.until.is_none_or(|u| event_time <= u)
+    /// The time the window is cut by: the record's arrival where known (unless `--event-time`),
+    /// else its event time.
+    pub fn clock(&self, event_time: u64, arrived: Option<u64>) -> u64 {
+        match arrived {
+            Some(at) if !self.event_time => at,
+            _ => event_time,
+        }
+    }
+
+    /// Whether a record at `time` (see [`Input::clock`]) is in the window.
+    pub fn in_window(&self, time: u64) -> bool {
+        self.since.is_none_or(|s| time >= s) && self.until.is_none_or(|u| time <= u)
     }
 }
 

@@ -39,7 +39,7 @@ pub fn each_record(
                 while let Some((_, e)) = errors.next_if(|(at, _)| *at <= i) {
                     report(e, input, &progress, &mut summary)?;
                 }
-                if input.in_window(record.event_time()) {
+                if input.in_window(input.clock(record.event_time(), position.arrived)) {
                     summary.events += 1;
                     each(record, *position)?;
                 } else {

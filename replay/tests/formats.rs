@@ -136,3 +136,54 @@ fn until_and_since_cut_by_event_time_and_client_restricts_the_output() {
     assert_eq!(got, want);
     assert_eq!(got.lines().count(), 2);
 }
+
+/// `--until` cuts by arrival where the archive keeps it (Kinesis-wrapped records): a
+/// disconnect stamped before U that only arrived after U is not folded, as the processor had not
+/// seen it at U; `--event-time` folds it (the event-time view).
+#[test]
+fn until_cuts_by_arrival_where_known_and_event_time_on_request() {
+    use base64::Engine;
+    let t0: u64 = 1_732_350_000_000;
+    let wrapped = |record: serde_json::Value, arrived_ms: u64| {
+        let data = base64::engine::general_purpose::STANDARD.encode(record.to_string());
+        serde_json::json!({"data": data, "partitionKey": "c1",
+            "approximateArrivalTimestamp": arrived_ms as f64 / 1000.0})
+        .to_string()
+    };
+    let lines = [
+        wrapped(
+            serde_json::json!({"eventType":"connected","clientId":"c1","timestamp":t0,
+                "sessionIdentifier":"s1","versionNumber":1}),
+            t0 + 100,
+        ),
+        // Stamped a minute later, delayed ten minutes on its way to the stream.
+        wrapped(
+            serde_json::json!({"eventType":"disconnected","clientId":"c1","timestamp":t0 + 60_000,
+                "sessionIdentifier":"s1","versionNumber":1,
+                "disconnectReason":"CONNECTION_LOST"}),
+            t0 + 600_000,
+        ),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write(tmp.path(), "wrapped.jsonl", lines.join("\n").as_bytes());
+    let from = path.to_str().unwrap();
+    let until = (t0 + 300_000).to_string();
+    let connected = |out: &str| -> bool {
+        let c: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+        c["connected"].as_bool().unwrap()
+    };
+
+    let by_arrival = rebuild(tmp.path(), &["--from", from, "--until", &until]);
+    assert!(connected(&by_arrival), "{by_arrival}");
+    let by_event = rebuild(
+        tmp.path(),
+        &["--from", from, "--until", &until, "--event-time"],
+    );
+    assert!(!connected(&by_event), "{by_event}");
+    // After both arrived, the two views agree.
+    let later = (t0 + 900_000).to_string();
+    assert!(!connected(&rebuild(
+        tmp.path(),
+        &["--from", from, "--until", &later]
+    )));
+}

@@ -7,10 +7,9 @@
 //! Bytes that cannot start an object, or an object cut off by the end of the file, are reported
 //! once and skipped up to the next `{`.
 
-use super::detect::{Bytes, FileError, FileRecords};
+use super::detect::{Bytes, FileError, FileRecords, Found};
 use super::kinesis_wrap::{decode_object, Decoded};
 use super::Location;
-use schemas::Record;
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read};
 
@@ -72,7 +71,7 @@ pub struct ConcatReader {
     end: usize,
     offset: u64,
     eof: bool,
-    pending: VecDeque<Result<(Record, Location), FileError>>,
+    pending: VecDeque<Result<Found, FileError>>,
 }
 
 impl ConcatReader {
@@ -143,7 +142,7 @@ impl ConcatReader {
         }
     }
 
-    fn step(&mut self) -> Result<Option<(Record, Location)>, FileError> {
+    fn step(&mut self) -> Result<Option<Found>, FileError> {
         loop {
             // Skip whitespace between objects.
             let ws = self.buf[self.start..self.end]
@@ -202,10 +201,10 @@ impl ConcatReader {
             let decoded = decode_object(&self.buf[self.start..self.start + end]);
             self.consume(end);
             return match decoded {
-                Ok(Decoded::One(record)) => Ok(Some((record, at))),
+                Ok(Decoded::One(record, arrived)) => Ok(Some((record, at, arrived))),
                 Ok(Decoded::Many(all)) => {
                     self.pending.extend(all.into_iter().map(|r| {
-                        r.map(|record| (record, at))
+                        r.map(|(record, arrived)| (record, at, arrived))
                             .map_err(|reason| FileError::Corrupt { at, reason })
                     }));
                     match self.pending.pop_front() {
@@ -220,7 +219,7 @@ impl ConcatReader {
 }
 
 impl FileRecords for ConcatReader {
-    fn next_item(&mut self) -> Option<Result<(Record, Location), FileError>> {
+    fn next_item(&mut self) -> Option<Result<Found, FileError>> {
         if let Some(item) = self.pending.pop_front() {
             return Some(item);
         }
@@ -254,7 +253,7 @@ mod tests {
         let mut got = Vec::new();
         while let Some(item) = r.next_item() {
             got.push(match item {
-                Ok((_, at)) => format!("ok {at}"),
+                Ok((_, at, _)) => format!("ok {at}"),
                 Err(FileError::Corrupt { at, .. }) => format!("bad {at}"),
                 Err(FileError::Io(e)) => panic!("{e}"),
             });

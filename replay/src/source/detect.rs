@@ -43,10 +43,14 @@ pub enum FileError {
     Io(io::Error),
 }
 
+/// A record read from a file: the record, where it was, and its arrival time (ms) when the file
+/// records one (Kinesis-wrapped records).
+pub type Found = (Record, Location, Option<u64>);
+
 /// The records of one file, in order.
 pub trait FileRecords: Send {
     /// The next record and where it was, a bad record, or `None` at the end.
-    fn next_item(&mut self) -> Option<Result<(Record, Location), FileError>>;
+    fn next_item(&mut self) -> Option<Result<Found, FileError>>;
 }
 
 /// The bytes of a file as its format readers see them: the head already read, then the rest.

@@ -5,9 +5,9 @@
 //! damaged header the next frame's position is unknown: the rest of that file is skipped (and
 //! the report says so), the next file is read as usual.
 
-use super::detect::{Bytes, FileError, FileRecords};
+use super::detect::{Bytes, FileError, FileRecords, Found};
 use super::Location;
-use schemas::{DecodeError, FrameReader, Record};
+use schemas::{DecodeError, FrameReader};
 
 /// Reads a file of frames.
 pub struct FramesReader {
@@ -24,10 +24,10 @@ impl FramesReader {
 }
 
 impl FileRecords for FramesReader {
-    fn next_item(&mut self) -> Option<Result<(Record, Location), FileError>> {
+    fn next_item(&mut self) -> Option<Result<Found, FileError>> {
         let start = self.frames.valid_up_to();
         Some(match self.frames.next()? {
-            Ok(record) => Ok((record, Location::Offset(start))),
+            Ok(record) => Ok((record, Location::Offset(start), None)),
             Err(DecodeError::BadFrame { offset, reason }) if self.frames.torn_tail().is_some() => {
                 Err(FileError::Corrupt {
                     at: Location::Offset(offset),

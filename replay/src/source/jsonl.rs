@@ -2,10 +2,9 @@
 //!
 //! A bad line is reported by its number and does not disturb the lines after it.
 
-use super::detect::{Bytes, FileError, FileRecords};
+use super::detect::{Bytes, FileError, FileRecords, Found};
 use super::kinesis_wrap::{decode_object, Decoded};
 use super::Location;
-use schemas::Record;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 
@@ -18,7 +17,7 @@ pub struct JsonLinesReader {
     line: Vec<u8>,
     number: u64,
     /// Records of a `Records` wrapper not yet handed out.
-    pending: VecDeque<Result<(Record, Location), FileError>>,
+    pending: VecDeque<Result<Found, FileError>>,
 }
 
 impl JsonLinesReader {
@@ -34,7 +33,7 @@ impl JsonLinesReader {
 }
 
 impl FileRecords for JsonLinesReader {
-    fn next_item(&mut self) -> Option<Result<(Record, Location), FileError>> {
+    fn next_item(&mut self) -> Option<Result<Found, FileError>> {
         if let Some(item) = self.pending.pop_front() {
             return Some(item);
         }
@@ -52,10 +51,10 @@ impl FileRecords for JsonLinesReader {
             }
             let at = Location::Line(self.number);
             return Some(match decode_object(text) {
-                Ok(Decoded::One(record)) => Ok((record, at)),
+                Ok(Decoded::One(record, arrived)) => Ok((record, at, arrived)),
                 Ok(Decoded::Many(all)) => {
                     self.pending.extend(all.into_iter().map(|r| {
-                        r.map(|record| (record, at))
+                        r.map(|(record, arrived)| (record, at, arrived))
                             .map_err(|reason| FileError::Corrupt { at, reason })
                     }));
                     match self.pending.pop_front() {

@@ -135,7 +135,10 @@ impl KinesisSource {
                 .fetch_add(data.len() as u64, Ordering::Relaxed);
             let at = Location::Record(n);
             n += 1;
-            let position = Position { file, at };
+            let arrived = r
+                .approximate_arrival_timestamp
+                .and_then(|t| u64::try_from(t.to_millis().ok()?).ok());
+            let position = Position { file, at, arrived };
             let corrupt = |reason: String| {
                 SourceError::Corrupt(Corrupt {
                     file: format!("{name} seq {}", r.sequence_number),
@@ -144,11 +147,12 @@ impl KinesisSource {
                 })
             };
             match decode_object(&data) {
-                Ok(Decoded::One(record)) => self.pending.push_back(Ok((record, position))),
+                // The stream's own arrival time, not one a wrapper inside the data may claim.
+                Ok(Decoded::One(record, _)) => self.pending.push_back(Ok((record, position))),
                 Ok(Decoded::Many(each)) => {
                     for one in each {
                         self.pending
-                            .push_back(one.map(|rec| (rec, position)).map_err(&corrupt));
+                            .push_back(one.map(|(record, _)| (record, position)).map_err(&corrupt));
                     }
                 }
                 Err(reason) => self.pending.push_back(Err(corrupt(reason))),

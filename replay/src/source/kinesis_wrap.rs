@@ -8,6 +8,9 @@
 //!
 //! Detection costs nothing for bare records: they are decoded first, and only an object that is
 //! no record kind at all (no `kind`, `eventType` or `deviceId`) is looked at as a wrapper.
+//!
+//! A wrapper's `approximateArrivalTimestamp` (Kinesis's arrival time: epoch seconds, or RFC 3339
+//! as the CLI prints it) is kept with its record: `--until` cuts by arrival where it is known.
 
 use base64::Engine;
 use schemas::{decode_json, DecodeError, Record};
@@ -16,10 +19,10 @@ use serde_json::Value;
 /// What one JSON object held.
 #[derive(Debug)]
 pub enum Decoded {
-    /// A record (bare, or the one record of a wrapper).
-    One(Record),
-    /// A `Records` array: each element decoded, or why not.
-    Many(Vec<Result<Record, String>>),
+    /// A record (bare, or the one record of a wrapper), with its arrival time (ms) if recorded.
+    One(Record, Option<u64>),
+    /// A `Records` array: each element decoded with its arrival time, or why not.
+    Many(Vec<Result<(Record, Option<u64>), String>>),
 }
 
 /// Decodes one JSON object: a bare record, or a wrapper of one or more.
@@ -28,7 +31,7 @@ pub enum Decoded {
 /// Why the object is neither a record nor a wrapper of records.
 pub fn decode_object(bytes: &[u8]) -> Result<Decoded, String> {
     match decode_json(bytes) {
-        Ok(record) => Ok(Decoded::One(record)),
+        Ok(record) => Ok(Decoded::One(record, None)),
         Err(DecodeError::UnknownKind { found }) => {
             unwrap(bytes).unwrap_or_else(|| Err(DecodeError::UnknownKind { found }.to_string()))
         }
@@ -44,14 +47,35 @@ fn unwrap(bytes: &[u8]) -> Option<Result<Decoded, String>> {
             .iter()
             .enumerate()
             .map(|(i, r)| match payload(r) {
-                Some(data) => inner(data).map_err(|e| format!("Records[{i}]: {e}")),
+                Some(data) => inner(data)
+                    .map(|record| (record, arrival(r)))
+                    .map_err(|e| format!("Records[{i}]: {e}")),
                 None => Err(format!("Records[{i}]: no kinesis.data, data or Data field")),
             })
             .collect();
         return Some(Ok(Decoded::Many(each)));
     }
     let data = payload(&value)?;
-    Some(inner(data).map(Decoded::One))
+    Some(inner(data).map(|record| Decoded::One(record, arrival(&value))))
+}
+
+/// Kinesis's approximate arrival time of a wrapped record, in ms, if the wrapper has it.
+fn arrival(value: &Value) -> Option<u64> {
+    let stamp = value
+        .get("kinesis")
+        .and_then(|k| k.get("approximateArrivalTimestamp"))
+        .or_else(|| value.get("approximateArrivalTimestamp"))
+        .or_else(|| value.get("ApproximateArrivalTimestamp"))?;
+    match stamp {
+        // Epoch seconds with a fraction, as Lambda's event and the SDKs' JSON write it.
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            // Whole milliseconds of a realistic epoch: the cast cannot truncate.
+            .map(|s| (s * 1000.0).round() as u64),
+        Value::String(s) => crate::time::parse_time(s).ok(),
+        _ => None,
+    }
 }
 
 /// The base64 payload of one wrapped record, if it is one.
@@ -106,7 +130,7 @@ mod tests {
 
     fn one(d: Result<Decoded, String>) -> Record {
         match d {
-            Ok(Decoded::One(r)) => r,
+            Ok(Decoded::One(r, _)) => r,
             other => panic!("expected one record, got {other:?}"),
         }
     }
@@ -122,9 +146,38 @@ mod tests {
             wrap_data(RAW, 2)
         );
         match decode_object(event.as_bytes()) {
-            Ok(Decoded::Many(all)) => assert_eq!(all, vec![Ok(bare.clone()), Ok(bare)]),
+            Ok(Decoded::Many(all)) => assert_eq!(
+                all,
+                vec![
+                    Ok((bare.clone(), Some(1_732_350_000_000))),
+                    Ok((bare, None))
+                ]
+            ),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_arrival_time_comes_with_a_wrapped_record() {
+        let arrived = |json: &str| match decode_object(json.as_bytes()) {
+            Ok(Decoded::One(_, at)) => at,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(arrived(RAW), None);
+        assert_eq!(arrived(&wrap_lambda(RAW, 1)), Some(1_732_350_000_000));
+        let data = base64::engine::general_purpose::STANDARD.encode(RAW);
+        assert_eq!(
+            arrived(&format!(
+                r#"{{"Data":"{data}","ApproximateArrivalTimestamp":"2024-11-23T08:20:00.5Z"}}"#
+            )),
+            Some(1_732_350_000_500)
+        );
+        assert_eq!(
+            arrived(&format!(
+                r#"{{"data":"{data}","approximateArrivalTimestamp":1732350000.25}}"#
+            )),
+            Some(1_732_350_000_250)
+        );
     }
 
     #[test]

@@ -58,6 +58,9 @@ pub struct Position {
     pub file: u32,
     /// Where in the file.
     pub at: Location,
+    /// When the record arrived on the stream (Kinesis's approximate arrival time, ms), where the
+    /// source records it: `kinesis://` and Kinesis-wrapped archives. `None` elsewhere.
+    pub arrived: Option<u64>,
 }
 
 /// A record that could not be read: which file, where, and why. Skipped and counted by default;

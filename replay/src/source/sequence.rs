@@ -58,7 +58,9 @@ impl FileSequence {
             if let Some((file, records)) = self.current.as_mut() {
                 let file = *file;
                 match records.next_item() {
-                    Some(Ok((record, at))) => return Some(Ok((record, Position { file, at }))),
+                    Some(Ok((record, at, arrived))) => {
+                        return Some(Ok((record, Position { file, at, arrived })))
+                    }
                     Some(Err(FileError::Corrupt { at, reason })) => {
                         return Some(Err(self.corrupt(file, at, reason)))
                     }
