@@ -5,16 +5,45 @@
 
 use aws_sdk_kinesis::primitives::Blob;
 use processor::aws::config::HandlerSettings;
-use processor::aws::feedback::KinesisFeedback;
+use processor::aws::feedback::{KinesisFeedback, MemoryFeedback};
 use processor::aws::quarantine_port::MemoryQuarantine;
-use processor::aws::sink_port::RecordingSink;
-use processor::aws::store_port::MemoryRevisionedStore;
+use processor::aws::sink_port::{DeliverySink, RecordingSink};
+use processor::aws::store_port::{MemoryRevisionedStore, RevisionedStore};
 use processor::consume::checkpoint::{DynamoCheckpoints, MemoryCheckpoints};
 use processor::consume::source::{KinesisSource, MemorySource};
 use processor::consume::{consume, Options};
 use processor::lambda::Handler;
 use serde_json::json;
-use tests::aws::{expected, fixture, stored, ws_connect, ws_message, FlakySink};
+use tests::aws::{expected, fixture, stored, ws_connect, ws_message, Fixture, FlakySink};
+
+/// Puts `lines` on the fixture's stream, in order, all with one partition key (one shard).
+#[allow(clippy::unwrap_used)] // a test's helper: a failure is the test's
+async fn put_all(f: &Fixture, lines: &[String]) {
+    for l in lines {
+        f.kinesis
+            .put_record()
+            .stream_name(&f.stream)
+            .partition_key("k")
+            .data(Blob::new(l.as_bytes()))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// The batch handler with in-memory quarantine and feedback.
+fn handler<S: RevisionedStore, D: DeliverySink>(
+    store: S,
+    sink: D,
+) -> Handler<S, MemoryQuarantine, D, MemoryFeedback> {
+    Handler {
+        store,
+        quarantine: MemoryQuarantine::new(),
+        sink,
+        feedback: MemoryFeedback::new(),
+        settings: HandlerSettings::default(),
+    }
+}
 
 fn until_idle() -> Options {
     Options {
@@ -38,16 +67,7 @@ async fn a_gone_connection_is_fed_back_through_the_stream_and_ends_the_client() 
             json!({"action":"sendmessage","message":"hi all"}),
         ),
     ];
-    for l in &lines {
-        f.kinesis
-            .put_record()
-            .stream_name(&f.stream)
-            .partition_key("k")
-            .data(Blob::new(l.as_bytes()))
-            .send()
-            .await
-            .unwrap();
-    }
+    put_all(&f, &lines).await;
     let sink = RecordingSink::new();
     sink.set_gone("bob-conn");
     let handler = Handler {
@@ -130,13 +150,7 @@ fn resharded() -> MemorySource {
 
 #[allow(clippy::unwrap_used)] // a test's helper: a failure is the test's
 async fn reshard_consumed(source: &MemorySource) {
-    let handler = Handler {
-        store: MemoryRevisionedStore::new(),
-        quarantine: MemoryQuarantine::new(),
-        sink: RecordingSink::new(),
-        feedback: processor::aws::feedback::MemoryFeedback::new(),
-        settings: HandlerSettings::default(),
-    };
+    let handler = handler(MemoryRevisionedStore::new(), RecordingSink::new());
     let checkpoints = MemoryCheckpoints::default();
     let summary = consume(source, &checkpoints, &handler, &until_idle())
         .await
@@ -168,20 +182,6 @@ async fn empty_pages_in_the_middle_of_a_shard_neither_finish_it_nor_end_until_id
 async fn consume_reads_a_split_stream_in_the_emulator() {
     let f = fixture(1).await.unwrap();
     let t = 1_732_350_000_000u64;
-    let put = |line: String| {
-        let kinesis = f.kinesis.clone();
-        let stream = f.stream.clone();
-        async move {
-            kinesis
-                .put_record()
-                .stream_name(stream)
-                .partition_key("k")
-                .data(Blob::new(line.into_bytes()))
-                .send()
-                .await
-                .unwrap();
-        }
-    };
     let before = [
         ws_connect("alice-conn", "alice", t),
         ws_connect("bob-conn", "bob", t + 10),
@@ -192,9 +192,7 @@ async fn consume_reads_a_split_stream_in_the_emulator() {
             json!({"action":"join","chatId":"42"}),
         ),
     ];
-    for l in &before {
-        put(l.clone()).await;
-    }
+    put_all(&f, &before).await;
     f.kinesis
         .split_shard()
         .stream_name(&f.stream)
@@ -209,9 +207,7 @@ async fn consume_reads_a_split_stream_in_the_emulator() {
         t + 30,
         json!({"action":"sendmessage","chatId":"42","message":"after the split"}),
     )];
-    for l in &after {
-        put(l.clone()).await;
-    }
+    put_all(&f, &after).await;
     let source = KinesisSource::new(f.kinesis.clone(), &f.stream);
     // ListShards as the consumer sees it: the parent closed, both children naming it.
     let shards = processor::consume::source::ShardSource::shards(&source)
@@ -228,13 +224,7 @@ async fn consume_reads_a_split_stream_in_the_emulator() {
         assert!(!child.closed, "{child:?}");
     }
 
-    let handler = Handler {
-        store: f.store.clone(),
-        quarantine: MemoryQuarantine::new(),
-        sink: RecordingSink::new(),
-        feedback: processor::aws::feedback::MemoryFeedback::new(),
-        settings: HandlerSettings::default(),
-    };
+    let handler = handler(f.store.clone(), RecordingSink::new());
     let checkpoints = DynamoCheckpoints::new(f.dynamo.clone(), &f.table, &f.stream);
     let summary = consume(&source, &checkpoints, &handler, &until_idle())
         .await
@@ -282,24 +272,9 @@ async fn after_a_failed_record_consume_checkpoints_before_it_and_reads_on_from_i
         message("two", t + 40),
         message("three", t + 50),
     ];
-    for l in &lines {
-        f.kinesis
-            .put_record()
-            .stream_name(&f.stream)
-            .partition_key("k")
-            .data(Blob::new(l.as_bytes()))
-            .send()
-            .await
-            .unwrap();
-    }
+    put_all(&f, &lines).await;
     // The second delivery ("two", record 4) is throttled once.
-    let handler = Handler {
-        store: f.store.clone(),
-        quarantine: MemoryQuarantine::new(),
-        sink: FlakySink::new(2),
-        feedback: processor::aws::feedback::MemoryFeedback::new(),
-        settings: HandlerSettings::default(),
-    };
+    let handler = handler(f.store.clone(), FlakySink::new(2));
     let source = KinesisSource::new(f.kinesis.clone(), &f.stream);
     let checkpoints = DynamoCheckpoints::new(f.dynamo.clone(), &f.table, &f.stream);
     let summary = consume(&source, &checkpoints, &handler, &until_idle())
