@@ -143,3 +143,26 @@ impl processor::aws::sink_port::DeliverySink for FlakySink {
         self.inner.deliver(d).await
     }
 }
+
+/// The batch handler with in-memory quarantine and feedback, default settings.
+pub fn handler<S, D>(
+    store: S,
+    sink: D,
+) -> processor::lambda::Handler<
+    S,
+    processor::aws::quarantine_port::MemoryQuarantine,
+    D,
+    processor::aws::feedback::MemoryFeedback,
+>
+where
+    S: RevisionedStore,
+    D: processor::aws::sink_port::DeliverySink,
+{
+    processor::lambda::Handler {
+        store,
+        quarantine: processor::aws::quarantine_port::MemoryQuarantine::new(),
+        sink,
+        feedback: processor::aws::feedback::MemoryFeedback::new(),
+        settings: processor::aws::config::HandlerSettings::default(),
+    }
+}

@@ -5,16 +5,16 @@
 
 use aws_sdk_kinesis::primitives::Blob;
 use processor::aws::config::HandlerSettings;
-use processor::aws::feedback::{KinesisFeedback, MemoryFeedback};
+use processor::aws::feedback::KinesisFeedback;
 use processor::aws::quarantine_port::MemoryQuarantine;
-use processor::aws::sink_port::{DeliverySink, RecordingSink};
-use processor::aws::store_port::{MemoryRevisionedStore, RevisionedStore};
+use processor::aws::sink_port::RecordingSink;
+use processor::aws::store_port::MemoryRevisionedStore;
 use processor::consume::checkpoint::{DynamoCheckpoints, MemoryCheckpoints};
 use processor::consume::source::{KinesisSource, MemorySource};
 use processor::consume::{consume, Options};
 use processor::lambda::Handler;
 use serde_json::json;
-use tests::aws::{expected, fixture, stored, ws_connect, ws_message, Fixture, FlakySink};
+use tests::aws::{expected, fixture, handler, stored, ws_connect, ws_message, Fixture, FlakySink};
 
 /// Puts `lines` on the fixture's stream, in order, all with one partition key (one shard).
 #[allow(clippy::unwrap_used)] // a test's helper: a failure is the test's
@@ -31,18 +31,18 @@ async fn put_all(f: &Fixture, lines: &[String]) {
     }
 }
 
-/// The batch handler with in-memory quarantine and feedback.
-fn handler<S: RevisionedStore, D: DeliverySink>(
-    store: S,
-    sink: D,
-) -> Handler<S, MemoryQuarantine, D, MemoryFeedback> {
-    Handler {
-        store,
-        quarantine: MemoryQuarantine::new(),
-        sink,
-        feedback: MemoryFeedback::new(),
-        settings: HandlerSettings::default(),
-    }
+/// alice and bob connect, and bob joins room 42.
+fn room_42(t: u64) -> [String; 3] {
+    [
+        ws_connect("alice-conn", "alice", t),
+        ws_connect("bob-conn", "bob", t + 10),
+        ws_message(
+            "bob-conn",
+            t + 10,
+            t + 20,
+            json!({"action":"join","chatId":"42"}),
+        ),
+    ]
 }
 
 fn until_idle() -> Options {
@@ -113,16 +113,7 @@ fn resharded() -> MemorySource {
     source.add_shard("a-child-1", &["z-parent"], false);
     source.add_shard("a-child-2", &["z-parent"], false);
     source.add_shard("z-parent", &[], true);
-    for l in [
-        ws_connect("alice-conn", "alice", t),
-        ws_connect("bob-conn", "bob", t + 10),
-        ws_message(
-            "bob-conn",
-            t + 10,
-            t + 20,
-            json!({"action":"join","chatId":"42"}),
-        ),
-    ] {
+    for l in room_42(t) {
         source.put("z-parent", l.as_bytes());
     }
     source.put(
@@ -182,16 +173,7 @@ async fn empty_pages_in_the_middle_of_a_shard_neither_finish_it_nor_end_until_id
 async fn consume_reads_a_split_stream_in_the_emulator() {
     let f = fixture(1).await.unwrap();
     let t = 1_732_350_000_000u64;
-    let before = [
-        ws_connect("alice-conn", "alice", t),
-        ws_connect("bob-conn", "bob", t + 10),
-        ws_message(
-            "bob-conn",
-            t + 10,
-            t + 20,
-            json!({"action":"join","chatId":"42"}),
-        ),
-    ];
+    let before = room_42(t);
     put_all(&f, &before).await;
     f.kinesis
         .split_shard()
@@ -259,19 +241,12 @@ async fn after_a_failed_record_consume_checkpoints_before_it_and_reads_on_from_i
             json!({"action":"sendmessage","chatId":"42","message":text}),
         )
     };
-    let lines = [
-        ws_connect("alice-conn", "alice", t),
-        ws_connect("bob-conn", "bob", t + 10),
-        ws_message(
-            "bob-conn",
-            t + 10,
-            t + 20,
-            json!({"action":"join","chatId":"42"}),
-        ),
+    let mut lines = room_42(t).to_vec();
+    lines.extend([
         message("one", t + 30),
         message("two", t + 40),
         message("three", t + 50),
-    ];
+    ]);
     put_all(&f, &lines).await;
     // The second delivery ("two", record 4) is throttled once.
     let handler = handler(f.store.clone(), FlakySink::new(2));

@@ -1,33 +1,18 @@
 //! The Lambda batch handler against DynamoDB in the emulator (moto): DESIGN.md section 5.
 
-use processor::aws::config::HandlerSettings;
 use processor::aws::dynamo::DynamoStore;
-use processor::aws::feedback::MemoryFeedback;
-use processor::aws::quarantine_port::MemoryQuarantine;
-use processor::aws::sink_port::{DeliverySink, RecordingSink};
+use processor::aws::sink_port::RecordingSink;
 use processor::aws::store_port::{
     CommitOutcome, DedupMark, Loaded, RevisionedStore, StoreError, Write,
 };
-use processor::lambda::{Handler, InRecord};
+use processor::lambda::InRecord;
 use projections::{Delivery, Key};
 use schemas::EventId;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tests::aws::{batch, expected, fixture, stored, ws_connect, ws_message, FlakySink};
-
-type TestHandler<S, D> = Handler<S, MemoryQuarantine, D, MemoryFeedback>;
-
-fn handler<S: RevisionedStore, D: DeliverySink>(store: S, sink: D) -> TestHandler<S, D> {
-    Handler {
-        store,
-        quarantine: MemoryQuarantine::new(),
-        sink,
-        feedback: MemoryFeedback::new(),
-        settings: HandlerSettings::default(),
-    }
-}
+use tests::aws::{batch, expected, fixture, handler, stored, ws_connect, ws_message, FlakySink};
 
 /// alice and bob on WebSockets, in room 42; alice writes three messages, one record twice.
 fn chat() -> Vec<String> {

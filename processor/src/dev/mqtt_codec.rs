@@ -117,10 +117,9 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Packet>, ProtocolError> {
             }
         }
         v4::Packet::Publish(p) => Packet::Publish {
-            qos: match p.qos {
-                QoS::AtMostOnce => 0,
-                QoS::AtLeastOnce => 1,
-                QoS::ExactlyOnce => return malformed("QoS 2 is not supported"),
+            qos: match qos_level(p.qos) {
+                2 => return malformed("QoS 2 is not supported"),
+                level => level,
             },
             retain: p.retain,
             topic: p.topic,
@@ -174,7 +173,7 @@ fn qos(level: u8) -> QoS {
 /// The packet cannot be framed (a topic or client id over 65,535 bytes, a payload over the
 /// protocol's 256 MB): nothing is appended.
 pub fn encode(packet: &Packet, out: &mut BytesMut) -> Result<(), ProtocolError> {
-    let wire = match packet {
+    let written = match packet {
         Packet::Connect {
             client_id,
             keep_alive,
@@ -183,7 +182,7 @@ pub fn encode(packet: &Packet, out: &mut BytesMut) -> Result<(), ProtocolError> 
             let mut c = v4::Connect::new(client_id.as_str());
             c.keep_alive = *keep_alive;
             c.clean_session = *clean_session;
-            v4::Packet::Connect(c)
+            c.write(out)
         }
         Packet::ConnAck { code } => {
             use v4::ConnectReturnCode as C;
@@ -195,7 +194,7 @@ pub fn encode(packet: &Packet, out: &mut BytesMut) -> Result<(), ProtocolError> 
                 4 => C::BadUserNamePassword,
                 _ => C::NotAuthorized,
             };
-            v4::Packet::ConnAck(v4::ConnAck::new(code, false))
+            v4::ConnAck::new(code, false).write(out)
         }
         Packet::Publish {
             qos: level,
@@ -207,9 +206,9 @@ pub fn encode(packet: &Packet, out: &mut BytesMut) -> Result<(), ProtocolError> 
             let mut p = v4::Publish::new(topic.as_str(), qos(*level), payload.as_slice());
             p.retain = *retain;
             p.pkid = *pkid;
-            v4::Packet::Publish(p)
+            p.write(out)
         }
-        Packet::PubAck(pkid) => v4::Packet::PubAck(v4::PubAck::new(*pkid)),
+        Packet::PubAck(pkid) => v4::PubAck::new(*pkid).write(out),
         Packet::Subscribe { pkid, filters } => {
             let mut s = v4::Subscribe::new_many(
                 filters
@@ -217,7 +216,7 @@ pub fn encode(packet: &Packet, out: &mut BytesMut) -> Result<(), ProtocolError> 
                     .map(|(f, level)| v4::SubscribeFilter::new(f.clone(), qos(*level))),
             );
             s.pkid = *pkid;
-            v4::Packet::Subscribe(s)
+            s.write(out)
         }
         Packet::SubAck { pkid, codes } => {
             let codes = codes
@@ -227,32 +226,17 @@ pub fn encode(packet: &Packet, out: &mut BytesMut) -> Result<(), ProtocolError> 
                     _ => v4::SubscribeReasonCode::Failure,
                 })
                 .collect();
-            v4::Packet::SubAck(v4::SubAck::new(*pkid, codes))
+            v4::SubAck::new(*pkid, codes).write(out)
         }
-        Packet::Unsubscribe { pkid, filters } => v4::Packet::Unsubscribe(v4::Unsubscribe {
+        Packet::Unsubscribe { pkid, filters } => v4::Unsubscribe {
             pkid: *pkid,
             topics: filters.clone(),
-        }),
-        Packet::UnsubAck(pkid) => v4::Packet::UnsubAck(v4::UnsubAck::new(*pkid)),
-        Packet::PingReq => v4::Packet::PingReq,
-        Packet::PingResp => v4::Packet::PingResp,
-        Packet::Disconnect => v4::Packet::Disconnect,
-    };
-    let written = match &wire {
-        v4::Packet::Connect(p) => p.write(out),
-        v4::Packet::ConnAck(p) => p.write(out),
-        v4::Packet::Publish(p) => p.write(out),
-        v4::Packet::PubAck(p) => p.write(out),
-        v4::Packet::Subscribe(p) => p.write(out),
-        v4::Packet::SubAck(p) => p.write(out),
-        v4::Packet::Unsubscribe(p) => p.write(out),
-        v4::Packet::UnsubAck(p) => p.write(out),
-        v4::Packet::PingReq => v4::PingReq.write(out),
-        v4::Packet::PingResp => v4::PingResp.write(out),
-        v4::Packet::Disconnect => v4::Disconnect.write(out),
-        v4::Packet::PubRec(p) => p.write(out),
-        v4::Packet::PubRel(p) => p.write(out),
-        v4::Packet::PubComp(p) => p.write(out),
+        }
+        .write(out),
+        Packet::UnsubAck(pkid) => v4::UnsubAck::new(*pkid).write(out),
+        Packet::PingReq => v4::PingReq.write(out),
+        Packet::PingResp => v4::PingResp.write(out),
+        Packet::Disconnect => v4::Disconnect.write(out),
     };
     written
         .map(|_| ())
