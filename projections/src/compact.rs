@@ -7,16 +7,16 @@ use crate::world::World;
 /// Compacts the entry for `key` in place and returns a copy, or `None` if it is not loaded.
 pub(crate) fn entry(world: &mut World, key: &Key) -> Option<Entry> {
     let now = world.watermark();
-    let config = world.config.clone();
-    let max_age = config.connection_max_age_ms;
+    // Only the numbers: cloning the whole config would copy the topic pattern for every entry.
+    let (horizon, retention, max_age) = (
+        world.config.reset_horizon_ms,
+        world.config.tombstone_retention_ms,
+        world.config.connection_max_age_ms,
+    );
     match key {
         Key::Client(id) => {
             let c = world.clients.get_mut(id)?;
-            crate::session::compact(
-                &mut c.sessions,
-                config.reset_horizon_ms,
-                config.tombstone_retention_ms,
-            );
+            crate::session::compact(&mut c.sessions, horizon, retention);
             // A dead connection stays dead; its own `conn#` entry remembers it, so a late record
             // about it brings back a closed summary, never a live one.
             c.connections.retain(|_, s| !s.is_dead(now, max_age));

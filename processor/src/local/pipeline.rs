@@ -89,12 +89,18 @@ impl<S: ProjectionStore> Pipeline<S> {
         summary: &mut Summary,
     ) -> Result<(), FoldError<S::Error>> {
         let t0 = Instant::now();
-        let loaded = self.prefetch(records)?;
+        let (loaded, settled) = self.prefetch(records)?;
         let t1 = Instant::now();
 
         let mut decided: Vec<(usize, Delivery)> = Vec::new();
         for (i, record) in records.iter().enumerate() {
-            self.settle(record)?;
+            // What a lifecycle record reads depends on the record alone (its client, its chat
+            // rooms, the watermark), and a loaded entry stays loaded: once the prefetch has
+            // settled every record, asking again before applying one cannot find anything. Most
+            // of a stream is lifecycle events, and each check is a few hash lookups.
+            if !(settled && matches!(record, Record::Lifecycle(_))) {
+                self.settle(record)?;
+            }
             decided.extend(self.world.apply(record).into_iter().map(|d| (i, d)));
         }
 
@@ -185,18 +191,21 @@ impl<S: ProjectionStore> Pipeline<S> {
 
     /// Loads, in a few bulk reads, the keys the batch's records ask for. Only records that asked
     /// for something are asked again: loading one entry can reveal keys behind it.
-    fn prefetch(&mut self, records: &[Record]) -> Result<usize, FoldError<S::Error>> {
+    ///
+    /// Returns how many keys were loaded, and whether every record then needed nothing more
+    /// (false when the rounds ran out first).
+    fn prefetch(&mut self, records: &[Record]) -> Result<(usize, bool), FoldError<S::Error>> {
         let mut loaded = 0;
         let mut pending: Vec<&Record> = records.iter().collect();
         for _ in 0..PREFETCH_ROUNDS {
             let keys = batch::prefetch_round(&self.world, &mut pending);
             if keys.is_empty() {
-                break;
+                return Ok((loaded, true));
             }
             loaded += keys.len();
             self.load(keys)?;
         }
-        Ok(loaded)
+        Ok((loaded, false))
     }
 
     /// Makes sure every key `record` reads is loaded: the prefetch asked before earlier records

@@ -9,15 +9,23 @@
 //! - `meta`: `log_position`, the log position folded so far.
 //!
 //! Each commit is one redb write transaction, so a batch is all there or not at all. Commits
-//! marked durable are synced before returning; the others may be lost in a crash, which only
-//! means folding the (synced) log again from the last durable position.
+//! marked durable are synced; the others may be lost in a crash, which only means folding the
+//! (synced) log again from the last durable position.
+//!
+//! A commit is encoded on the caller's thread and written by a background thread, so the fold
+//! goes on while redb inserts and syncs (most of a commit's time). One commit is in flight at a
+//! time: the next commit, `sync`, scans and the log position wait for it, and report its failure.
+//! Until it lands, `load` and `routed` read its entries and ids from memory, so the store reads
+//! its own writes at every moment.
 
 use crate::local::store::{Commit, ProjectionStore};
 use projections::{Entry, Key};
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 use schemas::EventId;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
 
 const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entries");
 const ROUTED: TableDefinition<u128, u64> = TableDefinition::new("routed");
@@ -46,13 +54,49 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// The background commit thread could not start.
+    #[error("store {path}: starting the commit thread: {source}")]
+    Spawn {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The background commit thread panicked: a bug; the commit may not have landed.
+    #[error("store {path}: the commit thread panicked")]
+    Writer {
+        /// The database file.
+        path: PathBuf,
+    },
 }
 
 /// The redb adapter.
 #[derive(Debug)]
 pub struct RedbStore {
-    db: Database,
+    db: Arc<Database>,
     path: PathBuf,
+    in_flight: Mutex<Option<InFlight>>,
+}
+
+/// A commit a background thread is writing.
+#[derive(Debug)]
+struct InFlight {
+    /// Its entries, encoded, by key name: what `load` must see before they reach the file.
+    entries: Arc<BTreeMap<String, Vec<u8>>>,
+    /// Its routed event ids, with their event times.
+    routed: HashMap<EventId, u64>,
+    /// Its pruning cut: routed ids older than this are gone once it lands.
+    prune_routed_before: u64,
+    writer: JoinHandle<Result<(), StoreError>>,
+}
+
+/// What the background thread writes in one transaction.
+struct Write {
+    entries: Arc<BTreeMap<String, Vec<u8>>>,
+    routed: Vec<(EventId, u64)>,
+    prune_routed_before: u64,
+    log_position: u64,
+    durable: bool,
 }
 
 impl RedbStore {
@@ -63,8 +107,9 @@ impl RedbStore {
     pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
         let db = Database::create(path).map_err(db_err(path))?;
         let store = RedbStore {
-            db,
+            db: Arc::new(db),
             path: path.to_owned(),
+            in_flight: Mutex::new(None),
         };
         // Create the tables once, so readers never meet a missing one.
         let txn = store.db.begin_write().map_err(store.err())?;
@@ -93,6 +138,79 @@ impl RedbStore {
     fn decode(&self, key: &str, bytes: &[u8]) -> Result<Entry, StoreError> {
         rmp_serde::from_slice(bytes).map_err(|e| self.corrupt(key, e))
     }
+
+    /// The commit in flight, if any. A panic elsewhere cannot leave it half-updated (it is only
+    /// ever replaced whole), so a poisoned lock is still good.
+    fn in_flight(&self) -> MutexGuard<'_, Option<InFlight>> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits for the commit in flight to land, and reports how it went.
+    fn settle(&self) -> Result<(), StoreError> {
+        let Some(done) = self.in_flight().take() else {
+            return Ok(());
+        };
+        match done.writer.join() {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Writer {
+                path: self.path.clone(),
+            }),
+        }
+    }
+}
+
+impl Drop for RedbStore {
+    fn drop(&mut self) {
+        // Let the last commit land (or fail) before the database closes.
+        if let Err(e) = self.settle() {
+            tracing::error!("store: the last commit failed: {e}");
+        }
+    }
+}
+
+/// Writes one commit in one transaction: on the background thread.
+fn write(db: &Database, path: &Path, write: Write) -> Result<(), StoreError> {
+    let mut txn = db.begin_write().map_err(db_err(path))?;
+    if !write.durable {
+        txn.set_durability(Durability::None);
+    }
+    {
+        let mut entries = txn.open_table(ENTRIES).map_err(db_err(path))?;
+        // By key: a B-tree filled front to back splits the fewest pages.
+        for (name, bytes) in write.entries.iter() {
+            entries
+                .insert(name.as_str(), bytes.as_slice())
+                .map_err(db_err(path))?;
+        }
+        let mut routed = txn.open_table(ROUTED).map_err(db_err(path))?;
+        let mut by_time = txn.open_table(ROUTED_BY_TIME).map_err(db_err(path))?;
+        for &(id, time) in &write.routed {
+            if let Some(old) = routed.insert(id.0, time).map_err(db_err(path))? {
+                by_time.remove((old.value(), id.0)).map_err(db_err(path))?;
+            }
+            by_time.insert((time, id.0), ()).map_err(db_err(path))?;
+        }
+        if write.prune_routed_before > 0 {
+            let cut = (write.prune_routed_before, 0u128);
+            let old: Vec<(u64, u128)> = by_time
+                .range(..cut)
+                .map_err(db_err(path))?
+                .map(|item| item.map(|(k, _)| k.value()))
+                .collect::<Result<_, _>>()
+                .map_err(db_err(path))?;
+            for (time, id) in old {
+                by_time.remove((time, id)).map_err(db_err(path))?;
+                routed.remove(id).map_err(db_err(path))?;
+            }
+        }
+        let mut meta = txn.open_table(META).map_err(db_err(path))?;
+        meta.insert(LOG_POSITION, write.log_position)
+            .map_err(db_err(path))?;
+    }
+    txn.commit().map_err(db_err(path))?;
+    Ok(())
 }
 
 fn db_err<E: Into<redb::Error>>(path: &Path) -> impl Fn(E) -> StoreError + '_ {
@@ -106,6 +224,7 @@ impl ProjectionStore for RedbStore {
     type Error = StoreError;
 
     fn load(&self, keys: &[Key]) -> Result<Vec<Option<Entry>>, StoreError> {
+        let pending = self.in_flight().as_ref().map(|f| Arc::clone(&f.entries));
         let txn = self.db.begin_read().map_err(self.err())?;
         let table = txn.open_table(ENTRIES).map_err(self.err())?;
         let mut name = String::new();
@@ -114,6 +233,9 @@ impl ProjectionStore for RedbStore {
                 name.clear();
                 // Formatting into a String cannot fail.
                 let _ = std::fmt::Write::write_fmt(&mut name, format_args!("{key}"));
+                if let Some(bytes) = pending.as_ref().and_then(|p| p.get(&name)) {
+                    return self.decode(&name, bytes).map(Some);
+                }
                 match table.get(name.as_str()).map_err(self.err())? {
                     Some(bytes) => self.decode(&name, bytes.value()).map(Some),
                     None => Ok(None),
@@ -123,6 +245,7 @@ impl ProjectionStore for RedbStore {
     }
 
     fn scan(&self, prefix: &str) -> Result<Vec<(Key, Entry)>, StoreError> {
+        self.settle()?;
         let txn = self.db.begin_read().map_err(self.err())?;
         let table = txn.open_table(ENTRIES).map_err(self.err())?;
         let mut out = Vec::new();
@@ -139,6 +262,7 @@ impl ProjectionStore for RedbStore {
     }
 
     fn scan_keys(&self, prefix: &str) -> Result<Vec<Key>, StoreError> {
+        self.settle()?;
         let txn = self.db.begin_read().map_err(self.err())?;
         let table = txn.open_table(ENTRIES).map_err(self.err())?;
         let mut out = Vec::new();
@@ -157,8 +281,18 @@ impl ProjectionStore for RedbStore {
         let txn = self.db.begin_read().map_err(self.err())?;
         let table = txn.open_table(ROUTED).map_err(self.err())?;
         let mut found = HashSet::new();
+        let in_flight = self.in_flight();
+        // As the store will be once the commit in flight lands: its ids added, then its cut.
+        let (pending, cut) = match in_flight.as_ref() {
+            Some(f) => (Some(&f.routed), f.prune_routed_before),
+            None => (None, 0),
+        };
         for id in ids {
-            if table.get(id.0).map_err(self.err())?.is_some() {
+            let time = match pending.and_then(|p| p.get(id)) {
+                Some(&time) => Some(time),
+                None => table.get(id.0).map_err(self.err())?.map(|t| t.value()),
+            };
+            if time.is_some_and(|t| t >= cut) {
                 found.insert(*id);
             }
         }
@@ -166,6 +300,7 @@ impl ProjectionStore for RedbStore {
     }
 
     fn log_position(&self) -> Result<u64, StoreError> {
+        self.settle()?;
         let txn = self.db.begin_read().map_err(self.err())?;
         let table = txn.open_table(META).map_err(self.err())?;
         let position = table.get(LOG_POSITION).map_err(self.err())?;
@@ -173,62 +308,48 @@ impl ProjectionStore for RedbStore {
     }
 
     fn commit(&mut self, commit: Commit<'_>) -> Result<(), StoreError> {
-        let mut txn = self.db.begin_write().map_err(self.err())?;
-        if !commit.durable {
-            txn.set_durability(Durability::None);
+        // Encode here, while the previous commit may still be writing.
+        let mut entries = BTreeMap::new();
+        let mut total = 0;
+        for (key, entry) in commit.entries {
+            let name = key.to_string();
+            let bytes = rmp_serde::to_vec(entry).map_err(|e| self.corrupt(&name, e))?;
+            total += bytes.len();
+            entries.insert(name, bytes);
         }
-        {
-            let mut entries = txn.open_table(ENTRIES).map_err(self.err())?;
-            let mut name = String::new();
-            let mut bytes = Vec::new();
-            let mut total = 0;
-            for (key, entry) in commit.entries {
-                name.clear();
-                let _ = std::fmt::Write::write_fmt(&mut name, format_args!("{key}"));
-                bytes.clear();
-                rmp_serde::encode::write(&mut bytes, entry).map_err(|e| self.corrupt(&name, e))?;
-                total += bytes.len();
-                entries
-                    .insert(name.as_str(), bytes.as_slice())
-                    .map_err(self.err())?;
-            }
-
-            tracing::trace!(
-                bytes = total,
-                entries = commit.entries.len(),
-                "entries encoded"
-            );
-            let mut routed = txn.open_table(ROUTED).map_err(self.err())?;
-            let mut by_time = txn.open_table(ROUTED_BY_TIME).map_err(self.err())?;
-            for &(id, time) in commit.routed {
-                if let Some(old) = routed.insert(id.0, time).map_err(self.err())? {
-                    by_time.remove((old.value(), id.0)).map_err(self.err())?;
-                }
-                by_time.insert((time, id.0), ()).map_err(self.err())?;
-            }
-            if commit.prune_routed_before > 0 {
-                let cut = (commit.prune_routed_before, 0u128);
-                let old: Vec<(u64, u128)> = by_time
-                    .range(..cut)
-                    .map_err(self.err())?
-                    .map(|item| item.map(|(k, _)| k.value()))
-                    .collect::<Result<_, _>>()
-                    .map_err(self.err())?;
-                for (time, id) in old {
-                    by_time.remove((time, id)).map_err(self.err())?;
-                    routed.remove(id).map_err(self.err())?;
-                }
-            }
-
-            let mut meta = txn.open_table(META).map_err(self.err())?;
-            meta.insert(LOG_POSITION, commit.log_position)
-                .map_err(self.err())?;
-        }
-        txn.commit().map_err(self.err())?;
+        tracing::trace!(
+            bytes = total,
+            entries = commit.entries.len(),
+            "entries encoded"
+        );
+        self.settle()?;
+        let entries = Arc::new(entries);
+        let job = Write {
+            entries: Arc::clone(&entries),
+            routed: commit.routed.to_vec(),
+            prune_routed_before: commit.prune_routed_before,
+            log_position: commit.log_position,
+            durable: commit.durable,
+        };
+        let (db, path) = (Arc::clone(&self.db), self.path.clone());
+        let writer = std::thread::Builder::new()
+            .name("redb-commit".into())
+            .spawn(move || write(&db, &path, job))
+            .map_err(|source| StoreError::Spawn {
+                path: self.path.clone(),
+                source,
+            })?;
+        *self.in_flight() = Some(InFlight {
+            entries,
+            routed: commit.routed.iter().copied().collect(),
+            prune_routed_before: commit.prune_routed_before,
+            writer,
+        });
         Ok(())
     }
 
     fn sync(&mut self) -> Result<(), StoreError> {
+        self.settle()?;
         // An empty durable commit makes the non-durable ones before it durable too.
         let txn = self.db.begin_write().map_err(self.err())?;
         txn.commit().map_err(self.err())?;
@@ -258,6 +379,40 @@ mod tests {
     fn redb_store_prunes_routed_ids() {
         let tmp = tempfile::tempdir().unwrap();
         contract::prunes_routed(&mut RedbStore::open(&tmp.path().join("p.redb")).unwrap());
+    }
+
+    #[test]
+    fn reads_see_each_commit_at_once_while_it_lands_in_the_background() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("p.redb");
+        let mut store = RedbStore::open(&path).unwrap();
+        for i in 1..=50u64 {
+            let entries = [(Key::Watermark, Entry::Watermark(i))];
+            store
+                .commit(Commit {
+                    entries: &entries,
+                    routed: &[(EventId(u128::from(i)), i)],
+                    prune_routed_before: i,
+                    log_position: i,
+                    durable: false,
+                })
+                .unwrap();
+            // Right after `commit` returns, whether or not the thread has written it yet.
+            assert_eq!(
+                store.load(&[Key::Watermark]).unwrap(),
+                vec![Some(Entry::Watermark(i))]
+            );
+            let ids = [EventId(u128::from(i)), EventId(u128::from(i - 1))];
+            assert_eq!(
+                store.routed(&ids).unwrap(),
+                HashSet::from([EventId(u128::from(i))]),
+                "the commit's own id is routed, the one before it is pruned"
+            );
+        }
+        store.sync().unwrap();
+        drop(store);
+        let reopened = RedbStore::open(&path).unwrap();
+        assert_eq!(reopened.log_position().unwrap(), 50);
     }
 
     #[test]

@@ -24,7 +24,8 @@ pub struct Commit<'a> {
     pub prune_routed_before: u64,
     /// The log position the store has now folded up to.
     pub log_position: u64,
-    /// Whether the commit must be on disk when `commit` returns. A commit that is not durable is
+    /// Whether the commit is synced to disk when it lands (an adapter may land it in the
+    /// background, see [`ProjectionStore::commit`]). A commit that is not durable is
     /// still atomic; a crash may lose it, and then the log, which is synced every batch, is folded
     /// again from the last durable position.
     pub durable: bool,
@@ -67,8 +68,12 @@ pub trait ProjectionStore {
 
     /// Writes a batch atomically: all of it or none of it.
     ///
+    /// An adapter may finish the write in the background. Reads see the commit as soon as this
+    /// returns, and the next `commit` or `sync` waits for it to land.
+    ///
     /// # Errors
-    /// Write failures; the store is then unchanged.
+    /// Write failures (of this commit, or of the one before still landing); the store is then
+    /// unchanged by the failed commit.
     fn commit(&mut self, commit: Commit<'_>) -> Result<(), Self::Error>;
 
     /// Makes every earlier commit durable.
