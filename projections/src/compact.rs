@@ -15,7 +15,7 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> Option<Entry> {
     );
     match key {
         Key::Client(id) => {
-            let c = world.clients.get_mut(id)?;
+            let c = world.clients.get_mut(id.as_str())?;
             crate::session::compact(&mut c.sessions, horizon, retention);
             // A dead connection stays dead; its own `conn#` entry remembers it, so a late record
             // about it brings back a closed summary, never a live one.
@@ -23,18 +23,18 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> Option<Entry> {
             Some(Entry::Client(c.clone()))
         }
         Key::Connection(id) => {
-            let c = world.conns.get_mut(id)?;
+            let c = world.conns.get_mut(id.as_str())?;
             if c.summary.is_dead(now, max_age) {
                 c.watching = None;
             }
             Some(Entry::Connection(c.clone()))
         }
-        Key::Room(id) => Some(Entry::Room(world.rooms.get(id)?.clone())),
+        Key::Room(id) => Some(Entry::Room(world.rooms.get(id.as_str())?.clone())),
         Key::Device(id) => {
             let conns = &world.conns;
-            let d = world.devices.get_mut(id)?;
+            let d = world.devices.get_mut(id.as_str())?;
             // Only drop what a loaded connection proves stale; the connection is the truth.
-            d.watchers.retain(|conn, _| match conns.get(conn) {
+            d.watchers.retain(|conn, _| match conns.get(conn.as_str()) {
                 Some(c) => !c.summary.is_dead(now, max_age) && c.watches(id),
                 None => true,
             });

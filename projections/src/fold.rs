@@ -91,7 +91,7 @@ fn room_member(world: &mut World, room: &str, client_id: &str, write: &Lww<Membe
     match members.get_mut(client_id) {
         Some(m) => m.join(write),
         None => {
-            members.insert(client_id.to_owned(), write.clone());
+            members.insert(client_id.into(), write.clone());
         }
     }
     world.mark_room(room);

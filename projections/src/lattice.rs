@@ -73,7 +73,7 @@ impl<K: Ord + Clone, V: Merge + Clone> Merge for BTreeMap<K, V> {
     }
 }
 
-impl<V: Merge + Clone> Merge for hashbrown::HashMap<String, V, rustc_hash::FxBuildHasher> {
+impl<V: Merge + Clone> Merge for crate::world::Map<V> {
     /// Maps merge pointwise.
     fn join(&mut self, other: &Self) {
         for (k, v) in other {

@@ -128,13 +128,13 @@ pub(crate) fn telemetry(world: &mut World, t: &Telemetry, event_id: EventId) -> 
     });
     let now = world.watermark();
     let max_age = world.config().connection_max_age_ms;
-    let Some(device) = world.devices.get(&t.device_id) else {
+    let Some(device) = world.devices.get(t.device_id.as_str()) else {
         return Vec::new();
     };
     device
         .watchers
         .keys()
-        .filter_map(|id| world.conns.get(id).map(|c| (id, c)))
+        .filter_map(|id| world.conns.get(id.as_str()).map(|c| (id, c)))
         .filter(|(_, c)| c.summary.is_live(now, max_age) && c.watches(&t.device_id))
         .map(|(id, c)| {
             let channel = Channel::WebSocket {

@@ -21,7 +21,48 @@ use std::hash::Hasher;
 pub struct Sessions {
     /// `hashes[i]` is the hash of `slots[i].0`.
     hashes: Vec<u64>,
-    slots: Vec<(String, SessionRecord)>,
+    slots: Vec<(SessionId, SessionRecord)>,
+}
+
+/// The longest id kept inline.
+const INLINE: usize = 40;
+
+/// A session id as [`Sessions`] keeps it: inline up to 40 bytes (AWS's are 36-character UUIDs),
+/// so the lookup compares bytes in the slot it reads anyway, instead of following a pointer to
+/// the heap (a cache miss per lifecycle event, and an allocation per session).
+#[derive(Debug, Clone)]
+enum SessionId {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<str>),
+}
+
+impl SessionId {
+    fn new(id: &str) -> Self {
+        match u8::try_from(id.len()) {
+            Ok(len) if id.len() <= INLINE => {
+                let mut bytes = [0; INLINE];
+                bytes[..id.len()].copy_from_slice(id.as_bytes());
+                SessionId::Inline { len, bytes }
+            }
+            _ => SessionId::Heap(id.into()),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            SessionId::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            SessionId::Heap(id) => id.as_bytes(),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // The bytes were copied whole from a `&str`, so they are UTF-8: the empty fallback
+            // is never taken.
+            SessionId::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
+            SessionId::Heap(id) => id,
+        }
+    }
 }
 
 fn hash(id: &str) -> u64 {
@@ -36,7 +77,7 @@ impl Sessions {
         self.hashes
             .iter()
             .enumerate()
-            .find(|&(i, &x)| x == h && self.slots[i].0 == id)
+            .find(|&(i, &x)| x == h && self.slots[i].0.as_bytes() == id.as_bytes())
             .map(|(i, _)| i)
     }
 
@@ -50,7 +91,8 @@ impl Sessions {
         let i = match self.position(id) {
             Some(i) => i,
             None => {
-                self.slots.push((id.to_owned(), SessionRecord::default()));
+                self.slots
+                    .push((SessionId::new(id), SessionRecord::default()));
                 self.hashes.push(hash(id));
                 self.slots.len() - 1
             }
@@ -80,16 +122,21 @@ impl Sessions {
         self.slots.iter_mut().map(|(_, v)| v)
     }
 
-    /// Keeps the sessions `keep` accepts.
+    /// Keeps the sessions `keep` accepts, and gives back the room of those it drops once most
+    /// of it is unused (compaction drops sessions of every client at once).
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &SessionRecord) -> bool) {
         let mut i = 0;
         while i < self.slots.len() {
-            if keep(&self.slots[i].0, &self.slots[i].1) {
+            if keep(self.slots[i].0.as_str(), &self.slots[i].1) {
                 i += 1;
             } else {
                 self.slots.swap_remove(i);
                 self.hashes.swap_remove(i);
             }
+        }
+        if self.slots.capacity() > 2 * self.slots.len() + 4 {
+            self.slots.shrink_to_fit();
+            self.hashes.shrink_to_fit();
         }
     }
 
@@ -196,5 +243,30 @@ mod tests {
         assert_eq!(rmp_serde::from_slice::<Sessions>(&bytes).unwrap(), s);
         let json = serde_json::to_value(&s).unwrap();
         assert!(json.get("a").is_some() && json.get("c").is_some());
+    }
+
+    #[test]
+    fn ids_inline_or_not_are_found_and_kept_whole() {
+        let uuid = "953aeb70-673e-29cb-73d3-3b666a1e21da";
+        let long = "x".repeat(INLINE + 1);
+        let edge = "y".repeat(INLINE);
+        let unicode = "séance-😀";
+        let ids = [uuid, long.as_str(), edge.as_str(), unicode, ""];
+        let mut s = Sessions::default();
+        for (n, id) in ids.iter().enumerate() {
+            s.get_or_insert(id).last_ts = n as u64 + 1;
+        }
+        for (n, id) in ids.iter().enumerate() {
+            assert_eq!(s.get(id).map(|r| r.last_ts), Some(n as u64 + 1), "{id}");
+        }
+        assert!(
+            s.get(&long[..INLINE - 1]).is_none(),
+            "a prefix is another id"
+        );
+        let mut listed: Vec<&str> = s.iter().map(|(id, _)| id).collect();
+        listed.sort_unstable();
+        let mut expected = ids.to_vec();
+        expected.sort_unstable();
+        assert_eq!(listed, expected);
     }
 }

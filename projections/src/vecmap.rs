@@ -2,9 +2,12 @@
 //!
 //! A session's topics and a client's rooms are a handful of entries. A `BTreeMap` allocates a
 //! leaf node of eleven slots (hundreds of bytes) for the first one; a sorted vector allocates what
-//! it holds and searches a few contiguous entries. It serializes as a map, in key order.
+//! it holds and searches a few contiguous entries, and its short keys (room names) sit inline in
+//! the vector, so a search compares without a cache miss per probe. It serializes as a map, in
+//! key order.
 
 use crate::lattice::Merge;
+use crate::world::Id;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -13,7 +16,7 @@ use std::marker::PhantomData;
 /// A map from ids to values, kept sorted by id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VecMap<V> {
-    entries: Vec<(String, V)>,
+    entries: Vec<(Id, V)>,
 }
 
 impl<V> Default for VecMap<V> {
@@ -38,7 +41,7 @@ impl<V> VecMap<V> {
     pub fn insert(&mut self, key: &str, value: V) {
         match self.find(key) {
             Ok(i) => self.entries[i].1 = value,
-            Err(i) => self.entries.insert(i, (key.to_owned(), value)),
+            Err(i) => self.entries.insert(i, (key.into(), value)),
         }
     }
 
@@ -57,9 +60,10 @@ impl<V> VecMap<V> {
         self.entries.iter().map(|(_, v)| v)
     }
 
-    /// Removes every entry.
+    /// Removes every entry and frees the storage: compaction clears the topics of millions of
+    /// closed sessions, and an emptied vector that kept its capacity would keep their memory.
     pub fn clear(&mut self) {
-        self.entries.clear();
+        self.entries = Vec::new();
     }
 
     /// How many entries.
@@ -87,7 +91,7 @@ impl<V: Merge + Clone + PartialEq> VecMap<V> {
                 *slot != before
             }
             Err(i) => {
-                self.entries.insert(i, (key.to_owned(), value.clone()));
+                self.entries.insert(i, (key.into(), value.clone()));
                 true
             }
         }

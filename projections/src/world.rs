@@ -16,8 +16,16 @@ use rustc_hash::FxBuildHasher;
 use schemas::{Action, Record};
 
 /// A map keyed by id, with a fast hasher; `entry_ref` allocates the key only on insert.
-pub type Map<V> = hashbrown::HashMap<String, V, FxBuildHasher>;
-type Set = hashbrown::HashSet<String, FxBuildHasher>;
+///
+/// Keys are [`Id`]s: an id of up to 24 bytes (client, connection and room ids usually are) sits
+/// in the bucket itself, so finding it compares bytes already in cache instead of following a
+/// pointer to the heap. The fold is bound by such cache misses: a lifecycle event looks up its
+/// client, its rooms and their members.
+pub type Map<V> = hashbrown::HashMap<Id, V, FxBuildHasher>;
+type Set = hashbrown::HashSet<Id, FxBuildHasher>;
+
+/// An id as a map key: a string stored inline when short.
+pub type Id = compact_str::CompactString;
 
 /// The projections of every client, connection, room and device a stream has mentioned.
 #[derive(Debug, Clone)]
@@ -46,7 +54,7 @@ pub(crate) struct Dirty {
 }
 
 fn mark(set: &mut Set, id: &str) {
-    set.get_or_insert_with(id, str::to_owned);
+    set.get_or_insert_with(id, |s: &str| Id::from(s));
 }
 
 impl World {
@@ -89,10 +97,10 @@ impl World {
     pub fn has(&self, key: &Key) -> bool {
         self.complete
             || match key {
-                Key::Client(id) => self.clients.contains_key(id),
-                Key::Connection(id) => self.conns.contains_key(id),
-                Key::Room(id) => self.rooms.contains_key(id),
-                Key::Device(id) => self.devices.contains_key(id),
+                Key::Client(id) => self.clients.contains_key(id.as_str()),
+                Key::Connection(id) => self.conns.contains_key(id.as_str()),
+                Key::Room(id) => self.rooms.contains_key(id.as_str()),
+                Key::Device(id) => self.devices.contains_key(id.as_str()),
                 Key::Lobby => self.lobby.is_some(),
                 Key::Watermark => self.watermark.is_some(),
             }
@@ -142,7 +150,7 @@ impl World {
                         chat_id: Some(room),
                         ..
                     } => {
-                        if let Some(state) = self.rooms.get(&room) {
+                        if let Some(state) = self.rooms.get(room.as_str()) {
                             want.extend(state.joined().map(|m| Key::Client(m.to_owned())));
                         }
                         want.push(Key::Room(room));
@@ -157,7 +165,7 @@ impl World {
                 }
             }
             Record::Telemetry(t) => {
-                if let Some(state) = self.devices.get(&t.device_id) {
+                if let Some(state) = self.devices.get(t.device_id.as_str()) {
                     want.extend(state.watchers.keys().map(|c| Key::Connection(c.clone())));
                 }
                 want.push(Key::Device(t.device_id.clone()));
@@ -214,25 +222,25 @@ impl World {
     pub fn load(&mut self, key: Key, entry: Option<Entry>) {
         match (key, entry) {
             (Key::Client(id), e) => {
-                let v = self.clients.entry(id).or_default();
+                let v = self.clients.entry(id.into()).or_default();
                 if let Some(Entry::Client(s)) = e {
                     v.join(&s);
                 }
             }
             (Key::Connection(id), e) => {
-                let v = self.conns.entry(id).or_default();
+                let v = self.conns.entry(id.into()).or_default();
                 if let Some(Entry::Connection(s)) = e {
                     v.join(&s);
                 }
             }
             (Key::Room(id), e) => {
-                let v = self.rooms.entry(id).or_default();
+                let v = self.rooms.entry(id.into()).or_default();
                 if let Some(Entry::Room(s)) = e {
                     v.join(&s);
                 }
             }
             (Key::Device(id), e) => {
-                let v = self.devices.entry(id).or_default();
+                let v = self.devices.entry(id.into()).or_default();
                 if let Some(Entry::Device(s)) = e {
                     v.join(&s);
                 }
@@ -351,16 +359,16 @@ impl World {
         let dirty = std::mem::take(&mut self.dirty);
         let mut out = Vec::new();
         for id in dirty.clients {
-            out.extend(self.compacted(Key::Client(id)));
+            out.extend(self.compacted(Key::Client(id.into())));
         }
         for id in dirty.conns {
-            out.extend(self.compacted(Key::Connection(id)));
+            out.extend(self.compacted(Key::Connection(id.into())));
         }
         for id in dirty.rooms {
-            out.extend(self.compacted(Key::Room(id)));
+            out.extend(self.compacted(Key::Room(id.into())));
         }
         for id in dirty.devices {
-            out.extend(self.compacted(Key::Device(id)));
+            out.extend(self.compacted(Key::Device(id.into())));
         }
         if dirty.lobby {
             out.extend(self.compacted(Key::Lobby));
@@ -387,10 +395,10 @@ impl World {
 
     /// Every loaded key.
     pub fn keys(&self) -> impl Iterator<Item = Key> + '_ {
-        let clients = self.clients.keys().map(|k| Key::Client(k.clone()));
-        let conns = self.conns.keys().map(|k| Key::Connection(k.clone()));
-        let rooms = self.rooms.keys().map(|k| Key::Room(k.clone()));
-        let devices = self.devices.keys().map(|k| Key::Device(k.clone()));
+        let clients = self.clients.keys().map(|k| Key::Client(k.to_string()));
+        let conns = self.conns.keys().map(|k| Key::Connection(k.to_string()));
+        let rooms = self.rooms.keys().map(|k| Key::Room(k.to_string()));
+        let devices = self.devices.keys().map(|k| Key::Device(k.to_string()));
         let lobby = self.lobby.as_ref().map(|_| Key::Lobby);
         let watermark = self.watermark.map(|_| Key::Watermark);
         clients
@@ -404,10 +412,10 @@ impl World {
     /// A copy of the entry for `key`, if loaded.
     pub fn entry(&self, key: &Key) -> Option<Entry> {
         Some(match key {
-            Key::Client(id) => Entry::Client(self.clients.get(id)?.clone()),
-            Key::Connection(id) => Entry::Connection(self.conns.get(id)?.clone()),
-            Key::Room(id) => Entry::Room(self.rooms.get(id)?.clone()),
-            Key::Device(id) => Entry::Device(self.devices.get(id)?.clone()),
+            Key::Client(id) => Entry::Client(self.clients.get(id.as_str())?.clone()),
+            Key::Connection(id) => Entry::Connection(self.conns.get(id.as_str())?.clone()),
+            Key::Room(id) => Entry::Room(self.rooms.get(id.as_str())?.clone()),
+            Key::Device(id) => Entry::Device(self.devices.get(id.as_str())?.clone()),
             Key::Lobby => Entry::Lobby(self.lobby.clone()?),
             Key::Watermark => Entry::Watermark(self.watermark?),
         })
@@ -423,7 +431,7 @@ impl World {
             let entry = other.entry(&key);
             self.load(key, entry);
         }
-        let conns: Vec<String> = self.conns.keys().cloned().collect();
+        let conns: Vec<Id> = self.conns.keys().cloned().collect();
         for id in conns {
             self.sync_connection(&id);
         }
@@ -443,7 +451,7 @@ impl World {
 
     /// The views of every loaded client, by client id.
     pub fn clients(&self) -> Vec<ClientProjection> {
-        let mut ids: Vec<&String> = self.clients.keys().collect();
+        let mut ids: Vec<&Id> = self.clients.keys().collect();
         ids.sort();
         ids.into_iter().filter_map(|id| self.client(id)).collect()
     }
