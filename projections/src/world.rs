@@ -53,6 +53,18 @@ pub(crate) struct Dirty {
     watermark: bool,
 }
 
+/// Joins every entry of `theirs` into `mine`, moving those `mine` lacks.
+fn join_into<V: Merge>(mine: &mut Map<V>, theirs: Map<V>) {
+    for (id, entry) in theirs {
+        match mine.entry(id) {
+            hashbrown::hash_map::Entry::Occupied(mut slot) => slot.get_mut().join(&entry),
+            hashbrown::hash_map::Entry::Vacant(slot) => {
+                slot.insert(entry);
+            }
+        }
+    }
+}
+
 fn mark(set: &mut Set, id: &str) {
     set.get_or_insert_with(id, |s: &str| Id::from(s));
 }
@@ -430,6 +442,28 @@ impl World {
         for key in other.keys() {
             let entry = other.entry(&key);
             self.load(key, entry);
+        }
+        let conns: Vec<Id> = self.conns.keys().cloned().collect();
+        for id in conns {
+            self.sync_connection(&id);
+        }
+    }
+
+    /// [`World::merge`], taking the other world: entries only it holds move over instead of
+    /// being copied. A fold split by client (replay's parallel fold) has most entries on one
+    /// side only.
+    pub fn absorb(&mut self, other: World) {
+        join_into(&mut self.clients, other.clients);
+        join_into(&mut self.conns, other.conns);
+        join_into(&mut self.rooms, other.rooms);
+        join_into(&mut self.devices, other.devices);
+        match (self.lobby.as_mut(), other.lobby) {
+            (Some(mine), Some(theirs)) => mine.join(&theirs),
+            (None, theirs) => self.lobby = theirs,
+            (Some(_), None) => {}
+        }
+        if let Some(w) = other.watermark {
+            self.load(Key::Watermark, Some(Entry::Watermark(w)));
         }
         let conns: Vec<Id> = self.conns.keys().cloned().collect();
         for id in conns {

@@ -136,6 +136,15 @@ proptest! {
     }
 
     #[test]
+    fn absorbing_a_world_is_merging_it(a in records(), b in records()) {
+        let (a, b) = (world_of(&a), world_of(&b));
+        let mut absorbed = a.clone();
+        absorbed.absorb(b.clone());
+        prop_assert_eq!(views(&absorbed), views(&merged(&a, &b)));
+        prop_assert_eq!(entries(&absorbed), entries(&merged(&a, &b)));
+    }
+
+    #[test]
     fn a_batch_retried_from_its_middle_equals_one_clean_pass(events in records(), cut in any::<prop::sample::Index>(), crash in any::<prop::sample::Index>()) {
         let config = Config::default();
         let mut clean = MemStore::default();

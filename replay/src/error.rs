@@ -25,6 +25,9 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The fold's helper thread panicked (a bug).
+    #[error(transparent)]
+    Fold(#[from] crate::parallel::HelperPanicked),
     /// The arguments ask for something that does not fit together.
     #[error("{0}")]
     Usage(String),

@@ -5,7 +5,8 @@
 //! duplication. Records come from a [`source`] (local files of JSON lines, concatenated JSON or
 //! MessagePack frames, gzipped or not, bare or Kinesis-wrapped), read on their own thread and
 //! filtered by the time window in [`stream`]; projections go to a [`sink`] (JSON lines or
-//! `processor local`'s embedded store). [`rebuild`] wires source, fold and sink; [`explain`]
+//! `processor local`'s embedded store). [`rebuild`] wires source, fold and sink, folding on two
+//! threads ([`parallel`]); [`explain`]
 //! follows one client through the fold; [`convert`] re-encodes an archive as frames.
 //! [`cli`] is the command line, [`time`] its time arguments, [`progress`] the bar and summary,
 //! [`error`] what can fail and its exit code.
@@ -22,6 +23,7 @@ pub mod convert;
 pub mod diff;
 pub mod error;
 pub mod explain;
+pub mod parallel;
 pub mod progress;
 pub mod rebuild;
 pub mod sink;

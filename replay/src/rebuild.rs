@@ -1,12 +1,13 @@
 //! `replay rebuild`: source -> fold -> sink.
 //!
-//! The whole archive is folded into one complete in-memory world (the same pure fold as the
-//! processor; deliveries it decides are dropped, since replay sends nothing), then the sink
-//! writes it once. `--client` restricts what is written, not what is folded: a client's
+//! The whole archive is folded into complete in-memory worlds, two halves on two threads joined
+//! at the end ([`crate::parallel`]; the same pure fold as the processor; deliveries it decides
+//! are dropped, since replay sends nothing), then the sink writes the result once. `--client` restricts what is written, not what is folded: a client's
 //! projection depends on its connections and rooms, which other clients' records touch.
 
 use crate::cli::RebuildArgs;
 use crate::error::Error;
+use crate::parallel::ParallelFold;
 use crate::progress::Summary;
 use crate::sink::{self, SinkSpec};
 use crate::stream::each_record;
@@ -60,13 +61,15 @@ pub fn run(args: &RebuildArgs) -> Result<Summary, Error> {
     }
     // Open the sink first: an unsupported or non-empty one should fail before a long fold.
     let mut sink = sink::open(&args.to, args.input.endpoint_url.as_deref())?;
-    let mut fold = Fold::new(World::in_memory(args.input.fold.config()));
-    let pass = each_record(&args.input, |record, _| {
-        // Replay never sends: the deliveries the fold decides are dropped here.
-        drop(fold.apply(record));
+    let mut fold = ParallelFold::new(args.input.fold.config());
+    let mut pass = each_record(&args.input, |record, _| {
+        fold.apply(record);
         Ok(())
     })?;
-    let mut world = fold.world;
+    // Joining the two halves is part of the fold's time.
+    let joining = std::time::Instant::now();
+    let mut world = fold.finish()?;
+    pass.summary.elapsed += joining.elapsed();
     let mut clients = if args.clients.is_empty() {
         world.clients()
     } else {
