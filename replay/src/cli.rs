@@ -156,6 +156,7 @@ Sinks (--to):
 
 Examples:
   replay rebuild --from firehose/ --to jsonl:- --client sensor-7
+  replay rebuild --from s3://archive/firehose/ --to dynamodb://presence --client sensor-7
   replay rebuild --from data/ --to jsonl:at-1042.jsonl --until 2024-11-23T10:42:00Z
   replay rebuild --from archive/ --to store:./rebuilt && \\
     processor local --input /dev/null --store ./rebuilt --projections-out clients.jsonl")]
@@ -169,7 +170,9 @@ pub struct RebuildArgs {
     pub to: SinkSpec,
 
     /// Output only these clients (repeatable). Everything is still folded, since a client's
-    /// projection depends on its connections and rooms. `jsonl:` sinks only.
+    /// projection depends on its connections and rooms. With `dynamodb://`, only the clients'
+    /// own items are written (their `client#` and their connections' `conn#` items), to repair
+    /// them in a live table; shared items (rooms, lobby) are left alone. Not with `store:`.
     #[arg(long = "client", value_name = "ID")]
     pub clients: Vec<String>,
 }

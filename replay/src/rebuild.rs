@@ -52,15 +52,15 @@ impl Fold {
 /// # Errors
 /// Source, sink and `--strict` failures; `--client` with a `store:` sink (a usage error).
 pub fn run(args: &RebuildArgs) -> Result<Summary, Error> {
-    if !args.clients.is_empty() && !matches!(args.to, SinkSpec::Jsonl(_)) {
+    if !args.clients.is_empty() && matches!(args.to, SinkSpec::Store(_)) {
         return Err(Error::Usage(
-            "--client restricts what a jsonl: sink writes; a store holds every client, so \
-             rebuild the whole store (without --client)"
+            "--client restricts what a jsonl: or dynamodb:// sink writes; a store: sink starts \
+             a new store, which must hold every client, so rebuild it whole (without --client)"
                 .into(),
         ));
     }
     // Open the sink first: an unsupported or non-empty one should fail before a long fold.
-    let mut sink = sink::open(&args.to, args.input.endpoint_url.as_deref())?;
+    let mut sink = sink::open(&args.to, args.input.endpoint_url.as_deref(), &args.clients)?;
     let mut fold = ParallelFold::new(args.input.fold.config());
     let mut pass = each_record(&args.input, |record, _| {
         fold.apply(record);

@@ -414,10 +414,28 @@ fn dynamodb_sink_writes_processor_items_idempotently_and_diff_finds_changes() {
     );
     assert!(stderr(&diff).contains("2 of"), "{}", stderr(&diff));
 
-    // Rebuilding again repairs exactly those two items.
+    // `--client` repairs that client's own item and nothing else.
+    let one = replay(&["rebuild", "--from", from, "--to", &to, "--client", &changed]);
+    assert_eq!(one.status.code(), Some(0), "{}", stderr(&one));
+    assert!(
+        stderr(&one).contains(": 1 items written"),
+        "{}",
+        stderr(&one)
+    );
+    let diff = replay(&["diff", "--from", from, "--table", &to]);
+    assert!(
+        stdout(&diff).starts_with(&format!(
+            "equal {}, different 0, missing live 1, missing in replay 0",
+            stored.len() - 1
+        )),
+        "{}",
+        stdout(&diff)
+    );
+
+    // Rebuilding again repairs exactly the other one.
     let repair = replay(&["rebuild", "--from", from, "--to", &to]);
     assert!(
-        stderr(&repair).contains(": 2 items written"),
+        stderr(&repair).contains(": 1 items written"),
         "{}",
         stderr(&repair)
     );

@@ -40,14 +40,20 @@ const UNPROCESSED_ROUNDS: u32 = 10;
 pub struct DynamoSink {
     runtime: Runtime,
     store: Arc<DynamoStore>,
+    only: Vec<String>,
 }
 
 impl DynamoSink {
-    /// Connects to `table` and checks that it exists.
+    /// Connects to `table` and checks that it exists. With clients in `only` (`--client`), it
+    /// writes only their items (see [`write_world`]).
     ///
     /// # Errors
     /// The table cannot be described (missing, no access).
-    pub fn open(table: &str, endpoint_url: Option<&str>) -> Result<DynamoSink, SinkError> {
+    pub fn open(
+        table: &str,
+        endpoint_url: Option<&str>,
+        only: &[String],
+    ) -> Result<DynamoSink, SinkError> {
         let runtime = aws::runtime().map_err(|e| {
             SinkError::Aws(StoreError {
                 retryable: false,
@@ -64,6 +70,7 @@ impl DynamoSink {
         Ok(DynamoSink {
             runtime,
             store: Arc::new(DynamoStore::new(client, table)),
+            only: only.to_vec(),
         })
     }
 }
@@ -78,14 +85,25 @@ pub struct Outcome {
 }
 
 /// Writes every entry of `world` that `store`'s table does not already hold with the same
-/// content.
+/// content; with client ids in `only`, just those clients' own items: each `client#` item and the
+/// `conn#` items of its connections. Items other clients share (rooms, devices, `lobby`,
+/// `watermark`) are then left as they are: that is how to repair one client's projection in a
+/// live table without touching anyone else's.
 ///
 /// # Errors
 /// DynamoDB errors (after retries), or items still unprocessed after `UNPROCESSED_ROUNDS`.
-pub async fn write_world(store: &DynamoStore, world: &mut World) -> Result<Outcome, StoreError> {
+pub async fn write_world(
+    store: &DynamoStore,
+    world: &mut World,
+    only: &[String],
+) -> Result<Outcome, StoreError> {
     // What the processor stores is compacted; compaction changes no view.
     world.compact_all();
-    let mut keys: Vec<Key> = world.keys().collect();
+    let mut keys: Vec<Key> = if only.is_empty() {
+        world.keys().collect()
+    } else {
+        own_keys(world, only)
+    };
     keys.sort();
     let mut outcome = Outcome::default();
     for block in keys.chunks(BLOCK) {
@@ -124,6 +142,23 @@ pub async fn write_world(store: &DynamoStore, world: &mut World) -> Result<Outco
         }
     }
     Ok(outcome)
+}
+
+/// The items that belong to the clients `ids` alone: their `client#` entries and their
+/// connections' `conn#` entries.
+pub fn own_keys(world: &World, ids: &[String]) -> Vec<Key> {
+    let clients = ids
+        .iter()
+        .filter(|id| world.client_state(id).is_some())
+        .map(|id| Key::Client(id.clone()));
+    let conns = world.keys().filter(|key| match key {
+        Key::Connection(c) => world
+            .connection_state(c)
+            .and_then(|c| c.summary.client_id.as_ref())
+            .is_some_and(|owner| ids.contains(owner)),
+        _ => false,
+    });
+    clients.chain(conns).collect()
 }
 
 async fn batch_write(
@@ -186,7 +221,9 @@ impl ProjectionSink for DynamoSink {
         world: &mut World,
         _clients: &[ClientProjection],
     ) -> Result<Written, SinkError> {
-        let outcome = self.runtime.block_on(write_world(&self.store, world))?;
+        let outcome = self
+            .runtime
+            .block_on(write_world(&self.store, world, &self.only))?;
         eprintln!(
             "dynamodb://{}: {} items written, {} already stored unchanged",
             self.store.table(),
@@ -196,5 +233,32 @@ impl ProjectionSink for DynamoSink {
         Ok(Written {
             items: outcome.written,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use projections::Config;
+
+    #[test]
+    fn a_clients_own_items_are_its_entry_and_its_connections() {
+        let mut world = World::in_memory(Config::default());
+        for line in include_str!("../../../examples/seeds.jsonl").lines() {
+            if let Ok(record) = schemas::decode_json(line.as_bytes()) {
+                drop(world.apply(&record));
+            }
+        }
+        let ids = |names: &[&str]| names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let mut keys = own_keys(&world, &ids(&["alice", "sensor-7", "nobody"]));
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                Key::Client("alice".into()),
+                Key::Client("sensor-7".into()),
+                Key::Connection("alice-conn".into()),
+            ]
+        );
     }
 }

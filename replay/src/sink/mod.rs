@@ -109,20 +109,24 @@ pub trait ProjectionSink {
     ) -> Result<Written, SinkError>;
 }
 
-/// Opens the sink `spec` names.
+/// Opens the sink `spec` names; `only` is `--client` (empty: every client), which a `dynamodb://`
+/// sink applies to the items it writes.
 ///
 /// # Errors
 /// A non-empty store directory; a DynamoDB table that cannot be described.
 pub fn open(
     spec: &SinkSpec,
     endpoint_url: Option<&str>,
+    only: &[String],
 ) -> Result<Box<dyn ProjectionSink>, SinkError> {
     match spec {
         SinkSpec::Jsonl(path) => Ok(Box::new(jsonl::JsonlSink::new(path.clone()))),
         SinkSpec::Store(dir) => Ok(Box::new(store::StoreSink::open(dir)?)),
-        SinkSpec::DynamoDb { table } => {
-            Ok(Box::new(dynamodb::DynamoSink::open(table, endpoint_url)?))
-        }
+        SinkSpec::DynamoDb { table } => Ok(Box::new(dynamodb::DynamoSink::open(
+            table,
+            endpoint_url,
+            only,
+        )?)),
     }
 }
 
