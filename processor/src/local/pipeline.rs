@@ -167,8 +167,9 @@ impl<S: ProjectionStore> Pipeline<S> {
             .world
             .watermark()
             .saturating_sub(self.routed_retention_ms);
+        let written = entries.len();
         self.store.commit(Commit {
-            entries: &entries,
+            entries,
             routed: &self.pending_routed,
             prune_routed_before,
             log_position,
@@ -176,7 +177,7 @@ impl<S: ProjectionStore> Pipeline<S> {
         })?;
         let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
         tracing::debug!(
-            entries_written = entries.len(),
+            entries_written = written,
             routed = self.pending_routed.len(),
             dirty_ms = ms(t0, t1),
             commit_ms = ms(t1, Instant::now()),

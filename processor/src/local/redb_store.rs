@@ -12,11 +12,11 @@
 //! marked durable are synced; the others may be lost in a crash, which only means folding the
 //! (synced) log again from the last durable position.
 //!
-//! A commit is encoded on the caller's thread and written by a background thread, so the fold
-//! goes on while redb inserts and syncs (most of a commit's time). One commit is in flight at a
-//! time: the next commit, `sync`, scans and the log position wait for it, and report its failure.
-//! Until it lands, `load` and `routed` read its entries and ids from memory, so the store reads
-//! its own writes at every moment.
+//! A commit is encoded and written by a background thread, so the fold goes on while its entries
+//! are encoded and redb inserts and syncs them (all of a commit's time). One commit is in flight
+//! at a time: the next commit, `sync`, scans and the log position wait for it, and report its
+//! failure. Until it lands, `load` and `routed` read its entries and ids from memory, so the store
+//! reads its own writes at every moment.
 
 use crate::local::store::{Commit, ProjectionStore};
 use projections::{Entry, Key};
@@ -81,8 +81,8 @@ pub struct RedbStore {
 /// A commit a background thread is writing.
 #[derive(Debug)]
 struct InFlight {
-    /// Its entries, encoded, by key name: what `load` must see before they reach the file.
-    entries: Arc<BTreeMap<String, Vec<u8>>>,
+    /// Its entries, by key: what `load` must see before they reach the file.
+    entries: Arc<BTreeMap<Key, Entry>>,
     /// Its routed event ids, with their event times.
     routed: HashMap<EventId, u64>,
     /// Its pruning cut: routed ids older than this are gone once it lands.
@@ -92,7 +92,7 @@ struct InFlight {
 
 /// What the background thread writes in one transaction.
 struct Write {
-    entries: Arc<BTreeMap<String, Vec<u8>>>,
+    entries: Arc<BTreeMap<Key, Entry>>,
     routed: Vec<(EventId, u64)>,
     prune_routed_before: u64,
     log_position: u64,
@@ -178,12 +178,28 @@ fn write(db: &Database, path: &Path, write: Write) -> Result<(), StoreError> {
     }
     {
         let mut entries = txn.open_table(ENTRIES).map_err(db_err(path))?;
+        let (mut name, mut bytes, mut total) = (String::new(), Vec::new(), 0);
         // By key: a B-tree filled front to back splits the fewest pages.
-        for (name, bytes) in write.entries.iter() {
+        for (key, entry) in write.entries.iter() {
+            name.clear();
+            // Formatting into a String cannot fail.
+            let _ = std::fmt::Write::write_fmt(&mut name, format_args!("{key}"));
+            bytes.clear();
+            rmp_serde::encode::write(&mut bytes, entry).map_err(|e| StoreError::Corrupt {
+                path: path.to_owned(),
+                key: name.clone(),
+                reason: e.to_string(),
+            })?;
+            total += bytes.len();
             entries
                 .insert(name.as_str(), bytes.as_slice())
                 .map_err(db_err(path))?;
         }
+        tracing::trace!(
+            bytes = total,
+            entries = write.entries.len(),
+            "entries encoded"
+        );
         let mut routed = txn.open_table(ROUTED).map_err(db_err(path))?;
         let mut by_time = txn.open_table(ROUTED_BY_TIME).map_err(db_err(path))?;
         for &(id, time) in &write.routed {
@@ -233,8 +249,8 @@ impl ProjectionStore for RedbStore {
                 name.clear();
                 // Formatting into a String cannot fail.
                 let _ = std::fmt::Write::write_fmt(&mut name, format_args!("{key}"));
-                if let Some(bytes) = pending.as_ref().and_then(|p| p.get(&name)) {
-                    return self.decode(&name, bytes).map(Some);
+                if let Some(entry) = pending.as_ref().and_then(|p| p.get(key)) {
+                    return Ok(Some(entry.clone()));
                 }
                 match table.get(name.as_str()).map_err(self.err())? {
                     Some(bytes) => self.decode(&name, bytes.value()).map(Some),
@@ -308,20 +324,8 @@ impl ProjectionStore for RedbStore {
     }
 
     fn commit(&mut self, commit: Commit<'_>) -> Result<(), StoreError> {
-        // Encode here, while the previous commit may still be writing.
-        let mut entries = BTreeMap::new();
-        let mut total = 0;
-        for (key, entry) in commit.entries {
-            let name = key.to_string();
-            let bytes = rmp_serde::to_vec(entry).map_err(|e| self.corrupt(&name, e))?;
-            total += bytes.len();
-            entries.insert(name, bytes);
-        }
-        tracing::trace!(
-            bytes = total,
-            entries = commit.entries.len(),
-            "entries encoded"
-        );
+        // Sorted and keyed before waiting, while the previous commit may still be writing.
+        let entries: BTreeMap<Key, Entry> = commit.entries.into_iter().collect();
         self.settle()?;
         let entries = Arc::new(entries);
         let job = Write {
@@ -387,10 +391,9 @@ mod tests {
         let path = tmp.path().join("p.redb");
         let mut store = RedbStore::open(&path).unwrap();
         for i in 1..=50u64 {
-            let entries = [(Key::Watermark, Entry::Watermark(i))];
             store
                 .commit(Commit {
-                    entries: &entries,
+                    entries: vec![(Key::Watermark, Entry::Watermark(i))],
                     routed: &[(EventId(u128::from(i)), i)],
                     prune_routed_before: i,
                     log_position: i,

@@ -13,10 +13,11 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::convert::Infallible;
 
 /// Everything one batch writes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Commit<'a> {
-    /// Entries the batch changed (the world's `take_dirty()`).
-    pub entries: &'a [(Key, Entry)],
+    /// Entries the batch changed (the world's `take_dirty()`), handed over: an adapter may
+    /// encode and write them on another thread.
+    pub entries: Vec<(Key, Entry)>,
     /// Events whose deliveries were routed, with their event time (for pruning).
     pub routed: &'a [(EventId, u64)],
     /// Forget routed events older than this event time: no retry reaches back that far, so the
@@ -141,8 +142,7 @@ impl ProjectionStore for MemoryStore {
 
     fn commit(&mut self, commit: Commit<'_>) -> Result<(), Infallible> {
         for (key, entry) in commit.entries {
-            self.entries
-                .insert(key.to_string(), (key.clone(), entry.clone()));
+            self.entries.insert(key.to_string(), (key, entry));
         }
         for &(id, time) in commit.routed {
             if let Some(old) = self.routed.insert(id, time) {
@@ -179,10 +179,9 @@ pub(crate) mod contract {
     pub fn round_trip<S: ProjectionStore>(store: &mut S) {
         assert_eq!(store.log_position().unwrap(), 0);
         assert_eq!(store.load(&[Key::Watermark]).unwrap(), vec![None]);
-        let entries = [watermark(42)];
         store
             .commit(Commit {
-                entries: &entries,
+                entries: vec![watermark(42)],
                 routed: &[(EventId(7), 40)],
                 prune_routed_before: 0,
                 log_position: 123,
@@ -208,7 +207,7 @@ pub(crate) mod contract {
         let routed: Vec<(EventId, u64)> = (0..10).map(|i| (EventId(i), i as u64 * 10)).collect();
         store
             .commit(Commit {
-                entries: &[],
+                entries: Vec::new(),
                 routed: &routed,
                 prune_routed_before: 0,
                 log_position: 1,
@@ -217,7 +216,7 @@ pub(crate) mod contract {
             .unwrap();
         store
             .commit(Commit {
-                entries: &[],
+                entries: Vec::new(),
                 routed: &[],
                 prune_routed_before: 50,
                 log_position: 2,

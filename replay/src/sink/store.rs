@@ -66,7 +66,7 @@ impl ProjectionSink for StoreSink {
                 .filter_map(|k| world.entry(k).map(|e| (k.clone(), e)))
                 .collect();
             store.commit(Commit {
-                entries: &entries,
+                entries,
                 routed: &[],
                 prune_routed_before: 0,
                 log_position: 0,
