@@ -5,7 +5,9 @@
 //! cargo run --release -p processor --example gen_events -- 1000000 --seed 7 > big.jsonl
 //! ```
 //!
-//! Options: `--seed S` (default 1), `--clients C` (default N/20), `--rooms R` (default 1000).
+//! Options: `--seed S` (default 1), `--clients C` (default N/20), `--rooms R` (default 1000),
+//! `--step-ms M` (the clock advances 0 to M-1 ms per event, default 4: a million events span
+//! about 25 minutes; larger steps spread an archive over days).
 //! Many clients connect, subscribe to `app/{client}/chat/{room}` (and a status topic),
 //! unsubscribe and disconnect; some are taken over by a new session (`DUPLICATE_CLIENTID`, whose
 //! disconnect AWS sends after the new connect); timestamps jitter like AWS's approximate ones; a
@@ -65,6 +67,7 @@ fn main() -> io::Result<()> {
     let seed = arg(&args, "--seed").unwrap_or(1);
     let clients_n = arg(&args, "--clients").unwrap_or((n / 20).max(1));
     let rooms = arg(&args, "--rooms").unwrap_or(1000);
+    let step = arg(&args, "--step-ms").unwrap_or(4).max(1);
 
     let mut rng = Rng(seed);
     let mut clients: Vec<Client> = (0..clients_n)
@@ -81,7 +84,7 @@ fn main() -> io::Result<()> {
     let mut written = 0u64;
 
     while written < n {
-        clock += rng.below(4);
+        clock += rng.below(step);
         // AWS's timestamps are approximate: some events carry a slightly older time.
         let ts = clock - if rng.chance(50) { rng.below(2_000) } else { 0 };
         let c = rng.below(clients_n) as usize;
