@@ -24,9 +24,9 @@ const DEPTH: usize = 4;
 pub struct ParallelFold {
     here: Fold,
     there: Vec<Record>,
-    send: Option<SyncSender<Vec<Record>>>,
+    send: SyncSender<Vec<Record>>,
     spare: Receiver<Vec<Record>>,
-    helper: Option<JoinHandle<World>>,
+    helper: JoinHandle<World>,
 }
 
 /// Why the parallel fold failed: only a panic of its helper thread, which is a bug.
@@ -54,9 +54,9 @@ impl ParallelFold {
         ParallelFold {
             here: Fold::new(World::in_memory(config)),
             there: Vec::with_capacity(BATCH),
-            send: Some(send),
+            send,
             spare,
-            helper: Some(helper),
+            helper,
         }
     }
 
@@ -78,10 +78,8 @@ impl ParallelFold {
             .try_recv()
             .unwrap_or_else(|_| Vec::with_capacity(BATCH));
         let batch = std::mem::replace(&mut self.there, next);
-        if let Some(send) = &self.send {
-            // A closed channel means the helper panicked; `finish` reports it.
-            let _ = send.send(batch);
-        }
+        // A closed channel means the helper panicked; `finish` reports it.
+        let _ = self.send.send(batch);
     }
 
     /// Waits for the other half and joins the two worlds into one.
@@ -90,14 +88,13 @@ impl ParallelFold {
     /// The helper thread panicked.
     pub fn finish(mut self) -> Result<World, HelperPanicked> {
         self.hand_over();
-        drop(self.send.take());
-        let there = self
-            .helper
-            .take()
-            .ok_or(HelperPanicked)?
-            .join()
-            .map_err(|_| HelperPanicked)?;
-        let mut world = self.here.world;
+        let ParallelFold {
+            here, send, helper, ..
+        } = self;
+        // Closing the channel ends the helper's loop.
+        drop(send);
+        let there = helper.join().map_err(|_| HelperPanicked)?;
+        let mut world = here.world;
         world.absorb(there);
         Ok(world)
     }

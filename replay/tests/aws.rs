@@ -15,7 +15,6 @@ use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use common::{expected, gzip, replay_bin_env, stderr, stdout, workload};
 use processor::aws::dynamo::DynamoStore;
 use processor::aws::provision::{provision, Plan};
-use projections::{Config, World};
 use std::path::Path;
 
 mod moto {
@@ -186,16 +185,6 @@ fn rebuild_jsonl(dir: &Path, from: &str, extra: &[&str]) -> String {
     std::fs::read_to_string(out).unwrap()
 }
 
-fn full_world(lines: &[String]) -> World {
-    let mut world = World::in_memory(Config::default());
-    for l in lines {
-        if let Ok(r) = schemas::decode_json(l.as_bytes()) {
-            world.apply(&r);
-        }
-    }
-    world
-}
-
 const HOUR: u64 = 3_600_000;
 /// 2024-11-23T00:00:00Z.
 const DAY: u64 = 1_732_320_000_000;
@@ -321,7 +310,7 @@ fn dynamodb_sink_writes_processor_items_idempotently_and_diff_finds_changes() {
     );
 
     // processor's store reads back exactly the replayed projections.
-    let world = full_world(&lines);
+    let world = tests::aws::expected(&lines);
     let store = DynamoStore::new(dynamo.clone(), &plan.table);
     let stored = rt.block_on(tests::aws::stored(&store, &world)).unwrap();
     assert_eq!(stored, world.clients());
@@ -480,7 +469,7 @@ fn replaying_the_stream_of_an_integration_run_gives_the_projections_the_processo
             .unwrap();
     });
     // What the processor wrote live, read back with its own store.
-    let world = full_world(&lines);
+    let world = tests::aws::expected(&lines);
     let live = rt
         .block_on(tests::aws::stored(store.as_ref(), &world))
         .unwrap();
@@ -606,7 +595,7 @@ fn dynamodb_sink_writes_items_the_table_left_unprocessed() {
         held: Arc::new(AtomicUsize::new(0)),
     };
     let lines = workload();
-    let mut world = full_world(&lines);
+    let mut world = tests::aws::expected(&lines);
     let store = rt.block_on(async {
         let config = aws_sdk_dynamodb::config::Builder::from(&sdk().await)
             .interceptor(hold_back.clone())

@@ -90,6 +90,19 @@ pub async fn stored<S: RevisionedStore>(
     Ok(world.clients())
 }
 
+/// Asserts that the table holds exactly the projections a complete fold of `lines` derives.
+///
+/// # Panics
+/// When it does not, or when the table cannot be read: it is for tests.
+#[allow(clippy::panic)]
+pub async fn assert_stored_as_folded<S: RevisionedStore>(store: &S, lines: &[String]) {
+    let want = expected(lines);
+    match stored(store, &want).await {
+        Ok(got) => assert_eq!(got, want.clients()),
+        Err(e) => panic!("reading the table: {e}"),
+    }
+}
+
 /// A WebSocket `$connect` record.
 pub fn ws_connect(conn: &str, client: &str, t: u64) -> String {
     serde_json::json!({"kind":"websocket","schemaVersion":2,"eventType":"CONNECT","routeKey":"$connect",

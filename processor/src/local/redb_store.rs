@@ -78,22 +78,21 @@ pub struct RedbStore {
     in_flight: Mutex<Option<InFlight>>,
 }
 
-/// A commit a background thread is writing.
+/// A commit a background thread is writing: what it writes, which reads see until it lands.
 #[derive(Debug)]
 struct InFlight {
-    /// Its entries, by key: what `load` must see before they reach the file.
-    entries: Arc<BTreeMap<Key, Entry>>,
-    /// Its routed event ids, with their event times.
-    routed: HashMap<EventId, u64>,
-    /// Its pruning cut: routed ids older than this are gone once it lands.
-    prune_routed_before: u64,
+    write: Arc<Write>,
     writer: JoinHandle<Result<(), StoreError>>,
 }
 
-/// What the background thread writes in one transaction.
+/// One commit, as one transaction writes it.
+#[derive(Debug)]
 struct Write {
-    entries: Arc<BTreeMap<Key, Entry>>,
-    routed: Vec<(EventId, u64)>,
+    /// Entries by key (in key order: a B-tree filled front to back splits the fewest pages).
+    entries: BTreeMap<Key, Entry>,
+    /// Routed event ids, with their event times.
+    routed: HashMap<EventId, u64>,
+    /// Routed ids older than this are pruned, after adding `routed`.
     prune_routed_before: u64,
     log_position: u64,
     durable: bool,
@@ -171,7 +170,7 @@ impl Drop for RedbStore {
 }
 
 /// Writes one commit in one transaction: on the background thread.
-fn write(db: &Database, path: &Path, write: Write) -> Result<(), StoreError> {
+fn write(db: &Database, path: &Path, write: &Write) -> Result<(), StoreError> {
     let mut txn = db.begin_write().map_err(db_err(path))?;
     if !write.durable {
         txn.set_durability(Durability::None);
@@ -179,8 +178,7 @@ fn write(db: &Database, path: &Path, write: Write) -> Result<(), StoreError> {
     {
         let mut entries = txn.open_table(ENTRIES).map_err(db_err(path))?;
         let (mut name, mut bytes, mut total) = (String::new(), Vec::new(), 0);
-        // By key: a B-tree filled front to back splits the fewest pages.
-        for (key, entry) in write.entries.iter() {
+        for (key, entry) in &write.entries {
             name.clear();
             // Formatting into a String cannot fail.
             let _ = std::fmt::Write::write_fmt(&mut name, format_args!("{key}"));
@@ -202,7 +200,7 @@ fn write(db: &Database, path: &Path, write: Write) -> Result<(), StoreError> {
         );
         let mut routed = txn.open_table(ROUTED).map_err(db_err(path))?;
         let mut by_time = txn.open_table(ROUTED_BY_TIME).map_err(db_err(path))?;
-        for &(id, time) in &write.routed {
+        for (&id, &time) in &write.routed {
             if let Some(old) = routed.insert(id.0, time).map_err(db_err(path))? {
                 by_time.remove((old.value(), id.0)).map_err(db_err(path))?;
             }
@@ -240,18 +238,18 @@ impl ProjectionStore for RedbStore {
     type Error = StoreError;
 
     fn load(&self, keys: &[Key]) -> Result<Vec<Option<Entry>>, StoreError> {
-        let pending = self.in_flight().as_ref().map(|f| Arc::clone(&f.entries));
+        let pending = self.in_flight().as_ref().map(|f| Arc::clone(&f.write));
         let txn = self.db.begin_read().map_err(self.err())?;
         let table = txn.open_table(ENTRIES).map_err(self.err())?;
         let mut name = String::new();
         keys.iter()
             .map(|key| {
+                if let Some(entry) = pending.as_ref().and_then(|p| p.entries.get(key)) {
+                    return Ok(Some(entry.clone()));
+                }
                 name.clear();
                 // Formatting into a String cannot fail.
                 let _ = std::fmt::Write::write_fmt(&mut name, format_args!("{key}"));
-                if let Some(entry) = pending.as_ref().and_then(|p| p.get(key)) {
-                    return Ok(Some(entry.clone()));
-                }
                 match table.get(name.as_str()).map_err(self.err())? {
                     Some(bytes) => self.decode(&name, bytes.value()).map(Some),
                     None => Ok(None),
@@ -300,7 +298,7 @@ impl ProjectionStore for RedbStore {
         let in_flight = self.in_flight();
         // As the store will be once the commit in flight lands: its ids added, then its cut.
         let (pending, cut) = match in_flight.as_ref() {
-            Some(f) => (Some(&f.routed), f.prune_routed_before),
+            Some(f) => (Some(&f.write.routed), f.write.prune_routed_before),
             None => (None, 0),
         };
         for id in ids {
@@ -325,30 +323,23 @@ impl ProjectionStore for RedbStore {
 
     fn commit(&mut self, commit: Commit<'_>) -> Result<(), StoreError> {
         // Sorted and keyed before waiting, while the previous commit may still be writing.
-        let entries: BTreeMap<Key, Entry> = commit.entries.into_iter().collect();
-        self.settle()?;
-        let entries = Arc::new(entries);
-        let job = Write {
-            entries: Arc::clone(&entries),
-            routed: commit.routed.to_vec(),
+        let job = Arc::new(Write {
+            entries: commit.entries.into_iter().collect(),
+            routed: commit.routed.iter().copied().collect(),
             prune_routed_before: commit.prune_routed_before,
             log_position: commit.log_position,
             durable: commit.durable,
-        };
-        let (db, path) = (Arc::clone(&self.db), self.path.clone());
+        });
+        self.settle()?;
+        let (db, path, shared) = (Arc::clone(&self.db), self.path.clone(), Arc::clone(&job));
         let writer = std::thread::Builder::new()
             .name("redb-commit".into())
-            .spawn(move || write(&db, &path, job))
+            .spawn(move || write(&db, &path, &shared))
             .map_err(|source| StoreError::Spawn {
                 path: self.path.clone(),
                 source,
             })?;
-        *self.in_flight() = Some(InFlight {
-            entries,
-            routed: commit.routed.iter().copied().collect(),
-            prune_routed_before: commit.prune_routed_before,
-            writer,
-        });
+        *self.in_flight() = Some(InFlight { write: job, writer });
         Ok(())
     }
 

@@ -239,16 +239,14 @@ impl ProjectionSink for DynamoSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use projections::Config;
 
     #[test]
     fn a_clients_own_items_are_its_entry_and_its_connections() {
-        let mut world = World::in_memory(Config::default());
-        for line in include_str!("../../../examples/seeds.jsonl").lines() {
-            if let Ok(record) = schemas::decode_json(line.as_bytes()) {
-                drop(world.apply(&record));
-            }
-        }
+        let seeds: Vec<String> = include_str!("../../../examples/seeds.jsonl")
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        let world = ::tests::aws::expected(&seeds);
         let ids = |names: &[&str]| names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         let mut keys = own_keys(&world, &ids(&["alice", "sensor-7", "nobody"]));
         keys.sort();
