@@ -1,50 +1,97 @@
 //! Compaction: bounding state without changing any view derivable from it, now or after any
 //! further events. Each rule drops only what is dead for good.
+//!
+//! Two rules rest on an assumption about lateness rather than on the lattice alone: no record
+//! arrives more than the tombstone retention (a day by default: Kinesis keeps records for a day)
+//! behind the newest event folded. Under it, a day-old closed session and a day-old `Left`
+//! membership can be forgotten, since no write they would have to overrule can still come. (For
+//! sessions it also takes AWS's own behaviour: one connection per client id at a time, so a
+//! session a day older than its client's newest event has ended. A made-up stream that reuses a
+//! session id a day after its disconnect would see the disconnect forgotten.) The property test
+//! `projections/tests/forgetting.rs` folds realistic timelines over many retentions, with every
+//! record up to a retention late, and checks that no view and no delivery changes.
 
-use crate::key::{Entry, Key};
+use crate::key::Key;
+use crate::lattice::{Lww, Membership};
+use crate::vecmap::VecMap;
 use crate::world::World;
 
-/// Compacts the entry for `key` in place and returns a copy, or `None` if it is not loaded.
-pub(crate) fn entry(world: &mut World, key: &Key) -> Option<Entry> {
+/// Compacts the entry for `key` in place; false if it is not loaded.
+pub(crate) fn entry(world: &mut World, key: &Key) -> bool {
     let now = world.watermark();
+    let forget_before = world.forget_before();
     // Only the numbers: cloning the whole config would copy the topic pattern for every entry.
     let (horizon, retention, max_age) = (
         world.config.reset_horizon_ms,
         world.config.tombstone_retention_ms,
         world.config.connection_max_age_ms,
     );
+    let kept = &world.kept;
     match key {
         Key::Client(id) => {
-            let c = world.clients.get_mut(id.as_str())?;
+            let Some(c) = world.clients.get_mut(id.as_str()) else {
+                return false;
+            };
             crate::session::compact(&mut c.sessions, horizon, retention);
             // A dead connection stays dead; its own `conn#` entry remembers it, so a late record
             // about it brings back a closed summary, never a live one.
             c.connections.retain(|_, s| !s.is_dead(now, max_age));
-            Some(Entry::Client(c.clone()))
+            if !kept.contains(id.as_str()) {
+                forget_left(&mut c.rooms, forget_before);
+            }
         }
         Key::Connection(id) => {
-            let c = world.conns.get_mut(id.as_str())?;
+            let Some(c) = world.conns.get_mut(id.as_str()) else {
+                return false;
+            };
             if c.summary.is_dead(now, max_age) {
                 c.watching = None;
             }
-            Some(Entry::Connection(c.clone()))
+            let client = c.summary.client_id.as_deref();
+            if client.is_none_or(|client| !kept.contains(client)) {
+                forget_left(&mut c.rooms, forget_before);
+            }
         }
-        Key::Room(id) => Some(Entry::Room(world.rooms.get(id.as_str())?.clone())),
+        Key::Room(id) => {
+            let Some(room) = world.rooms.get_mut(id.as_str()) else {
+                return false;
+            };
+            let members = &mut room.members;
+            members.retain(|client, m| {
+                m.value.is_joined() || m.ts >= forget_before || kept.contains(client.as_str())
+            });
+            // A room outlives most of its members: give back the table's emptied room.
+            if members.capacity() > 2 * members.len() + 16 {
+                members.shrink_to_fit();
+            }
+        }
         Key::Device(id) => {
             let conns = &world.conns;
-            let d = world.devices.get_mut(id.as_str())?;
+            let Some(d) = world.devices.get_mut(id.as_str()) else {
+                return false;
+            };
             // Only drop what a loaded connection proves stale; the connection is the truth.
             d.watchers.retain(|conn, _| match conns.get(conn.as_str()) {
                 Some(c) => !c.summary.is_dead(now, max_age) && c.watches(id),
                 None => true,
             });
-            Some(Entry::Device(d.clone()))
         }
         Key::Lobby => {
-            let lobby = world.lobby.as_mut()?;
+            let Some(lobby) = world.lobby.as_mut() else {
+                return false;
+            };
             lobby.connections.retain(|_, s| !s.is_dead(now, max_age));
-            Some(Entry::Lobby(lobby.clone()))
         }
-        Key::Watermark => Some(Entry::Watermark(world.watermark?)),
+        Key::Watermark => return world.watermark.is_some(),
     }
+    true
+}
+
+/// Forgets `Left` memberships written before `forget_before`. A `Left` register only matters to
+/// overrule an older `Joined` write, and under the lateness assumption none can arrive any more:
+/// not from the stream, and not from a connection's own copy either, since syncing a connection
+/// skips registers this old (`World::sync_connection`). Without this, a client's every room ever
+/// left would stay on the client and on the room for good.
+fn forget_left(rooms: &mut VecMap<Lww<Membership>>, forget_before: u64) {
+    rooms.retain(|_, m| m.value.is_joined() || m.ts >= forget_before);
 }

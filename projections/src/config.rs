@@ -15,9 +15,11 @@ pub struct Config {
     pub chat_topic: TopicPattern,
     /// A WebSocket connection is live for at most this long (API Gateway's 2-hour maximum).
     pub connection_max_age_ms: u64,
-    /// How long a closed IoT session is remembered (as a compact tombstone) after the client's
-    /// newest event; never less than the reset horizon (a candidate is never forgotten). Kinesis keeps records 24 hours by default, so no retry can bring back an
-    /// older event; replays see every event anyway.
+    /// How long history is remembered: a closed IoT session (as a compact tombstone) after the
+    /// client's newest event, and a left room after the newest event folded; never less than the
+    /// reset horizon (a candidate is never forgotten). Forgetting assumes no record arrives
+    /// later than this after its event time: Kinesis keeps records 24 hours by default, so no
+    /// retry can bring back an older one.
     pub tombstone_retention_ms: u64,
 }
 

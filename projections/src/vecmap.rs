@@ -66,6 +66,15 @@ impl<V> VecMap<V> {
         self.entries = Vec::new();
     }
 
+    /// Keeps the entries for which `keep` holds. A vector left mostly empty gives back its
+    /// storage, for the same reason as [`VecMap::clear`].
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &V) -> bool) {
+        self.entries.retain(|(k, v)| keep(k, v));
+        if self.entries.capacity() > 2 * self.entries.len() + 4 {
+            self.entries.shrink_to_fit();
+        }
+    }
+
     /// How many entries.
     pub fn len(&self) -> usize {
         self.entries.len()

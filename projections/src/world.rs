@@ -39,6 +39,8 @@ pub struct World {
     pub(crate) lobby: Option<LobbyState>,
     pub(crate) watermark: Option<u64>,
     dirty: Dirty,
+    /// Clients whose `Left` memberships compaction must keep: see [`World::keep_history_of`].
+    pub(crate) kept: Set,
 }
 
 /// Which entries changed since the last [`World::take_dirty`]. Per-kind sets of ids, so the hot
@@ -82,6 +84,7 @@ impl World {
             lobby: None,
             watermark: None,
             dirty: Dirty::default(),
+            kept: Set::default(),
         }
     }
 
@@ -103,6 +106,32 @@ impl World {
     /// The newest event time folded: the fold's notion of now (time comes only from events).
     pub fn watermark(&self) -> u64 {
         self.watermark.unwrap_or(0)
+    }
+
+    /// Records older than this can no longer arrive, under the lateness assumption of
+    /// compaction: the watermark minus the tombstone retention (never less than the reset
+    /// horizon, as for sessions). A `Left` membership written before it may be forgotten.
+    pub(crate) fn forget_before(&self) -> u64 {
+        let retention = self
+            .config
+            .tombstone_retention_ms
+            .max(self.config.reset_horizon_ms);
+        self.watermark().saturating_sub(retention)
+    }
+
+    /// Tells compaction to keep every `Left` membership of `client_id`, however old.
+    ///
+    /// For a world that folds only part of a stream, as each of replay's two threads does: a
+    /// `Left` register here may have to overrule an older `Joined` one that the other part
+    /// holds, and only the joined world can tell. Whoever splits the stream keeps each client's
+    /// memberships in one part where it can, and calls this for the clients it cannot.
+    pub fn keep_history_of(&mut self, client_id: &str) {
+        mark(&mut self.kept, client_id);
+    }
+
+    /// Undoes every [`World::keep_history_of`]: this world holds every part of the stream again.
+    pub fn release_history(&mut self) {
+        self.kept = Set::default();
     }
 
     /// Whether the entry for `key` is loaded (always true in a complete world).
@@ -315,6 +344,11 @@ impl World {
         };
         let summary: ConnSummary = conn.summary.clone();
         let (rooms, last_ts) = (conn.rooms.clone(), conn.last_ts);
+        // A membership older than records can arrive was copied to the client when it was
+        // written, or when the connection's `$connect` named the client (no later than the
+        // write); copying it again could bring back a `Joined` that a `Left` since forgotten
+        // had overruled (see `compact`).
+        let forget_before = self.forget_before();
         if let Some(client_id) = &summary.client_id {
             let client = self.client_mut(client_id, last_ts);
             let slot = client
@@ -322,7 +356,7 @@ impl World {
                 .entry(connection_id.to_owned())
                 .or_default();
             slot.join(&summary);
-            for (room, write) in rooms.iter() {
+            for (room, write) in rooms.iter().filter(|(_, w)| w.ts >= forget_before) {
                 crate::fold::membership(self, room, client_id, write, last_ts);
             }
         }
@@ -396,13 +430,17 @@ impl World {
     pub fn compact_all(&mut self) {
         let keys: Vec<Key> = self.keys().collect();
         for key in keys {
-            self.compacted(key);
+            self.compact(&key);
         }
     }
 
     fn compacted(&mut self, key: Key) -> Option<(Key, Entry)> {
-        let entry = crate::compact::entry(self, &key)?;
+        let entry = self.compact(&key).then(|| self.entry(&key)).flatten()?;
         Some((key, entry))
+    }
+
+    fn compact(&mut self, key: &Key) -> bool {
+        crate::compact::entry(self, key)
     }
 
     /// Every loaded key.
