@@ -2,9 +2,12 @@
 //! further events. Each rule drops only what is dead for good.
 //!
 //! Two rules rest on an assumption about lateness rather than on the lattice alone: no record
-//! arrives more than the tombstone retention (a day by default: Kinesis keeps records for a day)
-//! behind the newest event folded. Under it, a day-old closed session and a day-old `Left`
-//! membership can be forgotten, since no write they would have to overrule can still come. (For
+//! about a client (or a room) arrives more than the tombstone retention (a day by default:
+//! Kinesis keeps records for a day) behind that client's (or room's) newest event. Under it, a
+//! closed session and a `Left` membership a day older than that can be forgotten, since no
+//! write they would have to overrule can still come. The cut is each entity's own, not the
+//! whole stream's, so one client's far-ahead clock, or an old archive folded after a new one,
+//! forgets nothing of the others. (For
 //! sessions it also takes AWS's own behaviour: one connection per client id at a time, so a
 //! session a day older than its client's newest event has ended. A made-up stream that reuses a
 //! session id a day after its disconnect would see the disconnect forgotten.) The property test
@@ -19,7 +22,6 @@ use crate::world::World;
 /// Compacts the entry for `key` in place; false if it is not loaded.
 pub(crate) fn entry(world: &mut World, key: &Key) -> bool {
     let now = world.watermark();
-    let forget_before = world.forget_before();
     // Only the numbers: cloning the whole config would copy the topic pattern for every entry.
     let (horizon, retention, max_age) = (
         world.config.reset_horizon_ms,
@@ -37,7 +39,7 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> bool {
             // about it brings back a closed summary, never a live one.
             c.connections.retain(|_, s| !s.is_dead(now, max_age));
             if !kept.contains(id.as_str()) {
-                forget_left(&mut c.rooms, forget_before);
+                forget_left(&mut c.rooms, world.config.forget_before(c.updated_at));
             }
         }
         Key::Connection(id) => {
@@ -49,13 +51,14 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> bool {
             }
             let client = c.summary.client_id.as_deref();
             if client.is_none_or(|client| !kept.contains(client)) {
-                forget_left(&mut c.rooms, forget_before);
+                forget_left(&mut c.rooms, world.config.forget_before(c.last_ts));
             }
         }
         Key::Room(id) => {
             let Some(room) = world.rooms.get_mut(id.as_str()) else {
                 return false;
             };
+            let forget_before = world.config.forget_before(room.updated_at);
             let members = &mut room.members;
             members.retain(|client, m| {
                 m.value.is_joined() || m.ts >= forget_before || kept.contains(client.as_str())
@@ -90,7 +93,7 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> bool {
 /// Forgets `Left` memberships written before `forget_before`. A `Left` register only matters to
 /// overrule an older `Joined` write, and under the lateness assumption none can arrive any more:
 /// not from the stream, and not from a connection's own copy either, since syncing a connection
-/// skips registers this old (`World::sync_connection`). Without this, a client's every room ever
+/// skips registers this old (`fold::resync_membership`). Without this, a client's every room ever
 /// left would stay on the client and on the room for good.
 fn forget_left(rooms: &mut VecMap<Lww<Membership>>, forget_before: u64) {
     rooms.retain(|_, m| m.value.is_joined() || m.ts >= forget_before);

@@ -15,11 +15,11 @@ pub struct Config {
     pub chat_topic: TopicPattern,
     /// A WebSocket connection is live for at most this long (API Gateway's 2-hour maximum).
     pub connection_max_age_ms: u64,
-    /// How long history is remembered: a closed IoT session (as a compact tombstone) after the
-    /// client's newest event, and a left room after the newest event folded; never less than the
-    /// reset horizon (a candidate is never forgotten). Forgetting assumes no record arrives
-    /// later than this after its event time: Kinesis keeps records 24 hours by default, so no
-    /// retry can bring back an older one.
+    /// How long history is remembered: a closed IoT session (as a compact tombstone) and a left
+    /// room after the client's newest event, and a member who left after the room's newest
+    /// write; never less than the reset horizon (a candidate is never forgotten). Forgetting
+    /// assumes no record about a client or room arrives later than this behind its newest
+    /// event: Kinesis keeps records 24 hours by default, so no retry can bring back an older one.
     pub tombstone_retention_ms: u64,
 }
 
@@ -31,6 +31,15 @@ pub const DEFAULT_CONNECTION_MAX_AGE_MS: u64 = 2 * 60 * 60 * 1000;
 pub const DEFAULT_TOMBSTONE_RETENTION_MS: u64 = 24 * 60 * 60 * 1000;
 /// Seed 000's chat topics: `{app}/{user}/chat/{chatId}`.
 pub const DEFAULT_CHAT_TOPIC: &str = "+/+/chat/{chatId}";
+
+impl Config {
+    /// What compaction may forget of an entity whose newest event is at `newest`: anything
+    /// written before the result, which no record can still overrule (the retention, never
+    /// less than the reset horizon; see `compact`).
+    pub(crate) fn forget_before(&self, newest: u64) -> u64 {
+        newest.saturating_sub(self.tombstone_retention_ms.max(self.reset_horizon_ms))
+    }
+}
 
 impl Default for Config {
     fn default() -> Self {

@@ -62,11 +62,16 @@ impl Merge for LobbyState {
 pub struct RoomState {
     /// Membership by client id.
     pub members: crate::world::Map<Lww<crate::lattice::Membership>>,
+    /// The newest membership write: how compaction tells a member's leave is old enough to
+    /// forget. (Absent from items written before it existed: read as 0, forgetting nothing.)
+    #[serde(default)]
+    pub updated_at: u64,
 }
 
 impl Merge for RoomState {
     fn join(&mut self, other: &Self) {
         self.members.join(&other.members);
+        self.updated_at = self.updated_at.max(other.updated_at);
     }
 }
 

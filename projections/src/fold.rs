@@ -85,9 +85,36 @@ pub(crate) fn membership(
     room_member(world, room, client_id, write);
 }
 
+/// A connection's membership copied into its client and room again (`World::sync_connection`).
+/// Each side skips a write older than it can still forget: that write reached it when it was
+/// made, or when the connection's `$connect` named the client (no later than the write), and
+/// copying it again could bring back a `Joined` that a `Left` since forgotten had overruled.
+/// `client_cut` is the client's, taken before this sync moved its newest event.
+pub(crate) fn resync_membership(
+    world: &mut World,
+    room: &str,
+    client_id: &str,
+    write: &Lww<Membership>,
+    client_cut: u64,
+    ts: u64,
+) {
+    if write.ts >= client_cut {
+        world.client_mut(client_id, ts).rooms.join_at(room, write);
+    }
+    let room_cut = world
+        .rooms
+        .get(room)
+        .map_or(0, |r| world.config.forget_before(r.updated_at));
+    if write.ts >= room_cut {
+        room_member(world, room, client_id, write);
+    }
+}
+
 /// The room's side of a membership write.
 fn room_member(world: &mut World, room: &str, client_id: &str, write: &Lww<Membership>) {
-    let members = &mut world.rooms.entry_ref(room).or_default().members;
+    let state = world.rooms.entry_ref(room).or_default();
+    state.updated_at = state.updated_at.max(write.ts);
+    let members = &mut state.members;
     match members.get_mut(client_id) {
         Some(m) => m.join(write),
         None => {

@@ -108,17 +108,6 @@ impl World {
         self.watermark.unwrap_or(0)
     }
 
-    /// Records older than this can no longer arrive, under the lateness assumption of
-    /// compaction: the watermark minus the tombstone retention (never less than the reset
-    /// horizon, as for sessions). A `Left` membership written before it may be forgotten.
-    pub(crate) fn forget_before(&self) -> u64 {
-        let retention = self
-            .config
-            .tombstone_retention_ms
-            .max(self.config.reset_horizon_ms);
-        self.watermark().saturating_sub(retention)
-    }
-
     /// Tells compaction to keep every `Left` membership of `client_id`, however old.
     ///
     /// For a world that folds only part of a stream, as each of replay's two threads does: a
@@ -344,20 +333,19 @@ impl World {
         };
         let summary: ConnSummary = conn.summary.clone();
         let (rooms, last_ts) = (conn.rooms.clone(), conn.last_ts);
-        // A membership older than records can arrive was copied to the client when it was
-        // written, or when the connection's `$connect` named the client (no later than the
-        // write); copying it again could bring back a `Joined` that a `Left` since forgotten
-        // had overruled (see `compact`).
-        let forget_before = self.forget_before();
         if let Some(client_id) = &summary.client_id {
+            let client_cut = self
+                .clients
+                .get(client_id.as_str())
+                .map_or(0, |c| self.config.forget_before(c.updated_at));
             let client = self.client_mut(client_id, last_ts);
             let slot = client
                 .connections
                 .entry(connection_id.to_owned())
                 .or_default();
             slot.join(&summary);
-            for (room, write) in rooms.iter().filter(|(_, w)| w.ts >= forget_before) {
-                crate::fold::membership(self, room, client_id, write, last_ts);
+            for (room, write) in rooms.iter() {
+                crate::fold::resync_membership(self, room, client_id, write, client_cut, last_ts);
             }
         }
         if let Some(lobby) = self.lobby.as_mut() {

@@ -215,7 +215,8 @@ fn a_left_room_is_forgotten_a_retention_later_and_a_joined_one_never() {
     for r in [
         subscribed("c1", "s1", &["app/c1/chat/r1", "app/c1/chat/r2"], T0),
         unsubscribed("c1", "s1", &["app/c1/chat/r1"], T0 + MIN),
-        connected("c2", "s9", Some(1), T0 + RETENTION),
+        connected("c1", "s2", Some(1), T0 + RETENTION),
+        subscribed("c2", "s9", &["app/c2/chat/r1"], T0 + RETENTION),
     ] {
         world.apply(&r);
     }
@@ -227,7 +228,16 @@ fn a_left_room_is_forgotten_a_retention_later_and_a_joined_one_never() {
         "a retention is not yet past"
     );
 
-    world.apply(&connected("c2", "s9", Some(1), T0 + MIN + RETENTION + 1));
+    // The client's newest event forgets on the client, the room's newest write on the room.
+    world.apply(&connected("c1", "s3", Some(2), T0 + MIN + RETENTION + 1));
+    world.compact_all();
+    assert_eq!(membership(&world, "c1", "r1"), (None, left));
+    world.apply(&unsubscribed(
+        "c2",
+        "s9",
+        &["app/c2/chat/r1"],
+        T0 + MIN + RETENTION + 1,
+    ));
     world.compact_all();
     assert_eq!(
         membership(&world, "c1", "r1"),
@@ -240,6 +250,25 @@ fn a_left_room_is_forgotten_a_retention_later_and_a_joined_one_never() {
 }
 
 #[test]
+fn another_clients_clock_far_ahead_forgets_nothing_of_a_client() {
+    let mut world = World::in_memory(config());
+    world.apply(&subscribed("c1", "s1", &["app/c1/chat/r1"], T0));
+    world.apply(&unsubscribed("c1", "s1", &["app/c1/chat/r1"], T0 + MIN));
+    world.apply(&subscribed(
+        "c2",
+        "s9",
+        &["app/c2/chat/r2"],
+        T0 + 240 * HOUR,
+    ));
+    world.compact_all();
+    let left = Some(Membership::Left);
+    assert_eq!(membership(&world, "c1", "r1"), (left, left));
+    // So an old record of c1 arriving now still finds its leave.
+    world.apply(&subscribed("c1", "s1", &["app/c1/chat/r1"], T0));
+    assert!(world.client("c1").unwrap().rooms.is_empty());
+}
+
+#[test]
 fn a_dead_connections_old_join_does_not_come_back_once_the_leave_is_forgotten() {
     // w1 joins r1 over WebSocket; the client then leaves r1 over MQTT. Days later a late record
     // of w1 arrives: syncing w1 into its client again must not bring back the join, which the
@@ -249,8 +278,8 @@ fn a_dead_connections_old_join_does_not_come_back_once_the_leave_is_forgotten() 
         ws_connect("w1", "c1", at),
         ws_message("w1", at, at + MIN, r#"{"action":"join","chatId":"r1"}"#),
         unsubscribed("c1", "s1", &["app/c1/chat/r1"], at + 2 * MIN),
-        connected("c2", "s9", Some(1), at + 3 * RETENTION),
-        gone("w1", at + 3 * RETENTION),
+        connected("c1", "s2", Some(1), at + 3 * RETENTION),
+        gone("w1", at + 3 * RETENTION + 1),
     ];
     let (plain, _) = fold_compacting(&events, None);
     let (compacted, _) = fold_compacting(&events, Some(1));
@@ -265,7 +294,18 @@ fn a_kept_clients_history_is_not_forgotten() {
     world.keep_history_of("c1");
     world.apply(&subscribed("c1", "s1", &["app/c1/chat/r1"], T0));
     world.apply(&unsubscribed("c1", "s1", &["app/c1/chat/r1"], T0 + MIN));
-    world.apply(&connected("c2", "s9", Some(1), T0 + 3 * RETENTION));
+    world.apply(&subscribed(
+        "c1",
+        "s2",
+        &["app/c1/chat/r2"],
+        T0 + 3 * RETENTION,
+    ));
+    world.apply(&subscribed(
+        "c2",
+        "s9",
+        &["app/c2/chat/r1"],
+        T0 + 3 * RETENTION,
+    ));
     world.compact_all();
     let left = Some(Membership::Left);
     assert_eq!(membership(&world, "c1", "r1"), (left, left));

@@ -3,14 +3,21 @@
 //!
 //! Folding two streams is merging their folds (`folding_two_streams_is_merging_their_folds` in
 //! `projections/tests/laws.rs`), and any order of the same events derives the same state, so how
-//! the records are split cannot change the result, only how fast it comes. They are split by
-//! client (lifecycle), connection (WebSocket, feedback) or device (telemetry), so that each
-//! client's sessions, the fold's bulk, live on one side: a world per core, no locks, and little
-//! to join at the end.
+//! the records are split cannot change the result, only how fast it comes. Lifecycle records go
+//! by client, so each client's sessions, the fold's bulk, live on one side: a world per core, no
+//! locks, and little to join at the end. Telemetry goes by device.
+//!
+//! A connection's records all go to one side: its client's, when its `$connect` is the first of
+//! its records seen, else its own. This keeps every room membership of a client on its side, so
+//! that each half can forget an old `Left` membership as a single fold would (see
+//! `projections`' compaction): a half holding a client's leave could not otherwise know that the
+//! other half holds an older join it overrules. For the rare client whose connection went to
+//! the other side, both halves keep its history, and the joined world forgets it.
 
-use crate::rebuild::Fold;
+use crate::rebuild::{Fold, COMPACT_EVERY};
+use projections::world::{Id, Map};
 use projections::{Config, World};
-use schemas::Record;
+use schemas::{Record, WsEventType};
 use std::hash::Hasher;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::{self, JoinHandle};
@@ -20,11 +27,23 @@ const BATCH: usize = 4096;
 /// Batches in flight to the other thread.
 const DEPTH: usize = 4;
 
+/// What the other thread folds next.
+struct Batch {
+    /// Clients whose history it must keep, from now on ([`World::keep_history_of`]).
+    keep: Vec<Id>,
+    /// Records, in arrival order.
+    records: Vec<Record>,
+}
+
 /// A fold whose second half runs on a helper thread.
 pub struct ParallelFold {
     here: Fold,
-    there: Vec<Record>,
-    send: SyncSender<Vec<Record>>,
+    there: Batch,
+    /// The side of every connection seen.
+    conns: Map<u8>,
+    /// Clients whose history both halves keep.
+    kept: Map<()>,
+    send: SyncSender<Batch>,
     spare: Receiver<Vec<Record>>,
     helper: JoinHandle<World>,
 }
@@ -37,23 +56,36 @@ pub struct HelperPanicked;
 impl ParallelFold {
     /// Two empty complete worlds with `config`, one on a new thread.
     pub fn new(config: Config) -> Self {
-        let (send, batches) = mpsc::sync_channel::<Vec<Record>>(DEPTH);
+        ParallelFold::compacting_every(config, COMPACT_EVERY)
+    }
+
+    /// [`ParallelFold::new`], each half compacting every `records` of its records.
+    pub fn compacting_every(config: Config, records: u64) -> Self {
+        let (send, batches) = mpsc::sync_channel::<Batch>(DEPTH);
         let (give_back, spare) = mpsc::sync_channel::<Vec<Record>>(DEPTH + 2);
-        let mut fold = Fold::new(World::in_memory(config.clone()));
+        let mut fold = Fold::compacting_every(World::in_memory(config.clone()), records);
         let helper = thread::spawn(move || {
             for mut batch in batches {
-                for record in batch.drain(..) {
+                for client in &batch.keep {
+                    fold.world.keep_history_of(client);
+                }
+                for record in batch.records.drain(..) {
                     // Replay never sends: the deliveries the fold decides are dropped here.
                     drop(fold.apply(&record));
                 }
                 // A full channel only means there are spares already.
-                let _ = give_back.try_send(batch);
+                let _ = give_back.try_send(batch.records);
             }
             fold.world
         });
         ParallelFold {
-            here: Fold::new(World::in_memory(config)),
-            there: Vec::with_capacity(BATCH),
+            here: Fold::compacting_every(World::in_memory(config), records),
+            there: Batch {
+                keep: Vec::new(),
+                records: Vec::with_capacity(BATCH),
+            },
+            conns: Map::default(),
+            kept: Map::default(),
             send,
             spare,
             helper,
@@ -62,21 +94,62 @@ impl ParallelFold {
 
     /// Folds one record, on this thread or the other.
     pub fn apply(&mut self, record: &Record) {
-        if side(record) == 0 {
+        if self.side(record) == 0 {
             drop(self.here.apply(record));
             return;
         }
-        self.there.push(record.clone());
-        if self.there.len() == BATCH {
+        self.there.records.push(record.clone());
+        if self.there.records.len() == BATCH {
             self.hand_over();
         }
     }
 
+    /// Which half folds `record` (see the module's documentation).
+    fn side(&mut self, record: &Record) -> u8 {
+        let conn = match record {
+            Record::Lifecycle(e) => return hash_side(e.client_id()),
+            Record::Telemetry(t) => return hash_side(&t.device_id),
+            Record::ConnectionGone(g) => return self.conn_side(&g.connection_id, None),
+            Record::WebSocket(ws) => ws,
+        };
+        let client = Some(conn)
+            .filter(|ws| ws.event_type == WsEventType::Connect)
+            .and_then(|ws| ws.resolved_client_id());
+        self.conn_side(&conn.connection_id, client)
+    }
+
+    /// The side of a connection's records, decided by the first one seen; `client` is the one
+    /// a `$connect` names.
+    fn conn_side(&mut self, conn: &str, client: Option<&str>) -> u8 {
+        let side = *self
+            .conns
+            .entry_ref(conn)
+            .or_insert_with(|| hash_side(client.unwrap_or(conn)));
+        if let Some(client) = client.filter(|c| hash_side(c) != side) {
+            self.keep_history_of(client);
+        }
+        side
+    }
+
+    /// Both halves keep `client`'s history: its memberships are on both sides.
+    fn keep_history_of(&mut self, client: &str) {
+        if self.kept.contains_key(client) {
+            return;
+        }
+        self.kept.insert(client.into(), ());
+        self.here.world.keep_history_of(client);
+        // Kept from the start of the batch, a little early: keeping only ever forgets less.
+        self.there.keep.push(client.into());
+    }
+
     fn hand_over(&mut self) {
-        let next = self
-            .spare
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+        let next = Batch {
+            keep: Vec::new(),
+            records: self
+                .spare
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(BATCH)),
+        };
         let batch = std::mem::replace(&mut self.there, next);
         // A closed channel means the helper panicked; `finish` reports it.
         let _ = self.send.send(batch);
@@ -96,22 +169,18 @@ impl ParallelFold {
         let there = helper.join().map_err(|_| HelperPanicked)?;
         let mut world = here.world;
         world.absorb(there);
+        // The joined world holds every record again: it may forget what the halves kept.
+        world.release_history();
         Ok(world)
     }
 }
 
-/// Which half folds `record`: by the id of the entry most of its state goes to.
-fn side(record: &Record) -> u64 {
-    let id = match record {
-        Record::Lifecycle(e) => e.client_id(),
-        Record::WebSocket(ws) => &ws.connection_id,
-        Record::Telemetry(t) => &t.device_id,
-        Record::ConnectionGone(g) => &g.connection_id,
-    };
+/// A side by the hash of an id.
+fn hash_side(id: &str) -> u8 {
     let mut h = rustc_hash::FxHasher::default();
     h.write(id.as_bytes());
-    // The high bits: Fx's low bits mix the least.
-    h.finish() >> 63
+    // The high bit: Fx's low bits mix the least.
+    (h.finish() >> 63) as u8
 }
 
 #[cfg(test)]
@@ -133,7 +202,7 @@ mod tests {
     #[test]
     fn two_threads_derive_what_one_fold_does() {
         let records = records();
-        assert!(records.iter().any(|r| side(r) == 0) && records.iter().any(|r| side(r) == 1));
+
         let mut one = World::in_memory(Config::default());
         let mut two = ParallelFold::new(Config::default());
         for record in &records {
@@ -149,5 +218,207 @@ mod tests {
             keys.into_iter().map(|k| w.entry(&k)).collect::<Vec<_>>()
         };
         assert_eq!(entries(&two), entries(&one));
+    }
+
+    use ::tests::workload::Rng;
+    use serde_json::json;
+
+    const MIN: u64 = 60_000;
+    const HOUR: u64 = 60 * MIN;
+    const T0: u64 = 1_700_000_000_000;
+
+    fn lifecycle(
+        kind: &str,
+        client: &str,
+        session: &str,
+        ts: u64,
+        extra: serde_json::Value,
+    ) -> String {
+        let mut line = json!({"eventType": kind, "clientId": client, "timestamp": ts,
+            "sessionIdentifier": session, "principalIdentifier": "p"});
+        if let (Some(line), Some(extra)) = (line.as_object_mut(), extra.as_object()) {
+            line.extend(extra.clone());
+        }
+        line.to_string()
+    }
+
+    /// Three days of event time: 40 clients running MQTT sessions one after another (takeovers
+    /// included) and subscribing to chat rooms, and WebSocket connections joining, leaving and
+    /// chatting. Arrival is by event time plus a delay under an hour (one record in five is
+    /// minutes late, so joins often arrive before their connection's `$connect`), and 1% arrive
+    /// twice.
+    fn days_of_records(seed: u64) -> Vec<Record> {
+        struct Mqtt {
+            session: Option<(String, u64)>,
+            version: u64,
+            ended: u64,
+            count: u64,
+        }
+        let mut rng = Rng::new(seed);
+        let mut clients: Vec<Mqtt> = (0..40)
+            .map(|_| Mqtt {
+                session: None,
+                version: 0,
+                ended: 0,
+                count: 0,
+            })
+            .collect();
+        let mut live: Vec<(String, u64)> = Vec::new();
+        let mut lines: Vec<(u64, String)> = Vec::new();
+        let mut t = T0;
+        while t < T0 + 72 * HOUR {
+            t += rng.below(60_000);
+            let c = rng.below(40) as usize;
+            let client = format!("c{c}");
+            let room = |rng: &mut Rng| format!("r{}", rng.below(6));
+            match rng.below(10) {
+                0..=5 => {
+                    let m = &mut clients[c];
+                    let open = m.session.clone();
+                    let step = rng.below(6);
+                    if let Some((session, version)) = open.as_ref().filter(|_| step < 4) {
+                        let topic = format!("app/{client}/chat/{}", room(&mut rng));
+                        let kind = if step < 3 {
+                            "subscribed"
+                        } else {
+                            "unsubscribed"
+                        };
+                        lines.push((
+                            t,
+                            lifecycle(kind, &client, session, t, json!({"topics": [topic]})),
+                        ));
+                        let _ = version;
+                        continue;
+                    }
+                    if let Some((session, version)) = open {
+                        // A takeover: the old session's disconnect comes just after the new connect.
+                        let (at, reason) = if step == 5 {
+                            (t + 1_000, "DUPLICATE_CLIENTID")
+                        } else {
+                            (t, "CONNECTION_LOST")
+                        };
+                        lines.push((at, lifecycle("disconnected", &client, &session, at,
+                            json!({"versionNumber": version, "disconnectReason": reason, "clientInitiatedDisconnect": false}))));
+                        m.session = None;
+                        m.ended = at;
+                        if step != 5 {
+                            continue;
+                        }
+                    }
+                    m.version = if t.saturating_sub(m.ended) > HOUR {
+                        0
+                    } else {
+                        m.version + 1
+                    };
+                    m.count += 1;
+                    let session = format!("{client}-s{}", m.count);
+                    lines.push((
+                        t,
+                        lifecycle(
+                            "connected",
+                            &client,
+                            &session,
+                            t,
+                            json!({"versionNumber": m.version}),
+                        ),
+                    ));
+                    m.session = Some((session, m.version));
+                }
+                6 => {
+                    let conn = format!("w{}", lines.len());
+                    lines.push((t, ::tests::aws::ws_connect(&conn, &client, t)));
+                    live.push((conn, t));
+                }
+                7 | 8 if !live.is_empty() => {
+                    let i = rng.below(live.len() as u64) as usize;
+                    let (conn, at) = live[i].clone();
+                    if t >= at + 2 * HOUR {
+                        live.swap_remove(i);
+                        continue;
+                    }
+                    let body = match rng.below(5) {
+                        0 | 1 => json!({"action": "join", "chatId": room(&mut rng)}),
+                        2 | 3 => json!({"action": "leave", "chatId": room(&mut rng)}),
+                        _ => {
+                            json!({"action": "sendmessage", "chatId": room(&mut rng), "message": "hi"})
+                        }
+                    };
+                    lines.push((t, ::tests::aws::ws_message(&conn, at, t, body)));
+                }
+                _ if !live.is_empty() => {
+                    let (conn, at) = live.swap_remove(rng.below(live.len() as u64) as usize);
+                    let line = json!({"kind":"websocket","schemaVersion":2,"eventType":"DISCONNECT",
+                        "routeKey":"$disconnect","connectionId":conn,"connectedAt":at,"requestTimeEpoch":t});
+                    lines.push((t, line.to_string()));
+                }
+                _ => {}
+            }
+        }
+        let mut arriving: Vec<(u64, String)> = Vec::new();
+        for (ts, line) in lines {
+            let delay = if rng.below(5) == 0 {
+                rng.below(HOUR - 1)
+            } else {
+                rng.below(10_000)
+            };
+            if rng.below(100) == 0 {
+                arriving.push((ts + rng.below(HOUR - 1), line.clone()));
+            }
+            arriving.push((ts + delay, line));
+        }
+        arriving.sort_by_key(|(at, _)| *at);
+        arriving
+            .into_iter()
+            .map(|(_, line)| schemas::decode_json(line.as_bytes()).unwrap())
+            .collect()
+    }
+
+    fn members(world: &World, rooms: usize) -> Vec<Vec<String>> {
+        (0..rooms)
+            .map(|r| {
+                let room = world.room_state(&format!("r{r}"));
+                room.map(|r| r.joined().map(str::to_owned).collect())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    fn memberships(world: &World) -> usize {
+        world
+            .clients()
+            .iter()
+            .filter_map(|c| world.client_state(&c.client_id))
+            .map(|c| c.rooms.len())
+            .sum()
+    }
+
+    #[test]
+    fn two_threads_forgetting_over_days_derive_what_one_fold_remembering_all_does() {
+        let config = Config {
+            tombstone_retention_ms: HOUR,
+            ..Config::default()
+        };
+        for seed in 1..=3 {
+            let records = days_of_records(seed);
+            let mut one = World::in_memory(config.clone());
+            let mut two = ParallelFold::compacting_every(config.clone(), 200);
+            for record in &records {
+                drop(one.apply(record));
+                two.apply(record);
+            }
+            assert!(
+                !two.kept.is_empty(),
+                "some connection went to the other side than its client"
+            );
+            let mut two = two.finish().unwrap();
+            two.compact_all();
+            assert!(one.clients().len() == 40 && one.clients().iter().any(|c| !c.rooms.is_empty()));
+            assert_eq!(two.clients(), one.clients(), "seed {seed}");
+            assert_eq!(members(&two, 6), members(&one, 6), "seed {seed}");
+            assert!(
+                memberships(&two) < memberships(&one),
+                "old leaves were forgotten"
+            );
+        }
     }
 }

@@ -17,21 +17,28 @@ use schemas::Record;
 /// Compact the world every this many events: closed sessions that can no longer win shrink to
 /// tombstones and day-old ones are forgotten, so memory follows the number of clients (and their
 /// recent sessions), not the number of events. Compaction changes no projection.
-const COMPACT_EVERY: u64 = 1 << 20;
+pub(crate) const COMPACT_EVERY: u64 = 1 << 20;
 
 /// A complete world, folded and compacted now and then.
 pub struct Fold {
     /// The world.
     pub world: World,
+    compact_every: u64,
     until_compaction: u64,
 }
 
 impl Fold {
     /// Folds into `world`.
     pub fn new(world: World) -> Self {
+        Fold::compacting_every(world, COMPACT_EVERY)
+    }
+
+    /// Folds into `world`, compacting it every `records` records (tests compact often).
+    pub fn compacting_every(world: World, records: u64) -> Self {
         Fold {
             world,
-            until_compaction: COMPACT_EVERY,
+            compact_every: records.max(1),
+            until_compaction: records.max(1),
         }
     }
 
@@ -41,7 +48,7 @@ impl Fold {
         self.until_compaction -= 1;
         if self.until_compaction == 0 {
             self.world.compact_all();
-            self.until_compaction = COMPACT_EVERY;
+            self.until_compaction = self.compact_every;
         }
         deliveries
     }
