@@ -58,8 +58,37 @@ fn arg(args: &[String], name: &str) -> Option<u64> {
     args.get(i + 1)?.parse().ok()
 }
 
+const USAGE: &str = "\
+usage: gen_events [N] [--seed S] [--clients C] [--rooms R] [--step-ms M] > events.jsonl
+
+Writes N (default 1000000) realistic AWS IoT lifecycle events as JSON lines; the same
+arguments give the same bytes.
+  --seed S      the random stream (default 1)
+  --clients C   how many client ids (default N/20)
+  --rooms R     how many chat rooms the clients subscribe to (default 1000)
+  --step-ms M   the clock advances 0 to M-1 ms per event (default 4: a million events span
+                about 25 minutes; larger steps spread an archive over days)";
+
 fn main() -> io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = ["--seed", "--clients", "--rooms", "--step-ms"];
+    let unknown = args
+        .iter()
+        .enumerate()
+        .find(|(i, a)| {
+            let value_of_option = *i > 0 && options.contains(&args[i - 1].as_str());
+            let count = *i == 0 && a.parse::<u64>().is_ok();
+            !(value_of_option || count || options.contains(&a.as_str()))
+        })
+        .map(|(_, a)| a);
+    if let Some(arg) = unknown {
+        let help = arg == "-h" || arg == "--help";
+        if !help {
+            eprintln!("gen_events: unexpected argument {arg:?}\n");
+        }
+        eprintln!("{USAGE}");
+        std::process::exit(if help { 0 } else { 2 });
+    }
     let n: u64 = args
         .first()
         .and_then(|a| a.parse().ok())
