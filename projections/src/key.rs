@@ -102,4 +102,35 @@ mod tests {
         assert!("nope#x".parse::<Key>().is_err());
         assert!("client#".parse::<Key>().is_err());
     }
+
+    #[test]
+    fn a_room_stored_before_it_kept_its_newest_write_still_reads() {
+        // A room item as stores wrote it before `RoomState::updated_at` existed.
+        #[derive(Serialize)]
+        enum OldEntry {
+            #[allow(dead_code)]
+            Client(()),
+            #[allow(dead_code)]
+            Connection(()),
+            Room(OldRoom),
+        }
+        #[derive(Serialize)]
+        struct OldRoom {
+            members: std::collections::BTreeMap<String, crate::Lww<crate::Membership>>,
+        }
+        let members = [(
+            "c1".to_owned(),
+            crate::Lww::new(5, crate::Membership::Joined),
+        )];
+        let old = OldEntry::Room(OldRoom {
+            members: members.into_iter().collect(),
+        });
+        let mut bytes = Vec::new();
+        rmp_serde::encode::write(&mut bytes, &old).unwrap();
+        let Entry::Room(room) = rmp_serde::from_slice::<Entry>(&bytes).unwrap() else {
+            panic!("not a room")
+        };
+        assert_eq!(room.updated_at, 0, "forgets nothing until its next write");
+        assert_eq!(room.joined().collect::<Vec<_>>(), ["c1"]);
+    }
 }
