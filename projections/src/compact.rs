@@ -19,8 +19,10 @@ use crate::lattice::{Lww, Membership};
 use crate::vecmap::VecMap;
 use crate::world::World;
 
-/// Compacts the entry for `key` in place; false if it is not loaded.
-pub(crate) fn entry(world: &mut World, key: &Key) -> bool {
+/// Compacts the entry for `key` in place, and returns how many pieces of state (sessions,
+/// memberships, connections, watchers) it keeps, which is what compacting it again will walk;
+/// `None` if it is not loaded.
+pub(crate) fn entry(world: &mut World, key: &Key) -> Option<usize> {
     let now = world.watermark();
     // Only the numbers: cloning the whole config would copy the topic pattern for every entry.
     let (horizon, retention, max_age) = (
@@ -31,9 +33,7 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> bool {
     let kept = &world.kept;
     match key {
         Key::Client(id) => {
-            let Some(c) = world.clients.get_mut(id.as_str()) else {
-                return false;
-            };
+            let c = world.clients.get_mut(id.as_str())?;
             crate::session::compact(&mut c.sessions, horizon, retention);
             // A dead connection stays dead; its own `conn#` entry remembers it, so a late record
             // about it brings back a closed summary, never a live one.
@@ -41,11 +41,10 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> bool {
             if !kept.contains(id.as_str()) {
                 forget_left(&mut c.rooms, world.config.forget_before(c.updated_at));
             }
+            Some(c.sessions.len() + c.connections.len() + c.rooms.len())
         }
         Key::Connection(id) => {
-            let Some(c) = world.conns.get_mut(id.as_str()) else {
-                return false;
-            };
+            let c = world.conns.get_mut(id.as_str())?;
             if c.summary.is_dead(now, max_age) {
                 c.watching = None;
             }
@@ -53,11 +52,10 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> bool {
             if client.is_none_or(|client| !kept.contains(client)) {
                 forget_left(&mut c.rooms, world.config.forget_before(c.last_ts));
             }
+            Some(1 + c.rooms.len())
         }
         Key::Room(id) => {
-            let Some(room) = world.rooms.get_mut(id.as_str()) else {
-                return false;
-            };
+            let room = world.rooms.get_mut(id.as_str())?;
             let forget_before = world.config.forget_before(room.updated_at);
             let members = &mut room.members;
             members.retain(|client, m| {
@@ -67,27 +65,25 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> bool {
             if members.capacity() > 2 * members.len() + 16 {
                 members.shrink_to_fit();
             }
+            Some(members.len())
         }
         Key::Device(id) => {
             let conns = &world.conns;
-            let Some(d) = world.devices.get_mut(id.as_str()) else {
-                return false;
-            };
+            let d = world.devices.get_mut(id.as_str())?;
             // Only drop what a loaded connection proves stale; the connection is the truth.
             d.watchers.retain(|conn, _| match conns.get(conn.as_str()) {
                 Some(c) => !c.summary.is_dead(now, max_age) && c.watches(id),
                 None => true,
             });
+            Some(d.watchers.len())
         }
         Key::Lobby => {
-            let Some(lobby) = world.lobby.as_mut() else {
-                return false;
-            };
+            let lobby = world.lobby.as_mut()?;
             lobby.connections.retain(|_, s| !s.is_dead(now, max_age));
+            Some(lobby.connections.len())
         }
-        Key::Watermark => return world.watermark.is_some(),
+        Key::Watermark => world.watermark.map(|_| 0),
     }
-    true
 }
 
 /// Forgets `Left` memberships written before `forget_before`. A `Left` register only matters to

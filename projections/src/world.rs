@@ -414,20 +414,21 @@ impl World {
         out
     }
 
-    /// Compacts every entry (see `compact`); the derived views do not change.
-    pub fn compact_all(&mut self) {
+    /// Compacts every entry (see `compact`); the derived views do not change. Returns how many
+    /// pieces of state (sessions, memberships, connections, watchers) the world keeps, which is
+    /// what the next compaction will walk.
+    pub fn compact_all(&mut self) -> usize {
         let keys: Vec<Key> = self.keys().collect();
-        for key in keys {
-            self.compact(&key);
-        }
+        keys.iter().filter_map(|key| self.compact(key)).sum()
     }
 
     fn compacted(&mut self, key: Key) -> Option<(Key, Entry)> {
-        let entry = self.compact(&key).then(|| self.entry(&key)).flatten()?;
+        self.compact(&key)?;
+        let entry = self.entry(&key)?;
         Some((key, entry))
     }
 
-    fn compact(&mut self, key: &Key) -> bool {
+    fn compact(&mut self, key: &Key) -> Option<usize> {
         crate::compact::entry(self, key)
     }
 

@@ -14,7 +14,7 @@
 //! other half holds an older join it overrules. For the rare client whose connection went to
 //! the other side, both halves keep its history, and the joined world forgets it.
 
-use crate::rebuild::{Fold, COMPACT_EVERY};
+use crate::rebuild::Fold;
 use projections::world::{Id, Map};
 use projections::{Config, World};
 use schemas::{Record, WsEventType};
@@ -56,14 +56,19 @@ pub struct HelperPanicked;
 impl ParallelFold {
     /// Two empty complete worlds with `config`, one on a new thread.
     pub fn new(config: Config) -> Self {
-        ParallelFold::compacting_every(config, COMPACT_EVERY)
+        let fold = || Fold::new(World::in_memory(config.clone()));
+        ParallelFold::start(fold(), fold())
     }
 
     /// [`ParallelFold::new`], each half compacting every `records` of its records.
     pub fn compacting_every(config: Config, records: u64) -> Self {
+        let fold = || Fold::compacting_every(World::in_memory(config.clone()), records);
+        ParallelFold::start(fold(), fold())
+    }
+
+    fn start(here: Fold, mut fold: Fold) -> Self {
         let (send, batches) = mpsc::sync_channel::<Batch>(DEPTH);
         let (give_back, spare) = mpsc::sync_channel::<Vec<Record>>(DEPTH + 2);
-        let mut fold = Fold::compacting_every(World::in_memory(config.clone()), records);
         let helper = thread::spawn(move || {
             for mut batch in batches {
                 for client in &batch.keep {
@@ -79,7 +84,7 @@ impl ParallelFold {
             fold.world
         });
         ParallelFold {
-            here: Fold::compacting_every(World::in_memory(config), records),
+            here,
             there: Batch {
                 keep: Vec::new(),
                 records: Vec::with_capacity(BATCH),

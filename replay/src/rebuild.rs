@@ -14,30 +14,54 @@ use crate::stream::each_record;
 use projections::{Delivery, World};
 use schemas::Record;
 
-/// Compact the world every this many events: closed sessions that can no longer win shrink to
-/// tombstones and day-old ones are forgotten, so memory follows the number of clients (and their
-/// recent sessions), not the number of events. Compaction changes no projection.
-pub(crate) const COMPACT_EVERY: u64 = 1 << 20;
+/// Compact the world at most this often: closed sessions that can no longer win shrink to
+/// tombstones, and day-old ones (and day-old left rooms) are forgotten, so memory follows the
+/// number of clients (their rooms and a day of their sessions), not the number of events.
+/// Compaction changes no projection.
+///
+/// Memory grows between compactions with the records folded (new sessions, their topics, vectors
+/// doubling), and a compaction walks the whole world's state, at a cache miss or so per session.
+/// So the world is compacted after a quarter as many records as it keeps pieces of state
+/// (sessions, memberships), but no more often than this: a compaction costs a constant per
+/// record, and the peak stays near the compacted world. (Measured on 10 M events over 100,000
+/// clients: over 68 hours, 0.82 GB peak against 1.12 GB when compacting every 2^20 records, the
+/// period before; over 4 hours, where a day of sessions is all kept, 1.54 against 1.57 GB; the
+/// same time both ways.)
+pub(crate) const MIN_COMPACTION_PERIOD: u64 = 1 << 18;
+
+/// When a [`Fold`] compacts its world.
+#[derive(Debug, Clone, Copy)]
+enum Period {
+    /// After a quarter as many records as the world keeps pieces of state, and at least
+    /// [`MIN_COMPACTION_PERIOD`].
+    WorldSize,
+    /// Every so many records (tests compact often).
+    Every(u64),
+}
 
 /// A complete world, folded and compacted now and then.
 pub struct Fold {
     /// The world.
     pub world: World,
-    compact_every: u64,
+    period: Period,
     until_compaction: u64,
 }
 
 impl Fold {
     /// Folds into `world`.
     pub fn new(world: World) -> Self {
-        Fold::compacting_every(world, COMPACT_EVERY)
+        Fold {
+            world,
+            period: Period::WorldSize,
+            until_compaction: MIN_COMPACTION_PERIOD,
+        }
     }
 
     /// Folds into `world`, compacting it every `records` records (tests compact often).
     pub fn compacting_every(world: World, records: u64) -> Self {
         Fold {
             world,
-            compact_every: records.max(1),
+            period: Period::Every(records.max(1)),
             until_compaction: records.max(1),
         }
     }
@@ -47,8 +71,11 @@ impl Fold {
         let deliveries = self.world.apply(record);
         self.until_compaction -= 1;
         if self.until_compaction == 0 {
-            self.world.compact_all();
-            self.until_compaction = self.compact_every;
+            let kept = self.world.compact_all() as u64;
+            self.until_compaction = match self.period {
+                Period::WorldSize => MIN_COMPACTION_PERIOD.max(kept / 4),
+                Period::Every(records) => records,
+            };
         }
         deliveries
     }
