@@ -281,7 +281,7 @@ mod tests {
                     let m = &mut clients[c];
                     let open = m.session.clone();
                     let step = rng.below(6);
-                    if let Some((session, version)) = open.as_ref().filter(|_| step < 4) {
+                    if let Some((session, _)) = open.as_ref().filter(|_| step < 4) {
                         let topic = format!("app/{client}/chat/{}", room(&mut rng));
                         let kind = if step < 3 {
                             "subscribed"
@@ -292,7 +292,6 @@ mod tests {
                             t,
                             lifecycle(kind, &client, session, t, json!({"topics": [topic]})),
                         ));
-                        let _ = version;
                         continue;
                     }
                     if let Some((session, version)) = open {
