@@ -70,10 +70,12 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> Option<usize> {
         Key::Device(id) => {
             let conns = &world.conns;
             let d = world.devices.get_mut(id.as_str())?;
-            // Only drop what a loaded connection proves stale; the connection is the truth.
+            // Only drop what a loaded connection proves stale; the connection is the truth. A
+            // complete world holds every connection it has not forgotten as dead.
+            let complete = world.complete;
             d.watchers.retain(|conn, _| match conns.get(conn.as_str()) {
                 Some(c) => !c.summary.is_dead(now, max_age) && c.watches(id),
-                None => true,
+                None => !complete,
             });
             Some(d.watchers.len())
         }

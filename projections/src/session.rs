@@ -120,8 +120,12 @@ pub fn decide(sessions: &Sessions, horizon_ms: u64) -> PresenceDecision<'_> {
 /// A closed session that is no longer a candidate keeps only what could still matter should a
 /// late event make it a candidate again: its version, `last_ts` and how it ended (a closed
 /// session never makes its client connected, so its topics and connect time no longer count).
-/// Any session older than `retention_ms` before the newest event is forgotten: no Kinesis retry
-/// can bring back an event that old.
+/// A closed session older than `retention_ms` before the newest event is forgotten: AWS sends a
+/// session's events before its disconnect, so any still to come would be that late, and no
+/// Kinesis retry can bring back an event that old. An open session is kept however old, since
+/// AWS sends nothing while a connection is quiet: forgetting one that then sends a late event
+/// would make a new session of it, without its version, and could change which session is
+/// current. (Only sessions whose disconnect never came stay for good; AWS loses few.)
 pub fn compact(sessions: &mut Sessions, horizon_ms: u64, retention_ms: u64) {
     let Some(newest) = sessions.values().map(|s| s.last_ts).max() else {
         return;
@@ -129,7 +133,7 @@ pub fn compact(sessions: &mut Sessions, horizon_ms: u64, retention_ms: u64) {
     let start = newest.saturating_sub(horizon_ms);
     // Never forget a candidate, whatever the settings say.
     let forget = newest.saturating_sub(retention_ms.max(horizon_ms));
-    sessions.retain(|_, s| s.last_ts >= forget);
+    sessions.retain(|_, s| s.last_ts >= forget || s.disconnect.is_none());
     for s in sessions.values_mut() {
         if s.last_ts < start && s.disconnect.is_some() {
             s.topics.clear();

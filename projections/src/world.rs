@@ -31,7 +31,7 @@ pub type Id = compact_str::CompactString;
 #[derive(Debug, Clone)]
 pub struct World {
     pub(crate) config: Config,
-    complete: bool,
+    pub(crate) complete: bool,
     pub(crate) clients: Map<ClientState>,
     pub(crate) conns: Map<ConnectionState>,
     pub(crate) rooms: Map<RoomState>,
@@ -418,8 +418,30 @@ impl World {
     /// pieces of state (sessions, memberships, connections, watchers) the world keeps, which is
     /// what the next compaction will walk.
     pub fn compact_all(&mut self) -> usize {
+        if self.complete {
+            self.forget_dead_connections();
+        }
         let keys: Vec<Key> = self.keys().collect();
         keys.iter().filter_map(|key| self.compact(key)).sum()
+    }
+
+    /// Forgets connections that ended (API Gateway closes every connection within its two-hour
+    /// maximum) a retention before the watermark: a stream of WebSocket clients opens
+    /// connections without end, and a world that kept every one would grow with the stream. Only
+    /// a complete world may: in a partial one, a missing entry means "not loaded", and the store
+    /// keeps it.
+    ///
+    /// No view can change, because no record of such a connection can still arrive: each is
+    /// stamped within the connection's two hours, and none arrives more than a retention late.
+    /// The client and the lobby dropped the connection's summary when it died (`compact`), and
+    /// its rooms were copied into the client when they were written.
+    fn forget_dead_connections(&mut self) {
+        let max_age = self.config.connection_max_age_ms;
+        let forget_before = self.config.forget_before(self.watermark());
+        self.conns.retain(|_, c| {
+            let born = c.summary.connected_at.0.unwrap_or(c.last_ts);
+            born.saturating_add(max_age) >= forget_before
+        });
     }
 
     fn compacted(&mut self, key: Key) -> Option<(Key, Entry)> {

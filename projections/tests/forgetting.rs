@@ -96,27 +96,41 @@ fn iot_timeline(client: &str, plans: &[SessionPlan]) -> Vec<Record> {
 
 /// A WebSocket connection of a client: connects `at` minutes in, sends messages (joins, leaves,
 /// chat) within API Gateway's two hours, and may disconnect.
-fn ws_timeline() -> impl Strategy<Value = Vec<Record>> {
+#[derive(Debug, Clone)]
+struct WsPlan {
+    at: u64,
+    client: &'static str,
+    messages: Vec<(u64, &'static str)>,
+    disconnect: Option<u64>,
+}
+
+fn ws_plan() -> impl Strategy<Value = WsPlan> {
     let message = (0u64..120, pick(BODIES));
     (
         0u64..600,
         pick(CLIENTS),
         prop::collection::vec(message, 0..6),
         prop::option::of(0u64..120),
-        0u64..1000,
     )
-        .prop_map(|(at, client, messages, disconnect, id)| {
-            let conn = format!("w{id}");
-            let at = T0 + at * MIN;
-            let mut out = vec![ws_connect(&conn, client, at)];
-            for (after, body) in messages {
-                out.push(ws_message(&conn, at, at + after * MIN, body));
-            }
-            if let Some(after) = disconnect {
-                out.push(ws_disconnect(&conn, at, at + after * MIN));
-            }
-            out
+        .prop_map(|(at, client, messages, disconnect)| WsPlan {
+            at,
+            client,
+            messages,
+            disconnect,
         })
+}
+
+/// The records of connection `conn` (API Gateway never reuses a connection id).
+fn ws_timeline(conn: &str, plan: &WsPlan) -> Vec<Record> {
+    let at = T0 + plan.at * MIN;
+    let mut out = vec![ws_connect(conn, plan.client, at)];
+    for (after, body) in &plan.messages {
+        out.push(ws_message(conn, at, at + after * MIN, body));
+    }
+    if let Some(after) = plan.disconnect {
+        out.push(ws_disconnect(conn, at, at + after * MIN));
+    }
+    out
 }
 
 /// Realistic timelines over about half a day (three clients' sessions, a few WebSocket
@@ -127,7 +141,7 @@ fn ws_timeline() -> impl Strategy<Value = Vec<Record>> {
 /// overrules. Some records arrive twice.
 fn late_by_less_than_the_retention() -> impl Strategy<Value = Vec<Record>> {
     let clients = prop::collection::vec(prop::collection::vec(session_plan(), 1..8), 3);
-    let conns = prop::collection::vec(ws_timeline(), 0..5);
+    let conns = prop::collection::vec(ws_plan(), 0..5);
     (clients, conns)
         .prop_flat_map(|(clients, conns)| {
             let mut records: Vec<Record> = CLIENTS
@@ -135,7 +149,9 @@ fn late_by_less_than_the_retention() -> impl Strategy<Value = Vec<Record>> {
                 .zip(&clients)
                 .flat_map(|(c, plans)| iot_timeline(c, plans))
                 .collect();
-            records.extend(conns.into_iter().flatten());
+            for (i, plan) in conns.iter().enumerate() {
+                records.extend(ws_timeline(&format!("w{i}"), plan));
+            }
             let n = records.len();
             let delays = prop::collection::vec(0..RETENTION / MIN, n);
             let again = prop::collection::vec(any::<prop::sample::Index>(), 0..4);
@@ -312,4 +328,47 @@ fn a_kept_clients_history_is_not_forgotten() {
     world.release_history();
     world.compact_all();
     assert_eq!(membership(&world, "c1", "r1"), (None, None));
+}
+
+fn connections(world: &World) -> Vec<String> {
+    let mut ids: Vec<String> = world
+        .keys()
+        .filter_map(|k| match k {
+            projections::Key::Connection(id) => Some(id),
+            _ => None,
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn a_connection_is_forgotten_a_retention_after_its_two_hours_and_its_watchers_with_it() {
+    let mut world = World::in_memory(config());
+    let notify = r#"{"action":"set_notify_list","devices":["d1"]}"#;
+    world.apply(&ws_connect("w1", "c1", T0));
+    world.apply(&ws_message("w1", T0, T0 + MIN, notify));
+    world.apply(&ws_disconnect("w1", T0, T0 + 2 * MIN));
+    world.apply(&ws_connect("w2", "c2", T0 + 2 * HOUR + RETENTION));
+    world.compact_all();
+    assert_eq!(
+        connections(&world),
+        ["w1", "w2"],
+        "a record of w1 could still come"
+    );
+
+    world.apply(&connected(
+        "c2",
+        "s1",
+        Some(1),
+        T0 + 2 * HOUR + RETENTION + 1,
+    ));
+    world.compact_all();
+    assert_eq!(connections(&world), ["w2"]);
+    let d1 = world.entry(&projections::Key::Device("d1".into()));
+    assert!(
+        matches!(d1, Some(projections::Entry::Device(d)) if d.watchers.is_empty()),
+        "its device watch goes too"
+    );
+    assert!(world.client("c1").unwrap().connections.is_empty());
 }

@@ -423,6 +423,15 @@ mod tests {
                 memberships(&two) < memberships(&one),
                 "old leaves were forgotten"
             );
+            let conns = |w: &World| {
+                w.keys()
+                    .filter(|k| matches!(k, projections::Key::Connection(_)))
+                    .count()
+            };
+            assert!(
+                conns(&two) < conns(&one),
+                "day-old connections were forgotten"
+            );
         }
     }
 }
