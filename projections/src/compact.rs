@@ -7,12 +7,12 @@
 //! closed session and a `Left` membership a day older than that can be forgotten, since no
 //! write they would have to overrule can still come. The cut is each entity's own, not the
 //! whole stream's, so one client's far-ahead clock, or an old archive folded after a new one,
-//! forgets nothing of the others. (For
-//! sessions it also takes AWS's own behaviour: one connection per client id at a time, so a
-//! session a day older than its client's newest event has ended. A made-up stream that reuses a
-//! session id a day after its disconnect would see the disconnect forgotten.) The property test
-//! `projections/tests/forgetting.rs` folds realistic timelines over many retentions, with every
-//! record up to a retention late, and checks that no view and no delivery changes.
+//! forgets nothing of the others. For sessions it also takes AWS's own behaviour: a session's
+//! events come before its disconnect, so only closed sessions are forgotten (see
+//! `session::compact`); a made-up stream that reuses a session id a day after its disconnect
+//! would see the disconnect forgotten. The property test `projections/tests/forgetting.rs` folds
+//! realistic timelines over many retentions, with every record up to a retention late, and
+//! checks that no view and no delivery changes.
 
 use crate::key::Key;
 use crate::lattice::{Lww, Membership};

@@ -22,7 +22,8 @@ use schemas::{Action, Record};
 /// pointer to the heap. The fold is bound by such cache misses: a lifecycle event looks up its
 /// client, its rooms and their members.
 pub type Map<V> = hashbrown::HashMap<Id, V, FxBuildHasher>;
-type Set = hashbrown::HashSet<Id, FxBuildHasher>;
+/// A set of ids, with the same hasher and inline keys as [`Map`].
+pub type Set = hashbrown::HashSet<Id, FxBuildHasher>;
 
 /// An id as a map key: a string stored inline when short.
 pub type Id = compact_str::CompactString;
@@ -422,7 +423,9 @@ impl World {
             self.forget_dead_connections();
         }
         let keys: Vec<Key> = self.keys().collect();
-        keys.iter().filter_map(|key| self.compact(key)).sum()
+        keys.iter()
+            .filter_map(|key| crate::compact::entry(self, key))
+            .sum()
     }
 
     /// Forgets connections that ended (API Gateway closes every connection within its two-hour
@@ -445,13 +448,9 @@ impl World {
     }
 
     fn compacted(&mut self, key: Key) -> Option<(Key, Entry)> {
-        self.compact(&key)?;
+        crate::compact::entry(self, &key)?;
         let entry = self.entry(&key)?;
         Some((key, entry))
-    }
-
-    fn compact(&mut self, key: &Key) -> Option<usize> {
-        crate::compact::entry(self, key)
     }
 
     /// Every loaded key.

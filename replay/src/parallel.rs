@@ -15,7 +15,7 @@
 //! the other side, both halves keep its history, and the joined world forgets it.
 
 use crate::rebuild::Fold;
-use projections::world::{Id, Map};
+use projections::world::{Id, Map, Set};
 use projections::{Config, World};
 use schemas::{Record, WsEventType};
 use std::hash::Hasher;
@@ -42,7 +42,7 @@ pub struct ParallelFold {
     /// The side of every connection seen.
     conns: Map<u8>,
     /// Clients whose history both halves keep.
-    kept: Map<()>,
+    kept: Set,
     send: SyncSender<Batch>,
     spare: Receiver<Vec<Record>>,
     helper: JoinHandle<World>,
@@ -90,7 +90,7 @@ impl ParallelFold {
                 records: Vec::with_capacity(BATCH),
             },
             conns: Map::default(),
-            kept: Map::default(),
+            kept: Set::default(),
             send,
             spare,
             helper,
@@ -138,10 +138,9 @@ impl ParallelFold {
 
     /// Both halves keep `client`'s history: its memberships are on both sides.
     fn keep_history_of(&mut self, client: &str) {
-        if self.kept.contains_key(client) {
+        if !self.kept.insert(client.into()) {
             return;
         }
-        self.kept.insert(client.into(), ());
         self.here.world.keep_history_of(client);
         // Kept from the start of the batch, a little early: keeping only ever forgets less.
         self.there.keep.push(client.into());
