@@ -15,36 +15,57 @@
 //! the other side, both halves keep its history, and the joined world forgets it.
 
 use crate::rebuild::Fold;
+use crate::source::reader;
 use projections::world::{Id, Map, Set};
 use projections::{Config, World};
 use schemas::{Record, WsEventType};
 use std::hash::Hasher;
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-/// Records handed to the other thread at once.
-const BATCH: usize = 4096;
 /// Batches in flight to the other thread.
 const DEPTH: usize = 4;
 
+/// Records the fold can share with its helper thread: the half it folds is read in place, by
+/// index, so no record is copied, and the records are freed where they were made.
+pub trait Records: Send + Sync + 'static {
+    /// The record at `index`.
+    fn record(&self, index: usize) -> &Record;
+}
+
+impl Records for reader::Batch {
+    fn record(&self, index: usize) -> &Record {
+        &self.records[index].0
+    }
+}
+
+impl Records for Vec<Record> {
+    fn record(&self, index: usize) -> &Record {
+        &self[index]
+    }
+}
+
 /// What the other thread folds next.
-struct Batch {
+struct Work<B> {
     /// Clients whose history it must keep, from now on ([`World::keep_history_of`]).
     keep: Vec<Id>,
-    /// Records, in arrival order.
-    records: Vec<Record>,
+    /// The batch its records are in.
+    batch: Arc<B>,
+    /// Which of them, in arrival order.
+    indices: Vec<u32>,
 }
 
 /// A fold whose second half runs on a helper thread.
-pub struct ParallelFold {
+pub struct ParallelFold<B> {
     here: Fold,
-    there: Batch,
+    /// Clients to pin on the other thread with its next work.
+    keep: Vec<Id>,
     /// The side of every connection seen.
     conns: Map<u8>,
     /// Clients whose history both halves keep.
     kept: Set,
-    send: SyncSender<Batch>,
-    spare: Receiver<Vec<Record>>,
+    send: SyncSender<Work<B>>,
     helper: JoinHandle<World>,
 }
 
@@ -53,7 +74,7 @@ pub struct ParallelFold {
 #[error("the fold's helper thread panicked (a bug in the fold)")]
 pub struct HelperPanicked;
 
-impl ParallelFold {
+impl<B: Records> ParallelFold<B> {
     /// Two empty complete worlds with `config`, one on a new thread.
     pub fn new(config: Config) -> Self {
         let fold = || Fold::new(World::in_memory(config.clone()));
@@ -67,46 +88,51 @@ impl ParallelFold {
     }
 
     fn start(here: Fold, mut fold: Fold) -> Self {
-        let (send, batches) = mpsc::sync_channel::<Batch>(DEPTH);
-        let (give_back, spare) = mpsc::sync_channel::<Vec<Record>>(DEPTH + 2);
+        let (send, work) = mpsc::sync_channel::<Work<B>>(DEPTH);
         let helper = thread::spawn(move || {
-            for mut batch in batches {
-                for client in &batch.keep {
+            for work in work {
+                for client in &work.keep {
                     fold.world.keep_history_of(client);
                 }
-                for record in batch.records.drain(..) {
+                for &i in &work.indices {
                     // Replay never sends: the deliveries the fold decides are dropped here.
-                    drop(fold.apply(&record));
+                    drop(fold.apply(work.batch.record(i as usize)));
                 }
-                // A full channel only means there are spares already.
-                let _ = give_back.try_send(batch.records);
             }
             fold.world
         });
         ParallelFold {
             here,
-            there: Batch {
-                keep: Vec::new(),
-                records: Vec::with_capacity(BATCH),
-            },
+            keep: Vec::new(),
             conns: Map::default(),
             kept: Set::default(),
             send,
-            spare,
             helper,
         }
     }
 
-    /// Folds one record, on this thread or the other.
-    pub fn apply(&mut self, record: &Record) {
-        if self.side(record) == 0 {
-            drop(self.here.apply(record));
+    /// Folds the records of `batch` at `indices`, in order: some on this thread, the others on
+    /// the helper, which holds a clone of `batch` until it has folded them.
+    pub fn apply(&mut self, batch: &Arc<B>, indices: &[u32]) {
+        let mut theirs = Vec::new();
+        for &i in indices {
+            let record = batch.record(i as usize);
+            if self.side(record) == 0 {
+                drop(self.here.apply(record));
+            } else {
+                theirs.push(i);
+            }
+        }
+        if theirs.is_empty() && self.keep.is_empty() {
             return;
         }
-        self.there.records.push(record.clone());
-        if self.there.records.len() == BATCH {
-            self.hand_over();
-        }
+        let work = Work {
+            keep: std::mem::take(&mut self.keep),
+            batch: Arc::clone(batch),
+            indices: theirs,
+        };
+        // A closed channel means the helper panicked; `finish` reports it.
+        let _ = self.send.send(work);
     }
 
     /// Which half folds `record` (see the module's documentation).
@@ -143,28 +169,14 @@ impl ParallelFold {
         }
         self.here.world.keep_history_of(client);
         // Kept from the start of the batch, a little early: keeping only ever forgets less.
-        self.there.keep.push(client.into());
-    }
-
-    fn hand_over(&mut self) {
-        let next = Batch {
-            keep: Vec::new(),
-            records: self
-                .spare
-                .try_recv()
-                .unwrap_or_else(|_| Vec::with_capacity(BATCH)),
-        };
-        let batch = std::mem::replace(&mut self.there, next);
-        // A closed channel means the helper panicked; `finish` reports it.
-        let _ = self.send.send(batch);
+        self.keep.push(client.into());
     }
 
     /// Waits for the other half and joins the two worlds into one.
     ///
     /// # Errors
     /// The helper thread panicked.
-    pub fn finish(mut self) -> Result<World, HelperPanicked> {
-        self.hand_over();
+    pub fn finish(self) -> Result<World, HelperPanicked> {
         let ParallelFold {
             here, send, helper, ..
         } = self;
@@ -191,11 +203,34 @@ fn hash_side(id: &str) -> u8 {
 mod tests {
     use super::*;
 
+    /// Records per batch in these tests: a few hundred batches.
+    const BATCH: usize = 1000;
+
+    /// Folds the records `keep` accepts on two threads, in batches as replay reads them (where
+    /// `keep` is the time window), and on one.
+    fn fold_both(
+        one: &mut World,
+        two: &mut ParallelFold<Vec<Record>>,
+        records: &[Record],
+        keep: impl Fn(usize) -> bool,
+    ) {
+        for (n, chunk) in records.chunks(BATCH).enumerate() {
+            let indices: Vec<u32> = (0..chunk.len())
+                .filter(|i| keep(n * BATCH + i))
+                .map(|i| u32::try_from(i).unwrap())
+                .collect();
+            for &i in &indices {
+                drop(one.apply(&chunk[i as usize]));
+            }
+            two.apply(&Arc::new(chunk.to_vec()), &indices);
+        }
+    }
+
     /// Every seed's scenario (WebSocket, telemetry, feedback) and a generated lifecycle stream
     /// long enough for many hand-overs.
     fn records() -> Vec<Record> {
         let seeds = include_str!("../../examples/seeds.jsonl").lines();
-        let lifecycle = ::tests::workload::iot_lifecycle_lines(3 * BATCH + 17, 300, 5);
+        let lifecycle = ::tests::workload::iot_lifecycle_lines(3 * reader::BATCH + 17, 300, 5);
         seeds
             .map(str::to_owned)
             .chain(lifecycle)
@@ -209,10 +244,8 @@ mod tests {
 
         let mut one = World::in_memory(Config::default());
         let mut two = ParallelFold::new(Config::default());
-        for record in &records {
-            drop(one.apply(record));
-            two.apply(record);
-        }
+        // Some records outside the window: every batch folds some of its records, not all.
+        fold_both(&mut one, &mut two, &records, |i| i % 7 != 3);
         let two = two.finish().unwrap();
         assert!(one.clients().len() > 300);
         assert_eq!(two.clients(), one.clients());
@@ -405,10 +438,7 @@ mod tests {
             let records = days_of_records(seed);
             let mut one = World::in_memory(config.clone());
             let mut two = ParallelFold::compacting_every(config.clone(), 200);
-            for record in &records {
-                drop(one.apply(record));
-                two.apply(record);
-            }
+            fold_both(&mut one, &mut two, &records, |_| true);
             assert!(
                 !two.kept.is_empty(),
                 "some connection went to the other side than its client"

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::parallel::ParallelFold;
 use crate::progress::Summary;
 use crate::sink::{self, SinkSpec};
-use crate::stream::each_record;
+use crate::stream::each_batch;
 use projections::{Delivery, World};
 use schemas::Record;
 
@@ -96,8 +96,8 @@ pub fn run(args: &RebuildArgs) -> Result<Summary, Error> {
     // Open the sink first: an unsupported or non-empty one should fail before a long fold.
     let mut sink = sink::open(&args.to, args.input.endpoint_url.as_deref(), &args.clients)?;
     let mut fold = ParallelFold::new(args.input.fold.config());
-    let mut pass = each_record(&args.input, |record, _| {
-        fold.apply(record);
+    let mut pass = each_batch(&args.input, |batch, window| {
+        fold.apply(batch, window);
         Ok(())
     })?;
     // Joining the two halves is part of the fold's time.

@@ -4,8 +4,11 @@
 use crate::cli::Input;
 use crate::error::Error;
 use crate::progress::{Progress, Summary};
-use crate::source::{self, reader, Position, SourceError};
+use crate::source::reader::{self, Batch};
+use crate::source::{self, Position, SourceError};
 use schemas::Record;
+use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// At most this many corrupt records are reported one by one; the summary counts them all.
 const MAX_REPORTS: u64 = 100;
@@ -27,29 +30,61 @@ pub fn each_record(
     input: &Input,
     mut each: impl FnMut(&Record, Position) -> Result<(), Error>,
 ) -> Result<Pass, Error> {
+    each_batch(input, |batch, window| {
+        for &i in window {
+            let (record, position) = &batch.records[i as usize];
+            each(record, *position)?;
+        }
+        Ok(())
+    })
+}
+
+/// Reads `input`'s source and calls `each` with every batch read, shared, and the indices of its
+/// records in the window, in arrival order. Corrupt records of a batch are reported before it is
+/// handed on.
+///
+/// A caller may keep a clone of the batch (to fold some of it on another thread) for as long as
+/// it needs: a batch goes back to the reading thread, to be emptied and reused there, once the
+/// caller has let go of it. Its records are thus freed on the thread that allocated them, which
+/// is cheaper than freeing them from another.
+///
+/// # Errors
+/// As [`each_record`].
+pub fn each_batch(
+    input: &Input,
+    mut each: impl FnMut(&Arc<Batch>, &[u32]) -> Result<(), Error>,
+) -> Result<Pass, Error> {
     let source = source::open(input)?;
     let files = source.files().to_vec();
     let progress = Progress::start(source.meter(), input.quiet);
     let reader = reader::spawn(source);
     let mut summary = Summary::default();
+    // Batches handed on and maybe still held by the caller, oldest first.
+    let mut lent: VecDeque<Arc<Batch>> = VecDeque::new();
+    let mut window = Vec::with_capacity(reader::BATCH);
     let result = (|| -> Result<(), Error> {
         while let Some(mut batch) = reader.next_batch() {
-            let mut errors = std::mem::take(&mut batch.errors).into_iter().peekable();
+            for (_, e) in std::mem::take(&mut batch.errors) {
+                report(e, input, &progress, &mut summary)?;
+            }
+            window.clear();
             for (i, (record, position)) in batch.records.iter().enumerate() {
-                while let Some((_, e)) = errors.next_if(|(at, _)| *at <= i) {
-                    report(e, input, &progress, &mut summary)?;
-                }
                 if input.in_window(input.clock(record.event_time(), position.arrived)) {
-                    summary.events += 1;
-                    each(record, *position)?;
+                    window.push(i as u32);
                 } else {
                     summary.outside_window += 1;
                 }
             }
-            for (_, e) in errors {
-                report(e, input, &progress, &mut summary)?;
+            summary.events += window.len() as u64;
+            let batch = Arc::new(batch);
+            each(&batch, &window)?;
+            lent.push_back(batch);
+            // The caller lets go of batches in order.
+            while lent.front().is_some_and(|b| Arc::strong_count(b) == 1) {
+                if let Some(batch) = lent.pop_front().and_then(Arc::into_inner) {
+                    reader.give_back(batch);
+                }
             }
-            reader.give_back(batch);
             progress.update(summary.events);
         }
         Ok(())

@@ -11,7 +11,7 @@ use std::thread;
 
 /// Records per batch: large enough to make channel traffic negligible, small enough to keep the
 /// memory in flight a few megabytes.
-const BATCH: usize = 4096;
+pub const BATCH: usize = 4096;
 /// Batches in flight between the threads.
 const DEPTH: usize = 4;
 
