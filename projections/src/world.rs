@@ -500,7 +500,17 @@ impl World {
     /// [`World::merge`], taking the other world: entries only it holds move over instead of
     /// being copied. A fold split by client (replay's parallel fold) has most entries on one
     /// side only.
+    ///
+    /// Only connections both worlds hold are synced again: a world has synced each of its own
+    /// connections into its client and rooms with every record, so a connection one side alone
+    /// knows is already in the entries joined here.
     pub fn absorb(&mut self, other: World) {
+        let shared: Vec<Id> = other
+            .conns
+            .keys()
+            .filter(|id| self.conns.contains_key(id.as_str()))
+            .cloned()
+            .collect();
         join_into(&mut self.clients, other.clients);
         join_into(&mut self.conns, other.conns);
         join_into(&mut self.rooms, other.rooms);
@@ -513,8 +523,7 @@ impl World {
         if let Some(w) = other.watermark {
             self.load(Key::Watermark, Some(Entry::Watermark(w)));
         }
-        let conns: Vec<Id> = self.conns.keys().cloned().collect();
-        for id in conns {
+        for id in shared {
             self.sync_connection(&id);
         }
     }
@@ -533,9 +542,18 @@ impl World {
 
     /// The views of every loaded client, by client id.
     pub fn clients(&self) -> Vec<ClientProjection> {
-        let mut ids: Vec<&Id> = self.clients.keys().collect();
-        ids.sort();
-        ids.into_iter().filter_map(|id| self.client(id)).collect()
+        self.client_ids()
+            .into_iter()
+            .filter_map(|id| self.client(id))
+            .collect()
+    }
+
+    /// The ids of every loaded client, in order: [`World::clients`] in pieces, for a caller
+    /// that derives views on several threads.
+    pub fn client_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.clients.keys().map(Id::as_str).collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// The raw state of one client, if loaded.
