@@ -391,28 +391,41 @@ impl World {
 
     /// The entries changed since the last call, compacted, for the caller to persist.
     pub fn take_dirty(&mut self) -> Vec<(Key, Entry)> {
+        let keys = self.take_dirty_keys();
+        keys.into_iter()
+            .filter_map(|key| {
+                let entry = self.entry(&key)?;
+                Some((key, entry))
+            })
+            .collect()
+    }
+
+    /// The keys of the entries changed since the last call, compacted, in key order:
+    /// [`World::take_dirty`] without the copies, for a caller that copies the entries
+    /// ([`World::entry`]) on several threads.
+    pub fn take_dirty_keys(&mut self) -> Vec<Key> {
         let dirty = std::mem::take(&mut self.dirty);
-        let mut out = Vec::new();
-        for id in dirty.clients {
-            out.extend(self.compacted(Key::Client(id.into())));
-        }
-        for id in dirty.conns {
-            out.extend(self.compacted(Key::Connection(id.into())));
-        }
-        for id in dirty.rooms {
-            out.extend(self.compacted(Key::Room(id.into())));
-        }
-        for id in dirty.devices {
-            out.extend(self.compacted(Key::Device(id.into())));
-        }
+        // Each kind's ids in order, kinds in `Key`'s order: the keys come out sorted without
+        // sorting them whole.
+        let sorted = |set: Set| {
+            let mut ids: Vec<Id> = set.into_iter().collect();
+            ids.sort_unstable();
+            ids.into_iter().map(String::from)
+        };
+        let mut keys: Vec<Key> = Vec::new();
+        keys.extend(sorted(dirty.clients).map(Key::Client));
+        keys.extend(sorted(dirty.conns).map(Key::Connection));
+        keys.extend(sorted(dirty.rooms).map(Key::Room));
+        keys.extend(sorted(dirty.devices).map(Key::Device));
         if dirty.lobby {
-            out.extend(self.compacted(Key::Lobby));
+            keys.push(Key::Lobby);
         }
         if dirty.watermark {
-            out.extend(self.compacted(Key::Watermark));
+            keys.push(Key::Watermark);
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
+        keys.retain(|key| crate::compact::entry(self, key).is_some());
+        debug_assert!(keys.is_sorted());
+        keys
     }
 
     /// Compacts every entry (see `compact`); the derived views do not change. Returns how many
@@ -445,12 +458,6 @@ impl World {
             let born = c.summary.connected_at.0.unwrap_or(c.last_ts);
             born.saturating_add(max_age) >= forget_before
         });
-    }
-
-    fn compacted(&mut self, key: Key) -> Option<(Key, Entry)> {
-        crate::compact::entry(self, &key)?;
-        let entry = self.entry(&key)?;
-        Some((key, entry))
     }
 
     /// Every loaded key.

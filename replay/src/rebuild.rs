@@ -7,7 +7,7 @@
 
 use crate::cli::RebuildArgs;
 use crate::error::Error;
-use crate::parallel::{HelperPanicked, ParallelFold};
+use crate::parallel::ParallelFold;
 use crate::progress::Summary;
 use crate::sink::{self, SinkSpec};
 use crate::stream::each_batch;
@@ -81,22 +81,6 @@ impl Fold {
     }
 }
 
-/// The views of clients `ids`, in order, derived on two threads: a view costs microseconds
-/// (the presence rule over the client's sessions, and a string per id it lists), which over
-/// every client of an archive is a noticeable part of a run. A view only reads the world.
-fn views(world: &World, ids: &[&str]) -> Result<Vec<ClientProjection>, HelperPanicked> {
-    let derive = |ids: &[&str]| -> Vec<ClientProjection> {
-        ids.iter().filter_map(|id| world.client(id)).collect()
-    };
-    let (first, second) = ids.split_at(ids.len() / 2);
-    std::thread::scope(|scope| {
-        let helper = scope.spawn(|| derive(second));
-        let mut views = derive(first);
-        views.append(&mut helper.join().map_err(|_| HelperPanicked)?);
-        Ok(views)
-    })
-}
-
 /// Runs `replay rebuild`.
 ///
 /// # Errors
@@ -120,8 +104,13 @@ pub fn run(args: &RebuildArgs) -> Result<Summary, Error> {
     let joining = std::time::Instant::now();
     let mut world = fold.finish()?;
     pass.summary.elapsed += joining.elapsed();
-    let mut clients = if args.clients.is_empty() {
-        views(&world, &world.client_ids())?
+    // A view costs microseconds (the presence rule over the client's sessions, a string per
+    // id it lists): over every client of an archive, derived in two halves.
+    let mut clients: Vec<ClientProjection> = if args.clients.is_empty() {
+        processor::halves::map(&world.client_ids(), |id| world.client(id))
+            .into_iter()
+            .flatten()
+            .collect()
     } else {
         let mut wanted: Vec<&String> = args.clients.iter().collect();
         wanted.sort();
