@@ -23,7 +23,28 @@ pub struct ClientState {
     /// Whether any event was about this client. An entry created only to load a key the store
     /// lacked is not seen; once seen, a client stays listed even when compaction empties it.
     pub seen: bool,
+    /// Whether a partial world listed the entry as changed since it last handed out its changes
+    /// (`World::take_dirty`). Bookkeeping, not state: see [`Listed`].
+    #[serde(skip)]
+    pub(crate) listed: Listed,
 }
+
+/// A flag kept in an entry for its world's bookkeeping, which is not part of the entry's value:
+/// any two flags are equal, and it is neither serialized nor merged.
+///
+/// The world lists each changed client once. Asking a set of changed ids on every event cost a
+/// cache miss per event (the set is as large as the clients, and every event is about a client
+/// last touched long ago); the entry's own flag sits in memory the event reads anyway.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Listed(pub(crate) bool);
+
+impl PartialEq for Listed {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Listed {}
 
 impl Merge for ClientState {
     fn join(&mut self, other: &Self) {

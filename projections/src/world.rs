@@ -6,7 +6,7 @@
 //! folding a batch hands back the changed ones ([`World::take_dirty`]) to write. This is the batch
 //! protocol of DESIGN.md section 5, and the same code runs in every process.
 
-use crate::client::ConnSummary;
+use crate::client::{ConnSummary, Listed};
 use crate::key::{Entry, Key};
 use crate::lattice::Merge;
 use crate::session;
@@ -48,7 +48,8 @@ pub struct World {
 /// path checks membership by `&str` and allocates only the first time a key changes.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Dirty {
-    clients: Set,
+    /// Clients, each once: an entry listed here has its `listed` flag set.
+    clients: Vec<Id>,
     conns: Set,
     rooms: Set,
     devices: Set,
@@ -362,10 +363,11 @@ impl World {
     }
 
     pub(crate) fn client_mut(&mut self, client_id: &str, ts: u64) -> &mut ClientState {
-        if !self.complete {
-            mark(&mut self.dirty.clients, client_id);
-        }
         let client = self.clients.entry_ref(client_id).or_default();
+        if !self.complete && !client.listed.0 {
+            client.listed.0 = true;
+            self.dirty.clients.push(client_id.into());
+        }
         client.updated_at = client.updated_at.max(ts);
         client.seen = true;
         client
@@ -405,18 +407,22 @@ impl World {
     /// ([`World::entry`]) on several threads.
     pub fn take_dirty_keys(&mut self) -> Vec<Key> {
         let dirty = std::mem::take(&mut self.dirty);
+        for id in &dirty.clients {
+            if let Some(client) = self.clients.get_mut(id.as_str()) {
+                client.listed = Listed::default();
+            }
+        }
         // Each kind's ids in order, kinds in `Key`'s order: the keys come out sorted without
         // sorting them whole.
-        let sorted = |set: Set| {
-            let mut ids: Vec<Id> = set.into_iter().collect();
+        let sorted = |mut ids: Vec<Id>| {
             ids.sort_unstable();
             ids.into_iter().map(String::from)
         };
         let mut keys: Vec<Key> = Vec::new();
         keys.extend(sorted(dirty.clients).map(Key::Client));
-        keys.extend(sorted(dirty.conns).map(Key::Connection));
-        keys.extend(sorted(dirty.rooms).map(Key::Room));
-        keys.extend(sorted(dirty.devices).map(Key::Device));
+        keys.extend(sorted(dirty.conns.into_iter().collect()).map(Key::Connection));
+        keys.extend(sorted(dirty.rooms.into_iter().collect()).map(Key::Room));
+        keys.extend(sorted(dirty.devices.into_iter().collect()).map(Key::Device));
         if dirty.lobby {
             keys.push(Key::Lobby);
         }
@@ -511,13 +517,17 @@ impl World {
     /// Only connections both worlds hold are synced again: a world has synced each of its own
     /// connections into its client and rooms with every record, so a connection one side alone
     /// knows is already in the entries joined here.
-    pub fn absorb(&mut self, other: World) {
+    pub fn absorb(&mut self, mut other: World) {
         let shared: Vec<Id> = other
             .conns
             .keys()
             .filter(|id| self.conns.contains_key(id.as_str()))
             .cloned()
             .collect();
+        // Entries moving over are not changes of this world (as with `merge`).
+        for client in other.clients.values_mut() {
+            client.listed = Listed::default();
+        }
         join_into(&mut self.clients, other.clients);
         join_into(&mut self.conns, other.conns);
         join_into(&mut self.rooms, other.rooms);

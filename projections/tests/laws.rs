@@ -177,6 +177,21 @@ proptest! {
     }
 
     #[test]
+    fn batches_through_one_kept_world_persist_what_one_in_memory_fold_derives(events in records(), sizes in prop::collection::vec(1usize..8, 1..10)) {
+        let config = Config::default();
+        let mut store = MemStore::default();
+        let mut world = World::new(config.clone());
+        let mut rest = &events[..];
+        let mut sizes = sizes.into_iter().cycle();
+        while !rest.is_empty() {
+            let n = sizes.next().unwrap_or(1).min(rest.len());
+            store.process_in(&mut world, &rest[..n], None);
+            rest = &rest[n..];
+        }
+        prop_assert_eq!(views(&store.world(&config)), views(&world_of(&events)));
+    }
+
+    #[test]
     fn compaction_never_changes_a_view_now_or_after_more_events(before in records(), after in records()) {
         let (mut compacted, _) = fold(&before);
         compacted.compact_all();

@@ -243,6 +243,18 @@ impl MemStore {
     ) -> Vec<Delivery> {
         // A fresh world per batch, as a Lambda invocation would have.
         let mut world = World::new(config.clone());
+        self.process_in(&mut world, batch, crash_after)
+    }
+
+    /// [`MemStore::process`] in `world`, which a caller keeps from batch to batch as a cache of
+    /// the store (as `processor local` does): what it loaded stays loaded, and each batch
+    /// persists only what changed since the last.
+    pub fn process_in(
+        &mut self,
+        world: &mut World,
+        batch: &[Record],
+        crash_after: Option<usize>,
+    ) -> Vec<Delivery> {
         let mut out = Vec::new();
         for (i, r) in batch.iter().enumerate() {
             if crash_after == Some(i) {
