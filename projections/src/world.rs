@@ -44,8 +44,10 @@ pub struct World {
     pub(crate) kept: Set,
 }
 
-/// Which entries changed since the last [`World::take_dirty`]. Per-kind sets of ids, so the hot
-/// path checks membership by `&str` and allocates only the first time a key changes.
+/// Which entries changed since the last [`World::take_dirty`]. Clients, changed by every
+/// lifecycle event, are listed once each by a flag in their entry (`ClientState::listed`);
+/// the other kinds in per-kind sets of ids, checked by `&str`, allocating only the first time a
+/// key changes.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Dirty {
     /// Clients, each once: an entry listed here has its `listed` flag set.
