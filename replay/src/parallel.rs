@@ -15,7 +15,7 @@
 //! the other side, both halves keep its history, and the joined world forgets it.
 
 use crate::rebuild::Fold;
-use crate::source::reader;
+use crate::source::reader::Batch;
 use projections::world::{Id, Map, Set};
 use projections::{Config, World};
 use schemas::{Record, WsEventType};
@@ -27,37 +27,19 @@ use std::thread::{self, JoinHandle};
 /// Batches in flight to the other thread.
 const DEPTH: usize = 4;
 
-/// Records the fold can share with its helper thread: the half it folds is read in place, by
-/// index, so no record is copied, and the records are freed where they were made.
-pub trait Records: Send + Sync + 'static {
-    /// The record at `index`.
-    fn record(&self, index: usize) -> &Record;
-}
-
-impl Records for reader::Batch {
-    fn record(&self, index: usize) -> &Record {
-        &self.records[index].0
-    }
-}
-
-impl Records for Vec<Record> {
-    fn record(&self, index: usize) -> &Record {
-        &self[index]
-    }
-}
-
-/// What the other thread folds next.
-struct Work<B> {
+/// What the other thread folds next: records of a batch the reading thread made, shared and read
+/// in place by index, so no record is copied and each is freed where it was made.
+struct Work {
     /// Clients whose history it must keep, from now on ([`World::keep_history_of`]).
     keep: Vec<Id>,
     /// The batch its records are in.
-    batch: Arc<B>,
+    batch: Arc<Batch>,
     /// Which of them, in arrival order.
     indices: Vec<u32>,
 }
 
 /// A fold whose second half runs on a helper thread.
-pub struct ParallelFold<B> {
+pub struct ParallelFold {
     here: Fold,
     /// Clients to pin on the other thread with its next work.
     keep: Vec<Id>,
@@ -65,7 +47,7 @@ pub struct ParallelFold<B> {
     conns: Map<u8>,
     /// Clients whose history both halves keep.
     kept: Set,
-    send: SyncSender<Work<B>>,
+    send: SyncSender<Work>,
     helper: JoinHandle<World>,
 }
 
@@ -74,7 +56,7 @@ pub struct ParallelFold<B> {
 #[error("the fold's helper thread panicked (a bug in the fold)")]
 pub struct HelperPanicked;
 
-impl<B: Records> ParallelFold<B> {
+impl ParallelFold {
     /// Two empty complete worlds with `config`, one on a new thread.
     pub fn new(config: Config) -> Self {
         let fold = || Fold::new(World::in_memory(config.clone()));
@@ -88,7 +70,7 @@ impl<B: Records> ParallelFold<B> {
     }
 
     fn start(here: Fold, mut fold: Fold) -> Self {
-        let (send, work) = mpsc::sync_channel::<Work<B>>(DEPTH);
+        let (send, work) = mpsc::sync_channel::<Work>(DEPTH);
         let helper = thread::spawn(move || {
             for work in work {
                 for client in &work.keep {
@@ -96,7 +78,7 @@ impl<B: Records> ParallelFold<B> {
                 }
                 for &i in &work.indices {
                     // Replay never sends: the deliveries the fold decides are dropped here.
-                    drop(fold.apply(work.batch.record(i as usize)));
+                    drop(fold.apply(&work.batch.records[i as usize].0));
                 }
             }
             fold.world
@@ -113,10 +95,10 @@ impl<B: Records> ParallelFold<B> {
 
     /// Folds the records of `batch` at `indices`, in order: some on this thread, the others on
     /// the helper, which holds a clone of `batch` until it has folded them.
-    pub fn apply(&mut self, batch: &Arc<B>, indices: &[u32]) {
+    pub fn apply(&mut self, batch: &Arc<Batch>, indices: &[u32]) {
         let mut theirs = Vec::new();
         for &i in indices {
-            let record = batch.record(i as usize);
+            let record = &batch.records[i as usize].0;
             if self.side(record) == 0 {
                 drop(self.here.apply(record));
             } else {
@@ -202,6 +184,7 @@ fn hash_side(id: &str) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::{Location, Position};
 
     /// Records per batch in these tests: a few hundred batches.
     const BATCH: usize = 1000;
@@ -210,7 +193,7 @@ mod tests {
     /// `keep` is the time window), and on one.
     fn fold_both(
         one: &mut World,
-        two: &mut ParallelFold<Vec<Record>>,
+        two: &mut ParallelFold,
         records: &[Record],
         keep: impl Fn(usize) -> bool,
     ) {
@@ -222,7 +205,24 @@ mod tests {
             for &i in &indices {
                 drop(one.apply(&chunk[i as usize]));
             }
-            two.apply(&Arc::new(chunk.to_vec()), &indices);
+            let batch = Batch {
+                records: chunk
+                    .iter()
+                    .map(|r| {
+                        let at = Location::File;
+                        (
+                            r.clone(),
+                            Position {
+                                file: 0,
+                                at,
+                                arrived: None,
+                            },
+                        )
+                    })
+                    .collect(),
+                errors: Vec::new(),
+            };
+            two.apply(&Arc::new(batch), &indices);
         }
     }
 
@@ -230,7 +230,8 @@ mod tests {
     /// long enough for many hand-overs.
     fn records() -> Vec<Record> {
         let seeds = include_str!("../../examples/seeds.jsonl").lines();
-        let lifecycle = ::tests::workload::iot_lifecycle_lines(3 * reader::BATCH + 17, 300, 5);
+        let lifecycle =
+            ::tests::workload::iot_lifecycle_lines(3 * crate::source::reader::BATCH + 17, 300, 5);
         seeds
             .map(str::to_owned)
             .chain(lifecycle)

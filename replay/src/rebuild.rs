@@ -11,7 +11,7 @@ use crate::parallel::ParallelFold;
 use crate::progress::Summary;
 use crate::sink::{self, SinkSpec};
 use crate::stream::each_batch;
-use projections::{ClientProjection, Delivery, World};
+use projections::{Delivery, World};
 use schemas::Record;
 
 /// Compact the world at most this often: closed sessions that can no longer win shrink to
@@ -104,13 +104,8 @@ pub fn run(args: &RebuildArgs) -> Result<Summary, Error> {
     let joining = std::time::Instant::now();
     let mut world = fold.finish()?;
     pass.summary.elapsed += joining.elapsed();
-    // A view costs microseconds (the presence rule over the client's sessions, a string per
-    // id it lists): over every client of an archive, derived in two halves.
-    let mut clients: Vec<ClientProjection> = if args.clients.is_empty() {
-        processor::halves::map(&world.client_ids(), |id| world.client(id))
-            .into_iter()
-            .flatten()
-            .collect()
+    let mut clients = if args.clients.is_empty() {
+        processor::halves::clients(&world)
     } else {
         let mut wanted: Vec<&String> = args.clients.iter().collect();
         wanted.sort();

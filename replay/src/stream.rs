@@ -64,7 +64,7 @@ pub fn each_batch(
     let mut window = Vec::with_capacity(reader::BATCH);
     let result = (|| -> Result<(), Error> {
         while let Some(mut batch) = reader.next_batch() {
-            for (_, e) in std::mem::take(&mut batch.errors) {
+            for e in std::mem::take(&mut batch.errors) {
                 report(e, input, &progress, &mut summary)?;
             }
             window.clear();

@@ -266,13 +266,7 @@ impl<S: ProjectionStore> Pipeline<S> {
             missing.extend(self.store.scan_keys(prefix)?);
         }
         self.load_missing(missing)?;
-        let world = &self.world;
-        Ok(
-            crate::halves::map(&world.client_ids(), |id| world.client(id))
-                .into_iter()
-                .flatten()
-                .collect(),
-        )
+        Ok(crate::halves::clients(&self.world))
     }
 
     /// One client's projection, or `None` if no event was about it. Reads only what the view

@@ -15,14 +15,13 @@ pub const BATCH: usize = 4096;
 /// Batches in flight between the threads.
 const DEPTH: usize = 4;
 
-/// Records in arrival order, with the errors met between them.
+/// Records in arrival order, with the errors met while reading them.
 #[derive(Debug, Default)]
 pub struct Batch {
     /// The records and where they came from.
     pub records: Vec<(Record, Position)>,
-    /// Errors, each with the index in `records` of the record that follows it: handle
-    /// `errors` with index `i` before `records[i]`.
-    pub errors: Vec<(usize, SourceError)>,
+    /// Errors, in the order met; each says where it is.
+    pub errors: Vec<SourceError>,
 }
 
 /// A source being read on its own thread.
@@ -54,7 +53,7 @@ pub fn spawn(mut source: Box<dyn RecordSource>) -> Reader {
                     Some(Ok(item)) => batch.records.push(item),
                     Some(Err(e)) => {
                         let fatal = !matches!(e, SourceError::Corrupt(_));
-                        batch.errors.push((batch.records.len(), e));
+                        batch.errors.push(e);
                         if fatal {
                             done = true;
                             break;
