@@ -22,6 +22,7 @@ mod frame_decoder;
 mod frame_fast;
 pub mod frame_reader;
 mod frame_repr;
+mod json_fast;
 pub mod lifecycle;
 pub mod record;
 pub mod schema;
