@@ -2,25 +2,26 @@
 //!
 //! A client keeps every session that could still matter (closed ones as small tombstones for up
 //! to a day), so a flappy device may have dozens. Every lifecycle event looks one up, and a
-//! `BTreeMap<String, _>` lookup chases a pointer to a heap string per comparison. Here the ids'
-//! hashes sit in one dense vector beside the records, so a lookup scans a few cache lines and
-//! compares one string. New sessions are appended (a fifth of all lifecycle events start one, and
-//! a sorted insert would search and shift); order is restored only where it can be observed:
-//! equality compares as sets, and serialization and [`Sessions::sorted`] go by id, so equal sets
-//! of sessions are equal values and serialize identically (as a map, like a `BTreeMap`).
+//! `BTreeMap<String, _>` lookup chases a pointer to a heap string per comparison. Here sessions
+//! sit in one vector in the order they were first seen, ids inline, and a lookup scans it from
+//! the newest: nearly every event is about the session that started last (a connect, then its
+//! subscriptions and its disconnect), so the first slot read is usually the one, and a lookup
+//! costs one cache miss. New sessions are appended (a fifth of all lifecycle events start one,
+//! and a sorted insert would search and shift); order by id is restored only where it can be
+//! observed: equality compares as sets, and serialization and [`Sessions::sorted`] go by id, so
+//! equal sets of sessions are equal values and serialize identically (as a map, like a
+//! `BTreeMap`).
 
 use crate::lattice::Merge;
 use crate::session::SessionRecord;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::hash::Hasher;
 
 /// A client's sessions.
 #[derive(Debug, Clone, Default)]
 pub struct Sessions {
-    /// `hashes[i]` is the hash of `slots[i].0`.
-    hashes: Vec<u64>,
+    /// In the order they were first seen (kept by [`Sessions::retain`] too).
     slots: Vec<(SessionId, SessionRecord)>,
 }
 
@@ -65,20 +66,12 @@ impl SessionId {
     }
 }
 
-fn hash(id: &str) -> u64 {
-    let mut h = rustc_hash::FxHasher::default();
-    h.write(id.as_bytes());
-    h.finish()
-}
-
 impl Sessions {
+    /// Newest first: see the module's doc.
     fn position(&self, id: &str) -> Option<usize> {
-        let h = hash(id);
-        self.hashes
+        self.slots
             .iter()
-            .enumerate()
-            .find(|&(i, &x)| x == h && self.slots[i].0.as_bytes() == id.as_bytes())
-            .map(|(i, _)| i)
+            .rposition(|(k, _)| k.as_bytes() == id.as_bytes())
     }
 
     /// The record of session `id`, if known.
@@ -93,7 +86,6 @@ impl Sessions {
             None => {
                 self.slots
                     .push((SessionId::new(id), SessionRecord::default()));
-                self.hashes.push(hash(id));
                 self.slots.len() - 1
             }
         };
@@ -122,21 +114,12 @@ impl Sessions {
         self.slots.iter_mut().map(|(_, v)| v)
     }
 
-    /// Keeps the sessions `keep` accepts, and gives back the room of those it drops once most
-    /// of it is unused (compaction drops sessions of every client at once).
+    /// Keeps the sessions `keep` accepts, in order, and gives back the room of those it drops
+    /// once most of it is unused (compaction drops sessions of every client at once).
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &SessionRecord) -> bool) {
-        let mut i = 0;
-        while i < self.slots.len() {
-            if keep(self.slots[i].0.as_str(), &self.slots[i].1) {
-                i += 1;
-            } else {
-                self.slots.swap_remove(i);
-                self.hashes.swap_remove(i);
-            }
-        }
+        self.slots.retain(|(id, record)| keep(id.as_str(), record));
         if self.slots.capacity() > 2 * self.slots.len() + 4 {
             self.slots.shrink_to_fit();
-            self.hashes.shrink_to_fit();
         }
     }
 
@@ -238,6 +221,11 @@ mod tests {
         assert!(s.get("z").is_none());
         s.retain(|k, _| k != "b");
         assert_eq!(s.len(), 2);
+        assert_eq!(
+            s.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            ["a", "c"],
+            "retain keeps the order sessions were first seen in (newest last)"
+        );
         assert_eq!(s.get("c").map(|r| r.last_ts), Some(1));
         let bytes = rmp_serde::to_vec(&s).unwrap();
         assert_eq!(rmp_serde::from_slice::<Sessions>(&bytes).unwrap(), s);
