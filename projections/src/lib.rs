@@ -18,6 +18,7 @@ pub mod config;
 pub mod connection;
 pub mod delivery;
 mod fold;
+mod inline_str;
 pub mod key;
 pub mod lattice;
 pub mod route;

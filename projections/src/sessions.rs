@@ -12,6 +12,7 @@
 //! equal sets of sessions are equal values and serialize identically (as a map, like a
 //! `BTreeMap`).
 
+use crate::inline_str::InlineStr;
 use crate::lattice::Merge;
 use crate::session::SessionRecord;
 use serde::de::{MapAccess, Visitor};
@@ -22,48 +23,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Debug, Clone, Default)]
 pub struct Sessions {
     /// In the order they were first seen (kept by [`Sessions::retain`] too).
-    slots: Vec<(SessionId, SessionRecord)>,
-}
-
-/// The longest id kept inline.
-const INLINE: usize = 40;
-
-/// A session id as [`Sessions`] keeps it: inline up to 40 bytes (AWS's are 36-character UUIDs),
-/// so the lookup compares bytes in the slot it reads anyway, instead of following a pointer to
-/// the heap (a cache miss per lifecycle event, and an allocation per session).
-#[derive(Debug, Clone)]
-enum SessionId {
-    Inline { len: u8, bytes: [u8; INLINE] },
-    Heap(Box<str>),
-}
-
-impl SessionId {
-    fn new(id: &str) -> Self {
-        match u8::try_from(id.len()) {
-            Ok(len) if id.len() <= INLINE => {
-                let mut bytes = [0; INLINE];
-                bytes[..id.len()].copy_from_slice(id.as_bytes());
-                SessionId::Inline { len, bytes }
-            }
-            _ => SessionId::Heap(id.into()),
-        }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        match self {
-            SessionId::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            SessionId::Heap(id) => id.as_bytes(),
-        }
-    }
-
-    fn as_str(&self) -> &str {
-        match self {
-            // The bytes were copied whole from a `&str`, so they are UTF-8: the empty fallback
-            // is never taken.
-            SessionId::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
-            SessionId::Heap(id) => id,
-        }
-    }
+    slots: Vec<(InlineStr, SessionRecord)>,
 }
 
 impl Sessions {
@@ -85,7 +45,7 @@ impl Sessions {
             Some(i) => i,
             None => {
                 self.slots
-                    .push((SessionId::new(id), SessionRecord::default()));
+                    .push((InlineStr::new(id), SessionRecord::default()));
                 self.slots.len() - 1
             }
         };
@@ -236,8 +196,8 @@ mod tests {
     #[test]
     fn ids_inline_or_not_are_found_and_kept_whole() {
         let uuid = "953aeb70-673e-29cb-73d3-3b666a1e21da";
-        let long = "x".repeat(INLINE + 1);
-        let edge = "y".repeat(INLINE);
+        let long = "x".repeat(crate::inline_str::INLINE + 1);
+        let edge = "y".repeat(crate::inline_str::INLINE);
         let unicode = "séance-😀";
         let ids = [uuid, long.as_str(), edge.as_str(), unicode, ""];
         let mut s = Sessions::default();
@@ -248,7 +208,7 @@ mod tests {
             assert_eq!(s.get(id).map(|r| r.last_ts), Some(n as u64 + 1), "{id}");
         }
         assert!(
-            s.get(&long[..INLINE - 1]).is_none(),
+            s.get(&long[..crate::inline_str::INLINE - 1]).is_none(),
             "a prefix is another id"
         );
         let mut listed: Vec<&str> = s.iter().map(|(id, _)| id).collect();

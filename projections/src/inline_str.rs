@@ -1,0 +1,111 @@
+//! [`InlineStr`]: a short string stored in place, for the keys the fold compares most.
+//!
+//! A session id (AWS's are 36-character UUIDs) or a topic (`app/{clientId}/chat/{chatId}`
+//! is easily over the 24 bytes a `CompactString` keeps inline) held on the heap costs an
+//! allocation when it is first seen and a cache miss every time a lookup compares it: the fold
+//! is bound by such misses. Up to 40 bytes, this keeps the bytes in the slot the lookup reads
+//! anyway.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+/// The longest string kept inline.
+pub(crate) const INLINE: usize = 40;
+
+/// A string: inline up to [`INLINE`] bytes, on the heap beyond.
+#[derive(Clone)]
+pub(crate) enum InlineStr {
+    /// `bytes[..len]`; the rest is zero.
+    Inline { len: u8, bytes: [u8; INLINE] },
+    /// A longer one.
+    Heap(Box<str>),
+}
+
+impl InlineStr {
+    /// A copy of `s`.
+    pub(crate) fn new(s: &str) -> Self {
+        match u8::try_from(s.len()) {
+            Ok(len) if s.len() <= INLINE => {
+                let mut bytes = [0; INLINE];
+                bytes[..s.len()].copy_from_slice(s.as_bytes());
+                InlineStr::Inline { len, bytes }
+            }
+            _ => InlineStr::Heap(s.into()),
+        }
+    }
+
+    /// The string's bytes: what lookups compare (byte order is `str` order).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            InlineStr::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            InlineStr::Heap(s) => s.as_bytes(),
+        }
+    }
+
+    /// The string.
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            // The bytes were copied whole from a `&str`, so they are UTF-8: the empty fallback
+            // is never taken.
+            InlineStr::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
+            InlineStr::Heap(s) => s,
+        }
+    }
+}
+
+impl PartialEq for InlineStr {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for InlineStr {}
+
+impl PartialOrd for InlineStr {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for InlineStr {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl fmt::Debug for InlineStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_any_string_whole_and_orders_like_str() {
+        let long = "x".repeat(INLINE + 1);
+        let edge = "y".repeat(INLINE);
+        let all = [
+            "",
+            "a",
+            "séance-😀",
+            edge.as_str(),
+            long.as_str(),
+            "app/device-0000659/chat/room-212",
+        ];
+        for a in all {
+            let s = InlineStr::new(a);
+            assert_eq!(s.as_str(), a);
+            assert_eq!(s.as_bytes(), a.as_bytes());
+            assert_eq!(format!("{s:?}"), format!("{a:?}"));
+            for b in all {
+                assert_eq!(s.cmp(&InlineStr::new(b)), a.cmp(b), "{a} {b}");
+                assert_eq!(s == InlineStr::new(b), a == b);
+            }
+        }
+        assert!(matches!(InlineStr::new(&edge), InlineStr::Inline { .. }));
+        assert!(matches!(InlineStr::new(&long), InlineStr::Heap(_)));
+    }
+}
