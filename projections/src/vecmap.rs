@@ -42,8 +42,18 @@ impl<V> VecMap<V> {
     pub fn insert(&mut self, key: &str, value: V) {
         match self.find(key) {
             Ok(i) => self.entries[i].1 = value,
-            Err(i) => self.entries.insert(i, (InlineStr::new(key), value)),
+            Err(i) => self.insert_at(i, key, value),
         }
+    }
+
+    /// Inserts a new key at its place, growing the storage by doubling from one entry: most
+    /// maps hold one or two (a session's topics, a client's rooms), where `Vec`'s first
+    /// allocation of four would leave most of it unused, in every client.
+    fn insert_at(&mut self, i: usize, key: &str, value: V) {
+        if self.entries.len() == self.entries.capacity() {
+            self.entries.reserve_exact(self.entries.len().max(1));
+        }
+        self.entries.insert(i, (InlineStr::new(key), value));
     }
 
     /// Entries in key order.
@@ -101,7 +111,7 @@ impl<V: Merge + Clone + PartialEq> VecMap<V> {
                 *slot != before
             }
             Err(i) => {
-                self.entries.insert(i, (InlineStr::new(key), value.clone()));
+                self.insert_at(i, key, value.clone());
                 true
             }
         }
