@@ -5,6 +5,7 @@
 //! candidate with the largest (version, with none lowest; then `last_ts`; then id). The client is
 //! IoT-connected iff the current session has no disconnect and has a connect or a subscription.
 
+use crate::inline_str::InlineStr;
 use crate::lattice::{Lww, Membership, Merge, Min};
 use crate::sessions::Sessions;
 use crate::vecmap::VecMap;
@@ -21,7 +22,7 @@ pub struct SessionRecord {
     /// How the session ended, if its `disconnected` event was seen.
     pub disconnect: Option<Lww<DisconnectInfo>>,
     /// Per-topic subscription state: last writer wins by timestamp, unsubscribe wins ties.
-    pub topics: VecMap<Lww<Membership>>,
+    pub topics: VecMap<Lww<Membership>, InlineStr>,
     /// The latest timestamp of any of the session's events.
     pub last_ts: u64,
     /// Whether a `subscribed` event of the session was seen: with a connect, what makes a session

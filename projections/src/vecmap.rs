@@ -2,12 +2,15 @@
 //!
 //! A session's topics and a client's rooms are a handful of entries. A `BTreeMap` allocates a
 //! leaf node of eleven slots (hundreds of bytes) for the first one; a sorted vector allocates what
-//! it holds and searches a few contiguous entries, and its keys (room names, and topics up to 40
-//! bytes) sit inline in the vector ([`InlineStr`]), so a search compares without a cache miss per
-//! probe and a new key allocates nothing. It serializes as a map, in key order.
+//! it holds and searches a few contiguous entries, and its keys sit inline in the vector, so a
+//! search compares without a cache miss per probe and a new key allocates nothing. The key type
+//! ([`MapKey`]) fits the keys: room names are short, and a client keeps dozens of them for a
+//! day ([`Id`], 24 bytes, 24 inline); topics are often longer than 24 bytes ([`InlineStr`], 48
+//! bytes, 40 inline). It serializes as a map, in key order.
 
 use crate::inline_str::InlineStr;
 use crate::lattice::Merge;
+use crate::world::Id;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -15,11 +18,49 @@ use std::marker::PhantomData;
 
 /// A map from ids to values, kept sorted by id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VecMap<V> {
-    entries: Vec<(InlineStr, V)>,
+pub struct VecMap<V, K = Id> {
+    entries: Vec<(K, V)>,
 }
 
-impl<V> Default for VecMap<V> {
+/// A key a [`VecMap`] can hold: a string, stored its own way.
+pub trait MapKey: Clone + PartialEq + std::fmt::Debug {
+    /// A copy of `s`.
+    fn new(s: &str) -> Self;
+    /// The string.
+    fn as_str(&self) -> &str;
+    /// The string's bytes, which searches compare (byte order is `str` order).
+    fn as_bytes(&self) -> &[u8];
+}
+
+impl MapKey for Id {
+    fn new(s: &str) -> Self {
+        Id::from(s)
+    }
+
+    fn as_str(&self) -> &str {
+        Id::as_str(self)
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        Id::as_bytes(self)
+    }
+}
+
+impl MapKey for InlineStr {
+    fn new(s: &str) -> Self {
+        InlineStr::new(s)
+    }
+
+    fn as_str(&self) -> &str {
+        InlineStr::as_str(self)
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        InlineStr::as_bytes(self)
+    }
+}
+
+impl<V, K> Default for VecMap<V, K> {
     fn default() -> Self {
         VecMap {
             entries: Vec::new(),
@@ -27,7 +68,7 @@ impl<V> Default for VecMap<V> {
     }
 }
 
-impl<V> VecMap<V> {
+impl<V, K: MapKey> VecMap<V, K> {
     fn find(&self, key: &str) -> Result<usize, usize> {
         self.entries
             .binary_search_by(|(k, _)| k.as_bytes().cmp(key.as_bytes()))
@@ -53,7 +94,7 @@ impl<V> VecMap<V> {
         if self.entries.len() == self.entries.capacity() {
             self.entries.reserve_exact(self.entries.len().max(1));
         }
-        self.entries.insert(i, (InlineStr::new(key), value));
+        self.entries.insert(i, (K::new(key), value));
     }
 
     /// Entries in key order.
@@ -97,7 +138,7 @@ impl<V> VecMap<V> {
     }
 }
 
-impl<V: Merge + Clone + PartialEq> VecMap<V> {
+impl<V: Merge + Clone + PartialEq, K: MapKey> VecMap<V, K> {
     /// Joins `value` into the entry for `key`; true if that changed anything.
     pub fn join_at(&mut self, key: &str, value: &V) -> bool {
         match self.find(key) {
@@ -118,7 +159,7 @@ impl<V: Merge + Clone + PartialEq> VecMap<V> {
     }
 }
 
-impl<V: Merge + Clone + PartialEq> Merge for VecMap<V> {
+impl<V: Merge + Clone + PartialEq, K: MapKey> Merge for VecMap<V, K> {
     fn join(&mut self, other: &Self) {
         for (k, v) in &other.entries {
             self.join_at(k.as_str(), v);
@@ -126,7 +167,7 @@ impl<V: Merge + Clone + PartialEq> Merge for VecMap<V> {
     }
 }
 
-impl<V: Serialize> Serialize for VecMap<V> {
+impl<V: Serialize, K: MapKey> Serialize for VecMap<V, K> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.entries.len()))?;
         for (k, v) in &self.entries {
@@ -136,15 +177,15 @@ impl<V: Serialize> Serialize for VecMap<V> {
     }
 }
 
-impl<'de, V: Deserialize<'de>> Deserialize<'de> for VecMap<V> {
+impl<'de, V: Deserialize<'de>, K: MapKey> Deserialize<'de> for VecMap<V, K> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Vis<V>(PhantomData<V>);
-        impl<'de, V: Deserialize<'de>> Visitor<'de> for Vis<V> {
-            type Value = VecMap<V>;
+        struct Vis<V, K>(PhantomData<(V, K)>);
+        impl<'de, V: Deserialize<'de>, K: MapKey> Visitor<'de> for Vis<V, K> {
+            type Value = VecMap<V, K>;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a map from ids to values")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<VecMap<V>, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<VecMap<V, K>, A::Error> {
                 let mut m = VecMap::default();
                 while let Some((k, v)) = map.next_entry::<String, V>()? {
                     m.insert(&k, v);
@@ -172,5 +213,10 @@ mod tests {
         assert_eq!(m.get("b"), Some(&Lww::new(3, 0)));
         let bytes = rmp_serde::to_vec(&m).unwrap();
         assert_eq!(rmp_serde::from_slice::<VecMap<Lww<u8>>>(&bytes).unwrap(), m);
+        // The key type is storage only: the same entries serialize the same.
+        let mut inline: VecMap<Lww<u8>, InlineStr> = VecMap::default();
+        inline.join(&rmp_serde::from_slice(&bytes).unwrap());
+        assert_eq!(inline.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(rmp_serde::to_vec(&inline).unwrap(), bytes);
     }
 }
