@@ -22,7 +22,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// A client's sessions.
 #[derive(Debug, Clone, Default)]
 pub struct Sessions {
-    /// In the order they were first seen (kept by [`Sessions::retain`] too).
+    /// In the order they were first seen (kept by [`Sessions::retain`] too); read back from
+    /// storage, by their latest event, so the newest is last there too.
     slots: Vec<(InlineStr, SessionRecord)>,
 }
 
@@ -145,6 +146,8 @@ impl<'de> Deserialize<'de> for Sessions {
                     // Joining rather than overwriting keeps a map with a repeated key total.
                     s.get_or_insert(&id).join(&record);
                 }
+                // Stored by id; lookups start from the end, where the newest belongs.
+                s.slots.sort_by_key(|(_, record)| record.last_ts);
                 Ok(s)
             }
         }
@@ -188,7 +191,15 @@ mod tests {
         );
         assert_eq!(s.get("c").map(|r| r.last_ts), Some(1));
         let bytes = rmp_serde::to_vec(&s).unwrap();
-        assert_eq!(rmp_serde::from_slice::<Sessions>(&bytes).unwrap(), s);
+        let read: Sessions = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(read, s);
+        s.get_or_insert("a").last_ts = 5;
+        let read: Sessions = rmp_serde::from_slice(&rmp_serde::to_vec(&s).unwrap()).unwrap();
+        assert_eq!(
+            read.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            ["c", "a"],
+            "read back newest last"
+        );
         let json = serde_json::to_value(&s).unwrap();
         assert!(json.get("a").is_some() && json.get("c").is_some());
     }
