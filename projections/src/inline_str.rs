@@ -6,7 +6,7 @@
 //! is bound by such misses. Up to 40 bytes, this keeps the bytes in the slot the lookup reads
 //! anyway. Room names, short and kept by the dozen per client, stay `CompactString`s.
 
-use std::cmp::Ordering;
+use crate::vecmap::MapKey;
 use std::fmt;
 
 /// The longest string kept inline.
@@ -25,9 +25,8 @@ enum Repr {
     Heap(Box<str>),
 }
 
-impl InlineStr {
-    /// A copy of `s`.
-    pub fn new(s: &str) -> Self {
+impl MapKey for InlineStr {
+    fn new(s: &str) -> Self {
         InlineStr(match u8::try_from(s.len()) {
             Ok(len) if s.len() <= INLINE => {
                 let mut bytes = [0; INLINE];
@@ -38,21 +37,19 @@ impl InlineStr {
         })
     }
 
-    /// The string's bytes: what lookups compare (byte order is `str` order).
-    pub fn as_bytes(&self) -> &[u8] {
-        match &self.0 {
-            Repr::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            Repr::Heap(s) => s.as_bytes(),
-        }
-    }
-
-    /// The string.
-    pub fn as_str(&self) -> &str {
+    fn as_str(&self) -> &str {
         match &self.0 {
             // The bytes were copied whole from a `&str`, so they are UTF-8: the empty fallback
             // is never taken.
             Repr::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
             Repr::Heap(s) => s,
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Repr::Heap(s) => s.as_bytes(),
         }
     }
 }
@@ -64,18 +61,6 @@ impl PartialEq for InlineStr {
 }
 
 impl Eq for InlineStr {}
-
-impl PartialOrd for InlineStr {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for InlineStr {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.as_bytes().cmp(other.as_bytes())
-    }
-}
 
 impl fmt::Debug for InlineStr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -105,7 +90,8 @@ mod tests {
             assert_eq!(s.as_bytes(), a.as_bytes());
             assert_eq!(format!("{s:?}"), format!("{a:?}"));
             for b in all {
-                assert_eq!(s.cmp(&InlineStr::new(b)), a.cmp(b), "{a} {b}");
+                let other = InlineStr::new(b);
+                assert_eq!(s.as_bytes().cmp(other.as_bytes()), a.cmp(b), "{a} {b}");
                 assert_eq!(s == InlineStr::new(b), a == b);
             }
         }

@@ -5,10 +5,9 @@
 //! it holds and searches a few contiguous entries, and its keys sit inline in the vector, so a
 //! search compares without a cache miss per probe and a new key allocates nothing. The key type
 //! ([`MapKey`]) fits the keys: room names are short, and a client keeps dozens of them for a
-//! day ([`Id`], 24 bytes, 24 inline); topics are often longer than 24 bytes ([`InlineStr`], 48
+//! day ([`Id`], 24 bytes, 24 inline); topics are often longer than 24 bytes ([`InlineStr`](crate::InlineStr), 48
 //! bytes, 40 inline). It serializes as a map, in key order.
 
-use crate::inline_str::InlineStr;
 use crate::lattice::Merge;
 use crate::world::Id;
 use serde::de::{MapAccess, Visitor};
@@ -22,7 +21,8 @@ pub struct VecMap<V, K = Id> {
     entries: Vec<(K, V)>,
 }
 
-/// A key a [`VecMap`] can hold: a string, stored its own way.
+/// A key a [`VecMap`] can hold: a string, stored its own way ([`Id`] here, [`InlineStr`](crate::InlineStr)
+/// in its own file).
 pub trait MapKey: Clone + PartialEq + std::fmt::Debug {
     /// A copy of `s`.
     fn new(s: &str) -> Self;
@@ -43,20 +43,6 @@ impl MapKey for Id {
 
     fn as_bytes(&self) -> &[u8] {
         Id::as_bytes(self)
-    }
-}
-
-impl MapKey for InlineStr {
-    fn new(s: &str) -> Self {
-        InlineStr::new(s)
-    }
-
-    fn as_str(&self) -> &str {
-        InlineStr::as_str(self)
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        InlineStr::as_bytes(self)
     }
 }
 
@@ -201,6 +187,7 @@ impl<'de, V: Deserialize<'de>, K: MapKey> Deserialize<'de> for VecMap<V, K> {
 mod tests {
     use super::*;
     use crate::lattice::Lww;
+    use crate::InlineStr;
 
     #[test]
     fn joins_like_a_map_and_stays_sorted() {
