@@ -56,7 +56,44 @@ impl MapKey for InlineStr {
 
 impl PartialEq for InlineStr {
     fn eq(&self, other: &Self) -> bool {
-        self.as_bytes() == other.as_bytes()
+        match (&self.0, &other.0) {
+            // A string has one representation (inline iff it fits), and inline bytes past `len`
+            // are zero: comparing whole arrays is comparing the strings, in a few vector
+            // compares instead of a call to `memcmp`.
+            (Repr::Inline { len, bytes }, Repr::Inline { len: l, bytes: b }) => {
+                len == l && bytes == b
+            }
+            (Repr::Heap(a), Repr::Heap(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// A string to look for among [`InlineStr`]s, prepared once for a scan of many: see
+/// [`InlineStr::matches`].
+pub(crate) struct Probe<'a> {
+    /// The string's inline form, when it has one.
+    inline: Option<InlineStr>,
+    text: &'a str,
+}
+
+impl<'a> Probe<'a> {
+    /// A probe for `text`. It allocates nothing: a string too long to sit inline is compared
+    /// as it is.
+    pub(crate) fn new(text: &'a str) -> Self {
+        let inline = (text.len() <= INLINE).then(|| InlineStr::new(text));
+        Probe { inline, text }
+    }
+}
+
+impl InlineStr {
+    /// Whether this is the probe's string: [`PartialEq`] against a prepared copy.
+    pub(crate) fn matches(&self, probe: &Probe<'_>) -> bool {
+        match (&self.0, &probe.inline) {
+            (Repr::Inline { .. }, Some(inline)) => self == inline,
+            (Repr::Heap(s), None) => **s == *probe.text,
+            _ => false,
+        }
     }
 }
 
@@ -93,6 +130,7 @@ mod tests {
                 let other = InlineStr::new(b);
                 assert_eq!(s.as_bytes().cmp(other.as_bytes()), a.cmp(b), "{a} {b}");
                 assert_eq!(s == InlineStr::new(b), a == b);
+                assert_eq!(s.matches(&Probe::new(b)), a == b, "{a} {b}");
             }
         }
         assert!(matches!(InlineStr::new(&edge).0, Repr::Inline { .. }));

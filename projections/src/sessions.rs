@@ -12,7 +12,7 @@
 //! equal sets of sessions are equal values and serialize identically (as a map, like a
 //! `BTreeMap`).
 
-use crate::inline_str::InlineStr;
+use crate::inline_str::{InlineStr, Probe};
 use crate::lattice::Merge;
 use crate::session::SessionRecord;
 use crate::vecmap::MapKey;
@@ -31,9 +31,8 @@ pub struct Sessions {
 impl Sessions {
     /// Newest first: see the module's doc.
     fn position(&self, id: &str) -> Option<usize> {
-        self.slots
-            .iter()
-            .rposition(|(k, _)| k.as_bytes() == id.as_bytes())
+        let probe = Probe::new(id);
+        self.slots.iter().rposition(|(k, _)| k.matches(&probe))
     }
 
     /// The record of session `id`, if known.
