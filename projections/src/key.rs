@@ -40,6 +40,40 @@ pub enum Entry {
     Watermark(u64),
 }
 
+/// An [`Entry`] borrowed from a world, to encode it without copying it: it serializes exactly
+/// as the `Entry` it borrows from (same enum name, variants and fields), so bytes written from
+/// either read back as an `Entry`.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename = "Entry")]
+pub enum EntryRef<'a> {
+    /// See [`Entry::Client`].
+    Client(&'a ClientState),
+    /// See [`Entry::Connection`].
+    Connection(&'a ConnectionState),
+    /// See [`Entry::Room`].
+    Room(&'a RoomState),
+    /// See [`Entry::Device`].
+    Device(&'a DeviceState),
+    /// See [`Entry::Lobby`].
+    Lobby(&'a LobbyState),
+    /// See [`Entry::Watermark`].
+    Watermark(u64),
+}
+
+impl Entry {
+    /// The entry, borrowed.
+    pub fn as_ref(&self) -> EntryRef<'_> {
+        match self {
+            Entry::Client(s) => EntryRef::Client(s),
+            Entry::Connection(s) => EntryRef::Connection(s),
+            Entry::Room(s) => EntryRef::Room(s),
+            Entry::Device(s) => EntryRef::Device(s),
+            Entry::Lobby(s) => EntryRef::Lobby(s),
+            Entry::Watermark(w) => EntryRef::Watermark(*w),
+        }
+    }
+}
+
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -33,7 +33,7 @@ pub use config::{Config, PatternError, TopicPattern};
 pub use connection::{ConnectionState, DeviceState, LobbyState, RoomState};
 pub use delivery::{Channel, Delivery};
 pub use inline_str::InlineStr;
-pub use key::{Entry, Key, KeyError};
+pub use key::{Entry, EntryRef, Key, KeyError};
 pub use lattice::{Lww, Membership, Merge, Min};
 pub use session::{PresenceDecision, SessionRecord};
 pub use sessions::Sessions;

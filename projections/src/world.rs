@@ -7,7 +7,7 @@
 //! protocol of DESIGN.md section 5, and the same code runs in every process.
 
 use crate::client::{ConnSummary, Listed};
-use crate::key::{Entry, Key};
+use crate::key::{Entry, EntryRef, Key};
 use crate::lattice::Merge;
 use crate::session;
 use crate::view::ClientProjection;
@@ -482,6 +482,18 @@ impl World {
             .chain(devices)
             .chain(lobby)
             .chain(watermark)
+    }
+
+    /// The entry for `key`, borrowed, if loaded: to encode it without copying it.
+    pub fn entry_ref(&self, key: &Key) -> Option<EntryRef<'_>> {
+        Some(match key {
+            Key::Client(id) => EntryRef::Client(self.clients.get(id.as_str())?),
+            Key::Connection(id) => EntryRef::Connection(self.conns.get(id.as_str())?),
+            Key::Room(id) => EntryRef::Room(self.rooms.get(id.as_str())?),
+            Key::Device(id) => EntryRef::Device(self.devices.get(id.as_str())?),
+            Key::Lobby => EntryRef::Lobby(self.lobby.as_ref()?),
+            Key::Watermark => EntryRef::Watermark(self.watermark?),
+        })
     }
 
     /// A copy of the entry for `key`, if loaded.

@@ -13,9 +13,9 @@
 
 use crate::batch::{self, Unsettled, PREFETCH_ROUNDS, RECORD_ROUNDS};
 use crate::local::deliveries::Deliveries;
-use crate::local::store::{Commit, ProjectionStore};
+use crate::local::store::{Commit, EncodeError, Encoded, ProjectionStore};
 use crate::local::summary::Summary;
-use projections::{ClientProjection, Config, Delivery, Entry, Key, World};
+use projections::{ClientProjection, Config, Delivery, Key, World};
 use schemas::{EventId, Record};
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -37,6 +37,9 @@ pub enum FoldError<E: std::error::Error + 'static> {
     /// The store failed.
     #[error(transparent)]
     Store(E),
+    /// An entry would not encode (a bug).
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
     /// Deliveries could not be written.
     #[error("writing deliveries: {0}")]
     Output(#[from] io::Error),
@@ -164,40 +167,43 @@ impl<S: ProjectionStore> Pipeline<S> {
             "batch folded"
         );
         if self.last_commit.elapsed() >= COMMIT_EVERY {
-            self.commit().map_err(FoldError::Store)?;
+            self.commit()?;
         }
         Ok(())
     }
 
     /// Writes every entry changed since the last commit, the routed ids and the log position they
     /// cover, in one durable transaction.
-    fn commit(&mut self) -> Result<(), S::Error> {
+    fn commit(&mut self) -> Result<(), FoldError<S::Error>> {
         let Some(log_position) = self.pending_position else {
             return Ok(());
         };
         let t0 = Instant::now();
-        // Copying every changed entry is most of a commit's time on this thread (tens of
-        // thousands of clients, each a few vectors): done in two halves.
+        // Encoding every changed entry (tens of thousands of clients, each a few vectors) is
+        // most of a commit's time on this thread: done in two halves, from the world itself.
         let keys = self.world.take_dirty_keys();
         let world = &self.world;
-        let entries: Vec<(Key, Entry)> = crate::halves::map(&keys, |key| world.entry(key))
+        let encode = |key: &Key| world.entry_ref(key).map(|entry| Encoded::new(key, entry));
+        let entries: Vec<(Key, Encoded)> = crate::halves::map(&keys, encode)
             .into_iter()
             .zip(keys)
-            .filter_map(|(entry, key)| Some((key, entry?)))
-            .collect();
+            .filter_map(|(entry, key)| Some(entry?.map(|entry| (key, entry))))
+            .collect::<Result<_, _>>()?;
         let t1 = Instant::now();
         let prune_routed_before = self
             .world
             .watermark()
             .saturating_sub(self.routed_retention_ms);
         let written = entries.len();
-        self.store.commit(Commit {
-            entries,
-            routed: &self.pending_routed,
-            prune_routed_before,
-            log_position,
-            durable: true,
-        })?;
+        self.store
+            .commit(Commit {
+                entries,
+                routed: &self.pending_routed,
+                prune_routed_before,
+                log_position,
+                durable: true,
+            })
+            .map_err(FoldError::Store)?;
         let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
         tracing::debug!(
             entries_written = written,
@@ -256,10 +262,10 @@ impl<S: ProjectionStore> Pipeline<S> {
     /// Commits whatever is folded but not committed yet, durably: the end of a run.
     ///
     /// # Errors
-    /// Store failures.
-    pub fn sync(&mut self) -> Result<(), S::Error> {
+    /// Store failures, or an entry that would not encode.
+    pub fn sync(&mut self) -> Result<(), FoldError<S::Error>> {
         self.commit()?;
-        self.store.sync()
+        self.store.sync().map_err(FoldError::Store)
     }
 
     /// Ends the pipeline, returning the store. The world is not dropped but leaked: freeing

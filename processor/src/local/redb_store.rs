@@ -12,13 +12,13 @@
 //! marked durable are synced; the others may be lost in a crash, which only means folding the
 //! (synced) log again from the last durable position.
 //!
-//! A commit is encoded and written by a background thread, so the fold goes on while its entries
-//! are encoded and redb inserts and syncs them (all of a commit's time). One commit is in flight
+//! A commit arrives encoded (`Encoded`) and is written by a background thread, so the fold goes
+//! on while redb inserts and syncs its entries (most of a commit's time). One commit is in flight
 //! at a time: the next commit, `sync`, scans and the log position wait for it, and report its
 //! failure. Until it lands, `load` and `routed` read its entries and ids from memory, so the store
 //! reads its own writes at every moment.
 
-use crate::local::store::{Commit, ProjectionStore};
+use crate::local::store::{Commit, Encoded, ProjectionStore};
 use projections::{Entry, Key};
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 use schemas::EventId;
@@ -89,7 +89,7 @@ struct InFlight {
 #[derive(Debug)]
 struct Write {
     /// Entries by key (in key order: a B-tree filled front to back splits the fewest pages).
-    entries: BTreeMap<Key, Entry>,
+    entries: BTreeMap<Key, Encoded>,
     /// Routed event ids, with their event times.
     routed: HashMap<EventId, u64>,
     /// Routed ids older than this are pruned, after adding `routed`.
@@ -177,26 +177,20 @@ fn write(db: &Database, path: &Path, write: &Write) -> Result<(), StoreError> {
     }
     {
         let mut entries = txn.open_table(ENTRIES).map_err(db_err(path))?;
-        let (mut name, mut bytes, mut total) = (String::new(), Vec::new(), 0);
+        let (mut name, mut total) = (String::new(), 0);
         for (key, entry) in &write.entries {
             name.clear();
             // Formatting into a String cannot fail.
             let _ = std::fmt::Write::write_fmt(&mut name, format_args!("{key}"));
-            bytes.clear();
-            rmp_serde::encode::write(&mut bytes, entry).map_err(|e| StoreError::Corrupt {
-                path: path.to_owned(),
-                key: name.clone(),
-                reason: e.to_string(),
-            })?;
-            total += bytes.len();
+            total += entry.as_bytes().len();
             entries
-                .insert(name.as_str(), bytes.as_slice())
+                .insert(name.as_str(), entry.as_bytes())
                 .map_err(db_err(path))?;
         }
         tracing::trace!(
             bytes = total,
             entries = write.entries.len(),
-            "entries encoded"
+            "entries inserted"
         );
         let mut routed = txn.open_table(ROUTED).map_err(db_err(path))?;
         let mut by_time = txn.open_table(ROUTED_BY_TIME).map_err(db_err(path))?;
@@ -245,7 +239,10 @@ impl ProjectionStore for RedbStore {
         keys.iter()
             .map(|key| {
                 if let Some(entry) = pending.as_ref().and_then(|p| p.entries.get(key)) {
-                    return Ok(Some(entry.clone()));
+                    let decoded = entry
+                        .decode()
+                        .map_err(|e| self.corrupt(&key.to_string(), e));
+                    return decoded.map(Some);
                 }
                 name.clear();
                 // Formatting into a String cannot fail.
@@ -384,7 +381,10 @@ mod tests {
         for i in 1..=50u64 {
             store
                 .commit(Commit {
-                    entries: vec![(Key::Watermark, Entry::Watermark(i))],
+                    entries: vec![(
+                        Key::Watermark,
+                        Encoded::new(&Key::Watermark, projections::EntryRef::Watermark(i)).unwrap(),
+                    )],
                     routed: &[(EventId(u128::from(i)), i)],
                     prune_routed_before: i,
                     log_position: i,

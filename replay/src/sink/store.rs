@@ -9,7 +9,7 @@
 use super::{ProjectionSink, SinkError, Written};
 use processor::local::redb_store::RedbStore;
 use processor::local::run::{DB_FILE, LOG_DIR};
-use processor::local::store::{Commit, ProjectionStore};
+use processor::local::store::{Commit, Encoded, ProjectionStore};
 use projections::{ClientProjection, Key, World};
 use std::path::{Path, PathBuf};
 
@@ -61,10 +61,11 @@ impl ProjectionSink for StoreSink {
         let mut keys: Vec<Key> = world.keys().collect();
         keys.sort();
         for chunk in keys.chunks(CHUNK) {
-            let entries: Vec<_> = chunk
+            let encode = |k: &Key| world.entry_ref(k).map(|e| Encoded::new(k, e));
+            let entries = chunk
                 .iter()
-                .filter_map(|k| world.entry(k).map(|e| (k.clone(), e)))
-                .collect();
+                .filter_map(|k| Some(encode(k)?.map(|e| (k.clone(), e))))
+                .collect::<Result<Vec<_>, _>>()?;
             store.commit(Commit {
                 entries,
                 routed: &[],
