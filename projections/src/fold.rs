@@ -114,11 +114,11 @@ pub(crate) fn resync_membership(
 fn room_member(world: &mut World, room: &str, client_id: &str, write: &Lww<Membership>) {
     let state = world.rooms.entry_ref(room).or_default();
     state.updated_at = state.updated_at.max(write.ts);
-    let members = &mut state.members;
-    match members.get_mut(client_id) {
-        Some(m) => m.join(write),
-        None => {
-            members.insert(client_id.into(), write.clone());
+    // One lookup, whether or not the client is a member yet.
+    match state.members.entry_ref(client_id) {
+        hashbrown::hash_map::EntryRef::Occupied(mut m) => m.get_mut().join(write),
+        hashbrown::hash_map::EntryRef::Vacant(slot) => {
+            slot.insert(write.clone());
         }
     }
     world.mark_room(room);
