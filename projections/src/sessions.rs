@@ -3,12 +3,13 @@
 //! A client keeps every session that could still matter (closed ones as small tombstones for up
 //! to a day), so a flappy device may have dozens. Every lifecycle event looks one up, and a
 //! `BTreeMap<String, _>` lookup chases a pointer to a heap string per comparison. Here sessions
-//! sit in one vector in the order they were first seen, ids inline, and a lookup scans it from
-//! the newest: nearly every event is about the session that started last (a connect, then its
-//! subscriptions and its disconnect), so the first slot read is usually the one, and a lookup
-//! costs one cache miss. New sessions are appended (a fifth of all lifecycle events start one,
-//! and a sorted insert would search and shift); order by id is restored only where it can be
-//! observed: equality compares as sets, and serialization and [`Sessions::sorted`] go by id, so
+//! sit in one vector in the order they were first seen, ids inline, and a lookup reads the newest
+//! first: nearly every event is about the session that started last (a connect, then its
+//! subscriptions and its disconnect), so that slot is usually the one, and a lookup costs one
+//! cache miss. Otherwise it scans a dense vector of the ids' hashes, a few cache lines where the
+//! slots (160 bytes each) would be dozens: a fifth of all lifecycle events start a new session,
+//! and each of them looks through every session first. New sessions are appended (a sorted insert
+//! would search and shift); order by id is restored only where it can be observed: equality compares as sets, and serialization and [`Sessions::sorted`] go by id, so
 //! equal sets of sessions are equal values and serialize identically (as a map, like a
 //! `BTreeMap`).
 
@@ -19,6 +20,7 @@ use crate::vecmap::MapKey;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::hash::Hasher;
 
 /// A client's sessions.
 #[derive(Debug, Clone, Default)]
@@ -26,13 +28,30 @@ pub struct Sessions {
     /// In the order they were first seen (kept by [`Sessions::retain`] too); read back from
     /// storage, by their latest event, so the newest is last there too.
     slots: Vec<(InlineStr, SessionRecord)>,
+    /// `hashes[i]` is the hash of `slots[i]`'s id.
+    hashes: Vec<u32>,
+}
+
+/// The hash of a session id that lookups scan for.
+fn hash(id: &str) -> u32 {
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(id.as_bytes());
+    // The high bits: FxHash mixes by multiplying, which leaves the low ones weakest.
+    (h.finish() >> 32) as u32
 }
 
 impl Sessions {
-    /// Newest first: see the module's doc.
+    /// The newest first, then by hash, newest to oldest: see the module's doc.
     fn position(&self, id: &str) -> Option<usize> {
         let probe = Probe::new(id);
-        self.slots.iter().rposition(|(k, _)| k.matches(&probe))
+        let newest = self.slots.len().checked_sub(1)?;
+        if self.slots[newest].0.matches(&probe) {
+            return Some(newest);
+        }
+        let h = hash(id);
+        (0..newest)
+            .rev()
+            .find(|&i| self.hashes[i] == h && self.slots[i].0.matches(&probe))
     }
 
     /// The record of session `id`, if known.
@@ -47,6 +66,7 @@ impl Sessions {
             None => {
                 self.slots
                     .push((InlineStr::new(id), SessionRecord::default()));
+                self.hashes.push(hash(id));
                 self.slots.len() - 1
             }
         };
@@ -78,10 +98,22 @@ impl Sessions {
     /// Keeps the sessions `keep` accepts, in order, and gives back the room of those it drops
     /// once most of it is unused (compaction drops sessions of every client at once).
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &SessionRecord) -> bool) {
+        let before = self.slots.len();
         self.slots.retain(|(id, record)| keep(id.as_str(), record));
+        if self.slots.len() != before {
+            self.rehash();
+        }
         if self.slots.capacity() > 2 * self.slots.len() + 4 {
             self.slots.shrink_to_fit();
+            self.hashes.shrink_to_fit();
         }
+    }
+
+    /// Rebuilds `hashes` after the slots moved.
+    fn rehash(&mut self) {
+        self.hashes.clear();
+        self.hashes
+            .extend(self.slots.iter().map(|(id, _)| hash(id.as_str())));
     }
 
     /// How many sessions.
@@ -148,6 +180,7 @@ impl<'de> Deserialize<'de> for Sessions {
                 }
                 // Stored by id; lookups start from the end, where the newest belongs.
                 s.slots.sort_by_key(|(_, record)| record.last_ts);
+                s.rehash();
                 Ok(s)
             }
         }
@@ -190,9 +223,18 @@ mod tests {
             "retain keeps the order sessions were first seen in (newest last)"
         );
         assert_eq!(s.get("c").map(|r| r.last_ts), Some(1));
+        assert_eq!(
+            s.get("a").map(|r| r.last_ts),
+            Some(2),
+            "older, found by hash"
+        );
+        assert!(s.get("b").is_none());
         let bytes = rmp_serde::to_vec(&s).unwrap();
         let read: Sessions = rmp_serde::from_slice(&bytes).unwrap();
         assert_eq!(read, s);
+        for id in ["a", "c"] {
+            assert_eq!(read.get(id), s.get(id), "{id} read back");
+        }
         s.get_or_insert("a").last_ts = 5;
         let read: Sessions = rmp_serde::from_slice(&rmp_serde::to_vec(&s).unwrap()).unwrap();
         assert_eq!(
