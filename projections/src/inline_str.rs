@@ -69,32 +69,38 @@ impl PartialEq for InlineStr {
     }
 }
 
-/// A string to look for among [`InlineStr`]s, prepared once for a scan of many: see
-/// [`InlineStr::matches`].
-pub(crate) struct Probe<'a> {
-    /// The string's inline form, when it has one.
-    inline: Option<InlineStr>,
-    text: &'a str,
-}
-
-impl<'a> Probe<'a> {
-    /// A probe for `text`. It allocates nothing: a string too long to sit inline is compared
-    /// as it is.
-    pub(crate) fn new(text: &'a str) -> Self {
-        let inline = (text.len() <= INLINE).then(|| InlineStr::new(text));
-        Probe { inline, text }
-    }
-}
-
 impl InlineStr {
-    /// Whether this is the probe's string: [`PartialEq`] against a prepared copy.
-    pub(crate) fn matches(&self, probe: &Probe<'_>) -> bool {
-        match (&self.0, &probe.inline) {
-            (Repr::Inline { .. }, Some(inline)) => self == inline,
-            (Repr::Heap(s), None) => **s == *probe.text,
-            _ => false,
-        }
+    /// Whether this is `text`, compared without a call to `memcmp` (see [`short_eq`]).
+    pub(crate) fn is(&self, text: &str) -> bool {
+        short_eq(self.as_bytes(), text.as_bytes())
     }
+}
+
+/// Whether two byte strings are equal, compared eight bytes at a time in registers: ids are a
+/// few dozen bytes, where the call to `memcmp` that slice equality makes cost more than the
+/// comparison itself, in every lookup the fold makes.
+pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let word = |s: &[u8], at: usize| {
+        s.get(at..at + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map(u64::from_ne_bytes)
+    };
+    let mut at = 0;
+    while at + 8 < n {
+        if word(a, at) != word(b, at) {
+            return false;
+        }
+        at += 8;
+    }
+    // The last eight bytes, overlapping the word before when `n` is not a multiple of eight.
+    word(a, n - 8) == word(b, n - 8)
 }
 
 impl Eq for InlineStr {}
@@ -108,6 +114,26 @@ impl fmt::Debug for InlineStr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn short_eq_is_slice_equality(
+            a in proptest::collection::vec(0u8..4, 0..50),
+            flip in proptest::option::of((0usize..50, 1u8..4)),
+            cut in 0usize..2,
+        ) {
+            // Equal strings, strings one byte apart anywhere, and a prefix.
+            let mut b = a.clone();
+            if let Some((at, by)) = flip {
+                if let Some(x) = b.get_mut(at) {
+                    *x = x.wrapping_add(by);
+                }
+            }
+            b.truncate(b.len().saturating_sub(cut));
+            proptest::prop_assert_eq!(short_eq(&a, &b), a == b);
+            proptest::prop_assert!(short_eq(&a, &a));
+        }
+    }
 
     #[test]
     fn keeps_any_string_whole_and_orders_like_str() {
@@ -130,7 +156,7 @@ mod tests {
                 let other = InlineStr::new(b);
                 assert_eq!(s.as_bytes().cmp(other.as_bytes()), a.cmp(b), "{a} {b}");
                 assert_eq!(s == InlineStr::new(b), a == b);
-                assert_eq!(s.matches(&Probe::new(b)), a == b, "{a} {b}");
+                assert_eq!(s.is(b), a == b, "{a} {b}");
             }
         }
         assert!(matches!(InlineStr::new(&edge).0, Repr::Inline { .. }));

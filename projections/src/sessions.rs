@@ -13,7 +13,7 @@
 //! equal sets of sessions are equal values and serialize identically (as a map, like a
 //! `BTreeMap`).
 
-use crate::inline_str::{InlineStr, Probe};
+use crate::inline_str::InlineStr;
 use crate::lattice::Merge;
 use crate::session::SessionRecord;
 use crate::vecmap::MapKey;
@@ -43,15 +43,14 @@ fn hash(id: &str) -> u32 {
 impl Sessions {
     /// The newest first, then by hash, newest to oldest: see the module's doc.
     fn position(&self, id: &str) -> Option<usize> {
-        let probe = Probe::new(id);
         let newest = self.slots.len().checked_sub(1)?;
-        if self.slots[newest].0.matches(&probe) {
+        if self.slots[newest].0.is(id) {
             return Some(newest);
         }
         let h = hash(id);
         (0..newest)
             .rev()
-            .find(|&i| self.hashes[i] == h && self.slots[i].0.matches(&probe))
+            .find(|&i| self.hashes[i] == h && self.slots[i].0.is(id))
     }
 
     /// The record of session `id`, if known.
