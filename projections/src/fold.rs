@@ -2,7 +2,7 @@
 
 use crate::lattice::{Lww, Membership, Merge};
 use crate::session::DisconnectInfo;
-use crate::world::World;
+use crate::world::{Lookup, World};
 use crate::Delivery;
 use schemas::{Action, Lifecycle, Record, WebSocketRecord, WsEventType};
 use smallvec::SmallVec;
@@ -112,10 +112,10 @@ pub(crate) fn resync_membership(
 
 /// The room's side of a membership write.
 fn room_member(world: &mut World, room: &str, client_id: &str, write: &Lww<Membership>) {
-    let state = world.rooms.entry_ref(room).or_default();
+    let state = world.rooms.entry_ref(&Lookup(room)).or_default();
     state.updated_at = state.updated_at.max(write.ts);
     // One lookup, whether or not the client is a member yet.
-    match state.members.entry_ref(client_id) {
+    match state.members.entry_ref(&Lookup(client_id)) {
         hashbrown::hash_map::EntryRef::Occupied(mut m) => m.get_mut().join(write),
         hashbrown::hash_map::EntryRef::Vacant(slot) => {
             slot.insert(write.clone());
