@@ -14,9 +14,9 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 /// An entry encoded as the stores keep it: MessagePack with fields by position (about half the
 /// bytes and time of named fields).
 ///
-/// A commit is encoded from the world's own entries (`World::entry_ref`), on both cores, where
-/// copying tens of thousands of entries to encode them on the store's thread cost most of a
-/// commit's time on the fold's thread, and encoding them there most of the store's.
+/// A commit is encoded from the world's own entries (`World::entry_ref`), on both cores: copying
+/// tens of thousands of entries for the store's thread to encode was most of a commit's time on
+/// the fold's thread, and the encoding added to the store's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Encoded(Vec<u8>);
 
