@@ -9,9 +9,9 @@
 //! cache miss. Otherwise it scans a dense vector of the ids' hashes, a few cache lines where the
 //! slots (160 bytes each) would be dozens: a fifth of all lifecycle events start a new session,
 //! and each of them looks through every session first. New sessions are appended (a sorted insert
-//! would search and shift); order by id is restored only where it can be observed: equality compares as sets, and serialization and [`Sessions::sorted`] go by id, so
-//! equal sets of sessions are equal values and serialize identically (as a map, like a
-//! `BTreeMap`).
+//! would search and shift); order by id is restored only where it can be observed: equality
+//! compares as sets, and serialization and [`Sessions::sorted`] go by id, so equal sets of
+//! sessions are equal values and serialize identically (as a map, like a `BTreeMap`).
 
 use crate::inline_str::InlineStr;
 use crate::lattice::Merge;

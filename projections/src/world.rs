@@ -637,3 +637,28 @@ impl World {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+
+    #[test]
+    fn a_lookup_finds_what_its_id_does() {
+        let hasher = FxBuildHasher;
+        let mut map: Map<u8> = Map::default();
+        let long = "x".repeat(40);
+        let ids = ["", "a", "device-000123", "bob", long.as_str(), "séance-😀"];
+        for (n, id) in ids.iter().enumerate() {
+            // Hashed alike, or a lookup would probe the wrong buckets.
+            assert_eq!(hasher.hash_one(Lookup(id)), hasher.hash_one(Id::from(*id)));
+            *map.entry_ref(&Lookup(id)).or_default() = n as u8;
+        }
+        for (n, id) in ids.iter().enumerate() {
+            assert_eq!(map.get(&Lookup(id)), Some(&(n as u8)), "{id}");
+            assert_eq!(map.get(*id), Some(&(n as u8)), "{id}");
+        }
+        assert_eq!(map.len(), ids.len());
+        assert!(map.get(&Lookup("device-000124")).is_none());
+    }
+}
