@@ -60,6 +60,20 @@ pub enum EntryRef<'a> {
     Watermark(u64),
 }
 
+impl EntryRef<'_> {
+    /// A copy of the entry.
+    pub fn to_entry(self) -> Entry {
+        match self {
+            EntryRef::Client(s) => Entry::Client(s.clone()),
+            EntryRef::Connection(s) => Entry::Connection(s.clone()),
+            EntryRef::Room(s) => Entry::Room(s.clone()),
+            EntryRef::Device(s) => Entry::Device(s.clone()),
+            EntryRef::Lobby(s) => Entry::Lobby(s.clone()),
+            EntryRef::Watermark(w) => Entry::Watermark(w),
+        }
+    }
+}
+
 impl Entry {
     /// The entry, borrowed.
     pub fn as_ref(&self) -> EntryRef<'_> {

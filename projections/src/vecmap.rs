@@ -5,8 +5,8 @@
 //! it holds and searches a few contiguous entries, and its keys sit inline in the vector, so a
 //! search compares without a cache miss per probe and a new key allocates nothing. The key type
 //! ([`MapKey`]) fits the keys: room names are short, and a client keeps dozens of them for a
-//! day ([`Id`], 24 bytes, 24 inline); topics are often longer than 24 bytes ([`InlineStr`](crate::InlineStr), 48
-//! bytes, 40 inline). It serializes as a map, in key order.
+//! day ([`Id`], 24 bytes, 24 inline); topics are often longer than 24 bytes
+//! ([`InlineStr`](crate::InlineStr), 48 bytes, 40 inline). It serializes as a map, in key order.
 
 use crate::lattice::Merge;
 use crate::world::Id;
@@ -21,8 +21,8 @@ pub struct VecMap<V, K = Id> {
     entries: Vec<(K, V)>,
 }
 
-/// A key a [`VecMap`] can hold: a string, stored its own way ([`Id`] here, [`InlineStr`](crate::InlineStr)
-/// in its own file).
+/// A key a [`VecMap`] can hold: a string, stored its own way ([`Id`] here,
+/// [`InlineStr`](crate::InlineStr) in its own file).
 pub trait MapKey: Clone + PartialEq + std::fmt::Debug {
     /// A copy of `s`.
     fn new(s: &str) -> Self;

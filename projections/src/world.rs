@@ -524,14 +524,7 @@ impl World {
 
     /// A copy of the entry for `key`, if loaded.
     pub fn entry(&self, key: &Key) -> Option<Entry> {
-        Some(match key {
-            Key::Client(id) => Entry::Client(self.clients.get(id.as_str())?.clone()),
-            Key::Connection(id) => Entry::Connection(self.conns.get(id.as_str())?.clone()),
-            Key::Room(id) => Entry::Room(self.rooms.get(id.as_str())?.clone()),
-            Key::Device(id) => Entry::Device(self.devices.get(id.as_str())?.clone()),
-            Key::Lobby => Entry::Lobby(self.lobby.clone()?),
-            Key::Watermark => Entry::Watermark(self.watermark?),
-        })
+        self.entry_ref(key).map(EntryRef::to_entry)
     }
 
     /// Joins another world into this one: commutative, associative and idempotent.

@@ -13,7 +13,7 @@
 
 use crate::batch::{self, Unsettled, PREFETCH_ROUNDS, RECORD_ROUNDS};
 use crate::local::deliveries::Deliveries;
-use crate::local::store::{Commit, EncodeError, Encoded, ProjectionStore};
+use crate::local::store::{encode_entries, Commit, EncodeError, ProjectionStore};
 use crate::local::summary::Summary;
 use projections::{ClientProjection, Config, Delivery, Key, World};
 use schemas::{EventId, Record};
@@ -182,13 +182,7 @@ impl<S: ProjectionStore> Pipeline<S> {
         // Encoding every changed entry (tens of thousands of clients, each a few vectors) is
         // most of a commit's time on this thread: done in two halves, from the world itself.
         let keys = self.world.take_dirty_keys();
-        let world = &self.world;
-        let encode = |key: &Key| world.entry_ref(key).map(|entry| Encoded::new(key, entry));
-        let entries: Vec<(Key, Encoded)> = crate::halves::map(&keys, encode)
-            .into_iter()
-            .zip(keys)
-            .filter_map(|(entry, key)| Some(entry?.map(|entry| (key, entry))))
-            .collect::<Result<_, _>>()?;
+        let entries = encode_entries(&self.world, &keys)?;
         let t1 = Instant::now();
         let prune_routed_before = self
             .world

@@ -7,7 +7,7 @@
 //! far. A batch changes all three in one atomic [`ProjectionStore::commit`], so after a crash the
 //! store is exactly at the end of some batch and the log says what comes after it.
 
-use projections::{Entry, EntryRef, Key};
+use projections::{Entry, EntryRef, Key, World};
 use schemas::EventId;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -58,6 +58,20 @@ impl Encoded {
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
+}
+
+/// The entries of `keys` that `world` holds, encoded in key order, on two threads
+/// ([`crate::halves`]): what a commit writes.
+///
+/// # Errors
+/// An [`EncodeError`] for an entry that would not encode.
+pub fn encode_entries(world: &World, keys: &[Key]) -> Result<Vec<(Key, Encoded)>, EncodeError> {
+    let encode = |key: &Key| world.entry_ref(key).map(|entry| Encoded::new(key, entry));
+    crate::halves::map(keys, encode)
+        .into_iter()
+        .zip(keys)
+        .filter_map(|(entry, key)| Some(entry?.map(|entry| (key.clone(), entry))))
+        .collect()
 }
 
 /// Everything one batch writes.

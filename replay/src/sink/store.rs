@@ -9,7 +9,7 @@
 use super::{ProjectionSink, SinkError, Written};
 use processor::local::redb_store::RedbStore;
 use processor::local::run::{DB_FILE, LOG_DIR};
-use processor::local::store::{Commit, Encoded, ProjectionStore};
+use processor::local::store::{encode_entries, Commit, ProjectionStore};
 use projections::{ClientProjection, Key, World};
 use std::path::{Path, PathBuf};
 
@@ -61,11 +61,7 @@ impl ProjectionSink for StoreSink {
         let mut keys: Vec<Key> = world.keys().collect();
         keys.sort();
         for chunk in keys.chunks(CHUNK) {
-            let encode = |k: &Key| world.entry_ref(k).map(|e| Encoded::new(k, e));
-            let entries = chunk
-                .iter()
-                .filter_map(|k| Some(encode(k)?.map(|e| (k.clone(), e))))
-                .collect::<Result<Vec<_>, _>>()?;
+            let entries = encode_entries(world, chunk)?;
             store.commit(Commit {
                 entries,
                 routed: &[],
