@@ -7,6 +7,7 @@
 //! anyway. Room names, short and kept by the dozen per client, stay `CompactString`s.
 
 use crate::vecmap::MapKey;
+use std::cmp::Ordering;
 use std::fmt;
 
 /// The longest string kept inline.
@@ -103,6 +104,34 @@ pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
     word(a, n - 8) == word(b, n - 8)
 }
 
+/// How two byte strings order, as slices do (byte by byte, a prefix first), compared eight bytes
+/// at a time in registers as in [`short_eq`]: sorted maps of a few short keys (a client's rooms,
+/// a session's topics) search on every subscription, and a call to `memcmp` per probe cost more
+/// than the comparison.
+pub(crate) fn short_cmp(a: &[u8], b: &[u8]) -> Ordering {
+    let n = a.len().min(b.len());
+    // Big-endian, so that words order as their bytes do.
+    let word = |s: &[u8], at: usize| {
+        s.get(at..at + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map(u64::from_be_bytes)
+    };
+    let mut at = 0;
+    while at + 8 <= n {
+        let (x, y) = (word(a, at), word(b, at));
+        if x != y {
+            return x.cmp(&y);
+        }
+        at += 8;
+    }
+    for (x, y) in a[at..n].iter().zip(&b[at..n]) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
 impl Eq for InlineStr {}
 
 impl fmt::Debug for InlineStr {
@@ -115,7 +144,26 @@ impl fmt::Debug for InlineStr {
 mod tests {
     use super::*;
 
+    /// Few byte values, so that long shared prefixes are common, on both sides of 0x80.
+    fn byte() -> impl proptest::strategy::Strategy<Value = u8> {
+        proptest::sample::select(vec![0u8, 1, 2, 0x7f, 0x80, 0xff])
+    }
+
     proptest::proptest! {
+        #[test]
+        fn short_cmp_orders_as_slices_do(
+            a in proptest::collection::vec(byte(), 0..40),
+            b in proptest::collection::vec(byte(), 0..40),
+            prefix in 0usize..40,
+        ) {
+            // Shared prefixes of every length, so that words and tails both decide.
+            let mut b2 = a[..prefix.min(a.len())].to_vec();
+            b2.extend(&b);
+            for (x, y) in [(&a, &b), (&a, &b2), (&b2, &a), (&a, &a)] {
+                proptest::prop_assert_eq!(short_cmp(x, y), x.as_slice().cmp(y.as_slice()));
+            }
+        }
+
         #[test]
         fn short_eq_is_slice_equality(
             a in proptest::collection::vec(0u8..4, 0..50),

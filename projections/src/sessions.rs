@@ -2,16 +2,18 @@
 //!
 //! A client keeps every session that could still matter (closed ones as small tombstones for up
 //! to a day), so a flappy device may have dozens. Every lifecycle event looks one up, and a
-//! `BTreeMap<String, _>` lookup chases a pointer to a heap string per comparison. Here sessions
-//! sit in one vector in the order they were first seen, ids inline, and a lookup reads the newest
-//! first: nearly every event is about the session that started last (a connect, then its
-//! subscriptions and its disconnect), so that slot is usually the one, and a lookup costs one
-//! cache miss. Otherwise it scans a dense vector of the ids' hashes, a few cache lines where the
-//! slots (160 bytes each) would be dozens: a fifth of all lifecycle events start a new session,
-//! and each of them looks through every session first. New sessions are appended (a sorted insert
-//! would search and shift); order by id is restored only where it can be observed: equality
-//! compares as sets, and serialization and [`Sessions::sorted`] go by id, so equal sets of
-//! sessions are equal values and serialize identically (as a map, like a `BTreeMap`).
+//! `BTreeMap<String, _>` lookup chases a pointer to a heap string per comparison. Here the
+//! session first seen last sits in place, in the client's own entry: nearly every event is about
+//! it (a connect, then its subscriptions and its disconnect), and reading it costs no cache miss
+//! beyond the one that found the client. A slot in a vector of its own would cost a second miss,
+//! which waits on the first, on nearly every event. The older ones sit in one vector in the order
+//! they were first seen, ids inline, with a dense vector of the ids' hashes beside it, which a
+//! lookup scans (a few cache lines where the slots, 160 bytes each, would be dozens): a fifth of
+//! all lifecycle events start a new session, and each of them looks through every session
+//! first. New sessions take the newest place, and the one they displace is appended (a sorted
+//! insert would search and shift); order by id is restored only where it can be observed:
+//! equality compares as sets, and serialization and [`Sessions::sorted`] go by id, so equal sets
+//! of sessions are equal values and serialize identically (as a map, like a `BTreeMap`).
 
 use crate::inline_str::InlineStr;
 use crate::lattice::Merge;
@@ -20,61 +22,83 @@ use crate::vecmap::MapKey;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use smallvec::SmallVec;
 use std::hash::Hasher;
+
+/// A session id and its record.
+type Slot = (InlineStr, SessionRecord);
 
 /// A client's sessions.
 #[derive(Debug, Clone, Default)]
 pub struct Sessions {
-    /// In the order they were first seen (kept by [`Sessions::retain`] too); read back from
-    /// storage, by their latest event, so the newest is last there too.
-    slots: Vec<(InlineStr, SessionRecord)>,
-    /// `hashes[i]` is the hash of `slots[i]`'s id.
-    hashes: Vec<u32>,
+    /// The session first seen last (read back from storage: the one with the latest event).
+    newest: Option<Slot>,
+    /// The others, in the order they were first seen (kept by [`Sessions::retain`] too).
+    older: Vec<Slot>,
+    /// `hashes[i]` is the hash of `older[i]`'s id. The first few sit in the entry itself, in the
+    /// room a vector's pointer takes, so that a new session scans them without a cache miss.
+    hashes: SmallVec<[u32; 4]>,
 }
 
 /// The hash of a session id that lookups scan for.
-fn hash(id: &str) -> u32 {
+fn hash(id: &[u8]) -> u32 {
     let mut h = rustc_hash::FxHasher::default();
-    h.write(id.as_bytes());
+    h.write(id);
     // The high bits: FxHash mixes by multiplying, which leaves the low ones weakest.
     (h.finish() >> 32) as u32
 }
 
 impl Sessions {
-    /// The newest first, then by hash, newest to oldest: see the module's doc.
-    fn position(&self, id: &str) -> Option<usize> {
-        let newest = self.slots.len().checked_sub(1)?;
-        if self.slots[newest].0.is(id) {
-            return Some(newest);
+    /// Whether `id` is the newest session's.
+    fn is_newest(&self, id: &str) -> bool {
+        matches!(&self.newest, Some((newest, _)) if newest.is(id))
+    }
+
+    /// Where `id` is among the older sessions: by hash, newest to oldest.
+    fn older_position(&self, id: &str) -> Option<usize> {
+        if self.older.is_empty() {
+            return None;
         }
-        let h = hash(id);
-        (0..newest)
+        let h = hash(id.as_bytes());
+        (0..self.older.len())
             .rev()
-            .find(|&i| self.hashes[i] == h && self.slots[i].0.is(id))
+            .find(|&i| self.hashes[i] == h && self.older[i].0.is(id))
     }
 
     /// The record of session `id`, if known.
     pub fn get(&self, id: &str) -> Option<&SessionRecord> {
-        self.position(id).map(|i| &self.slots[i].1)
+        match &self.newest {
+            Some((newest, record)) if newest.is(id) => Some(record),
+            _ => self.older_position(id).map(|i| &self.older[i].1),
+        }
     }
 
-    /// The record of session `id`, created empty if new. The id is copied only when inserting.
+    /// The record of session `id`, created empty if new (it becomes the newest). The id is
+    /// copied only when inserting.
     pub fn get_or_insert(&mut self, id: &str) -> &mut SessionRecord {
-        let i = match self.position(id) {
-            Some(i) => i,
-            None => {
-                self.slots
-                    .push((InlineStr::new(id), SessionRecord::default()));
-                self.hashes.push(hash(id));
-                self.slots.len() - 1
+        if !self.is_newest(id) {
+            if let Some(i) = self.older_position(id) {
+                return &mut self.older[i].1;
             }
-        };
-        &mut self.slots[i].1
+            if let Some(displaced) = self.newest.take() {
+                self.hashes.push(hash(displaced.0.as_bytes()));
+                self.older.push(displaced);
+            }
+        }
+        let (_, record) = self
+            .newest
+            .get_or_insert_with(|| (InlineStr::new(id), SessionRecord::default()));
+        record
+    }
+
+    /// Every slot: the older ones in order, then the newest.
+    fn slots(&self) -> impl Iterator<Item = &Slot> {
+        self.older.iter().chain(&self.newest)
     }
 
     /// Sessions, in no particular order (the presence rule does not depend on it).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &SessionRecord)> {
-        self.slots.iter().map(|(k, v)| (k.as_str(), v))
+        self.slots().map(|(k, v)| (k.as_str(), v))
     }
 
     /// Sessions in id order.
@@ -86,43 +110,52 @@ impl Sessions {
 
     /// Records, in no particular order.
     pub fn values(&self) -> impl Iterator<Item = &SessionRecord> {
-        self.slots.iter().map(|(_, v)| v)
+        self.slots().map(|(_, v)| v)
     }
 
     /// Records, in no particular order, mutably.
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut SessionRecord> {
-        self.slots.iter_mut().map(|(_, v)| v)
+        self.older
+            .iter_mut()
+            .chain(&mut self.newest)
+            .map(|(_, v)| v)
     }
 
     /// Keeps the sessions `keep` accepts, in order, and gives back the room of those it drops
     /// once most of it is unused (compaction drops sessions of every client at once).
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &SessionRecord) -> bool) {
-        let before = self.slots.len();
-        self.slots.retain(|(id, record)| keep(id.as_str(), record));
-        if self.slots.len() != before {
+        let before = self.older.len();
+        self.older.retain(|(id, record)| keep(id.as_str(), record));
+        if let Some((id, record)) = &self.newest {
+            if !keep(id.as_str(), record) {
+                // The latest first seen of those kept takes the newest place.
+                self.newest = self.older.pop();
+            }
+        }
+        if self.older.len() != before {
             self.rehash();
         }
-        if self.slots.capacity() > 2 * self.slots.len() + 4 {
-            self.slots.shrink_to_fit();
+        if self.older.capacity() > 2 * self.older.len() + 4 {
+            self.older.shrink_to_fit();
             self.hashes.shrink_to_fit();
         }
     }
 
-    /// Rebuilds `hashes` after the slots moved.
+    /// Rebuilds `hashes` after the older slots moved.
     fn rehash(&mut self) {
         self.hashes.clear();
         self.hashes
-            .extend(self.slots.iter().map(|(id, _)| hash(id.as_str())));
+            .extend(self.older.iter().map(|(id, _)| hash(id.as_bytes())));
     }
 
     /// How many sessions.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.older.len() + usize::from(self.newest.is_some())
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.newest.is_none()
     }
 }
 
@@ -155,7 +188,7 @@ impl<'a> FromIterator<(&'a str, SessionRecord)> for Sessions {
 
 impl Serialize for Sessions {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.slots.len()))?;
+        let mut map = s.serialize_map(Some(self.len()))?;
         for (k, v) in self.sorted() {
             map.serialize_entry(k, v)?;
         }
@@ -177,8 +210,12 @@ impl<'de> Deserialize<'de> for Sessions {
                     // Joining rather than overwriting keeps a map with a repeated key total.
                     s.get_or_insert(&id).join(&record);
                 }
-                // Stored by id; lookups start from the end, where the newest belongs.
-                s.slots.sort_by_key(|(_, record)| record.last_ts);
+                // Stored by id; the newest place is the one with the latest event.
+                let mut all = std::mem::take(&mut s.older);
+                all.extend(s.newest.take());
+                all.sort_by_key(|(_, record)| record.last_ts);
+                s.newest = all.pop();
+                s.older = all;
                 s.rehash();
                 Ok(s)
             }
@@ -243,6 +280,36 @@ mod tests {
         );
         let json = serde_json::to_value(&s).unwrap();
         assert!(json.get("a").is_some() && json.get("c").is_some());
+    }
+
+    #[test]
+    fn the_newest_place_passes_on_and_displaced_sessions_stay_found() {
+        let mut s = Sessions::default();
+        for (n, id) in ["a", "b", "c"].iter().enumerate() {
+            s.get_or_insert(id).last_ts = n as u64 + 1;
+        }
+        s.retain(|k, _| k != "c");
+        assert_eq!(
+            s.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            ["a", "b"],
+            "the newest dropped, the latest first seen of the rest takes its place"
+        );
+        assert!(!s.is_empty());
+        assert_eq!(s.get("b").map(|r| r.last_ts), Some(2));
+        assert_eq!(s.get("a").map(|r| r.last_ts), Some(1), "found by hash");
+        assert!(s.get("c").is_none());
+        s.get_or_insert("d").last_ts = 4;
+        assert_eq!(s.len(), 3);
+        for (id, ts) in [("a", 1), ("b", 2), ("d", 4)] {
+            assert_eq!(s.get(id).map(|r| r.last_ts), Some(ts), "{id}");
+        }
+        s.get_or_insert("b").last_ts = 7;
+        assert_eq!(s.len(), 3, "an older session is found, not added again");
+        assert_eq!(s.get("b").map(|r| r.last_ts), Some(7));
+        s.retain(|_, _| false);
+        assert!(s.is_empty());
+        assert_eq!(s.len(), 0);
+        assert!(s.get("a").is_none() && s.get("d").is_none());
     }
 
     #[test]

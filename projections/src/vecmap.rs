@@ -8,6 +8,7 @@
 //! day ([`Id`], 24 bytes, 24 inline); topics are often longer than 24 bytes
 //! ([`InlineStr`](crate::InlineStr), 48 bytes, 40 inline). It serializes as a map, in key order.
 
+use crate::inline_str::short_cmp;
 use crate::lattice::Merge;
 use crate::world::Id;
 use serde::de::{MapAccess, Visitor};
@@ -57,7 +58,7 @@ impl<V, K> Default for VecMap<V, K> {
 impl<V, K: MapKey> VecMap<V, K> {
     fn find(&self, key: &str) -> Result<usize, usize> {
         self.entries
-            .binary_search_by(|(k, _)| k.as_bytes().cmp(key.as_bytes()))
+            .binary_search_by(|(k, _)| short_cmp(k.as_bytes(), key.as_bytes()))
     }
 
     /// The value for `key`.
