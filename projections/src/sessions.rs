@@ -4,13 +4,13 @@
 //! to a day), so a flappy device may have dozens. Every lifecycle event looks one up, and a
 //! `BTreeMap<String, _>` lookup chases a pointer to a heap string per comparison. Here the
 //! session first seen last sits in place, in the client's own entry: nearly every event is about
-//! it (a connect, then its subscriptions and its disconnect), and reading it costs no cache miss
-//! beyond the one that found the client. A slot in a vector of its own would cost a second miss,
-//! which waits on the first, on nearly every event. The older ones sit in one vector in the order
-//! they were first seen, ids inline, with a dense vector of the ids' hashes beside it, which a
-//! lookup scans (a few cache lines where the slots, 160 bytes each, would be dozens): a fifth of
-//! all lifecycle events start a new session, and each of them looks through every session
-//! first. New sessions take the newest place, and the one they displace is appended (a sorted
+//! it (a connect, then its subscriptions and its disconnect), and its cache lines are fetched
+//! with the client's, as soon as the client's place is known. A slot in a vector of its own would
+//! cost a second cache miss, which waits on the first to learn the vector's address, on nearly
+//! every event. The older ones sit in one vector in the order they were first seen, ids inline,
+//! with the ids' hashes beside it, the first four in the entry too, which a lookup scans (a few
+//! bytes where the slots, 160 bytes each, would be dozens of cache lines): a fifth of all
+//! lifecycle events start a new session, and each of them looks through every session first. New sessions take the newest place, and the one they displace is appended (a sorted
 //! insert would search and shift); order by id is restored only where it can be observed:
 //! equality compares as sets, and serialization and [`Sessions::sorted`] go by id, so equal sets
 //! of sessions are equal values and serialize identically (as a map, like a `BTreeMap`).
