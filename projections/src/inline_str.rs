@@ -88,11 +88,7 @@ pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
     if n < 8 {
         return a.iter().zip(b).all(|(x, y)| x == y);
     }
-    let word = |s: &[u8], at: usize| {
-        s.get(at..at + 8)
-            .and_then(|w| <[u8; 8]>::try_from(w).ok())
-            .map(u64::from_ne_bytes)
-    };
+    let word = |s: &[u8], at: usize| word_at(s, at).map(u64::from_ne_bytes);
     let mut at = 0;
     while at + 8 < n {
         if word(a, at) != word(b, at) {
@@ -104,6 +100,12 @@ pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
     word(a, n - 8) == word(b, n - 8)
 }
 
+/// The eight bytes of `s` from `at`, if it has them: the unit [`short_eq`] and [`short_cmp`]
+/// compare in.
+fn word_at(s: &[u8], at: usize) -> Option<[u8; 8]> {
+    s.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok())
+}
+
 /// How two byte strings order, as slices do (byte by byte, a prefix first), compared eight bytes
 /// at a time in registers as in [`short_eq`]: sorted maps of a few short keys (a client's rooms,
 /// a session's topics) search on every subscription, and a call to `memcmp` per probe cost more
@@ -111,11 +113,7 @@ pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
 pub(crate) fn short_cmp(a: &[u8], b: &[u8]) -> Ordering {
     let n = a.len().min(b.len());
     // Big-endian, so that words order as their bytes do.
-    let word = |s: &[u8], at: usize| {
-        s.get(at..at + 8)
-            .and_then(|w| <[u8; 8]>::try_from(w).ok())
-            .map(u64::from_be_bytes)
-    };
+    let word = |s: &[u8], at: usize| word_at(s, at).map(u64::from_be_bytes);
     let mut at = 0;
     while at + 8 <= n {
         let (x, y) = (word(a, at), word(b, at));

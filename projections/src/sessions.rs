@@ -10,10 +10,11 @@
 //! every event. The older ones sit in one vector in the order they were first seen, ids inline,
 //! with the ids' hashes beside it, the first four in the entry too, which a lookup scans (a few
 //! bytes where the slots, 160 bytes each, would be dozens of cache lines): a fifth of all
-//! lifecycle events start a new session, and each of them looks through every session first. New sessions take the newest place, and the one they displace is appended (a sorted
-//! insert would search and shift); order by id is restored only where it can be observed:
-//! equality compares as sets, and serialization and [`Sessions::sorted`] go by id, so equal sets
-//! of sessions are equal values and serialize identically (as a map, like a `BTreeMap`).
+//! lifecycle events start a new session, and each of them looks through every session first.
+//! New sessions take the newest place, and the one they displace is appended (a sorted insert
+//! would search and shift); order by id is restored only where it can be observed: equality
+//! compares as sets, and serialization and [`Sessions::sorted`] go by id, so equal sets of
+//! sessions are equal values and serialize identically (as a map, like a `BTreeMap`).
 
 use crate::inline_str::InlineStr;
 use crate::lattice::Merge;
@@ -32,6 +33,7 @@ type Slot = (InlineStr, SessionRecord);
 #[derive(Debug, Clone, Default)]
 pub struct Sessions {
     /// The session first seen last (read back from storage: the one with the latest event).
+    /// Empty only when there are no sessions at all, which `is_empty` relies on.
     newest: Option<Slot>,
     /// The others, in the order they were first seen (kept by [`Sessions::retain`] too).
     older: Vec<Slot>,
