@@ -42,7 +42,7 @@ impl MapKey for InlineStr {
         match &self.0 {
             // The bytes were copied whole from a `&str`, so they are UTF-8: the empty fallback
             // is never taken.
-            Repr::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
+            Repr::Inline { .. } => schemas::utf8::from_utf8(self.as_bytes()).unwrap_or_default(),
             Repr::Heap(s) => s,
         }
     }

@@ -142,7 +142,7 @@ pub fn decode_json(bytes: &[u8]) -> Result<Record, DecodeError> {
     // One UTF-8 check of the whole record is much cheaper than serde_json's check of each
     // string in it, which parsing a `&str` skips. Invalid bytes are explained by the slice
     // parser, which says where they are.
-    let Ok(text) = std::str::from_utf8(bytes) else {
+    let Ok(text) = crate::utf8::from_utf8(bytes) else {
         return Err(explain(bytes));
     };
     if let Some(wire) = crate::json_fast::wire(text) {

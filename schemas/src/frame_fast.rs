@@ -217,7 +217,7 @@ impl<'a> Cursor<'a> {
             0xdb => self.be(4)? as usize,
             _ => return None,
         };
-        std::str::from_utf8(self.take(len)?).ok()
+        crate::utf8::from_utf8(self.take(len)?).ok()
     }
 
     /// A string, written into `out` in place of what it held.

@@ -27,6 +27,7 @@ pub mod lifecycle;
 pub mod record;
 pub mod schema;
 pub mod telemetry;
+pub mod utf8;
 pub mod websocket;
 
 pub use action::Action;
