@@ -33,9 +33,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Byte strings of the kinds that reach the check: ASCII ids, any text, and text with a
-    /// byte changed anywhere (a non-ASCII byte at every position, or an ASCII one in the middle
-    /// of a character), at every offset from a word boundary.
+    /// Byte strings of the kinds that reach the check: ASCII ids, any text, and random bytes,
+    /// each sometimes with one byte, at any place, set to any value (a non-ASCII byte among
+    /// ASCII ones, or an ASCII one in the middle of a character), starting at each of the eight
+    /// offsets from a word boundary.
     fn bytes() -> impl Strategy<Value = (Vec<u8>, usize)> {
         let text = prop_oneof![
             "[a-z0-9/+#-]{0,70}".prop_map(String::into_bytes),
