@@ -43,24 +43,12 @@ fn decode_fold(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
-    let mut frames = Vec::new();
-    for line in &lines {
-        if let Ok(record) = schemas::decode_json(line.as_bytes()) {
-            schemas::frame::encode_frame(&record, &mut frames);
-        }
-    }
+    let frames = tests::workload::frames_of(&lines);
     // A single-threaded decode+fold loop: one `FrameDecoder`, reusing its records.
     group.bench_function("decode_frame+fold", |b| {
         b.iter_batched_ref(
             || World::in_memory(Config::default()),
-            |world| {
-                let mut decoder = schemas::FrameDecoder::new();
-                let mut at = 0;
-                while let Ok(Some((record, used))) = decoder.decode(&frames[at..], at as u64) {
-                    world.apply(record);
-                    at += used;
-                }
-            },
+            |world| tests::workload::decode_and_fold(world, &frames),
             BatchSize::LargeInput,
         )
     });

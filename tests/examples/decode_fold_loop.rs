@@ -26,23 +26,12 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let mut frames = Vec::new();
-    for line in tests::workload::iot_lifecycle_lines(EVENTS, CLIENTS, 42) {
-        if let Ok(record) = schemas::decode_json(line.as_bytes()) {
-            schemas::frame::encode_frame(&record, &mut frames);
-        }
-    }
+    let frames =
+        tests::workload::frames_of(&tests::workload::iot_lifecycle_lines(EVENTS, CLIENTS, 42));
     let mut folded = 0;
     for _ in 0..runs {
         let mut world = World::in_memory(Config::default());
-        let mut decoder = schemas::FrameDecoder::new();
-        let (mut at, mut n) = (0, 0);
-        while let Ok(Some((record, used))) = decoder.decode(&frames[at..], at as u64) {
-            world.apply(record);
-            at += used;
-            n += 1;
-        }
-        folded = n;
+        folded = tests::workload::decode_and_fold(&mut world, &frames);
         std::hint::black_box(&world);
     }
     println!("{folded}");
