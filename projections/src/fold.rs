@@ -40,11 +40,12 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) {
             let write = Lww::new(ts, state);
             // Room names borrow from the record, so the world stays free to mutate. On the stack:
             // a subscription names a few topics, and this runs for two events in five.
-            let rooms: SmallVec<[&str; 4]> = sub
-                .topics
-                .iter()
-                .filter_map(|t| world.config.chat_topic.room_of(t))
-                .collect();
+            let mut rooms: SmallVec<[&str; 4]> = SmallVec::new();
+            for topic in &sub.topics {
+                if let Some(room) = world.config.chat_topic.room_of(topic) {
+                    rooms.push(room);
+                }
+            }
             let client = world.client_mut(client_id, ts);
             let s = client.sessions.get_or_insert(&sub.session_identifier);
             s.last_ts = s.last_ts.max(ts);
@@ -55,7 +56,7 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) {
             for room in &rooms {
                 client.rooms.join_at(room, &write);
             }
-            for room in rooms {
+            for room in &rooms {
                 room_member(world, room, client_id, &write);
             }
         }
