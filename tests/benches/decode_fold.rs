@@ -7,19 +7,16 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use projections::{Config, World};
-use tests::workload::iot_lifecycle_lines;
+use tests::workload::{bench_stream, decode_and_fold, BENCH_EVENTS};
 
 // The processor's binaries use mimalloc too: the fold allocates small keys and records.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const EVENTS: usize = 200_000;
-const CLIENTS: usize = 10_000;
-
 fn decode_fold(c: &mut Criterion) {
-    let lines = iot_lifecycle_lines(EVENTS, CLIENTS, 42);
+    let lines = bench_stream();
     let mut group = c.benchmark_group("iot_lifecycle");
-    group.throughput(Throughput::Elements(EVENTS as u64));
+    group.throughput(Throughput::Elements(BENCH_EVENTS as u64));
     group.sample_size(10);
     group.bench_function("decode_json", |b| {
         b.iter(|| {
@@ -44,11 +41,23 @@ fn decode_fold(c: &mut Criterion) {
         )
     });
     let frames = tests::workload::frames_of(&lines);
+    // The loops below stop at the first frame that does not decode, and the throughput counts
+    // every event: so every frame must decode, by both decoders.
+    let folded = decode_and_fold(&mut World::in_memory(Config::default()), &frames);
+    assert!(
+        matches!(folded, Ok(BENCH_EVENTS)),
+        "the bench stream's {BENCH_EVENTS} frames decode and fold: {folded:?}"
+    );
+    let owned = decoded_owned(&frames);
+    assert!(
+        matches!(owned, Ok(BENCH_EVENTS)),
+        "decode_frame reads the bench stream's {BENCH_EVENTS} frames: {owned:?}"
+    );
     // A single-threaded decode+fold loop: one `FrameDecoder`, reusing its records.
     group.bench_function("decode_frame+fold", |b| {
         b.iter_batched_ref(
             || World::in_memory(Config::default()),
-            |world| tests::workload::decode_and_fold(world, &frames),
+            |world| decode_and_fold(world, &frames),
             BatchSize::LargeInput,
         )
     });
@@ -98,6 +107,16 @@ fn decode_fold(c: &mut Criterion) {
         )
     });
     group.finish();
+}
+
+/// How many frames [`schemas::frame::decode_frame`] reads from `frames`, up to the first error.
+fn decoded_owned(frames: &[u8]) -> Result<usize, schemas::DecodeError> {
+    let (mut at, mut n) = (0, 0);
+    while let Some((_, used)) = schemas::frame::decode_frame(&frames[at..], at as u64)? {
+        at += used;
+        n += 1;
+    }
+    Ok(n)
 }
 
 criterion_group!(benches, decode_fold);

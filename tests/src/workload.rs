@@ -157,21 +157,36 @@ pub fn frames_of(lines: &[String]) -> Vec<u8> {
     frames
 }
 
+/// How many lifecycle events the decode + fold bench's stream holds ([`bench_stream`]).
+pub const BENCH_EVENTS: usize = 200_000;
+/// How many clients the bench's stream spreads its events over.
+pub const BENCH_CLIENTS: usize = 10_000;
+
+/// The stream the criterion bench `decode_fold` times and `scripts/bench/instructions` counts
+/// (through the `decode_fold_loop` example), as JSON lines: one definition, so that the two
+/// cannot measure different streams.
+pub fn bench_stream() -> Vec<String> {
+    iot_lifecycle_lines(BENCH_EVENTS, BENCH_CLIENTS, 42)
+}
+
 /// Decodes `frames` one by one with a single `FrameDecoder`, which reuses its records, and folds
 /// each into `world`; returns how many it folded. The loop that criterion times as
 /// `decode_frame+fold` and `scripts/bench/instructions` counts, so both measure the same code.
-// Inlined into the caller, as the loop was when each bench wrote it out: called across crates,
-// it counted 10 more instructions an event.
-#[inline]
-pub fn decode_and_fold(world: &mut projections::World, frames: &[u8]) -> usize {
+///
+/// # Errors
+/// The first frame that does not decode: a bench must not time or count a stream cut short.
+pub fn decode_and_fold(
+    world: &mut projections::World,
+    frames: &[u8],
+) -> Result<usize, schemas::DecodeError> {
     let mut decoder = schemas::FrameDecoder::new();
     let (mut at, mut folded) = (0, 0);
-    while let Ok(Some((record, used))) = decoder.decode(&frames[at..], at as u64) {
+    while let Some((record, used)) = decoder.decode(&frames[at..], at as u64)? {
         world.apply(record);
         at += used;
         folded += 1;
     }
-    folded
+    Ok(folded)
 }
 
 #[cfg(test)]
