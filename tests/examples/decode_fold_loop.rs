@@ -1,8 +1,8 @@
 //! The criterion bench's decode frames + fold loop (`benches/decode_fold.rs`, on the same stream,
 //! `tests::workload::bench_stream`), run a given number of times, for counting its instructions:
 //! `scripts/bench/instructions` runs it under cachegrind once and three times and halves the
-//! difference, which leaves out building the stream. Unlike time, the count does not
-//! drift with the machine, so it can tell a change of a few percent.
+//! difference, which leaves out building the stream. Unlike time, the count does not drift with
+//! the machine, so it can tell a change of a few percent.
 //!
 //! Run: `cargo run --profile bench -p tests --example decode_fold_loop -- 3` (prints the events
 //! folded per run).
