@@ -114,10 +114,20 @@ impl ConnSummary {
 
     /// Dead now means dead forever: closing is permanent and age only grows.
     pub fn is_dead(&self, now: u64, max_age_ms: u64) -> bool {
-        self.closed_at.0.is_some()
-            || self
-                .connected_at
-                .0
-                .is_some_and(|at| now >= at.saturating_add(max_age_ms))
+        self.closed_at.0.is_some() || self.is_expired(now, max_age_ms)
+    }
+
+    /// Past the maximum connection age at `now` in every copy of this summary, whatever else
+    /// the copy knows. A connection is opened before it is closed, so when only its close is
+    /// known, the close bounds its opening from above.
+    ///
+    /// Only such a summary may be dropped from an entry that several writers join: a dropped
+    /// summary that was merely closed would come back live from a writer's older copy of the
+    /// entry, while an expired one is dead in every copy.
+    pub fn is_expired(&self, now: u64, max_age_ms: u64) -> bool {
+        self.connected_at
+            .0
+            .or(self.closed_at.0)
+            .is_some_and(|at| now >= at.saturating_add(max_age_ms))
     }
 }

@@ -35,9 +35,10 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> Option<usize> {
         Key::Client(id) => {
             let c = world.clients.get_mut(id.as_str())?;
             crate::session::compact(&mut c.sessions, horizon, retention);
-            // A dead connection stays dead; its own `conn#` entry remembers it, so a late record
-            // about it brings back a closed summary, never a live one.
-            c.connections.retain(|_, s| !s.is_dead(now, max_age));
+            // An expired connection is dead in every copy of this entry, so no writer's older
+            // copy can bring it back live; a late record about it brings back a closed summary
+            // from its own `conn#` entry. A merely closed one stays until it expires.
+            c.connections.retain(|_, s| !s.is_expired(now, max_age));
             if !kept.contains(id.as_str()) {
                 forget_left(&mut c.rooms, world.config.forget_before(c.updated_at));
             }
@@ -70,18 +71,24 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> Option<usize> {
         Key::Device(id) => {
             let conns = &world.conns;
             let d = world.devices.get_mut(id.as_str())?;
-            // Only drop what a loaded connection proves stale; the connection is the truth. A
-            // complete world holds every connection it has not forgotten as dead.
+            // Only drop what a loaded connection proves stale for good: closed or expired, or a
+            // newer list without the device. The loaded copy may be older than this entry (its
+            // writer's commit still landing), so its not watching the device proves nothing.
+            // A complete world holds every connection it has not forgotten as dead.
             let complete = world.complete;
-            d.watchers.retain(|conn, _| match conns.get(conn.as_str()) {
-                Some(c) => !c.summary.is_dead(now, max_age) && c.watches(id),
-                None => !complete,
-            });
+            d.watchers
+                .retain(|conn, listed_at| match conns.get(conn.as_str()) {
+                    Some(c) => {
+                        !c.summary.is_dead(now, max_age) && !c.stopped_watching(id, *listed_at)
+                    }
+                    None => !complete,
+                });
             Some(d.watchers.len())
         }
         Key::Lobby => {
             let lobby = world.lobby.as_mut()?;
-            lobby.connections.retain(|_, s| !s.is_dead(now, max_age));
+            // As for a client's connections: every shard's writer joins this entry.
+            lobby.connections.retain(|_, s| !s.is_expired(now, max_age));
             Some(lobby.connections.len())
         }
         Key::Watermark => world.watermark.map(|_| 0),

@@ -40,6 +40,16 @@ impl ConnectionState {
             .as_ref()
             .is_some_and(|w| w.value.binary_search_by(|d| d.as_str().cmp(device)).is_ok())
     }
+
+    /// Whether this connection's list of devices was replaced, after `listed_at`, by one
+    /// without `device`: then a watcher recorded at `listed_at` is stale in every copy of the
+    /// device's entry. A copy of the connection read before that list was written (another
+    /// writer's commit still landing) has an older list, or none, and proves nothing.
+    pub fn stopped_watching(&self, device: &str, listed_at: u64) -> bool {
+        self.watching
+            .as_ref()
+            .is_some_and(|w| w.ts > listed_at && !self.watches(device))
+    }
 }
 
 /// Every known connection (`lobby`), for `sendmessage` without a room. Dead connections are
