@@ -11,7 +11,6 @@
 //! events to the Kinesis stream.
 
 pub mod aws;
-pub mod batch;
 pub mod cli;
 pub mod consume;
 pub mod dev;

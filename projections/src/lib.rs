@@ -8,10 +8,12 @@
 //!
 //! - [`session`]: IoT sessions and the presence rule (current session by version, reset horizon).
 //! - [`client`], [`connection`]: the entries of the world, one per DynamoDB item ([`key`]).
-//! - [`world`]: the entries together, the fold over them and the batch protocol's loading.
+//! - [`world`]: the entries together and the fold over them.
+//! - [`batch`]: the batch protocol, sans I/O: what a process loads and writes around the fold.
 //! - [`route`]: who gets a message and how (socket, MQTT, push); [`delivery`]: what is sent.
 //! - [`view`]: the client projection readers see; `compact`: bounding state without changing it.
 
+pub mod batch;
 pub mod client;
 mod compact;
 pub mod config;
@@ -28,6 +30,7 @@ pub mod vecmap;
 pub mod view;
 pub mod world;
 
+pub use batch::{Batch, BatchError, CommitOutcome, Plan, Revision, Step, Unsettled, Write};
 pub use client::{ClientState, ConnSummary};
 pub use config::{Config, PatternError, TopicPattern};
 pub use connection::{ConnectionState, DeviceState, LobbyState, RoomState};

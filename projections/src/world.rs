@@ -3,8 +3,8 @@
 //! A world is either *complete* ([`World::in_memory`]: it holds everything there is, as in replay
 //! and tests) or *partial* ([`World::new`]: backed by a store). A partial world asks for the
 //! entries a record needs ([`World::needs`]), the caller loads them ([`World::load`]), and after
-//! folding a batch hands back the changed ones ([`World::take_dirty`]) to write. This is the batch
-//! protocol of DESIGN.md section 5, and the same code runs in every process.
+//! folding a batch hands back the changed ones ([`World::take_dirty`]) to write. The batch
+//! protocol ([`crate::batch`]) drives this in every process.
 
 use crate::client::{ConnSummary, Listed};
 use crate::key::{Entry, EntryRef, Key};
@@ -419,21 +419,10 @@ impl World {
         }
     }
 
-    /// The entries changed since the last call, compacted, for the caller to persist.
-    pub fn take_dirty(&mut self) -> Vec<(Key, Entry)> {
-        let keys = self.take_dirty_keys();
-        keys.into_iter()
-            .filter_map(|key| {
-                let entry = self.entry(&key)?;
-                Some((key, entry))
-            })
-            .collect()
-    }
-
-    /// The keys of the entries changed since the last call, compacted, in key order:
-    /// [`World::take_dirty`] without the copies, for a caller that copies the entries
-    /// ([`World::entry`]) on several threads.
-    pub fn take_dirty_keys(&mut self) -> Vec<Key> {
+    /// The keys of the entries changed since the last call, compacted, in key order: what the
+    /// batch protocol writes ([`crate::batch`]). A caller reads the entries themselves from the
+    /// world ([`World::entry_ref`], [`World::entry`]), on as many threads as it likes.
+    pub fn take_dirty(&mut self) -> Vec<Key> {
         let dirty = std::mem::take(&mut self.dirty);
         for id in &dirty.clients {
             if let Some(client) = self.clients.get_mut(id.as_str()) {
@@ -527,29 +516,15 @@ impl World {
         self.entry_ref(key).map(EntryRef::to_entry)
     }
 
-    /// Joins another world into this one: commutative, associative and idempotent.
+    /// Joins another world into this one, taking it: commutative, associative and idempotent.
+    /// Entries only the other holds move over instead of being copied: a fold split by client
+    /// (replay's parallel fold) has most entries on one side only.
     ///
     /// Each side may know half of a connection (one its client, the other its rooms), so after
-    /// joining the entries every connection is synced into its client again, as folding both
-    /// sides' records into one world would have done.
-    pub fn merge(&mut self, other: &World) {
-        for key in other.keys() {
-            let entry = other.entry(&key);
-            self.load(key, entry);
-        }
-        let conns: Vec<Id> = self.conns.keys().cloned().collect();
-        for id in conns {
-            self.sync_connection(&id);
-        }
-    }
-
-    /// [`World::merge`], taking the other world: entries only it holds move over instead of
-    /// being copied. A fold split by client (replay's parallel fold) has most entries on one
-    /// side only.
-    ///
-    /// Only connections both worlds hold are synced again: a world has synced each of its own
-    /// connections into its client and rooms with every record, so a connection one side alone
-    /// knows is already in the entries joined here.
+    /// joining the entries the connections both worlds hold are synced into their clients again,
+    /// as folding both sides' records into one world would have done. A connection one side
+    /// alone knows is already synced into the entries joined here: a world syncs each of its own
+    /// connections into its client and rooms with every record.
     pub fn absorb(&mut self, mut other: World) {
         let shared: Vec<Id> = other
             .conns
@@ -557,7 +532,7 @@ impl World {
             .filter(|id| self.conns.contains_key(id.as_str()))
             .cloned()
             .collect();
-        // Entries moving over are not changes of this world (as with `merge`).
+        // Entries moving over are not changes of this world.
         for client in other.clients.values_mut() {
             client.listed = Listed::default();
         }

@@ -2,11 +2,9 @@
 
 use processor::aws::dynamo::DynamoStore;
 use processor::aws::sink_port::RecordingSink;
-use processor::aws::store_port::{
-    CommitOutcome, DedupMark, Loaded, RevisionedStore, StoreError, Write,
-};
+use processor::aws::store_port::{DedupMark, Loaded, RevisionedStore, StoreError, Write};
 use processor::lambda::InRecord;
-use projections::{Delivery, Key};
+use projections::{CommitOutcome, Delivery, Key};
 use schemas::EventId;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};

@@ -12,15 +12,13 @@
 //! [`StoreError`] marked retryable, and the batch is retried from its first record.
 
 use crate::aws::item::{self, get_n, key_of, n, Item};
-use crate::aws::store_port::{
-    CommitOutcome, DedupMark, Loaded, RevisionedStore, StoreError, Write,
-};
+use crate::aws::store_port::{DedupMark, Loaded, RevisionedStore, StoreError, Write};
 use crate::sinks::classify::ErrorClass;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
-use projections::Key;
+use projections::{CommitOutcome, Key};
 use schemas::EventId;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};

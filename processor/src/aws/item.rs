@@ -17,9 +17,9 @@
 //! duration). Other items of the table: `dedup#{eventId}` (`sent`: the delivery ids sent, `ttl`)
 //! and `checkpoint#{stream}#{shardId}` (`consume`'s position: `seq`, `done`).
 
-use crate::aws::store_port::{Revision, StoreError, Write};
+use crate::aws::store_port::{StoreError, Write};
 use aws_sdk_dynamodb::types::AttributeValue;
-use projections::{Entry, Key};
+use projections::{Entry, Key, Revision};
 use std::collections::HashMap;
 
 /// The sort key of every single-item entry.

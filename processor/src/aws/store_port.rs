@@ -4,22 +4,18 @@
 //! Every entry carries a revision. A batch loads its entries with their revisions
 //! ([`RevisionedStore::load_many`]) and writes each changed entry once, on condition that its
 //! revision is still the one loaded ([`RevisionedStore::commit`]). Keys whose revision moved
-//! come back as conflicts: the handler reloads them and folds the batch again, which is safe
-//! because every entry is a join-semilattice (see `projections::lattice`).
+//! come back as conflicts, which the batch protocol (`projections::batch`) loads and folds again.
 //!
 //! The watermark is a max register: it never conflicts, the store keeps the larger value.
 //!
 //! The store also remembers which deliveries went out ([`RevisionedStore::delivered`]), per
 //! event id, so a retried batch sends nothing twice.
 
-use projections::{ClientProjection, Entry, Key};
+use projections::{ClientProjection, CommitOutcome, Entry, Key, Revision};
 use schemas::EventId;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Mutex;
-
-/// An entry's revision: 1 after the first write, one more after each.
-pub type Revision = u64;
 
 /// One loaded entry: `None`s when the store has none.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,15 +37,6 @@ pub struct Write {
     pub expected: Option<Revision>,
     /// For a client, its view, stored as plain attributes next to the entry for readers.
     pub view: Option<ClientProjection>,
-}
-
-/// What a commit did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CommitOutcome {
-    /// Keys written, with their new revision.
-    pub written: Vec<(Key, Revision)>,
-    /// Keys not written because their revision moved.
-    pub conflicts: Vec<Key>,
 }
 
 /// Remembering that some of an event's deliveries went out.

@@ -2,11 +2,11 @@
 //! [`crate::aws`]. Lambda calls it per Kinesis event; `processor consume` per `GetRecords` page.
 //!
 //! 1. Decode every record; a poison record goes to the [`Quarantine`] and the rest go on.
-//! 2. Load the keys the batch touches in bulk ([`crate::batch`] rounds over `load_many`).
-//! 3. Fold in order; deliveries are decided against the state at each point.
-//! 4. Write each changed entry once, on condition of its revision. Conflicting keys are reloaded
-//!    (merged into the folded state) and the batch is folded again: every entry is a lattice and
-//!    the fold is idempotent, so this yields the join of both writers' work. Bounded attempts.
+//! 2. Load the keys the batch touches in bulk,
+//! 3. fold the records in order, deciding deliveries against the state at each point,
+//! 4. write each changed entry once, on condition of its revision, loading conflicting keys
+//!    again and folding the batch again, a bounded number of times: all three as the batch
+//!    protocol (`projections::batch`) asks, against the store.
 //! 5. Send deliveries with bounded concurrency, in order per target, skipping those already sent
 //!    (dedup marks per event id); a 410 Gone feeds `connection_gone` back to the stream.
 //! 6. Report the index of the first record that did not complete, if any: Lambda retries from
@@ -22,8 +22,7 @@ use crate::aws::feedback::Feedback;
 use crate::aws::quarantine_port::{PoisonRecord, Quarantine, QuarantineError};
 use crate::aws::sink_port::{DeliveryOutcome, DeliverySink};
 use crate::aws::store_port::{DedupMark, RevisionedStore, StoreError, Write};
-use crate::batch::{self, Unsettled, PREFETCH_ROUNDS, RECORD_ROUNDS};
-use projections::{Channel, Delivery, Entry, Key, World};
+use projections::{Batch, BatchError, Channel, Delivery, Key, Plan, Step, World};
 use schemas::{ConnectionGone, EventId, Record};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -80,7 +79,7 @@ enum FoldError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Unsettled(#[from] Unsettled),
+    Batch(#[from] BatchError),
 }
 
 /// A delivery waiting to be sent: the input index of the record that caused it, its time.
@@ -208,124 +207,55 @@ where
         report.fail(at, why);
     }
 
-    async fn load(
-        &self,
-        world: &mut World,
-        revs: &mut HashMap<Key, Option<u64>>,
-        keys: Vec<Key>,
-        report: &mut BatchReport,
-    ) -> Result<(), StoreError> {
-        let loaded = self.store.load_many(&keys).await?;
-        report.keys_loaded += keys.len();
-        for (key, l) in keys.into_iter().zip(loaded) {
-            revs.insert(key.clone(), l.rev);
-            world.load(key, l.entry);
-        }
-        Ok(())
-    }
-
-    async fn settle(
-        &self,
-        world: &mut World,
-        revs: &mut HashMap<Key, Option<u64>>,
-        record: &Record,
-        report: &mut BatchReport,
-    ) -> Result<(), FoldError> {
-        for _ in 0..RECORD_ROUNDS {
-            let needs = world.needs(record);
-            if needs.is_empty() {
-                return Ok(());
-            }
-            self.load(world, revs, needs, report).await?;
-        }
-        Err(Unsettled::of(world, record).into())
-    }
-
-    /// Steps 2-4; returns the deliveries of the first fold, by position in `records`.
+    /// Steps 2-4, as the batch protocol (`projections::batch`) asks: loads from the store,
+    /// conditional commits to it. Returns the deliveries of the first fold, by position in
+    /// `records`.
     async fn fold_and_commit(
         &self,
         records: &[Record],
         report: &mut BatchReport,
     ) -> Result<Vec<(usize, Delivery)>, FoldError> {
         let mut world = World::new(self.settings.fold.clone());
-        let mut revs: HashMap<Key, Option<u64>> = HashMap::new();
-        let mut pending: Vec<&Record> = records.iter().collect();
-        for _ in 0..PREFETCH_ROUNDS {
-            let keys = batch::prefetch_round(&world, &mut pending);
-            if keys.is_empty() {
-                break;
-            }
-            self.load(&mut world, &mut revs, keys, report).await?;
-        }
-        let mut decided = Vec::new();
-        for (i, record) in records.iter().enumerate() {
-            self.settle(&mut world, &mut revs, record, report).await?;
-            decided.extend(world.apply(record).into_iter().map(|d| (i, d)));
-        }
-
-        let mut written: HashMap<Key, Entry> = HashMap::new();
-        let mut reloaded: Vec<Key> = Vec::new();
-        for attempt in 1..=self.settings.commit_attempts.max(1) {
-            let mut dirty = world.take_dirty();
-            // A reloaded key must be written even if folding again left it "clean": our own
-            // changes to it are only in memory until then.
-            for key in reloaded.drain(..) {
-                if !dirty.iter().any(|(k, _)| *k == key) {
-                    if let Some(entry) = world.entry(&key) {
-                        dirty.push((key, entry));
+        let mut batch = Batch::new(records, Plan::shared(self.settings.commit_attempts));
+        loop {
+            match batch.next(&mut world)? {
+                Step::Load(keys) => {
+                    let loaded = self.store.load_many(&keys).await?;
+                    report.keys_loaded += keys.len();
+                    for (key, l) in keys.into_iter().zip(loaded) {
+                        batch.load(&mut world, key, l.entry, l.rev);
                     }
                 }
-            }
-            let writes: Vec<Write> = dirty
-                .into_iter()
-                .filter(|(k, e)| written.get(k) != Some(e))
-                .map(|(key, entry)| Write {
-                    view: match &key {
-                        Key::Client(id) => world.client(id),
-                        _ => None,
-                    },
-                    expected: revs.get(&key).copied().flatten(),
-                    key,
-                    entry,
-                })
-                .collect();
-            let out = self.store.commit(&writes).await?;
-            report.entries_written += out.written.len();
-            let entries: HashMap<&Key, &Entry> =
-                writes.iter().map(|w| (&w.key, &w.entry)).collect();
-            for (key, rev) in out.written {
-                if let Some(entry) = entries.get(&key) {
-                    written.insert(key.clone(), (*entry).clone());
+                Step::Commit(writes) => {
+                    let writes: Vec<Write> = writes
+                        .into_iter()
+                        .filter_map(|w| {
+                            Some(Write {
+                                entry: world.entry(&w.key)?,
+                                view: match &w.key {
+                                    Key::Client(id) => world.client(id),
+                                    _ => None,
+                                },
+                                expected: w.expected,
+                                key: w.key,
+                            })
+                        })
+                        .collect();
+                    let out = self.store.commit(&writes).await?;
+                    report.entries_written += out.written.len();
+                    if let Some(first) = out.conflicts.first() {
+                        report.conflicts += out.conflicts.len();
+                        tracing::info!(
+                            conflicts = out.conflicts.len(),
+                            %first,
+                            "revision conflict: reloading and folding again"
+                        );
+                    }
+                    batch.committed(&world, out);
                 }
-                revs.insert(key, Some(rev));
+                Step::Done => return Ok(batch.into_deliveries()),
             }
-            if out.conflicts.is_empty() {
-                return Ok(decided);
-            }
-            report.conflicts += out.conflicts.len();
-            tracing::info!(
-                attempt,
-                conflicts = out.conflicts.len(),
-                first = %out.conflicts[0],
-                "revision conflict: reloading and folding again"
-            );
-            self.load(&mut world, &mut revs, out.conflicts.clone(), report)
-                .await?;
-            for record in records {
-                self.settle(&mut world, &mut revs, record, report).await?;
-                world.apply(record);
-            }
-            reloaded = out.conflicts;
         }
-        Err(StoreError {
-            retryable: true,
-            op: "commit",
-            message: format!(
-                "revisions still conflicting after {} attempts",
-                self.settings.commit_attempts
-            ),
-        }
-        .into())
     }
 
     /// Step 5.

@@ -11,11 +11,10 @@
 //! commit. Committing less often means a busy client's entry is written once per commit instead
 //! of once per batch: on a million events over 50,000 clients that is most of the run's cost.
 
-use crate::batch::{self, Unsettled, PREFETCH_ROUNDS, RECORD_ROUNDS};
 use crate::local::deliveries::Deliveries;
 use crate::local::store::{encode_entries, Commit, EncodeError, ProjectionStore};
 use crate::local::summary::Summary;
-use projections::{ClientProjection, Config, Delivery, Key, World};
+use projections::{Batch, BatchError, ClientProjection, CommitOutcome, Config, Key, Step, World};
 use schemas::{EventId, Record};
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -43,9 +42,9 @@ pub enum FoldError<E: std::error::Error + 'static> {
     /// Deliveries could not be written.
     #[error("writing deliveries: {0}")]
     Output(#[from] io::Error),
-    /// The fold kept asking for more keys.
+    /// The batch protocol stopped (the fold kept asking for more keys).
     #[error(transparent)]
-    Unsettled(#[from] Unsettled),
+    Batch(#[from] BatchError),
 }
 
 /// The fold over a store.
@@ -75,11 +74,6 @@ impl<S: ProjectionStore> Pipeline<S> {
         }
     }
 
-    /// The store.
-    pub fn store(&self) -> &S {
-        &self.store
-    }
-
     /// Folds one batch and hands its new deliveries to `out`, in order; commits
     /// when the last commit is `COMMIT_EVERY` old, recording that the store has folded the log
     /// up to `log_position`.
@@ -96,32 +90,19 @@ impl<S: ProjectionStore> Pipeline<S> {
         out: &mut impl Deliveries,
         summary: &mut Summary,
     ) -> Result<(), FoldError<S::Error>> {
-        let mut decided: Vec<(usize, Delivery)> = Vec::new();
-        let (mut loaded, mut settled) = (0, false);
         let started = Instant::now();
-        let mut prefetch_time = Duration::ZERO;
-        for (i, record) in records.iter().enumerate() {
-            // The prefetch asks about every record's entries, which brings them into the cache;
-            // applying the records right after finds them there, where a whole batch later it
-            // would miss again (the fold is bound by such misses).
-            if i % PREFETCH_CHUNK == 0 {
-                let t = Instant::now();
-                let chunk = &records[i..records.len().min(i + PREFETCH_CHUNK)];
-                let (n, all) = self.prefetch(chunk)?;
-                (loaded, settled) = (loaded + n, all);
-                prefetch_time += t.elapsed();
+        let mut batch = Batch::fold_only(records, PREFETCH_CHUNK);
+        let mut loaded = 0;
+        // A fold-only batch asks for loads, then is done: its changes stay marked for `commit`.
+        while let Step::Load(keys) = batch.next(&mut self.world)? {
+            loaded += keys.len();
+            let entries = self.store.load(&keys).map_err(FoldError::Store)?;
+            for (key, entry) in keys.into_iter().zip(entries) {
+                batch.load(&mut self.world, key, entry, None);
             }
-            // What a lifecycle record reads depends on the record alone (its client, its chat
-            // rooms, the watermark), and a loaded entry stays loaded: once the prefetch has
-            // settled every record of the chunk, asking again before applying one cannot find
-            // anything. Most of a stream is lifecycle events, and each check is a few hash
-            // lookups.
-            if !(settled && matches!(record, Record::Lifecycle(_))) {
-                self.settle(record)?;
-            }
-            decided.extend(self.world.apply(record).into_iter().map(|d| (i, d)));
         }
-        let fold_time = started.elapsed().saturating_sub(prefetch_time);
+        let decided = batch.into_deliveries();
+        let fold_time = started.elapsed();
 
         // Deliveries of one event all carry its id; a duplicate record (in an earlier batch, or
         // earlier in this one) has the same id, so only the first record with an id routes.
@@ -161,7 +142,6 @@ impl<S: ProjectionStore> Pipeline<S> {
         tracing::debug!(
             records = records.len(),
             keys_loaded = loaded,
-            prefetch_ms = prefetch_time.as_secs_f64() * 1e3,
             fold_ms = fold_time.as_secs_f64() * 1e3,
             route_ms = t2.elapsed().as_secs_f64() * 1e3,
             "batch folded"
@@ -179,9 +159,15 @@ impl<S: ProjectionStore> Pipeline<S> {
             return Ok(());
         };
         let t0 = Instant::now();
+        // The embedded store has one writer: its commit never conflicts, and the protocol's
+        // first commit is its only one.
+        let mut batch = Batch::commit_only(1);
+        let keys: Vec<Key> = match batch.next(&mut self.world)? {
+            Step::Commit(writes) => writes.into_iter().map(|w| w.key).collect(),
+            Step::Load(_) | Step::Done => Vec::new(),
+        };
         // Encoding every changed entry (tens of thousands of clients, each a few vectors) is
         // most of a commit's time on this thread: done in two halves, from the world itself.
-        let keys = self.world.take_dirty_keys();
         let entries = encode_entries(&self.world, &keys)?;
         let t1 = Instant::now();
         let prune_routed_before = self
@@ -198,6 +184,7 @@ impl<S: ProjectionStore> Pipeline<S> {
                 durable: true,
             })
             .map_err(FoldError::Store)?;
+        batch.committed(&self.world, CommitOutcome::default());
         let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
         tracing::debug!(
             entries_written = written,
@@ -210,46 +197,6 @@ impl<S: ProjectionStore> Pipeline<S> {
         self.pending_ids.clear();
         self.pending_position = None;
         self.last_commit = Instant::now();
-        Ok(())
-    }
-
-    /// Loads, in a few bulk reads, the keys the batch's records ask for. Only records that asked
-    /// for something are asked again: loading one entry can reveal keys behind it.
-    ///
-    /// Returns how many keys were loaded, and whether every record then needed nothing more
-    /// (false when the rounds ran out first).
-    fn prefetch(&mut self, records: &[Record]) -> Result<(usize, bool), FoldError<S::Error>> {
-        let mut loaded = 0;
-        let mut pending: Vec<&Record> = records.iter().collect();
-        for _ in 0..PREFETCH_ROUNDS {
-            let keys = batch::prefetch_round(&self.world, &mut pending);
-            if keys.is_empty() {
-                return Ok((loaded, true));
-            }
-            loaded += keys.len();
-            self.load(keys)?;
-        }
-        Ok((loaded, false))
-    }
-
-    /// Makes sure every key `record` reads is loaded: the prefetch asked before earlier records
-    /// of the batch were applied, and applying can change what a later record reads.
-    fn settle(&mut self, record: &Record) -> Result<(), FoldError<S::Error>> {
-        for _ in 0..RECORD_ROUNDS {
-            let needs = self.world.needs(record);
-            if needs.is_empty() {
-                return Ok(());
-            }
-            self.load(needs)?;
-        }
-        Err(Unsettled::of(&self.world, record).into())
-    }
-
-    fn load(&mut self, keys: Vec<Key>) -> Result<(), FoldError<S::Error>> {
-        let entries = self.store.load(&keys).map_err(FoldError::Store)?;
-        for (key, entry) in keys.into_iter().zip(entries) {
-            self.world.load(key, entry);
-        }
         Ok(())
     }
 
@@ -318,6 +265,7 @@ mod tests {
     use super::*;
     use crate::local::deliveries::Discard;
     use crate::local::store::MemoryStore;
+    use projections::Delivery;
 
     /// The README's example (every seed's scenario), and alice's live connection then watching a
     /// device: a view that needs a connection's entry.

@@ -1,12 +1,14 @@
 //! Builders for records and a given-events / expect-projection helper.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use projections::{ClientProjection, Config, Delivery, World};
+use projections::{Batch, ClientProjection, CommitOutcome, Config, Delivery, Plan, Step, World};
 use schemas::{
     Connected, ConnectionGone, DisconnectReason, Disconnected, Lifecycle, Record, Subscription,
     Telemetry, WebSocketRecord, WsEventType,
 };
 use std::collections::BTreeMap;
+
+pub mod strategies;
 
 pub const MIN: u64 = 60_000;
 pub const HOUR: u64 = 60 * MIN;
@@ -226,9 +228,9 @@ pub fn entries(world: &World) -> Vec<(projections::Key, projections::Entry)> {
         .collect()
 }
 
-/// A store in memory, and the batch protocol over it: needs/load until closed, apply in order,
-/// persist the dirty entries. `crash_after` stops a batch before persisting, after that many
-/// records, to simulate a Lambda that died mid-batch.
+/// A store in memory, with the batch protocol ([`projections::batch`]) driven over it.
+/// `crash_after` stops a batch before it commits, after that many records, to simulate a Lambda
+/// that died mid-batch.
 #[derive(Default)]
 pub struct MemStore {
     pub items: BTreeMap<projections::Key, projections::Entry>,
@@ -255,27 +257,35 @@ impl MemStore {
         batch: &[Record],
         crash_after: Option<usize>,
     ) -> Vec<Delivery> {
-        let mut out = Vec::new();
-        for (i, r) in batch.iter().enumerate() {
-            if crash_after == Some(i) {
-                return out;
-            }
-            loop {
-                let needs = world.needs(r);
-                if needs.is_empty() {
-                    break;
+        // A crash after the last record is no crash: the batch commits.
+        let crash = crash_after.filter(|&n| n < batch.len());
+        let records = &batch[..crash.unwrap_or(batch.len())];
+        let mut protocol = Batch::new(records, Plan::shared(1));
+        loop {
+            match protocol.next(world).unwrap() {
+                Step::Load(keys) => {
+                    for key in keys {
+                        let entry = self.items.get(&key).cloned();
+                        protocol.load(world, key, entry, None);
+                    }
                 }
-                for k in needs {
-                    let e = self.items.get(&k).cloned();
-                    world.load(k, e);
+                // The crash: the records before it are folded, nothing is persisted.
+                Step::Commit(_) if crash.is_some() => break,
+                Step::Commit(writes) => {
+                    for write in writes {
+                        let entry = world.entry(&write.key).unwrap();
+                        self.items.insert(write.key, entry);
+                    }
+                    protocol.committed(world, CommitOutcome::default());
                 }
+                Step::Done => break,
             }
-            out.extend(world.apply(r));
         }
-        for (k, e) in world.take_dirty() {
-            self.items.insert(k, e);
-        }
-        out
+        protocol
+            .into_deliveries()
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect()
     }
 
     /// A complete world holding every stored entry, to read projections from.
