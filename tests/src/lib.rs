@@ -6,4 +6,5 @@
 
 pub mod aws;
 pub mod emulator;
+pub mod fleet;
 pub mod workload;

@@ -1,5 +1,6 @@
 //! The Lambda batch handler against DynamoDB in the emulator (moto): DESIGN.md section 5.
 
+use processor::aws::cost::{item_size, Cost};
 use processor::aws::dynamo::DynamoStore;
 use processor::aws::sink_port::RecordingSink;
 use processor::aws::store_port::{DedupMark, Loaded, RevisionedStore, StoreError, Write};
@@ -88,6 +89,39 @@ async fn one_batch_across_many_clients_matches_the_fold_in_few_requests() {
         wall.as_secs_f64() * 1e3
     );
     assert!(per_event <= 0.3, "{per_event} requests per event");
+
+    // The batch's own count of what it cost: every request, and every item it wrote once (no
+    // other writer, so no conflict) at the units and bytes of the item now in the table.
+    let cost = report.cost;
+    assert_eq!(cost.requests, requests);
+    assert_eq!(report.conflicts, 0);
+    let items = f
+        .dynamo
+        .scan()
+        .table_name(&f.table)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    assert_eq!(items.len(), report.entries_written);
+    let sizes: Vec<u64> = items.iter().map(item_size).collect();
+    assert_eq!(cost.bytes_written, sizes.iter().sum::<u64>());
+    assert_eq!(
+        cost.write_units,
+        sizes.iter().map(|s| s.div_ceil(1024)).sum::<u64>()
+    );
+    // Every key loaded is a read of at least one unit (a missing item costs one too).
+    assert!(cost.read_units >= report.keys_loaded as u64, "{cost:?}");
+    println!(
+        "cost: {} read units, {} write units, {} bytes written ({:.3} write units per event); \
+         the emulator reported {:.1} units",
+        cost.read_units,
+        cost.write_units,
+        cost.bytes_written,
+        cost.write_units as f64 / lines.len() as f64,
+        cost.reported_units()
+    );
 }
 
 #[tokio::test]
@@ -145,6 +179,9 @@ impl RevisionedStore for RacingStore {
     }
     async fn mark_delivered(&self, marks: &[DedupMark]) -> Result<(), StoreError> {
         self.inner.mark_delivered(marks).await
+    }
+    fn cost(&self) -> Cost {
+        self.inner.cost()
     }
 }
 
@@ -251,6 +288,9 @@ impl RevisionedStore for ThrottledStore {
     }
     async fn mark_delivered(&self, marks: &[DedupMark]) -> Result<(), StoreError> {
         self.inner.mark_delivered(marks).await
+    }
+    fn cost(&self) -> Cost {
+        self.inner.cost()
     }
 }
 

@@ -11,17 +11,19 @@
 //! Throttling and 5xx are retried by the SDK (see [`crate::aws::clients`]); what still fails is a
 //! [`StoreError`] marked retryable, and the batch is retried from its first record.
 
+use crate::aws::cost::{item_size, Cost, CostMeter};
 use crate::aws::item::{self, get_n, key_of, n, Item};
 use crate::aws::store_port::{DedupMark, Loaded, RevisionedStore, StoreError, Write};
 use crate::sinks::classify::ErrorClass;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, PutRequest, ReturnConsumedCapacity, WriteRequest,
+};
 use aws_sdk_dynamodb::Client;
 use projections::{CommitOutcome, Key};
 use schemas::EventId;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Conditional writes in flight at once.
@@ -34,7 +36,7 @@ const UNPROCESSED_ROUNDS: u32 = 8;
 pub struct DynamoStore {
     client: Client,
     table: String,
-    requests: AtomicU64,
+    meter: CostMeter,
 }
 
 /// Whether an SDK error is worth retrying later, and what it says: the classification every
@@ -69,7 +71,7 @@ impl DynamoStore {
         DynamoStore {
             client,
             table: table.into(),
-            requests: AtomicU64::new(0),
+            meter: CostMeter::default(),
         }
     }
 
@@ -85,11 +87,7 @@ impl DynamoStore {
 
     /// DynamoDB requests made so far (every call, retries of unprocessed keys included).
     pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
-    }
-
-    fn count(&self) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.meter.total().requests
     }
 
     /// Gets items by `pk` (100 per call), retrying unprocessed keys.
@@ -99,6 +97,7 @@ impl DynamoStore {
             let mut keys: Vec<Item> = chunk.iter().cloned().map(key_of).collect();
             let mut round = 0;
             while !keys.is_empty() {
+                let asked = keys.len();
                 let request = KeysAndAttributes::builder()
                     .set_keys(Some(keys))
                     .consistent_read(true)
@@ -108,20 +107,25 @@ impl DynamoStore {
                         op: "BatchGetItem",
                         message: e.to_string(),
                     })?;
-                self.count();
+                self.meter.request();
                 let out = self
                     .client
                     .batch_get_item()
                     .request_items(&self.table, request)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .send()
                     .await
                     .map_err(|e| classify("BatchGetItem", e))?;
+                self.meter.reported(out.consumed_capacity().iter());
+                let mut returned = 0;
                 for item in out
                     .responses
                     .and_then(|mut r| r.remove(&self.table))
                     .into_iter()
                     .flatten()
                 {
+                    returned += 1;
+                    self.meter.read(Some(item_size(&item)));
                     if let Some(pk) = item::get_s(&item, "pk") {
                         found.insert(pk.to_owned(), item);
                     }
@@ -131,6 +135,10 @@ impl DynamoStore {
                     .and_then(|mut u| u.remove(&self.table))
                     .map(|k| k.keys)
                     .unwrap_or_default();
+                // Every key read and not found costs a read too.
+                for _ in returned..asked.saturating_sub(keys.len()) {
+                    self.meter.read(None);
+                }
                 if !keys.is_empty() {
                     round += 1;
                     if round > UNPROCESSED_ROUNDS {
@@ -165,6 +173,7 @@ impl DynamoStore {
         let watermark = matches!(write.key, Key::Watermark);
         let rev = write.expected.map_or(1, |r| r + 1);
         let item = item::encode(write, rev)?;
+        let size = item_size(&item);
         let mut put = self
             .client
             .put_item()
@@ -183,10 +192,20 @@ impl DynamoStore {
         } else {
             put.condition_expression("attribute_not_exists(pk)")
         };
-        self.count();
-        match put.send().await {
-            Ok(_) => Ok(Some((write.key.clone(), rev))),
+        self.meter.request();
+        match put
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                self.meter.write(size);
+                self.meter.reported(out.consumed_capacity());
+                Ok(Some((write.key.clone(), rev)))
+            }
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                // A failed condition is charged as the write would have been.
+                self.meter.write(size);
                 if watermark {
                     // A newer watermark is stored: the max register already holds ours.
                     Ok(Some((write.key.clone(), rev)))
@@ -200,6 +219,10 @@ impl DynamoStore {
 }
 
 impl RevisionedStore for DynamoStore {
+    fn cost(&self) -> Cost {
+        self.meter.total()
+    }
+
     async fn load_many(&self, keys: &[Key]) -> Result<Vec<Loaded>, StoreError> {
         let pks: Vec<String> = keys.iter().map(ToString::to_string).collect();
         let found = self.batch_get(pks.clone()).await?;
@@ -282,18 +305,31 @@ impl RevisionedStore for DynamoStore {
             }
             let mut round = 0;
             while !requests.is_empty() {
-                self.count();
+                self.meter.request();
+                let sent: Vec<(String, u64)> =
+                    requests.iter().filter_map(put_pk_and_size).collect();
                 let out = self
                     .client
                     .batch_write_item()
                     .request_items(&self.table, requests)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .send()
                     .await
                     .map_err(|e| classify("BatchWriteItem", e))?;
+                self.meter.reported(out.consumed_capacity().iter());
                 requests = out
                     .unprocessed_items
                     .and_then(|mut u| u.remove(&self.table))
                     .unwrap_or_default();
+                let left: HashSet<String> = requests
+                    .iter()
+                    .filter_map(|r| put_pk_and_size(r).map(|(pk, _)| pk))
+                    .collect();
+                for (pk, size) in &sent {
+                    if !left.contains(pk) {
+                        self.meter.write(*size);
+                    }
+                }
                 if !requests.is_empty() {
                     round += 1;
                     if round > UNPROCESSED_ROUNDS {
@@ -309,6 +345,12 @@ impl RevisionedStore for DynamoStore {
         }
         Ok(())
     }
+}
+
+/// The `pk` and size of a `BatchWriteItem` put.
+fn put_pk_and_size(request: &WriteRequest) -> Option<(String, u64)> {
+    let item = request.put_request()?.item();
+    Some((item::get_s(item, "pk")?.to_owned(), item_size(item)))
 }
 
 /// Reads one item by `pk` (checkpoints, tests).

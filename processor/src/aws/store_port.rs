@@ -11,6 +11,7 @@
 //! The store also remembers which deliveries went out ([`RevisionedStore::delivered`]), per
 //! event id, so a retried batch sends nothing twice.
 
+use crate::aws::cost::Cost;
 use projections::{ClientProjection, CommitOutcome, Entry, Key, Revision};
 use schemas::EventId;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -88,6 +89,11 @@ pub trait RevisionedStore: Send + Sync {
         &self,
         marks: &[DedupMark],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// What this store's calls have cost so far: a running total, so a batch's cost is the
+    /// difference across it while it is the store's only caller (one Lambda invocation per
+    /// process; `consume` reads its shards in turn).
+    fn cost(&self) -> Cost;
 }
 
 impl<T: RevisionedStore> RevisionedStore for std::sync::Arc<T> {
@@ -114,6 +120,9 @@ impl<T: RevisionedStore> RevisionedStore for std::sync::Arc<T> {
         marks: &[DedupMark],
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         (**self).mark_delivered(marks)
+    }
+    fn cost(&self) -> Cost {
+        (**self).cost()
     }
 }
 
@@ -162,6 +171,14 @@ impl MemoryRevisionedStore {
 }
 
 impl RevisionedStore for MemoryRevisionedStore {
+    /// Requests only: a map in memory has no capacity units.
+    fn cost(&self) -> Cost {
+        Cost {
+            requests: self.requests(),
+            ..Cost::default()
+        }
+    }
+
     async fn load_many(&self, keys: &[Key]) -> Result<Vec<Loaded>, StoreError> {
         let mut t = self.lock("load")?;
         t.requests += 1;

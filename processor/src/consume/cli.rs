@@ -120,14 +120,24 @@ pub fn run_consume(args: &ConsumeArgs) -> Result<String> {
             ..Options::default()
         };
         let s = consume(&source, &checkpoints, &handler, &options).await?;
+        let per_record = |n: u64| n as f64 / s.records.max(1) as f64;
         Ok(format!(
-            "consumed {} records in {} batches ({} failed) from {} shards; \
-             {} DynamoDB requests; {:.1}s",
+            "consumed {} records in {} batches ({} failed) from {} shards; DynamoDB: {} requests, \
+             {} read units, {} write units, {:.1} KB written ({:.3} requests, {:.3} read units, \
+             {:.3} write units, {:.0} bytes written per record; AWS reported {:.1} units); {:.1}s",
             s.records,
             s.batches,
             s.failed_batches,
             s.shard_order.len(),
-            handler.store.requests(),
+            s.cost.requests,
+            s.cost.read_units,
+            s.cost.write_units,
+            s.cost.bytes_written as f64 / 1024.0,
+            per_record(s.cost.requests),
+            per_record(s.cost.read_units),
+            per_record(s.cost.write_units),
+            per_record(s.cost.bytes_written),
+            s.cost.reported_units(),
             started.elapsed().as_secs_f64()
         ))
     })

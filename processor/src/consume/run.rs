@@ -6,6 +6,7 @@
 //! backoff), as Lambda does with `batchItemFailures`. A shard whose parents (after a split or a
 //! merge) are not finished is not read: the parents' records come first.
 
+use crate::aws::cost::Cost;
 use crate::aws::dynamo::backoff;
 use crate::aws::feedback::Feedback;
 use crate::aws::quarantine_port::Quarantine;
@@ -53,6 +54,8 @@ pub struct Summary {
     pub failed_batches: u64,
     /// Shards in the order their first batch was handled.
     pub shard_order: Vec<String>,
+    /// What the batches' store calls cost.
+    pub cost: Cost,
 }
 
 /// Consumes the stream until idle (or forever).
@@ -147,6 +150,7 @@ where
             summary.batches += 1;
             summary.records += page.records.len() as u64;
             let report = handler.handle(&page.records).await;
+            summary.cost.add(&report.cost);
             let completed = match report.failed_at {
                 None => page.records.last(),
                 Some(0) => None,

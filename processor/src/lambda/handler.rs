@@ -18,6 +18,7 @@
 //! delivery twice.
 
 use crate::aws::config::HandlerSettings;
+use crate::aws::cost::Cost;
 use crate::aws::feedback::Feedback;
 use crate::aws::quarantine_port::{PoisonRecord, Quarantine, QuarantineError};
 use crate::aws::sink_port::{DeliveryOutcome, DeliverySink};
@@ -62,6 +63,8 @@ pub struct BatchReport {
     pub duplicates: usize,
     /// Connections found gone.
     pub gone: usize,
+    /// What the batch's store calls cost (requests, read and write units, bytes).
+    pub cost: Cost,
 }
 
 impl BatchReport {
@@ -127,11 +130,33 @@ where
             _ => return BatchReport::default(),
         };
         let span = tracing::info_span!("batch", shard, first_seq = first, last_seq = last);
-        self.run(input).instrument(span).await
+        let started = Instant::now();
+        let before = self.store.cost();
+        let mut report = self.run(input).instrument(span.clone()).await;
+        report.cost = self.store.cost().since(&before);
+        let _entered = span.enter();
+        tracing::info!(
+            records = report.records,
+            quarantined = report.quarantined,
+            keys_loaded = report.keys_loaded,
+            entries_written = report.entries_written,
+            conflicts = report.conflicts,
+            delivered = report.delivered,
+            duplicates = report.duplicates,
+            gone = report.gone,
+            failed_at = ?report.failed_at.map(|i| &input[i].seq),
+            requests = report.cost.requests,
+            read_units = report.cost.read_units,
+            write_units = report.cost.write_units,
+            bytes_written = report.cost.bytes_written,
+            reported_units = report.cost.reported_units(),
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "batch done"
+        );
+        report
     }
 
     async fn run(&self, input: &[InRecord]) -> BatchReport {
-        let started = Instant::now();
         let mut report = BatchReport {
             records: input.len(),
             ..BatchReport::default()
@@ -185,19 +210,6 @@ where
             })
             .collect();
         self.deliver(input, pending, &mut report).await;
-        tracing::info!(
-            records = report.records,
-            quarantined = report.quarantined,
-            keys_loaded = report.keys_loaded,
-            entries_written = report.entries_written,
-            conflicts = report.conflicts,
-            delivered = report.delivered,
-            duplicates = report.duplicates,
-            gone = report.gone,
-            failed_at = ?report.failed_at.map(|i| &input[i].seq),
-            ms = started.elapsed().as_secs_f64() * 1e3,
-            "batch done"
-        );
         report
     }
 
