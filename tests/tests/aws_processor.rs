@@ -125,6 +125,53 @@ async fn one_batch_across_many_clients_matches_the_fold_in_few_requests() {
 }
 
 #[tokio::test]
+async fn connections_have_one_writer_and_go_many_to_a_request() {
+    let f = fixture(1).await.unwrap();
+    let t = 1_732_350_000_000u64;
+    let connects: Vec<String> = (0..200)
+        .map(|i| ws_connect(&format!("conn-{i}"), &format!("user-{i}"), t + i))
+        .collect();
+    let h = handler(f.store.clone(), RecordingSink::new());
+    let first = h.handle(&batch("shardId-000000000000", &connects)).await;
+    assert_eq!(first.failed_at, None, "{:?}", first.failure);
+    // 200 connections, 200 clients, the lobby and the watermark written: one PutItem per shared
+    // entry, but the connections 25 to a BatchWriteItem call.
+    assert_eq!(first.entries_written, 402);
+    assert!(
+        first.cost.requests < 250,
+        "{} requests for {} entries",
+        first.cost.requests,
+        first.entries_written
+    );
+    // Written at the revision after the one read, as a conditional write would be.
+    let conn = Key::Connection("conn-7".into());
+    let rev = |key: Key| {
+        let f = f.clone();
+        async move {
+            processor::aws::dynamo::revision(&f.dynamo, &f.table, &key)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(rev(conn.clone()).await, Some(1));
+    let joins: Vec<String> = (0..200)
+        .map(|i| {
+            ws_message(
+                &format!("conn-{i}"),
+                t + i,
+                t + 1_000,
+                json!({"action":"join","chatId":"7"}),
+            )
+        })
+        .collect();
+    let second = h.handle(&batch("shardId-000000000000", &joins)).await;
+    assert_eq!(second.failed_at, None, "{:?}", second.failure);
+    assert_eq!(rev(conn).await, Some(2));
+    let all: Vec<String> = connects.iter().chain(&joins).cloned().collect();
+    assert_stored_as_folded(f.store.as_ref(), &all).await;
+}
+
+#[tokio::test]
 async fn duplicates_and_a_retry_from_the_middle_change_nothing_and_send_nothing_twice() {
     let f = fixture(1).await.unwrap();
     let lines = chat();

@@ -3,9 +3,11 @@
 //! - `load_many`: BatchGetItem, 100 keys per call, strongly consistent (a stale read would only
 //!   cost a conflict and a reload, but consistent reads make conflicts rare), `UnprocessedKeys`
 //!   retried with exponential backoff and jitter.
-//! - `commit`: one PutItem per entry, up to [`WRITES_IN_FLIGHT`] at once, on condition
-//!   `attribute_not_exists(pk) OR rev = :expected`; `ConditionalCheckFailed` is a conflict. The
-//!   watermark's condition is `wm < :wm` instead, and failing it means a newer one is stored.
+//! - `commit`: entries other writers may change at the same time, one PutItem each, up to
+//!   [`WRITES_IN_FLIGHT`] at once, on condition `attribute_not_exists(pk) OR rev = :expected`;
+//!   `ConditionalCheckFailed` is a conflict. The watermark's condition is `wm < :wm` instead, and
+//!   failing it means a newer one is stored. Entries with one writer (`conn#`, see `one_writer`)
+//!   go 25 to a BatchWriteItem call, without a condition: nobody else can have moved them.
 //! - dedup marks: BatchGetItem / BatchWriteItem (25 per call), with a `ttl`.
 //!
 //! Throttling and 5xx are retried by the SDK (see [`crate::aws::clients`]); what still fails is a
@@ -17,17 +19,20 @@ use crate::aws::store_port::{DedupMark, Loaded, RevisionedStore, StoreError, Wri
 use crate::sinks::classify::ErrorClass;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, PutRequest, ReturnConsumedCapacity, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
 use aws_sdk_dynamodb::Client;
 use projections::{CommitOutcome, Key};
 use schemas::EventId;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
+use write::one_writer;
+
+mod write;
 
 /// Conditional writes in flight at once.
 pub const WRITES_IN_FLIGHT: usize = 16;
+/// Items per `BatchWriteItem` call (DynamoDB's maximum).
+const BATCH_WRITE_ITEMS: usize = 25;
 /// Rounds of `UnprocessedKeys` / `UnprocessedItems` before giving up (retryable).
 const UNPROCESSED_ROUNDS: u32 = 8;
 
@@ -155,67 +160,6 @@ impl DynamoStore {
         }
         Ok(found)
     }
-
-    async fn put_limited(
-        &self,
-        permits: &tokio::sync::Semaphore,
-        write: &Write,
-    ) -> Result<Option<(Key, u64)>, StoreError> {
-        let _permit = permits.acquire().await.map_err(|e| StoreError {
-            retryable: false,
-            op: "PutItem",
-            message: e.to_string(),
-        })?;
-        self.put_one(write).await
-    }
-
-    async fn put_one(&self, write: &Write) -> Result<Option<(Key, u64)>, StoreError> {
-        let watermark = matches!(write.key, Key::Watermark);
-        let rev = write.expected.map_or(1, |r| r + 1);
-        let item = item::encode(write, rev)?;
-        let size = item_size(&item);
-        let mut put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
-        put = if watermark {
-            let t = match &write.entry {
-                projections::Entry::Watermark(t) => *t,
-                _ => 0,
-            };
-            put.condition_expression("attribute_not_exists(pk) OR wm < :wm")
-                .expression_attribute_values(":wm", n(t))
-        } else if let Some(expected) = write.expected {
-            put.condition_expression("attribute_not_exists(pk) OR rev = :expected")
-                .expression_attribute_values(":expected", n(expected))
-        } else {
-            put.condition_expression("attribute_not_exists(pk)")
-        };
-        self.meter.request();
-        match put
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-        {
-            Ok(out) => {
-                self.meter.write(size);
-                self.meter.reported(out.consumed_capacity());
-                Ok(Some((write.key.clone(), rev)))
-            }
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                // A failed condition is charged as the write would have been.
-                self.meter.write(size);
-                if watermark {
-                    // A newer watermark is stored: the max register already holds ours.
-                    Ok(Some((write.key.clone(), rev)))
-                } else {
-                    Ok(None)
-                }
-            }
-            Err(e) => Err(classify("PutItem", e)),
-        }
-    }
 }
 
 impl RevisionedStore for DynamoStore {
@@ -241,20 +185,29 @@ impl RevisionedStore for DynamoStore {
     }
 
     async fn commit(&self, writes: &[Write]) -> Result<CommitOutcome, StoreError> {
+        let (single, shared): (Vec<&Write>, Vec<&Write>) =
+            writes.iter().partition(|w| one_writer(&w.key));
         // A semaphore and `join_all`, not `buffer_unordered`: built in a loop, the futures need
         // no closure, whose lifetimes the `Send` check of this trait method cannot prove.
         let permits = tokio::sync::Semaphore::new(WRITES_IN_FLIGHT);
-        let mut puts = Vec::with_capacity(writes.len());
-        for w in writes {
+        let mut puts = Vec::with_capacity(shared.len());
+        for w in &shared {
             puts.push(self.put_limited(&permits, w));
         }
-        let results = futures_util::future::join_all(puts).await;
+        let (results, batched) = futures_util::future::join(
+            futures_util::future::join_all(puts),
+            self.put_unconditionally(&permits, &single),
+        )
+        .await;
         let mut out = CommitOutcome::default();
-        let mut first_error = None;
+        let mut first_error = batched.as_ref().err().cloned();
+        if let Ok(written) = batched {
+            out.written = written;
+        }
         for (i, r) in results.into_iter().enumerate() {
             match r {
                 Ok(Some(written)) => out.written.push(written),
-                Ok(None) => out.conflicts.push(writes[i].key.clone()),
+                Ok(None) => out.conflicts.push(shared[i].key.clone()),
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
@@ -282,75 +235,26 @@ impl RevisionedStore for DynamoStore {
     }
 
     async fn mark_delivered(&self, marks: &[DedupMark]) -> Result<(), StoreError> {
-        let build_err = |e: aws_sdk_dynamodb::error::BuildError| StoreError {
-            retryable: false,
-            op: "BatchWriteItem",
-            message: e.to_string(),
-        };
-        let marks: Vec<&DedupMark> = marks
+        let items: Vec<Item> = marks
             .iter()
             .filter(|m| !m.delivery_ids.is_empty())
-            .collect();
-        for chunk in marks.chunks(25) {
-            let mut requests = Vec::with_capacity(chunk.len());
-            for m in chunk {
+            .map(|m| {
                 let mut item = key_of(format!("dedup#{}", m.event_id));
                 item.insert("sent".into(), AttributeValue::Ss(m.delivery_ids.clone()));
                 item.insert("ttl".into(), n(m.expires_at_s));
-                let put = PutRequest::builder()
-                    .set_item(Some(item))
-                    .build()
-                    .map_err(build_err)?;
-                requests.push(WriteRequest::builder().put_request(put).build());
-            }
-            let mut round = 0;
-            while !requests.is_empty() {
-                self.meter.request();
-                let sent: Vec<(String, u64)> =
-                    requests.iter().filter_map(put_pk_and_size).collect();
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, requests)
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await
-                    .map_err(|e| classify("BatchWriteItem", e))?;
-                self.meter.reported(out.consumed_capacity().iter());
-                requests = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default();
-                let left: HashSet<String> = requests
-                    .iter()
-                    .filter_map(|r| put_pk_and_size(r).map(|(pk, _)| pk))
-                    .collect();
-                for (pk, size) in &sent {
-                    if !left.contains(pk) {
-                        self.meter.write(*size);
-                    }
-                }
-                if !requests.is_empty() {
-                    round += 1;
-                    if round > UNPROCESSED_ROUNDS {
-                        return Err(StoreError {
-                            retryable: true,
-                            op: "BatchWriteItem",
-                            message: format!("{} items still unprocessed", requests.len()),
-                        });
-                    }
-                    backoff(round).await;
-                }
-            }
-        }
-        Ok(())
+                item
+            })
+            .collect();
+        let permits = tokio::sync::Semaphore::new(WRITES_IN_FLIGHT);
+        let calls: Vec<_> = items
+            .chunks(BATCH_WRITE_ITEMS)
+            .map(|chunk| self.batch_write(&permits, chunk.to_vec()))
+            .collect();
+        futures_util::future::join_all(calls)
+            .await
+            .into_iter()
+            .collect()
     }
-}
-
-/// The `pk` and size of a `BatchWriteItem` put.
-fn put_pk_and_size(request: &WriteRequest) -> Option<(String, u64)> {
-    let item = request.put_request()?.item();
-    Some((item::get_s(item, "pk")?.to_owned(), item_size(item)))
 }
 
 /// Reads one item by `pk` (checkpoints, tests).
