@@ -18,8 +18,7 @@
 
 use super::{ProjectionSink, SinkError, Written};
 use crate::aws;
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-use processor::aws::dynamo::{backoff, classify, DynamoStore};
+use processor::aws::dynamo::{classify, DynamoStore};
 use processor::aws::item::{self, Item};
 use processor::aws::store_port::{RevisionedStore, StoreError, Write};
 use projections::{ClientProjection, Key, World};
@@ -33,8 +32,6 @@ pub const BATCH: usize = 25;
 pub const CALLS_IN_FLIGHT: usize = 8;
 /// Keys read back and compared per block.
 const BLOCK: usize = 1_000;
-/// Rounds of `UnprocessedItems` before giving up.
-const UNPROCESSED_ROUNDS: u32 = 10;
 
 /// Writes a rebuilt world into a DynamoDB table.
 pub struct DynamoSink {
@@ -91,7 +88,7 @@ pub struct Outcome {
 /// live table without touching anyone else's.
 ///
 /// # Errors
-/// DynamoDB errors (after retries), or items still unprocessed after `UNPROCESSED_ROUNDS`.
+/// DynamoDB errors (after retries), or items still unprocessed after a few rounds of retries.
 pub async fn write_world(
     store: &DynamoStore,
     world: &mut World,
@@ -161,58 +158,23 @@ pub fn own_keys(world: &World, ids: &[String]) -> Vec<Key> {
     clients.chain(conns).collect()
 }
 
+/// One BatchWriteItem call of `items`, through the processor's store (which retries unprocessed
+/// items and counts the cost); the error says how to resume.
 async fn batch_write(
     store: &DynamoStore,
     permits: &Semaphore,
     items: Vec<Item>,
 ) -> Result<(), StoreError> {
-    let _permit = permits.acquire().await.map_err(|e| StoreError {
-        retryable: false,
-        op: "BatchWriteItem",
-        message: e.to_string(),
-    })?;
-    let mut requests = Vec::with_capacity(items.len());
-    for item in items {
-        let put = PutRequest::builder()
-            .set_item(Some(item))
-            .build()
-            .map_err(|e| StoreError {
-                retryable: false,
-                op: "BatchWriteItem",
-                message: e.to_string(),
-            })?;
-        requests.push(WriteRequest::builder().put_request(put).build());
-    }
-    let mut round = 0;
-    while !requests.is_empty() {
-        let out = store
-            .client()
-            .batch_write_item()
-            .request_items(store.table(), requests)
-            .send()
-            .await
-            .map_err(|e| classify("BatchWriteItem", e))?;
-        requests = out
-            .unprocessed_items
-            .and_then(|mut u| u.remove(store.table()))
-            .unwrap_or_default();
-        if !requests.is_empty() {
-            round += 1;
-            if round > UNPROCESSED_ROUNDS {
-                return Err(StoreError {
-                    retryable: true,
-                    op: "BatchWriteItem",
-                    message: format!(
-                        "{} items still unprocessed after {UNPROCESSED_ROUNDS} rounds; run \
-                         again to resume (items already written are skipped)",
-                        requests.len()
-                    ),
-                });
-            }
-            backoff(round).await;
-        }
-    }
-    Ok(())
+    store
+        .batch_write(permits, items)
+        .await
+        .map_err(|e| StoreError {
+            message: format!(
+                "{}; run again to resume (items already written are skipped)",
+                e.message
+            ),
+            ..e
+        })
 }
 
 impl ProjectionSink for DynamoSink {

@@ -11,9 +11,14 @@ use projections::Key;
 use std::collections::HashSet;
 
 impl DynamoStore {
-    /// Puts up to [`BATCH_WRITE_ITEMS`] items in one `BatchWriteItem` call, unconditionally
-    /// (the call takes no conditions), retrying unprocessed items with backoff.
-    pub(super) async fn batch_write(
+    /// Puts up to 25 items (DynamoDB's maximum) in one `BatchWriteItem` call, unconditionally
+    /// (the call takes no conditions), once `permits` has a permit for it, retrying unprocessed
+    /// items with backoff; counted in [`RevisionedStore::cost`](crate::aws::store_port::RevisionedStore::cost).
+    ///
+    /// # Errors
+    /// DynamoDB errors (after the SDK's retries), or items still unprocessed after a few rounds
+    /// (retryable).
+    pub async fn batch_write(
         &self,
         permits: &tokio::sync::Semaphore,
         items: Vec<Item>,
