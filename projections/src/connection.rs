@@ -52,9 +52,10 @@ impl ConnectionState {
     }
 }
 
-/// Every known connection (`lobby`), for `sendmessage` without a room. Dead connections are
-/// dropped when compacting; a late record about one brings back its closed summary from its own
-/// `conn#` entry, so dropping never revives anything.
+/// Every known connection (`lobby`), for `sendmessage` without a room. Expired connections are
+/// dropped when compacting (see `compact`: a merely closed one stays until then, so that no
+/// writer's older copy can bring it back live); a late record about one brings back its closed
+/// summary from its own `conn#` entry, so dropping never revives anything.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LobbyState {
     /// Connections by id.
