@@ -1,8 +1,10 @@
 //! The processor as a Lambda on the Kinesis event source mapping.
 //!
-//! [`handler`] is the batch handler (shared with `processor consume`); [`runtime`] adapts it to
-//! `lambda_runtime`: a `KinesisEvent` in, a partial batch response (`batchItemFailures`) out.
+//! [`handler`] is the batch handler (shared with `processor consume`), which sends its deliveries
+//! through `deliver`; [`runtime`] adapts it to `lambda_runtime`: a `KinesisEvent` in, a partial
+//! batch response (`batchItemFailures`) out.
 
+mod deliver;
 pub mod handler;
 pub mod runtime;
 

@@ -1,0 +1,216 @@
+//! Step 5 of the batch handler: sending the batch's deliveries, with bounded concurrency and in
+//! order per target, skipping those an earlier attempt or record already sent (dedup marks per
+//! event id), feeding `connection_gone` back to the stream on a 410 Gone, and keeping a delivery
+//! that can never be sent in the quarantine rather than blocking the shard.
+
+use super::handler::{now_ms, BatchReport, Handler, InRecord};
+use crate::aws::feedback::Feedback;
+use crate::aws::quarantine_port::{PoisonRecord, Quarantine, QuarantineError};
+use crate::aws::sink_port::{DeliveryOutcome, DeliverySink};
+use crate::aws::store_port::{DedupMark, RevisionedStore};
+use projections::{Channel, Delivery};
+use schemas::{ConnectionGone, EventId};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// A delivery waiting to be sent, with the record that caused it.
+#[derive(Debug, Clone)]
+pub(super) struct Pending {
+    /// The input index of the record that caused it.
+    pub(super) at: usize,
+    /// That record's event time.
+    pub(super) time: u64,
+    /// The delivery.
+    pub(super) delivery: Delivery,
+}
+
+impl<S, Q, D, F> Handler<S, Q, D, F>
+where
+    S: RevisionedStore,
+    Q: Quarantine,
+    D: DeliverySink,
+    F: Feedback,
+{
+    /// Sends `decided`, the deliveries of the batch's first fold.
+    pub(super) async fn deliver(
+        &self,
+        input: &[InRecord],
+        decided: Vec<Pending>,
+        report: &mut BatchReport,
+    ) {
+        if decided.is_empty() {
+            return;
+        }
+        let mut events: Vec<EventId> = decided.iter().map(|p| p.delivery.event_id).collect();
+        events.sort_unstable();
+        events.dedup();
+        let already = match self.store.delivered(&events).await {
+            Ok(a) => a,
+            Err(e) => {
+                self.fail(report, input, decided[0].at, e.to_string());
+                return;
+            }
+        };
+        // Per target, in order; a delivery id seen earlier (a duplicate record) is skipped.
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut groups: BTreeMap<&Channel, Vec<&Pending>> = BTreeMap::new();
+        for p in &decided {
+            let id = p.delivery.id.as_str();
+            let sent = already
+                .get(&p.delivery.event_id)
+                .is_some_and(|s| s.contains(id));
+            if sent || !seen.insert(id) {
+                report.duplicates += 1;
+                continue;
+            }
+            groups.entry(&p.delivery.channel).or_default().push(p);
+        }
+        let permits = tokio::sync::Semaphore::new(self.settings.delivery_concurrency.max(1));
+        let mut runs = Vec::with_capacity(groups.len());
+        for group in groups.into_values() {
+            runs.push(self.deliver_group(&permits, input, group));
+        }
+        let mut done: BTreeMap<EventId, Vec<String>> = BTreeMap::new();
+        let mut event_at: HashMap<EventId, usize> = HashMap::new();
+        for outcome in futures_util::future::join_all(runs).await {
+            report.delivered += outcome.sent;
+            report.gone += outcome.gone;
+            for p in outcome.done {
+                event_at.entry(p.delivery.event_id).or_insert(p.at);
+                done.entry(p.delivery.event_id)
+                    .or_default()
+                    .push(p.delivery.id.clone());
+            }
+            if let Some((at, why)) = outcome.failed {
+                self.fail(report, input, at, why);
+            }
+        }
+        let expires_at_s = (now_ms() + self.settings.dedup_ttl_ms) / 1000;
+        let marks: Vec<DedupMark> = done
+            .into_iter()
+            .map(|(event_id, mut ids)| {
+                ids.extend(already.get(&event_id).into_iter().flatten().cloned());
+                ids.sort_unstable();
+                ids.dedup();
+                DedupMark {
+                    event_id,
+                    delivery_ids: ids,
+                    expires_at_s,
+                }
+            })
+            .collect();
+        if let Err(e) = self.store.mark_delivered(&marks).await {
+            // Sent but not remembered: retrying from here may send these again (at least once).
+            let at = marks
+                .iter()
+                .filter_map(|m| event_at.get(&m.event_id))
+                .min()
+                .copied()
+                .unwrap_or(decided[0].at);
+            self.fail(report, input, at, e.to_string());
+        }
+    }
+
+    async fn deliver_group<'a>(
+        &self,
+        permits: &tokio::sync::Semaphore,
+        input: &[InRecord],
+        group: Vec<&'a Pending>,
+    ) -> GroupOutcome<'a> {
+        let mut out = GroupOutcome::default();
+        let Ok(_permit) = permits.acquire().await else {
+            out.failed = group
+                .first()
+                .map(|p| (p.at, "delivery semaphore closed".to_owned()));
+            return out;
+        };
+        let mut gone = false;
+        for p in group {
+            let d = &p.delivery;
+            if gone {
+                // The same connection, already found gone in this batch.
+                out.done.push(p);
+                continue;
+            }
+            let r = &input[p.at];
+            match self.sink.deliver(d).await {
+                Ok(DeliveryOutcome::Sent) => {
+                    out.sent += 1;
+                    out.done.push(p);
+                }
+                Ok(DeliveryOutcome::TooLarge) => {
+                    // Retrying cannot make it fit: keep it in the quarantine, never drop it.
+                    let error = format!("{} delivery too large for its channel", d.channel.name());
+                    if let Err(qe) = self.quarantine_delivery(r, d, error).await {
+                        out.failed = Some((p.at, qe.to_string()));
+                        return out;
+                    }
+                    out.done.push(p);
+                }
+                Ok(DeliveryOutcome::Gone) => {
+                    let Channel::WebSocket { connection_id } = &d.channel else {
+                        out.done.push(p);
+                        continue;
+                    };
+                    tracing::info!(shard = %r.shard, seq = %r.seq, connection_id = %connection_id, "connection gone");
+                    // The event's own time, not the wall clock: the fold's time comes only from
+                    // events, and this keeps a replayed stream's answers the same.
+                    let record = ConnectionGone {
+                        schema_version: schemas::feedback::CONNECTION_GONE_SCHEMA_VERSION,
+                        connection_id: connection_id.clone(),
+                        timestamp: p.time,
+                        delivery_id: Some(d.id.clone()),
+                    };
+                    if let Err(e) = self.feedback.connection_gone(record).await {
+                        out.failed = Some((p.at, e.to_string()));
+                        return out;
+                    }
+                    out.gone += 1;
+                    gone = true;
+                    out.done.push(p);
+                }
+                Err(e) if e.retryable => {
+                    out.failed = Some((p.at, e.to_string()));
+                    return out;
+                }
+                Err(e) => {
+                    // Never deliverable: keep it in the quarantine rather than block the shard.
+                    if let Err(qe) = self.quarantine_delivery(r, d, e.to_string()).await {
+                        out.failed = Some((p.at, qe.to_string()));
+                        return out;
+                    }
+                    out.done.push(p);
+                }
+            }
+        }
+        out
+    }
+
+    /// Keeps a delivery that can never be sent (too large, or refused for good) in the
+    /// quarantine, under its own id, with the record that caused it.
+    async fn quarantine_delivery(
+        &self,
+        r: &InRecord,
+        d: &Delivery,
+        error: String,
+    ) -> Result<(), QuarantineError> {
+        tracing::warn!(shard = %r.shard, seq = %r.seq, delivery = %d.id, channel = d.channel.name(), error = %error, "undeliverable: quarantined");
+        let item = PoisonRecord {
+            // A delivery is plain data: serializing it cannot fail.
+            raw: serde_json::to_vec(d).unwrap_or_default(),
+            error,
+            shard: r.shard.clone(),
+            sequence_number: r.seq.clone(),
+            at_ms: now_ms(),
+            delivery_id: Some(d.id.clone()),
+        };
+        self.quarantine.put(item).await
+    }
+}
+
+#[derive(Debug, Default)]
+struct GroupOutcome<'a> {
+    sent: usize,
+    gone: usize,
+    done: Vec<&'a Pending>,
+    failed: Option<(usize, String)>,
+}
