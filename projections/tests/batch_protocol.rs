@@ -61,7 +61,7 @@ impl RevisionedMap {
 /// One driver: its batches in order, the batch in progress over a fresh world (as a Lambda
 /// invocation has), and every (key, entry) the batch in progress wrote.
 struct Driver {
-    batches: Vec<Vec<Record>>,
+    batches: Vec<&'static [Record]>,
     current: usize,
     world: World,
     batch: Option<Batch<'static>>,
@@ -74,7 +74,9 @@ const ATTEMPTS: usize = 3;
 impl Driver {
     fn new(batches: Vec<Vec<Record>>) -> Self {
         Driver {
-            batches,
+            // Each batch's records live as long as the test's batches borrow them: leaked once,
+            // as a test may.
+            batches: batches.into_iter().map(|b| &*b.leak()).collect(),
             current: 0,
             world: World::new(Config::default()),
             batch: None,
@@ -90,9 +92,10 @@ impl Driver {
     /// Takes one step of the protocol against `store`: a load, a commit, or the end of a batch.
     fn step(&mut self, store: &mut RevisionedMap) {
         if self.batch.is_none() {
-            // The batch's records live as long as the driver's batch: leaked, as a test may.
-            let records: &'static [Record] = self.batches[self.current].clone().leak();
-            self.batch = Some(Batch::new(records, Plan::shared(ATTEMPTS)));
+            self.batch = Some(Batch::new(
+                self.batches[self.current],
+                Plan::shared(ATTEMPTS),
+            ));
             self.world = World::new(Config::default());
             self.wrote.clear();
         }

@@ -84,6 +84,8 @@ enum FoldError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Batch(#[from] BatchError),
+    #[error("the batch protocol asked to write {0}, which the world does not hold: a bug in projections")]
+    Unheld(Key),
 }
 
 /// The handler, over its ports. Built once (at cold start) and shared by every batch.
@@ -238,11 +240,13 @@ where
                     }
                 }
                 Step::Commit(writes) => {
-                    let writes: Vec<Write> = writes
+                    let writes = writes
                         .into_iter()
-                        .filter_map(|w| {
-                            Some(Write {
-                                entry: world.entry(&w.key)?,
+                        .map(|w| {
+                            Ok(Write {
+                                entry: world
+                                    .entry(&w.key)
+                                    .ok_or_else(|| FoldError::Unheld(w.key.clone()))?,
                                 view: match &w.key {
                                     Key::Client(id) => world.client(id),
                                     _ => None,
@@ -251,7 +255,7 @@ where
                                 key: w.key,
                             })
                         })
-                        .collect();
+                        .collect::<Result<Vec<Write>, FoldError>>()?;
                     let out = self.store.commit(&writes).await?;
                     report.entries_written += out.written.len();
                     if let Some(first) = out.conflicts.first() {

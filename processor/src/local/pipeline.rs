@@ -96,13 +96,10 @@ impl<S: ProjectionStore> Pipeline<S> {
         // A fold-only batch asks for loads, then is done: its changes stay marked for `commit`.
         while let Step::Load(keys) = batch.next(&mut self.world)? {
             loaded += keys.len();
-            let entries = self.store.load(&keys).map_err(FoldError::Store)?;
-            for (key, entry) in keys.into_iter().zip(entries) {
-                batch.load(&mut self.world, key, entry, None);
-            }
+            load(&self.store, &mut self.world, &mut batch, keys).map_err(FoldError::Store)?;
         }
         let decided = batch.into_deliveries();
-        let fold_time = started.elapsed();
+        let load_and_fold_time = started.elapsed();
 
         // Deliveries of one event all carry its id; a duplicate record (in an earlier batch, or
         // earlier in this one) has the same id, so only the first record with an id routes.
@@ -142,7 +139,7 @@ impl<S: ProjectionStore> Pipeline<S> {
         tracing::debug!(
             records = records.len(),
             keys_loaded = loaded,
-            fold_ms = fold_time.as_secs_f64() * 1e3,
+            load_and_fold_ms = load_and_fold_time.as_secs_f64() * 1e3,
             route_ms = t2.elapsed().as_secs_f64() * 1e3,
             "batch folded"
         );
@@ -158,41 +155,48 @@ impl<S: ProjectionStore> Pipeline<S> {
         let Some(log_position) = self.pending_position else {
             return Ok(());
         };
-        let t0 = Instant::now();
-        // The embedded store has one writer: its commit never conflicts, and the protocol's
-        // first commit is its only one.
-        let mut batch = Batch::commit_only(1);
-        let keys: Vec<Key> = match batch.next(&mut self.world)? {
-            Step::Commit(writes) => writes.into_iter().map(|w| w.key).collect(),
-            Step::Load(_) | Step::Done => Vec::new(),
-        };
-        // Encoding every changed entry (tens of thousands of clients, each a few vectors) is
-        // most of a commit's time on this thread: done in two halves, from the world itself.
-        let entries = encode_entries(&self.world, &keys)?;
-        let t1 = Instant::now();
         let prune_routed_before = self
             .world
             .watermark()
             .saturating_sub(self.routed_retention_ms);
-        let written = entries.len();
-        self.store
-            .commit(Commit {
-                entries,
-                routed: &self.pending_routed,
-                prune_routed_before,
-                log_position,
-                durable: true,
-            })
-            .map_err(FoldError::Store)?;
-        batch.committed(&self.world, CommitOutcome::default());
-        let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
-        tracing::debug!(
-            entries_written = written,
-            routed = self.pending_routed.len(),
-            dirty_ms = ms(t0, t1),
-            commit_ms = ms(t1, Instant::now()),
-            "committed"
-        );
+        // The embedded store has one writer: its commit never conflicts, so the protocol asks
+        // for one commit and is done.
+        let mut batch = Batch::commit_only(1);
+        loop {
+            match batch.next(&mut self.world)? {
+                Step::Commit(writes) => {
+                    let t0 = Instant::now();
+                    let keys: Vec<Key> = writes.into_iter().map(|w| w.key).collect();
+                    // Encoding every changed entry (tens of thousands of clients, each a few
+                    // vectors) is most of a commit's time on this thread: done in two halves,
+                    // from the world itself.
+                    let entries = encode_entries(&self.world, &keys)?;
+                    let t1 = Instant::now();
+                    let written = entries.len();
+                    self.store
+                        .commit(Commit {
+                            entries,
+                            routed: &self.pending_routed,
+                            prune_routed_before,
+                            log_position,
+                            durable: true,
+                        })
+                        .map_err(FoldError::Store)?;
+                    let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
+                    tracing::debug!(
+                        entries_written = written,
+                        routed = self.pending_routed.len(),
+                        dirty_ms = ms(t0, t1),
+                        commit_ms = ms(t1, Instant::now()),
+                        "committed"
+                    );
+                    batch.committed(&self.world, CommitOutcome::default());
+                }
+                Step::Load(keys) => load(&self.store, &mut self.world, &mut batch, keys)
+                    .map_err(FoldError::Store)?,
+                Step::Done => break,
+            }
+        }
         self.pending_routed.clear();
         self.pending_ids.clear();
         self.pending_position = None;
@@ -256,6 +260,20 @@ impl<S: ProjectionStore> Pipeline<S> {
         }
         Ok(())
     }
+}
+
+/// Loads what a step of `batch` asks for from the embedded store, which keeps no revisions.
+fn load<S: ProjectionStore>(
+    store: &S,
+    world: &mut World,
+    batch: &mut Batch<'_>,
+    keys: Vec<Key>,
+) -> Result<(), S::Error> {
+    let entries = store.load(&keys)?;
+    for (key, entry) in keys.into_iter().zip(entries) {
+        batch.load(world, key, entry, None);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
