@@ -15,7 +15,7 @@ pub struct ClientState {
     /// The client's WebSocket connections by connection id.
     pub connections: BTreeMap<String, ConnSummary>,
     /// Durable room memberships: join/leave, or a chat-topic subscription.
-    pub rooms: VecMap<Lww<Membership>>,
+    pub(crate) rooms: VecMap<Lww<Membership>>,
     /// The latest refused connection attempt (`connect_failed`): shown, never changes presence.
     pub last_connect_failure: Option<Lww<String>>,
     /// The latest event time of anything about this client.
@@ -58,6 +58,17 @@ impl Merge for ClientState {
 }
 
 impl ClientState {
+    /// The client's latest membership write for `room`, if any.
+    pub fn membership(&self, room: &str) -> Option<&Lww<Membership>> {
+        self.rooms.get(room)
+    }
+
+    /// Every membership write the client keeps (left rooms too, until compaction forgets them),
+    /// in room order.
+    pub fn memberships(&self) -> impl Iterator<Item = (&str, &Lww<Membership>)> {
+        self.rooms.iter()
+    }
+
     /// Whether no event was ever about this client (an entry loaded for a key the store lacked).
     pub fn is_empty(&self) -> bool {
         !self.seen

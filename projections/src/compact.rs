@@ -9,7 +9,7 @@
 //! whole stream's, so one client's far-ahead clock, or an old archive folded after a new one,
 //! forgets nothing of the others. For sessions it also takes AWS's own behaviour: a session's
 //! events come before its disconnect, so only closed sessions are forgotten (see
-//! `session::compact`); a made-up stream that reuses a session id a day after its disconnect
+//! `presence::compact`); a made-up stream that reuses a session id a day after its disconnect
 //! would see the disconnect forgotten. The property test `projections/tests/forgetting.rs` folds
 //! realistic timelines over many retentions, with every record up to a retention late, and
 //! checks that no view and no delivery changes.
@@ -18,6 +18,47 @@ use crate::key::Key;
 use crate::lattice::{Lww, Membership};
 use crate::vecmap::VecMap;
 use crate::world::World;
+
+impl World {
+    /// The keys of the entries changed since the last call, compacted, in key order: what the
+    /// batch protocol writes ([`crate::batch`]). A caller reads the entries themselves from the
+    /// world ([`World::entry_ref`], [`World::entry`]), on as many threads as it likes.
+    pub fn take_dirty(&mut self) -> Vec<Key> {
+        let mut keys = self.take_changed();
+        keys.retain(|key| entry(self, key).is_some());
+        keys
+    }
+
+    /// Compacts every entry (see `compact`); the derived views do not change. Returns how many
+    /// pieces of state (sessions, memberships, connections, watchers) the world keeps, which is
+    /// what the next compaction will walk.
+    pub fn compact_all(&mut self) -> usize {
+        if self.complete {
+            self.forget_dead_connections();
+        }
+        let keys: Vec<Key> = self.keys().collect();
+        keys.iter().filter_map(|key| entry(self, key)).sum()
+    }
+
+    /// Forgets connections that ended (API Gateway closes every connection within its two-hour
+    /// maximum) a retention before the watermark: a stream of WebSocket clients opens
+    /// connections without end, and a world that kept every one would grow with the stream. Only
+    /// a complete world may: in a partial one, a missing entry means "not loaded", and the store
+    /// keeps it.
+    ///
+    /// No view can change, because no record of such a connection can still arrive: each is
+    /// stamped within the connection's two hours, and none arrives more than a retention late.
+    /// The client and the lobby dropped the connection's summary when it died (`compact`), and
+    /// its rooms were copied into the client when they were written.
+    fn forget_dead_connections(&mut self) {
+        let max_age = self.config.connection_max_age_ms;
+        let forget_before = self.config.forget_before(self.watermark());
+        self.conns.retain(|_, c| {
+            let born = c.summary.connected_at.0.unwrap_or(c.last_ts);
+            born.saturating_add(max_age) >= forget_before
+        });
+    }
+}
 
 /// Compacts the entry for `key` in place, and returns how many pieces of state (sessions,
 /// memberships, connections, watchers) it keeps, which is what compacting it again will walk;
@@ -34,7 +75,7 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> Option<usize> {
     match key {
         Key::Client(id) => {
             let c = world.clients.get_mut(id.as_str())?;
-            crate::session::compact(&mut c.sessions, horizon, retention);
+            crate::presence::compact(&mut c.sessions, horizon, retention);
             // An expired connection is dead in every copy of this entry, so no writer's older
             // copy can bring it back live; a late record about it brings back a closed summary
             // from its own `conn#` entry. A merely closed one stays until it expires.

@@ -1,7 +1,9 @@
 //! The per-connection entry (`conn#{id}`) and the lobby (every connection, for broadcasts).
 
 use crate::client::ConnSummary;
-use crate::lattice::{Lww, Merge};
+use crate::id::Map;
+use crate::lattice::{Lww, Membership, Merge};
+use crate::vecmap::VecMap;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -16,7 +18,7 @@ pub struct ConnectionState {
     pub source_ip: Option<String>,
     /// Rooms joined or left on this connection. Kept here as well as on the client, so that a
     /// `join` folded before the connection's client is known still counts once it is.
-    pub rooms: crate::vecmap::VecMap<Lww<crate::lattice::Membership>>,
+    pub(crate) rooms: VecMap<Lww<Membership>>,
     /// The latest event time of anything about this connection.
     pub last_ts: u64,
 }
@@ -72,7 +74,7 @@ impl Merge for LobbyState {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomState {
     /// Membership by client id.
-    pub members: crate::world::Map<Lww<crate::lattice::Membership>>,
+    pub(crate) members: Map<Lww<Membership>>,
     /// The newest membership write: how compaction tells a member's leave is old enough to
     /// forget. (Absent from items written before it existed: read as 0, forgetting nothing.)
     #[serde(default)]
@@ -87,6 +89,11 @@ impl Merge for RoomState {
 }
 
 impl RoomState {
+    /// The latest membership write of `client`, if any.
+    pub fn member(&self, client: &str) -> Option<&Lww<Membership>> {
+        self.members.get(client)
+    }
+
     /// The members now, in client id order. (Members are hashed for the hot path, which writes
     /// one membership at a time; readers sort the few they need.)
     pub fn joined(&self) -> impl Iterator<Item = &str> {

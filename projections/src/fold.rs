@@ -1,11 +1,134 @@
 //! Folding records into the world: each record merges in the little state it alone implies.
 
+use crate::client::{ConnSummary, Listed};
+use crate::id::{Id, Lookup, Map};
+use crate::key::{Entry, Key};
 use crate::lattice::{Lww, Membership, Merge};
 use crate::session::DisconnectInfo;
-use crate::world::{Lookup, World};
+use crate::world::World;
 use crate::Delivery;
 use schemas::{Action, Lifecycle, Record, WebSocketRecord, WsEventType};
 use smallvec::SmallVec;
+
+impl World {
+    /// Folds one record, in arrival order, and returns the deliveries it causes, decided against
+    /// the state at this point. Total: it cannot fail and cannot panic.
+    pub fn apply(&mut self, record: &Record) -> Vec<Delivery> {
+        // Only records stamped by AWS's clocks move the fold's notion of now: a device's
+        // telemetry timestamp or a feedback record must not be able to age out every WebSocket
+        // connection at once.
+        let ts = match record {
+            Record::Lifecycle(_) | Record::WebSocket(_) => record.event_time(),
+            Record::Telemetry(_) | Record::ConnectionGone(_) => 0,
+        };
+        if ts > self.watermark() || self.watermark.is_none() {
+            self.watermark = Some(ts.max(self.watermark()));
+            self.mark_watermark();
+        }
+        match record {
+            Record::Lifecycle(e) => {
+                lifecycle(self, e);
+                Vec::new()
+            }
+            Record::WebSocket(ws) => websocket(self, ws, record),
+            Record::Telemetry(t) => crate::route::telemetry(self, t, record.event_id()),
+            Record::ConnectionGone(g) => {
+                let conn = self.conns.entry_ref(g.connection_id.as_str()).or_default();
+                conn.summary.closed_at.add(g.timestamp);
+                conn.last_ts = conn.last_ts.max(g.timestamp);
+                self.mark_conn(&g.connection_id);
+                self.sync_connection(&g.connection_id);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Copies what a connection knows into its client's entry (summary, rooms, latest time) and
+    /// into the lobby, so both can tell whether it is live without loading it. Copying the whole
+    /// connection state, not just the latest event, keeps the result independent of the order
+    /// in which the connection's records arrived.
+    pub(crate) fn sync_connection(&mut self, connection_id: &str) {
+        let Some(conn) = self.conns.get(connection_id) else {
+            return;
+        };
+        let summary: ConnSummary = conn.summary.clone();
+        let (rooms, last_ts) = (conn.rooms.clone(), conn.last_ts);
+        if let Some(client_id) = &summary.client_id {
+            let client_cut = self
+                .clients
+                .get(client_id.as_str())
+                .map_or(0, |c| self.config.forget_before(c.updated_at));
+            let client = self.client_mut(client_id, last_ts);
+            let slot = client
+                .connections
+                .entry(connection_id.to_owned())
+                .or_default();
+            slot.join(&summary);
+            for (room, write) in rooms.iter() {
+                resync_membership(self, room, client_id, write, client_cut, last_ts);
+            }
+        }
+        if let Some(lobby) = self.lobby.as_mut() {
+            let slot = lobby
+                .connections
+                .entry(connection_id.to_owned())
+                .or_default();
+            if *slot != summary {
+                slot.join(&summary);
+                self.mark_lobby();
+            }
+        }
+    }
+
+    /// Joins another world into this one, taking it: commutative, associative and idempotent.
+    /// Entries only the other holds move over instead of being copied: a fold split by client
+    /// (replay's parallel fold) has most entries on one side only.
+    ///
+    /// Each side may know half of a connection (one its client, the other its rooms), so after
+    /// joining the entries the connections both worlds hold are synced into their clients again,
+    /// as folding both sides' records into one world would have done. A connection one side
+    /// alone knows is already synced into the entries joined here: a world syncs each of its own
+    /// connections into its client and rooms with every record.
+    pub fn absorb(&mut self, mut other: World) {
+        let shared: Vec<Id> = other
+            .conns
+            .keys()
+            .filter(|id| self.conns.contains_key(id.as_str()))
+            .cloned()
+            .collect();
+        // Entries moving over are not changes of this world.
+        for client in other.clients.values_mut() {
+            client.listed = Listed::default();
+        }
+        join_into(&mut self.clients, other.clients);
+        join_into(&mut self.conns, other.conns);
+        join_into(&mut self.rooms, other.rooms);
+        join_into(&mut self.devices, other.devices);
+        match (self.lobby.as_mut(), other.lobby) {
+            (Some(mine), Some(theirs)) => mine.join(&theirs),
+            (None, theirs) => self.lobby = theirs,
+            (Some(_), None) => {}
+        }
+        if let Some(w) = other.watermark {
+            self.load(Key::Watermark, Some(Entry::Watermark(w)));
+        }
+        for id in shared {
+            self.sync_connection(&id);
+        }
+    }
+}
+
+/// Joins every entry of `theirs` into `mine`, moving those `mine` lacks.
+fn join_into<V: Merge>(mine: &mut Map<V>, theirs: Map<V>) {
+    for (id, entry) in theirs {
+        match mine.entry(id) {
+            hashbrown::hash_map::Entry::Occupied(mut slot) => slot.get_mut().join(&entry),
+            hashbrown::hash_map::Entry::Vacant(slot) => {
+                slot.insert(entry);
+            }
+        }
+    }
+}
 
 /// An IoT lifecycle event: the client's session record, and room memberships for subscriptions
 /// to chat topics. Lifecycle events cause no deliveries.

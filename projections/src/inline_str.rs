@@ -6,7 +6,6 @@
 //! is bound by such misses. Up to 40 bytes, this keeps the bytes in the slot the lookup reads
 //! anyway. Room names, short and kept by the dozen per client, stay `CompactString`s.
 
-use crate::vecmap::MapKey;
 use std::cmp::Ordering;
 use std::fmt;
 
@@ -16,7 +15,7 @@ pub(crate) const INLINE: usize = 40;
 /// A string: inline up to 40 bytes, on the heap beyond. It takes 48 bytes, twice a
 /// `CompactString`: worth it only for keys that are often longer than 24 bytes.
 #[derive(Clone)]
-pub struct InlineStr(Repr);
+pub(crate) struct InlineStr(Repr);
 
 #[derive(Clone)]
 enum Repr {
@@ -26,8 +25,9 @@ enum Repr {
     Heap(Box<str>),
 }
 
-impl MapKey for InlineStr {
-    fn new(s: &str) -> Self {
+impl InlineStr {
+    /// A copy of `s`.
+    pub(crate) fn new(s: &str) -> Self {
         InlineStr(match u8::try_from(s.len()) {
             Ok(len) if s.len() <= INLINE => {
                 let mut bytes = [0; INLINE];
@@ -38,7 +38,8 @@ impl MapKey for InlineStr {
         })
     }
 
-    fn as_str(&self) -> &str {
+    /// The string.
+    pub(crate) fn as_str(&self) -> &str {
         match &self.0 {
             // The bytes were copied whole from a `&str`, so they are UTF-8: the empty fallback
             // is never taken.
@@ -47,11 +48,17 @@ impl MapKey for InlineStr {
         }
     }
 
-    fn as_bytes(&self) -> &[u8] {
+    /// The string's bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         match &self.0 {
             Repr::Inline { len, bytes } => &bytes[..usize::from(*len)],
             Repr::Heap(s) => s.as_bytes(),
         }
+    }
+
+    /// Whether this is `text`, compared without a call to `memcmp` (see [`short_eq`]).
+    pub(crate) fn is(&self, text: &str) -> bool {
+        short_eq(self.as_bytes(), text.as_bytes())
     }
 }
 
@@ -67,13 +74,6 @@ impl PartialEq for InlineStr {
             (Repr::Heap(a), Repr::Heap(b)) => a == b,
             _ => false,
         }
-    }
-}
-
-impl InlineStr {
-    /// Whether this is `text`, compared without a call to `memcmp` (see [`short_eq`]).
-    pub(crate) fn is(&self, text: &str) -> bool {
-        short_eq(self.as_bytes(), text.as_bytes())
     }
 }
 

@@ -6,6 +6,7 @@
 //! this is what makes Kinesis retries, IoT's out-of-order lifecycle events, Firehose duplicates
 //! and replay safe.
 
+use crate::id::Map;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -73,7 +74,7 @@ impl<K: Ord + Clone, V: Merge + Clone> Merge for BTreeMap<K, V> {
     }
 }
 
-impl<V: Merge + Clone> Merge for crate::world::Map<V> {
+impl<V: Merge + Clone> Merge for Map<V> {
     /// Maps merge pointwise.
     fn join(&mut self, other: &Self) {
         for (k, v) in other {

@@ -6,9 +6,10 @@
 //! event implies, so any arrival order and any duplication of the same events derive the same
 //! projections.
 //!
-//! - [`session`]: IoT sessions and the presence rule (current session by version, reset horizon).
+//! - [`session`], [`sessions`]: a client's IoT sessions; [`presence`]: the presence rule over them
+//!   (current session by version, reset horizon).
 //! - [`client`], [`connection`]: the entries of the world, one per DynamoDB item ([`key`]).
-//! - [`world`]: the entries together and the fold over them.
+//! - [`world`]: the entries together; `fold`: folding records into them; `id`: ids as maps hold them.
 //! - [`batch`]: the batch protocol, sans I/O: what a process loads and writes around the fold.
 //! - [`route`]: who gets a message and how (socket, MQTT, push); [`delivery`]: what is sent.
 //! - [`view`]: the client projection readers see; `compact`: bounding state without changing it.
@@ -20,13 +21,16 @@ pub mod config;
 pub mod connection;
 pub mod delivery;
 mod fold;
-pub mod inline_str;
+mod id;
+mod inline_str;
 pub mod key;
 pub mod lattice;
+mod needs;
+pub mod presence;
 pub mod route;
 pub mod session;
 pub mod sessions;
-pub mod vecmap;
+mod vecmap;
 pub mod view;
 pub mod world;
 
@@ -35,11 +39,10 @@ pub use client::{ClientState, ConnSummary};
 pub use config::{Config, PatternError, TopicPattern};
 pub use connection::{ConnectionState, DeviceState, LobbyState, RoomState};
 pub use delivery::{Channel, Delivery};
-pub use inline_str::InlineStr;
 pub use key::{Entry, EntryRef, Key, KeyError};
 pub use lattice::{Lww, Membership, Merge, Min};
-pub use session::{PresenceDecision, SessionRecord};
+pub use presence::PresenceDecision;
+pub use session::SessionRecord;
 pub use sessions::Sessions;
-pub use vecmap::{MapKey, VecMap};
 pub use view::ClientProjection;
 pub use world::World;

@@ -32,7 +32,7 @@ pub(crate) fn chat(
             .filter(|c| *c != sender.connection_id)
             .collect();
         let session = state
-            .and_then(|c| crate::session::current_session(&c.sessions, config.reset_horizon_ms));
+            .and_then(|c| crate::presence::current_session(&c.sessions, config.reset_horizon_ms));
         let mqtt: Vec<&str> = session
             .filter(|(_, s)| s.is_open())
             .into_iter()

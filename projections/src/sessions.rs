@@ -19,7 +19,6 @@
 use crate::inline_str::InlineStr;
 use crate::lattice::Merge;
 use crate::session::SessionRecord;
-use crate::vecmap::MapKey;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

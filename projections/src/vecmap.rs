@@ -6,11 +6,11 @@
 //! search compares without a cache miss per probe and a new key allocates nothing. The key type
 //! ([`MapKey`]) fits the keys: room names are short, and a client keeps dozens of them for a
 //! day ([`Id`], 24 bytes, 24 inline); topics are often longer than 24 bytes
-//! ([`InlineStr`](crate::InlineStr), 48 bytes, 40 inline). It serializes as a map, in key order.
+//! ([`InlineStr`], 48 bytes, 40 inline). It serializes as a map, in key order.
 
-use crate::inline_str::short_cmp;
+use crate::id::Id;
+use crate::inline_str::{short_cmp, InlineStr};
 use crate::lattice::Merge;
-use crate::world::Id;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -18,13 +18,13 @@ use std::marker::PhantomData;
 
 /// A map from ids to values, kept sorted by id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VecMap<V, K = Id> {
+pub(crate) struct VecMap<V, K = Id> {
     entries: Vec<(K, V)>,
 }
 
 /// A key a [`VecMap`] can hold: a string, stored its own way ([`Id`] here,
-/// [`InlineStr`](crate::InlineStr) in its own file).
-pub trait MapKey: Clone + PartialEq + std::fmt::Debug {
+/// [`InlineStr`] in its own file).
+pub(crate) trait MapKey: Clone + PartialEq + std::fmt::Debug {
     /// A copy of `s`.
     fn new(s: &str) -> Self;
     /// The string.
@@ -44,6 +44,20 @@ impl MapKey for Id {
 
     fn as_bytes(&self) -> &[u8] {
         Id::as_bytes(self)
+    }
+}
+
+impl MapKey for InlineStr {
+    fn new(s: &str) -> Self {
+        InlineStr::new(s)
+    }
+
+    fn as_str(&self) -> &str {
+        InlineStr::as_str(self)
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        InlineStr::as_bytes(self)
     }
 }
 
@@ -118,11 +132,6 @@ impl<V, K: MapKey> VecMap<V, K> {
     pub fn len(&self) -> usize {
         self.entries.len()
     }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
 }
 
 impl<V: Merge + Clone + PartialEq, K: MapKey> VecMap<V, K> {
@@ -188,7 +197,6 @@ impl<'de, V: Deserialize<'de>, K: MapKey> Deserialize<'de> for VecMap<V, K> {
 mod tests {
     use super::*;
     use crate::lattice::Lww;
-    use crate::InlineStr;
 
     #[test]
     fn joins_like_a_map_and_stays_sorted() {

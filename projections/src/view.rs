@@ -1,6 +1,6 @@
 //! The client projection: what a reader of `client#{id}` sees.
 
-use crate::session::current_session;
+use crate::presence::current_session;
 use crate::{ClientState, Config, ConnectionState};
 use serde::Serialize;
 use std::collections::BTreeSet;

@@ -216,11 +216,11 @@ proptest! {
 fn membership(world: &World, client: &str, room: &str) -> (Option<Membership>, Option<Membership>) {
     let on_client = world
         .client_state(client)
-        .and_then(|c| c.rooms.get(room))
+        .and_then(|c| c.membership(room))
         .map(|m| m.value);
     let on_room = world
         .room_state(room)
-        .and_then(|r| r.members.get(client))
+        .and_then(|r| r.member(client))
         .map(|m| m.value);
     (on_client, on_room)
 }

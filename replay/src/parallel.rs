@@ -16,8 +16,8 @@
 
 use crate::rebuild::Fold;
 use crate::source::reader::Batch;
-use projections::world::{Id, Map, Set};
 use projections::{Config, World};
+use rustc_hash::{FxHashMap, FxHashSet};
 use schemas::{Record, WsEventType};
 use std::hash::Hasher;
 use std::sync::mpsc::{self, SyncSender};
@@ -31,7 +31,7 @@ const DEPTH: usize = 4;
 /// in place by index, so no record is copied and each is freed where it was made.
 struct Work {
     /// Clients whose history it must keep, from now on ([`World::keep_history_of`]).
-    keep: Vec<Id>,
+    keep: Vec<String>,
     /// The batch its records are in.
     batch: Arc<Batch>,
     /// Which of them, in arrival order.
@@ -42,11 +42,11 @@ struct Work {
 pub struct ParallelFold {
     here: Fold,
     /// Clients to pin on the other thread with its next work.
-    keep: Vec<Id>,
+    keep: Vec<String>,
     /// The side of every connection seen.
-    conns: Map<u8>,
+    conns: FxHashMap<String, u8>,
     /// Clients whose history both halves keep.
-    kept: Set,
+    kept: FxHashSet<String>,
     send: SyncSender<Work>,
     helper: JoinHandle<World>,
 }
@@ -86,8 +86,8 @@ impl ParallelFold {
         ParallelFold {
             here,
             keep: Vec::new(),
-            conns: Map::default(),
-            kept: Set::default(),
+            conns: FxHashMap::default(),
+            kept: FxHashSet::default(),
             send,
             helper,
         }
@@ -134,10 +134,14 @@ impl ParallelFold {
     /// The side of a connection's records, decided by the first one seen; `client` is the one
     /// a `$connect` names.
     fn conn_side(&mut self, conn: &str, client: Option<&str>) -> u8 {
-        let side = *self
-            .conns
-            .entry_ref(conn)
-            .or_insert_with(|| hash_side(client.unwrap_or(conn)));
+        let side = match self.conns.get(conn) {
+            Some(&side) => side,
+            None => {
+                let side = hash_side(client.unwrap_or(conn));
+                self.conns.insert(conn.to_owned(), side);
+                side
+            }
+        };
         if let Some(client) = client.filter(|c| hash_side(c) != side) {
             self.keep_history_of(client);
         }
@@ -146,12 +150,12 @@ impl ParallelFold {
 
     /// Both halves keep `client`'s history: its memberships are on both sides.
     fn keep_history_of(&mut self, client: &str) {
-        if !self.kept.insert(client.into()) {
+        if !self.kept.insert(client.to_owned()) {
             return;
         }
         self.here.world.keep_history_of(client);
         // Kept from the start of the batch, a little early: keeping only ever forgets less.
-        self.keep.push(client.into());
+        self.keep.push(client.to_owned());
     }
 
     /// Waits for the other half and joins the two worlds into one.
@@ -425,7 +429,7 @@ mod tests {
             .clients()
             .iter()
             .filter_map(|c| world.client_state(&c.client_id))
-            .map(|c| c.rooms.len())
+            .map(|c| c.memberships().count())
             .sum()
     }
 

@@ -6,11 +6,11 @@
 //! needs:
 //!
 //! 1. **Load**: the keys the records read, in a few bulk rounds per chunk of records and then per
-//!    record ([`fold`]); the driver reads them and hands each entry, with its revision, to
+//!    record (`fold`); the driver reads them and hands each entry, with its revision, to
 //!    [`Batch::load`].
 //! 2. The records are applied in order; deliveries are decided against the state at each point
 //!    ([`Batch::deliveries`]).
-//! 3. **Commit**: the changed entries, each on the revision it was read at ([`revisions`]); the
+//! 3. **Commit**: the changed entries, each on the revision it was read at (`revisions`); the
 //!    driver writes them and hands the store's answer to [`Batch::committed`].
 //! 4. Conflicting keys are loaded again (the world joins the other writer's entry into its own)
 //!    and the records folded again, which is safe because every entry is a join-semilattice and

@@ -1,0 +1,123 @@
+//! What a partial world must load before it folds a record: [`World::needs`].
+//!
+//! The batch protocol ([`crate::batch`]) asks this of every record, in prefetch rounds and just
+//! before applying it, and loads what comes back. Most keys follow from the record alone; some
+//! from entries loaded for it (a connection's client, a room's members, a device's watchers), so
+//! the answer is asked again until it is empty.
+
+use crate::key::Key;
+use crate::world::World;
+use schemas::{Action, Record};
+
+impl World {
+    /// The keys, not yet loaded, that folding `record` reads. Some depend on loaded entries
+    /// (a connection's client, a room's members, a device's watchers), so call again after
+    /// loading until it returns nothing. A complete world never needs anything.
+    pub fn needs(&self, record: &Record) -> Vec<Key> {
+        if self.complete {
+            return Vec::new();
+        }
+        // Lifecycle events are most of the stream, and a batch asks about each twice (bulk
+        // prefetch, then just before applying): answer "nothing" without allocating when we can.
+        if let Record::Lifecycle(e) = record {
+            if self.lifecycle_loaded(e) {
+                return Vec::new();
+            }
+        }
+        let mut want = vec![Key::Watermark];
+        match record {
+            Record::Lifecycle(e) => {
+                want.push(Key::Client(e.client_id().to_owned()));
+                if let schemas::Lifecycle::Subscribed(s) | schemas::Lifecycle::Unsubscribed(s) = e {
+                    let rooms = s
+                        .topics
+                        .iter()
+                        .filter_map(|t| self.config.chat_topic.room_of(t));
+                    want.extend(rooms.map(|r| Key::Room(r.to_owned())));
+                }
+            }
+            Record::WebSocket(ws) => {
+                want.extend([Key::Connection(ws.connection_id.clone()), Key::Lobby]);
+                // Every client `apply` may write: the one a `$connect` names, and the one the
+                // connection already has (they differ only if records disagree; max wins).
+                if ws.event_type == schemas::WsEventType::Connect {
+                    if let Some(client) = ws.resolved_client_id() {
+                        want.push(Key::Client(client.to_owned()));
+                    }
+                }
+                if let Some(client) = self.client_of(&ws.connection_id) {
+                    want.push(Key::Client(client));
+                }
+                want.extend(self.rooms_of(&ws.connection_id));
+                match ws.action() {
+                    Action::SendMessage {
+                        chat_id: Some(room),
+                        ..
+                    } => {
+                        if let Some(state) = self.rooms.get(room.as_str()) {
+                            want.extend(state.joined().map(|m| Key::Client(m.to_owned())));
+                        }
+                        want.push(Key::Room(room));
+                    }
+                    Action::SetNotifyList { devices } => {
+                        want.extend(devices.into_iter().map(Key::Device))
+                    }
+                    Action::Join { chat_id } | Action::Leave { chat_id } => {
+                        want.push(Key::Room(chat_id))
+                    }
+                    _ => {}
+                }
+            }
+            Record::Telemetry(t) => {
+                if let Some(state) = self.devices.get(t.device_id.as_str()) {
+                    want.extend(state.watchers.keys().map(|c| Key::Connection(c.clone())));
+                }
+                want.push(Key::Device(t.device_id.clone()));
+            }
+            Record::ConnectionGone(g) => {
+                want.extend([Key::Connection(g.connection_id.clone()), Key::Lobby]);
+                if let Some(client) = self.client_of(&g.connection_id) {
+                    want.push(Key::Client(client));
+                }
+                want.extend(self.rooms_of(&g.connection_id));
+            }
+        }
+        want.retain(|k| !self.has(k));
+        want.sort();
+        want.dedup();
+        want
+    }
+
+    /// Whether everything a lifecycle event reads is loaded: the watermark, its client, and the
+    /// rooms of its chat topics.
+    fn lifecycle_loaded(&self, e: &schemas::Lifecycle) -> bool {
+        let rooms_loaded = match e {
+            schemas::Lifecycle::Subscribed(s) | schemas::Lifecycle::Unsubscribed(s) => {
+                s.topics.iter().all(|t| {
+                    self.config
+                        .chat_topic
+                        .room_of(t)
+                        .is_none_or(|r| self.rooms.contains_key(r))
+                })
+            }
+            _ => true,
+        };
+        rooms_loaded && self.watermark.is_some() && self.clients.contains_key(e.client_id())
+    }
+
+    /// Syncing a connection writes its rooms' memberships, so those rooms must be loaded.
+    fn rooms_of(&self, connection_id: &str) -> Vec<Key> {
+        let rooms = self.conns.get(connection_id).map(|c| c.rooms.keys());
+        rooms
+            .into_iter()
+            .flatten()
+            .map(|r| Key::Room(r.to_owned()))
+            .collect()
+    }
+
+    fn client_of(&self, connection_id: &str) -> Option<String> {
+        self.conns
+            .get(connection_id)
+            .and_then(|c| c.summary.client_id.clone())
+    }
+}
