@@ -17,15 +17,29 @@
 use crate::key::Key;
 use crate::lattice::{Lww, Membership};
 use crate::vecmap::VecMap;
-use crate::world::World;
+use crate::world::{Via, World};
 
 impl World {
     /// The keys of the entries changed since the last call, compacted, in key order: what the
     /// batch protocol writes ([`crate::batch`]). A caller reads the entries themselves from the
     /// world ([`World::entry_ref`], [`World::entry`]), on as many threads as it likes.
+    ///
+    /// A changed member's room, if loaded, is compacted whole, once: a store that keeps rooms
+    /// whole writes the compacted room ([`Key::whole`]). The member's own write, captured when
+    /// it changed, is written whatever compaction forgets.
     pub fn take_dirty(&mut self) -> Vec<Key> {
         let mut keys = self.take_changed();
-        keys.retain(|key| entry(self, key).is_some());
+        let mut compacted: Option<String> = None;
+        keys.retain(|key| {
+            if let Some((room, _)) = key.member() {
+                // Members come sorted by room: each room's run is compacted once.
+                if compacted.as_deref() != Some(room) {
+                    entry(self, &Key::Room(room.to_owned()));
+                    compacted = Some(room.to_owned());
+                }
+            }
+            entry(self, key).is_some()
+        });
         keys
     }
 
@@ -109,6 +123,10 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> Option<usize> {
             }
             Some(members.len())
         }
+        // A member is one register, with nothing to forget: a left one a retention old is
+        // forgotten with its room, and a store that keeps members apart expires it.
+        Key::Member { room, client } => world.part(room, client, Via::Join).map(|_| 1),
+        Key::Subscriber { room, client } => world.part(room, client, Via::Subscription).map(|_| 1),
         Key::Device(id) => {
             let conns = &world.conns;
             let d = world.devices.get_mut(id.as_str())?;

@@ -1,7 +1,7 @@
 //! The per-connection entry (`conn#{id}`) and the lobby (every connection, for broadcasts).
 
 use crate::client::ConnSummary;
-use crate::id::Map;
+use crate::id::{Lookup, Map};
 use crate::lattice::{Lww, Membership, Merge};
 use crate::vecmap::VecMap;
 use serde::{Deserialize, Serialize};
@@ -92,6 +92,31 @@ impl RoomState {
     /// The latest membership write of `client`, if any.
     pub fn member(&self, client: &str) -> Option<&Lww<Membership>> {
         self.members.get(client)
+    }
+
+    /// Every member's latest write, left ones too (until compaction forgets them), unordered.
+    pub fn members(&self) -> impl Iterator<Item = (&str, &Lww<Membership>)> {
+        self.members.iter().map(|(c, m)| (c.as_str(), m))
+    }
+
+    /// Joins a membership write of `client` into the room; true if that changed it.
+    pub fn add(&mut self, client: &str, write: &Lww<Membership>) -> bool {
+        self.updated_at = self.updated_at.max(write.ts);
+        // One lookup, whether or not the client is a member yet.
+        match self.members.entry_ref(&Lookup(client)) {
+            hashbrown::hash_map::EntryRef::Occupied(mut m) => {
+                // `Lww::join`, telling whether it took the write.
+                let newer = (write.ts, write.value) > (m.get().ts, m.get().value);
+                if newer {
+                    *m.get_mut() = write.clone();
+                }
+                newer
+            }
+            hashbrown::hash_map::EntryRef::Vacant(slot) => {
+                slot.insert(write.clone());
+                true
+            }
+        }
     }
 
     /// The members now, in client id order. (Members are hashed for the hot path, which writes

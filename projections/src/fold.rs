@@ -5,7 +5,7 @@ use crate::id::{Id, Lookup, Map};
 use crate::key::{Entry, Key};
 use crate::lattice::{Lww, Membership, Merge};
 use crate::session::DisconnectInfo;
-use crate::world::World;
+use crate::world::{Via, World};
 use crate::Delivery;
 use schemas::{Action, Lifecycle, Record, WebSocketRecord, WsEventType};
 use smallvec::SmallVec;
@@ -176,11 +176,12 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) {
             for topic in &sub.topics {
                 s.topics.join_at(topic, &write);
             }
+            let mut changed: SmallVec<[bool; 4]> = SmallVec::new();
             for room in &rooms {
-                client.rooms.join_at(room, &write);
+                changed.push(client.rooms.join_at(room, &write));
             }
-            for room in &rooms {
-                room_member(world, room, client_id, &write);
+            for (room, client_changed) in rooms.iter().zip(changed) {
+                subscription(world, room, client_id, &write, client_changed);
             }
         }
         Lifecycle::ConnectFailed(f) => {
@@ -197,6 +198,48 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) {
     }
 }
 
+/// The room's side of a subscription's membership write. The `subscriber#` part written is the
+/// client's register for the room, which holds every subscription write of the client: only the
+/// shard of the client's lifecycle events writes that part, and it may write it whole. A world
+/// whose store writes members apart does not load the room for it; a loaded room takes the write
+/// too, and one loaded later takes it when it is loaded.
+fn subscription(
+    world: &mut World,
+    room: &str,
+    client_id: &str,
+    write: &Lww<Membership>,
+    client_changed: bool,
+) {
+    if world.complete {
+        world
+            .rooms
+            .entry_ref(&Lookup(room))
+            .or_default()
+            .add(client_id, write);
+        return;
+    }
+    let room_changed = if !world.members_apart || world.rooms.contains_key(room) {
+        world
+            .rooms
+            .entry_ref(&Lookup(room))
+            .or_default()
+            .add(client_id, write)
+    } else {
+        false
+    };
+    if !(client_changed || room_changed) {
+        return;
+    }
+    let register = world
+        .clients
+        .get(&Lookup(client_id))
+        .and_then(|c| c.rooms.get(room))
+        .cloned();
+    if let Some(register) = register {
+        world.mark_member(room, client_id, Via::Subscription, &register);
+    }
+}
+
 /// Merges a membership write for (room, client) into both the room and the client.
 pub(crate) fn membership(
     world: &mut World,
@@ -206,7 +249,7 @@ pub(crate) fn membership(
     ts: u64,
 ) {
     world.client_mut(client_id, ts).rooms.join_at(room, write);
-    room_member(world, room, client_id, write);
+    room_member(world, room, client_id, write, Via::Join);
 }
 
 /// A connection's membership copied into its client and room again (`World::sync_connection`).
@@ -230,22 +273,18 @@ pub(crate) fn resync_membership(
         .get(room)
         .map_or(0, |r| world.config.forget_before(r.updated_at));
     if write.ts >= room_cut {
-        room_member(world, room, client_id, write);
+        room_member(world, room, client_id, write, Via::Join);
     }
 }
 
-/// The room's side of a membership write.
-fn room_member(world: &mut World, room: &str, client_id: &str, write: &Lww<Membership>) {
+/// The room's side of a membership write: the member is written only if this changed it.
+fn room_member(world: &mut World, room: &str, client_id: &str, write: &Lww<Membership>, via: Via) {
     let state = world.rooms.entry_ref(&Lookup(room)).or_default();
-    state.updated_at = state.updated_at.max(write.ts);
-    // One lookup, whether or not the client is a member yet.
-    match state.members.entry_ref(&Lookup(client_id)) {
-        hashbrown::hash_map::EntryRef::Occupied(mut m) => m.get_mut().join(write),
-        hashbrown::hash_map::EntryRef::Vacant(slot) => {
-            slot.insert(write.clone());
+    if state.add(client_id, write) {
+        if let Some(register) = state.member(client_id).cloned() {
+            world.mark_member(room, client_id, via, &register);
         }
     }
-    world.mark_room(room);
 }
 
 /// A WebSocket route record: the connection's state, then what its action asks for.

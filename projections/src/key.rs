@@ -1,6 +1,7 @@
 //! Keys and entries: how the world is cut into items a store can load and write one at a time.
 //! The names are the DynamoDB `pk`s of DESIGN.md section 5.
 
+use crate::lattice::{Lww, Membership};
 use crate::{ClientState, ConnectionState, DeviceState, LobbyState, RoomState};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -9,11 +10,35 @@ use std::str::FromStr;
 /// The key of one entry of the world.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Key {
+    // Room members order first, so that writes handed out in key order write them before the
+    // clients and connections whose change decided them (see `Step::Commit`).
+    /// One member of a room as WebSocket `join` and `leave` write it (`room#{chatId}`,
+    /// `member#{clientId}`): written, never loaded on its own. Its entry is the member's
+    /// last-writer-wins register, so a store joins it into what it holds (DynamoDB: a put on
+    /// condition that the stored register is older) and it never conflicts. Any shard may write
+    /// it: each of a client's connections may join.
+    Member {
+        /// The room.
+        room: String,
+        /// The member.
+        client: String,
+    },
+    /// One member of a room as its MQTT subscriptions to the room's chat topic write it
+    /// (`room#{chatId}`, `subscriber#{clientId}`): as [`Key::Member`], but only the shard of the
+    /// client's lifecycle events (keyed by client id) writes it, so a store may write it without
+    /// a condition. A room's register for a client is the join of both.
+    Subscriber {
+        /// The room.
+        room: String,
+        /// The subscriber.
+        client: String,
+    },
     /// `client#{clientId}`.
     Client(String),
     /// `conn#{connectionId}`.
     Connection(String),
-    /// `room#{chatId}`.
+    /// `room#{chatId}`: every member of the room. A driver loads it whole (a DynamoDB `Query` of
+    /// the room's partition); a batch writes its members one at a time ([`Key::Member`]).
     Room(String),
     /// `device#{deviceId}`.
     Device(String),
@@ -32,6 +57,8 @@ pub enum Entry {
     Connection(ConnectionState),
     /// For [`Key::Room`].
     Room(RoomState),
+    /// For [`Key::Member`] and [`Key::Subscriber`]: the room's register for the client.
+    Member(Lww<Membership>),
     /// For [`Key::Device`].
     Device(DeviceState),
     /// For [`Key::Lobby`].
@@ -52,6 +79,8 @@ pub enum EntryRef<'a> {
     Connection(&'a ConnectionState),
     /// See [`Entry::Room`].
     Room(&'a RoomState),
+    /// See [`Entry::Member`].
+    Member(&'a Lww<Membership>),
     /// See [`Entry::Device`].
     Device(&'a DeviceState),
     /// See [`Entry::Lobby`].
@@ -67,6 +96,7 @@ impl EntryRef<'_> {
             EntryRef::Client(s) => Entry::Client(s.clone()),
             EntryRef::Connection(s) => Entry::Connection(s.clone()),
             EntryRef::Room(s) => Entry::Room(s.clone()),
+            EntryRef::Member(m) => Entry::Member(m.clone()),
             EntryRef::Device(s) => Entry::Device(s.clone()),
             EntryRef::Lobby(s) => Entry::Lobby(s.clone()),
             EntryRef::Watermark(w) => Entry::Watermark(w),
@@ -81,6 +111,7 @@ impl Entry {
             Entry::Client(s) => EntryRef::Client(s),
             Entry::Connection(s) => EntryRef::Connection(s),
             Entry::Room(s) => EntryRef::Room(s),
+            Entry::Member(m) => EntryRef::Member(m),
             Entry::Device(s) => EntryRef::Device(s),
             Entry::Lobby(s) => EntryRef::Lobby(s),
             Entry::Watermark(w) => EntryRef::Watermark(*w),
@@ -94,9 +125,32 @@ impl fmt::Display for Key {
             Key::Client(id) => write!(f, "client#{id}"),
             Key::Connection(id) => write!(f, "conn#{id}"),
             Key::Room(id) => write!(f, "room#{id}"),
+            // A pk and an sk: no string form parses back to a member, nor needs to (no store keys
+            // a member by one string).
+            Key::Member { room, client } => write!(f, "room#{room} member#{client}"),
+            Key::Subscriber { room, client } => write!(f, "room#{room} subscriber#{client}"),
             Key::Device(id) => write!(f, "device#{id}"),
             Key::Lobby => f.write_str("lobby"),
             Key::Watermark => f.write_str("watermark"),
+        }
+    }
+}
+
+impl Key {
+    /// The key of the whole entry this one is part of: a member's room; any other key itself.
+    /// A store that keeps rooms whole writes a member's room instead.
+    pub fn whole(&self) -> Key {
+        match self {
+            Key::Member { room, .. } | Key::Subscriber { room, .. } => Key::Room(room.clone()),
+            key => key.clone(),
+        }
+    }
+
+    /// The room and client of a member or subscriber key.
+    pub fn member(&self) -> Option<(&str, &str)> {
+        match self {
+            Key::Member { room, client } | Key::Subscriber { room, client } => Some((room, client)),
+            _ => None,
         }
     }
 }

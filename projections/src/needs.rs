@@ -28,7 +28,14 @@ impl World {
         match record {
             Record::Lifecycle(e) => {
                 want.push(Key::Client(e.client_id().to_owned()));
-                if let schemas::Lifecycle::Subscribed(s) | schemas::Lifecycle::Unsubscribed(s) = e {
+                // A store that writes members apart takes a subscription without its room.
+                let subscription = match e {
+                    schemas::Lifecycle::Subscribed(s) | schemas::Lifecycle::Unsubscribed(s) => {
+                        Some(s).filter(|_| !self.members_apart)
+                    }
+                    _ => None,
+                };
+                if let Some(s) = subscription {
                     let rooms = s
                         .topics
                         .iter()
@@ -92,6 +99,7 @@ impl World {
     /// rooms of its chat topics.
     fn lifecycle_loaded(&self, e: &schemas::Lifecycle) -> bool {
         let rooms_loaded = match e {
+            _ if self.members_apart => true,
             schemas::Lifecycle::Subscribed(s) | schemas::Lifecycle::Unsubscribed(s) => {
                 s.topics.iter().all(|t| {
                     self.config

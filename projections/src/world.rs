@@ -11,7 +11,7 @@
 use crate::client::Listed;
 use crate::id::{Id, Lookup, Map, Set};
 use crate::key::{Entry, EntryRef, Key};
-use crate::lattice::Merge;
+use crate::lattice::{Lww, Membership, Merge};
 use crate::presence;
 use crate::view::ClientProjection;
 use crate::{ClientState, Config, ConnectionState, DeviceState, LobbyState, RoomState};
@@ -28,6 +28,10 @@ pub struct World {
     pub(crate) lobby: Option<LobbyState>,
     pub(crate) watermark: Option<u64>,
     dirty: Dirty,
+    /// The room members the last [`World::take_dirty`] listed, with the registers to write.
+    parts: Parts,
+    /// Whether the store writes a room's members apart ([`World::members_apart`]).
+    pub(crate) members_apart: bool,
     /// Clients whose `Left` memberships compaction must keep: see [`World::keep_history_of`].
     pub(crate) kept: Set,
 }
@@ -41,10 +45,25 @@ pub(crate) struct Dirty {
     /// Clients, each once: an entry listed here has its `listed` flag set.
     clients: Vec<Id>,
     conns: Set,
-    rooms: Set,
+    /// Room members, as (room, client), by how they were written, with the register to write.
+    members: Parts,
     devices: Set,
     lobby: bool,
     watermark: bool,
+}
+
+/// Room members to write: (room, client, how written) to the register, captured when it changed
+/// (so compacting a client or a room after cannot lose a write).
+type Parts = hashbrown::HashMap<(Id, Id, Via), Lww<Membership>, rustc_hash::FxBuildHasher>;
+
+/// How a room membership was written, which says who may write it ([`Key::Member`],
+/// [`Key::Subscriber`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Via {
+    /// A WebSocket `join` or `leave`.
+    Join,
+    /// An MQTT subscription to the room's chat topic, or its end.
+    Subscription,
 }
 
 fn mark(set: &mut Set, id: &str) {
@@ -64,8 +83,19 @@ impl World {
             lobby: None,
             watermark: None,
             dirty: Dirty::default(),
+            parts: Parts::default(),
+            members_apart: false,
             kept: Set::default(),
         }
+    }
+
+    /// This partial world's store writes a room's members one at a time ([`Key::Member`],
+    /// [`Key::Subscriber`]) rather than whole rooms, so an MQTT subscription's membership is
+    /// written without loading its room: a DynamoDB table, where loading a room is a `Query` of
+    /// its own. (A store that keeps rooms whole needs the room to write it.)
+    pub fn members_apart(mut self) -> Self {
+        self.members_apart = true;
+        self
     }
 
     /// A complete world: it holds everything there is, so it never needs loading.
@@ -109,7 +139,9 @@ impl World {
             || match key {
                 Key::Client(id) => self.clients.contains_key(id.as_str()),
                 Key::Connection(id) => self.conns.contains_key(id.as_str()),
-                Key::Room(id) => self.rooms.contains_key(id.as_str()),
+                Key::Room(id) | Key::Member { room: id, .. } | Key::Subscriber { room: id, .. } => {
+                    self.rooms.contains_key(id.as_str())
+                }
                 Key::Device(id) => self.devices.contains_key(id.as_str()),
                 Key::Lobby => self.lobby.is_some(),
                 Key::Watermark => self.watermark.is_some(),
@@ -133,9 +165,22 @@ impl World {
                 }
             }
             (Key::Room(id), e) => {
-                let v = self.rooms.entry(id.into()).or_default();
+                let v = self.rooms.entry_ref(id.as_str()).or_default();
                 if let Some(Entry::Room(s)) = e {
                     v.join(&s);
+                }
+                // Subscriptions folded before the room was loaded wrote only their parts.
+                let pending = self.dirty.members.iter().chain(&self.parts);
+                for ((_, client, _), register) in pending.filter(|((r, ..), _)| *r == id) {
+                    v.add(client, register);
+                }
+            }
+            // A member alone: the batch protocol never asks for one (rooms load whole), so this
+            // is a driver joining in what it knows of a room's member; it makes the room loaded.
+            (Key::Member { room, client } | Key::Subscriber { room, client }, e) => {
+                let v = self.rooms.entry(room.into()).or_default();
+                if let Some(Entry::Member(m)) = e {
+                    v.add(&client, &m);
                 }
             }
             (Key::Device(id), e) => {
@@ -177,9 +222,19 @@ impl World {
         }
     }
 
-    pub(crate) fn mark_room(&mut self, id: &str) {
+    /// Lists a room member to write, with its register now.
+    pub(crate) fn mark_member(
+        &mut self,
+        room: &str,
+        client: &str,
+        via: Via,
+        register: &Lww<Membership>,
+    ) {
         if !self.complete {
-            mark(&mut self.dirty.rooms, id);
+            // Ids up to 24 bytes are inline: making the key allocates nothing for most.
+            self.dirty
+                .members
+                .insert((room.into(), client.into(), via), register.clone());
         }
     }
 
@@ -205,9 +260,23 @@ impl World {
             ids.into_iter().map(String::from)
         };
         let mut keys: Vec<Key> = Vec::new();
+        // `Key`'s order: every member, then every subscriber.
+        let mut members: Vec<(Via, &Id, &Id)> = dirty
+            .members
+            .keys()
+            .map(|(room, client, via)| (*via, room, client))
+            .collect();
+        members.sort_unstable();
+        keys.extend(members.into_iter().map(|(via, room, client)| {
+            let (room, client) = (room.to_string(), client.to_string());
+            match via {
+                Via::Join => Key::Member { room, client },
+                Via::Subscription => Key::Subscriber { room, client },
+            }
+        }));
         keys.extend(sorted(dirty.clients).map(Key::Client));
         keys.extend(sorted(dirty.conns.into_iter().collect()).map(Key::Connection));
-        keys.extend(sorted(dirty.rooms.into_iter().collect()).map(Key::Room));
+        self.parts = dirty.members;
         keys.extend(sorted(dirty.devices.into_iter().collect()).map(Key::Device));
         if dirty.lobby {
             keys.push(Key::Lobby);
@@ -251,10 +320,19 @@ impl World {
             Key::Client(id) => EntryRef::Client(self.clients.get(id.as_str())?),
             Key::Connection(id) => EntryRef::Connection(self.conns.get(id.as_str())?),
             Key::Room(id) => EntryRef::Room(self.rooms.get(id.as_str())?),
+            Key::Member { room, client } => EntryRef::Member(self.part(room, client, Via::Join)?),
+            Key::Subscriber { room, client } => {
+                EntryRef::Member(self.part(room, client, Via::Subscription)?)
+            }
             Key::Device(id) => EntryRef::Device(self.devices.get(id.as_str())?),
             Key::Lobby => EntryRef::Lobby(self.lobby.as_ref()?),
             Key::Watermark => EntryRef::Watermark(self.watermark?),
         })
+    }
+
+    /// The register of a room member the last [`World::take_dirty`] listed.
+    pub(crate) fn part(&self, room: &str, client: &str, via: Via) -> Option<&Lww<Membership>> {
+        self.parts.get(&(Id::from(room), Id::from(client), via))
     }
 
     /// A copy of the entry for `key`, if loaded.

@@ -1,8 +1,9 @@
 //! Property tests of the batch protocol itself (`projections::batch`), over an in-memory store
 //! that keeps a revision per entry and writes on condition, as DynamoDB does: several drivers
 //! folding overlapping record sets, with their loads and commits interleaved in any order, end
-//! with the store one driver folding every record ends with; and a driver whose commits always
-//! conflict gives up after its bound with the typed error, having written nothing twice.
+//! with the store one driver folding every record ends with; a batch retried after a commit that
+//! failed midway ends there too; and a driver whose commits always conflict gives up after its
+//! bound with the typed error, having written nothing twice.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -33,6 +34,20 @@ impl RevisionedMap {
     fn commit(&mut self, world: &World, writes: &[projections::Write]) -> CommitOutcome {
         let mut outcome = CommitOutcome::default();
         for write in writes {
+            // A member is a register: the store keeps the newer one, and it never conflicts.
+            if let (Some((room, client)), Some(Entry::Member(m))) =
+                (write.key.member(), world.entry(&write.key))
+            {
+                let (stored, _) = self
+                    .items
+                    .entry(Key::Room(room.to_owned()))
+                    .or_insert_with(|| (Entry::Room(Default::default()), 0));
+                let Entry::Room(stored) = stored else {
+                    panic!("a room key holds a room")
+                };
+                stored.add(client, &m);
+                continue;
+            }
             let stored = self.items.get(&write.key).map(|(_, rev)| *rev);
             if stored != write.expected {
                 outcome.conflicts.push(write.key.clone());
@@ -78,7 +93,7 @@ impl Driver {
             // as a test may.
             batches: batches.into_iter().map(|b| &*b.leak()).collect(),
             current: 0,
-            world: World::new(Config::default()),
+            world: World::new(Config::default()).members_apart(),
             batch: None,
             wrote: HashSet::new(),
             restarts: 0,
@@ -96,7 +111,7 @@ impl Driver {
                 self.batches[self.current],
                 Plan::shared(ATTEMPTS),
             ));
-            self.world = World::new(Config::default());
+            self.world = World::new(Config::default()).members_apart();
             self.wrote.clear();
         }
         let batch = self.batch.as_mut().unwrap();
@@ -203,6 +218,56 @@ proptest! {
         let want = views(&world_of(&every));
         prop_assert_eq!(&views(&alone.world(&config)), &want);
         prop_assert_eq!(&views(&shared.world(&config)), &want);
+    }
+}
+
+/// Runs one batch of `records` from a fresh world over `store`; with `stop`, its first commit
+/// writes only that many of its writes, in the order handed out, and the batch stops there (a
+/// Lambda that failed midway through its commit).
+fn run_batch(store: &mut RevisionedMap, records: &[Record], stop: Option<usize>) {
+    let mut world = World::new(Config::default()).members_apart();
+    let mut batch = Batch::new(records, Plan::shared(ATTEMPTS));
+    loop {
+        match batch.next(&mut world).unwrap() {
+            Step::Load(keys) => {
+                for key in keys {
+                    let (entry, rev) = store.read(&key);
+                    batch.load(&mut world, key, entry, rev);
+                }
+            }
+            Step::Commit(writes) => {
+                if let Some(n) = stop {
+                    store.commit(&world, &writes[..n.min(writes.len())]);
+                    return;
+                }
+                let outcome = store.commit(&world, &writes);
+                batch.committed(&world, outcome);
+            }
+            Step::Done => return,
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_batch_retried_after_a_commit_that_failed_midway_ends_where_one_fold_ends(
+        records in prop::collection::vec(record(), 1..40),
+        sizes in prop::collection::vec(1usize..8, 1..4),
+        stops in prop::collection::vec(0usize..12, 1..4),
+    ) {
+        let mut store = RevisionedMap::default();
+        let mut rest = &records[..];
+        let (mut sizes, mut stops) = (sizes.iter().cycle(), stops.iter().cycle());
+        while !rest.is_empty() {
+            let (batch, more) = rest.split_at((*sizes.next().unwrap()).min(rest.len()));
+            run_batch(&mut store, batch, stops.next().copied());
+            run_batch(&mut store, batch, None);
+            rest = more;
+        }
+        let want = views(&world_of(&records));
+        prop_assert_eq!(&views(&store.world(&Config::default())), &want);
     }
 }
 

@@ -1,7 +1,8 @@
 //! `replay diff`: replayed projections vs the live DynamoDB table, client by client.
 //!
-//! The source is folded as `rebuild` folds it; the live side is every `sk = state` item of the
-//! table whose `pk` is a projection key (a Scan; `dedup#` and `checkpoint#` items are ignored),
+//! The source is folded as `rebuild` folds it; the live side is every projection item of the
+//! table (`sk = state` items whose `pk` is a projection key, and room members; a Scan; `dedup#`
+//! and `checkpoint#` items are ignored),
 //! decoded with processor's item format and loaded into a world, whose client views are then
 //! derived exactly as the processor derives them. Views are compared as JSON objects, field by
 //! field. Exit code 0 when every client is equal, 1 otherwise ([`Error::Different`]).
@@ -153,12 +154,21 @@ pub async fn live_clients(
 }
 
 fn projection_entry(found: &Item) -> Result<Option<(Key, projections::Entry)>, StoreError> {
-    if item::get_s(found, "sk") != Some(item::SK) {
-        return Ok(None);
-    }
     let Some(pk) = item::get_s(found, "pk") else {
         return Ok(None);
     };
+    let member = item::get_s(found, "sk").and_then(|sk| sk.strip_prefix(item::MEMBER));
+    if let (Some(room), Some(client)) = (pk.strip_prefix("room#"), member) {
+        let key = Key::Member {
+            room: room.to_owned(),
+            client: client.to_owned(),
+        };
+        let register = item::decode_member(pk, found)?;
+        return Ok(Some((key, projections::Entry::Member(register))));
+    }
+    if item::get_s(found, "sk") != Some(item::SK) {
+        return Ok(None);
+    }
     let Ok(key) = pk.parse::<Key>() else {
         return Ok(None);
     };

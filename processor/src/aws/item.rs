@@ -1,14 +1,20 @@
 //! How entries become DynamoDB items, and back.
 //!
-//! One table, `pk` and `sk` strings. Every projection entry is **one item**, `pk` = its key
-//! (`client#{id}`, `conn#{id}`, `room#{id}`, `device#{id}`, `lobby`, `watermark`), `sk` =
-//! `state`, with the entry as compact MessagePack in `state` (binary) and its revision in `rev`.
+//! One table, `pk` and `sk` strings. Most projection entries are **one item**, `pk` = its key
+//! (`client#{id}`, `conn#{id}`, `device#{id}`, `lobby`, `watermark`), `sk` = `state`, with the
+//! entry as compact MessagePack in `state` (binary) and its revision in `rev`.
 //!
-//! Rooms are one item, not `member#{clientId}` items (DESIGN.md suggests the latter): a room's
-//! members are one last-writer-wins map merged as a whole, so one item keeps "one conditional
-//! write per touched key per batch" and needs no query to load a room. The cost is DynamoDB's
-//! 400 KB item limit, a few thousand members per room; the same holds for `device#` watchers and
-//! for `lobby` (every live connection), which is the first to outgrow it at scale.
+//! A room is a **partition of items**, one or two per member: `pk` = `room#{id}`, `sk` =
+//! `member#{clientId}` as WebSocket `join`s write it and `subscriber#{clientId}` as MQTT
+//! subscriptions to the room's topic write it, each with the member's last-writer-wins register as
+//! plain attributes: `ts` (the write's event time, ms) and `membership` (`joined` or `left`).
+//! Any shard may write a `member#` item, so it is put on condition that the stored register is
+//! older ([`member_condition`]); only the shard of the client's lifecycle events writes a
+//! `subscriber#` item, so it goes without one. Writers never conflict over a room and no item
+//! grows with it; a room is loaded with a `Query` of its partition, each member the join of its
+//! items. A room written whole by an earlier release (`sk` = `state`) sits in the same
+//! partition and is read as one more part of it ([`decode_room`]). `device#` watchers and `lobby`
+//! (every live connection) are still one item each, and grow with what they index.
 //!
 //! Readers get plain attributes next to the encoded state: on `client#` items `connected`,
 //! `online`, `sessionId`, `topics`, `versionNumber`, `since`, `updatedAt` (as of the batch that
@@ -19,11 +25,15 @@
 
 use crate::aws::store_port::{StoreError, Write};
 use aws_sdk_dynamodb::types::AttributeValue;
-use projections::{Entry, Key, Revision};
+use projections::{Entry, Key, Lww, Membership, Merge, Revision, RoomState};
 use std::collections::HashMap;
 
 /// The sort key of every single-item entry.
 pub const SK: &str = "state";
+/// The prefix of a room member's sort key, as WebSocket `join` and `leave` write it.
+pub const MEMBER: &str = "member#";
+/// The prefix of a room member's sort key, as MQTT subscriptions to the room's topic write it.
+pub const SUBSCRIBER: &str = "subscriber#";
 /// An item.
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -33,6 +43,39 @@ pub fn key_of(pk: String) -> Item {
         ("pk".to_owned(), AttributeValue::S(pk)),
         ("sk".to_owned(), AttributeValue::S(SK.to_owned())),
     ])
+}
+
+/// The primary key of the item of `key`.
+pub fn primary_key(key: &Key) -> Item {
+    match key {
+        Key::Member { room, client } => member_key(room, MEMBER, client),
+        Key::Subscriber { room, client } => member_key(room, SUBSCRIBER, client),
+        key => key_of(key.to_string()),
+    }
+}
+
+fn member_key(room: &str, prefix: &str, client: &str) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(format!("room#{room}"))),
+        (
+            "sk".to_owned(),
+            AttributeValue::S(format!("{prefix}{client}")),
+        ),
+    ])
+}
+
+/// The key of a room member's item ([`Key::Member`] or [`Key::Subscriber`]), if `item` is one.
+pub fn member_of(item: &Item) -> Option<Key> {
+    let room = get_s(item, "pk")?.strip_prefix("room#")?.to_owned();
+    let sk = get_s(item, "sk")?;
+    if let Some(client) = sk.strip_prefix(MEMBER) {
+        return Some(Key::Member {
+            room,
+            client: client.to_owned(),
+        });
+    }
+    let client = sk.strip_prefix(SUBSCRIBER)?.to_owned();
+    Some(Key::Subscriber { room, client })
 }
 
 /// A number attribute.
@@ -77,11 +120,97 @@ pub fn decode(pk: &str, item: &Item) -> Result<(Entry, Revision), StoreError> {
     Ok((entry, rev))
 }
 
+/// The room stored as the items of its partition: its members, and a whole room an earlier
+/// release wrote (`sk` = `state`), joined. Other items are not the room's and are skipped.
+///
+/// # Errors
+/// A member or a whole room that does not decode.
+pub fn decode_room(pk: &str, items: &[Item]) -> Result<RoomState, StoreError> {
+    let mut room = RoomState::default();
+    for item in items {
+        match get_s(item, "sk") {
+            Some(SK) => match decode(pk, item)? {
+                (Entry::Room(whole), _) => room.join(&whole),
+                (other, _) => return Err(corrupt(pk, format!("not a room: {other:?}"))),
+            },
+            _ => {
+                if let Some((_, client)) = member_of(item).as_ref().and_then(Key::member) {
+                    room.add(client, &decode_member(pk, item)?);
+                }
+            }
+        }
+    }
+    Ok(room)
+}
+
+/// A member's register, from its item.
+///
+/// # Errors
+/// A missing `ts`, or a `membership` other than `joined` or `left`.
+pub fn decode_member(pk: &str, item: &Item) -> Result<Lww<Membership>, StoreError> {
+    let ts = get_n(item, "ts").ok_or_else(|| corrupt(pk, "member without a numeric `ts`"))?;
+    let value = match get_s(item, "membership") {
+        Some("joined") => Membership::Joined,
+        Some("left") => Membership::Left,
+        other => return Err(corrupt(pk, format!("member with membership {other:?}"))),
+    };
+    Ok(Lww::new(ts, value))
+}
+
+/// The item of one room member (`key`, a [`Key::Member`] or [`Key::Subscriber`]): its register
+/// as plain attributes.
+pub fn encode_member(key: &Key, write: &Lww<Membership>) -> Item {
+    let mut item = primary_key(key);
+    let membership = match write.value {
+        Membership::Joined => "joined",
+        Membership::Left => "left",
+    };
+    item.insert("ts".into(), n(write.ts));
+    item.insert("membership".into(), AttributeValue::S(membership.into()));
+    item
+}
+
+/// The condition on which a member's register `write` replaces the stored one: none is stored,
+/// or it is older by [`Lww`]'s order (a later `ts`; at equal `ts`, leaving wins). A failed
+/// condition means the store already holds the join of both. Attribute names go through `#ts`
+/// and `#m`, whatever DynamoDB reserves.
+pub fn member_condition(write: &Lww<Membership>) -> Condition {
+    let mut values = HashMap::from([(":ts".to_owned(), n(write.ts))]);
+    let mut names = HashMap::from([("#ts".to_owned(), "ts".to_owned())]);
+    let expression = match write.value {
+        Membership::Joined => "attribute_not_exists(pk) OR #ts < :ts",
+        Membership::Left => {
+            values.insert(":joined".into(), AttributeValue::S("joined".into()));
+            names.insert("#m".into(), "membership".into());
+            "attribute_not_exists(pk) OR #ts < :ts OR (#ts = :ts AND #m = :joined)"
+        }
+    };
+    Condition {
+        expression,
+        names,
+        values,
+    }
+}
+
+/// A condition expression with its attribute names and values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    /// The expression.
+    pub expression: &'static str,
+    /// `#name` to attribute name; only those the expression uses.
+    pub names: HashMap<String, String>,
+    /// `:value` to value.
+    pub values: Item,
+}
+
 /// The item `write` puts, at revision `rev`.
 ///
 /// # Errors
 /// The entry does not encode (cannot happen for the fold's types; reported, not unwrapped).
 pub fn encode(write: &Write, rev: Revision) -> Result<Item, StoreError> {
+    if let Entry::Member(m) = &write.entry {
+        return Ok(encode_member(&write.key, m));
+    }
     let pk = write.key.to_string();
     let mut bytes = Vec::new();
     rmp_serde::encode::write(&mut bytes, &write.entry).map_err(|e| corrupt(&pk, e))?;

@@ -12,7 +12,7 @@
 //! event id, so a retried batch sends nothing twice.
 
 use crate::aws::cost::Cost;
-use projections::{ClientProjection, CommitOutcome, Entry, Key, Revision};
+use projections::{ClientProjection, CommitOutcome, Entry, Key, Revision, RoomState};
 use schemas::EventId;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
@@ -199,6 +199,17 @@ impl RevisionedStore for MemoryRevisionedStore {
         let mut out = CommitOutcome::default();
         for w in writes {
             t.requests += 1;
+            // A room member is a register the room keeps the newer of: it never conflicts.
+            if let (Some((room, client)), Entry::Member(m)) = (w.key.member(), &w.entry) {
+                let (stored, _) = t
+                    .entries
+                    .entry(Key::Room(room.to_owned()))
+                    .or_insert_with(|| (Entry::Room(RoomState::default()), 0));
+                if let Entry::Room(stored) = stored {
+                    stored.add(client, m);
+                }
+                continue;
+            }
             let current = t.entries.get(&w.key).map(|(e, r)| (e.clone(), *r));
             let rev = match (&w.key, &w.entry, current) {
                 (Key::Watermark, Entry::Watermark(new), Some((Entry::Watermark(old), r))) => {

@@ -228,7 +228,8 @@ where
         records: &[Record],
         report: &mut BatchReport,
     ) -> Result<Vec<(usize, Delivery)>, FoldError> {
-        let mut world = World::new(self.settings.fold.clone());
+        // The table writes a room's members apart: a subscription needs no room loaded.
+        let mut world = World::new(self.settings.fold.clone()).members_apart();
         let mut batch = Batch::new(records, Plan::shared(self.settings.commit_attempts));
         loop {
             match batch.next(&mut world)? {
@@ -257,7 +258,8 @@ where
                         })
                         .collect::<Result<Vec<Write>, FoldError>>()?;
                     let out = self.store.commit(&writes).await?;
-                    report.entries_written += out.written.len();
+                    // Room members are written too, though they carry no revision to list.
+                    report.entries_written += writes.len() - out.conflicts.len();
                     if let Some(first) = out.conflicts.first() {
                         report.conflicts += out.conflicts.len();
                         tracing::info!(

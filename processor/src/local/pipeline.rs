@@ -166,7 +166,10 @@ impl<S: ProjectionStore> Pipeline<S> {
             match batch.next(&mut self.world)? {
                 Step::Commit(writes) => {
                     let t0 = Instant::now();
-                    let keys: Vec<Key> = writes.into_iter().map(|w| w.key).collect();
+                    // The embedded store keeps rooms whole: a changed member writes its room,
+                    // which the world holds whole (a membership write loads its room first).
+                    let mut keys: Vec<Key> = writes.into_iter().map(|w| w.key.whole()).collect();
+                    keys.dedup();
                     // Encoding every changed entry (tens of thousands of clients, each a few
                     // vectors) is most of a commit's time on this thread: done in two halves,
                     // from the world itself.

@@ -78,6 +78,11 @@ pub enum Step {
     /// Write these entries (their values are in the world), each on its revision condition,
     /// and hand the store's answer to [`Batch::committed`]. Sorted by key; the first commit of
     /// a batch comes even when it writes no entry.
+    ///
+    /// Room members ([`Key::Member`], [`Key::Subscriber`]) come first, and must be stored before
+    /// the rest is written: a member is written because a client or a connection changed, and a
+    /// batch retried after a commit that failed midway writes it again only while that change is
+    /// not stored.
     Commit(Vec<Write>),
     /// The batch is folded (and written, unless it was [`Batch::fold_only`]).
     Done,

@@ -27,7 +27,8 @@ pub struct Write {
 /// stay, the others come back as conflicts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommitOutcome {
-    /// Keys written, with their new revision (a store that keeps no revisions lists none).
+    /// Keys written, with their new revision (a store that keeps no revisions lists none; room
+    /// members, registers without revisions, are not listed).
     pub written: Vec<(Key, Revision)>,
     /// Keys not written because their stored revision was no longer the one expected.
     pub conflicts: Vec<Key>,

@@ -243,8 +243,9 @@ impl MemStore {
         batch: &[Record],
         crash_after: Option<usize>,
     ) -> Vec<Delivery> {
-        // A fresh world per batch, as a Lambda invocation would have.
-        let mut world = World::new(config.clone());
+        // A fresh world per batch, as a Lambda invocation would have, over a store that keeps a
+        // room's members apart (as DynamoDB does).
+        let mut world = World::new(config.clone()).members_apart();
         self.process_in(&mut world, batch, crash_after)
     }
 
@@ -274,7 +275,7 @@ impl MemStore {
                 Step::Commit(writes) => {
                     for write in writes {
                         let entry = world.entry(&write.key).unwrap();
-                        self.items.insert(write.key, entry);
+                        self.put(write.key, entry);
                     }
                     protocol.committed(world, CommitOutcome::default());
                 }
@@ -286,6 +287,26 @@ impl MemStore {
             .into_iter()
             .map(|(_, d)| d)
             .collect()
+    }
+
+    /// Writes `entry`: a room's member is joined into the room, as DynamoDB's conditional put of
+    /// a member keeps the newer register.
+    pub fn put(&mut self, key: projections::Key, entry: projections::Entry) {
+        match (key.member(), entry) {
+            (Some((room, client)), projections::Entry::Member(m)) => {
+                let stored = self
+                    .items
+                    .entry(projections::Key::Room(room.to_owned()))
+                    .or_insert_with(|| projections::Entry::Room(Default::default()));
+                let projections::Entry::Room(stored) = stored else {
+                    panic!("a room key holds a room")
+                };
+                stored.add(client, &m);
+            }
+            (_, entry) => {
+                self.items.insert(key, entry);
+            }
+        }
     }
 
     /// A complete world holding every stored entry, to read projections from.

@@ -1,7 +1,9 @@
-//! `dynamodb://table`: the rebuilt world written into the processor's table, one item per
-//! projection entry in exactly processor's format (`processor::aws::item::encode`: `pk` = the
-//! key, `sk` = `state`, the entry as MessagePack in `state`, `rev`, and the readers' plain
-//! attributes on `client#` items), so the processor reads them back and carries on from them.
+//! `dynamodb://table`: the rebuilt world written into the processor's table, in exactly
+//! processor's format (`processor::aws::item`: one item per projection entry, `pk` = the key,
+//! `sk` = `state`, the entry as MessagePack in `state`, `rev`, and the readers' plain attributes
+//! on `client#` items; a room as one item per member), so the processor reads them back and
+//! carries on from them. A room's members the rebuilt room lacks are deleted, and so is a room
+//! an earlier release wrote whole: what the table keeps of a room is then what was rebuilt.
 //!
 //! **Idempotent and resumable by content.** Keys are handled in sorted blocks; each block's
 //! current items are read first (BatchGetItem, through processor's `DynamoStore`), and an entry
@@ -21,7 +23,7 @@ use crate::aws;
 use processor::aws::dynamo::{classify, DynamoStore};
 use processor::aws::item::{self, Item};
 use processor::aws::store_port::{RevisionedStore, StoreError, Write};
-use projections::{ClientProjection, Key, World};
+use projections::{ClientProjection, Entry, Key, RoomState, World};
 use std::sync::Arc;
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
@@ -77,6 +79,9 @@ impl DynamoSink {
 pub struct Outcome {
     /// Items written.
     pub written: usize,
+    /// Items deleted: room members the rebuilt room does not have, and rooms an earlier release
+    /// wrote whole.
+    pub deleted: usize,
     /// Entries already stored with the same content, skipped.
     pub unchanged: usize,
 }
@@ -106,10 +111,21 @@ pub async fn write_world(
     for block in keys.chunks(BLOCK) {
         let stored = store.load_many(block).await?;
         let mut items: Vec<Item> = Vec::new();
+        let mut deletes: Vec<Item> = Vec::new();
         for (key, loaded) in block.iter().zip(stored) {
             let Some(entry) = world.entry(key) else {
                 continue;
             };
+            if let (Key::Room(id), Entry::Room(room)) = (key, &entry) {
+                let stored = store.query_partition(key.to_string()).await?;
+                let (puts, removes) = room_changes(id, room, &stored);
+                if puts.is_empty() && removes.is_empty() {
+                    outcome.unchanged += 1;
+                }
+                items.extend(puts);
+                deletes.extend(removes);
+                continue;
+            }
             if loaded.entry.as_ref() == Some(&entry) {
                 outcome.unchanged += 1;
                 continue;
@@ -127,18 +143,57 @@ pub async fn write_world(
             items.push(item::encode(&write, loaded.rev.map_or(1, |r| r + 1))?);
         }
         outcome.written += items.len();
+        outcome.deleted += deletes.len();
         let permits = Semaphore::new(CALLS_IN_FLIGHT);
         let mut calls = Vec::new();
-        let mut items = items.into_iter().peekable();
-        while items.peek().is_some() {
-            let chunk: Vec<Item> = items.by_ref().take(BATCH).collect();
-            calls.push(batch_write(store, &permits, chunk));
+        for chunk in items.chunks(BATCH) {
+            calls.push(batch_write(store, &permits, chunk.to_vec(), false));
+        }
+        for chunk in deletes.chunks(BATCH) {
+            calls.push(batch_write(store, &permits, chunk.to_vec(), true));
         }
         for result in futures_util::future::join_all(calls).await {
             result?;
         }
     }
     Ok(outcome)
+}
+
+/// What makes the partition of the room `id`, whose items are `stored`, hold what `room` holds:
+/// each member's register as a `member#` item, put where it is stored otherwise or not at all;
+/// and every other item of the partition deleted (members the room no longer has, `subscriber#`
+/// items, whose registers the `member#` items now hold, and the whole room an earlier release
+/// wrote).
+fn room_changes(id: &str, room: &RoomState, stored: &[Item]) -> (Vec<Item>, Vec<Item>) {
+    let primary = |item: &Item| {
+        let get = |name| item::get_s(item, name).map(str::to_owned);
+        (get("pk"), get("sk"))
+    };
+    let wanted: Vec<Item> = room
+        .members()
+        .map(|(client, register)| {
+            let key = Key::Member {
+                room: id.to_owned(),
+                client: client.to_owned(),
+            };
+            item::encode_member(&key, register)
+        })
+        .collect();
+    let puts = wanted
+        .iter()
+        .filter(|w| !stored.contains(w))
+        .cloned()
+        .collect();
+    let deletes = stored
+        .iter()
+        .filter(|s| !wanted.iter().any(|w| primary(w) == primary(s)))
+        .map(|s| {
+            let mut key = s.clone();
+            key.retain(|name, _| name == "pk" || name == "sk");
+            key
+        })
+        .collect();
+    (puts, deletes)
 }
 
 /// The items that belong to the clients `ids` alone: their `client#` entries and their
@@ -158,23 +213,26 @@ pub fn own_keys(world: &World, ids: &[String]) -> Vec<Key> {
     clients.chain(conns).collect()
 }
 
-/// One BatchWriteItem call of `items`, through the processor's store (which retries unprocessed
-/// items and counts the cost); the error says how to resume.
+/// One BatchWriteItem call putting `items`, or deleting them by key, through the processor's
+/// store (which retries unprocessed items and counts the cost); the error says how to resume.
 async fn batch_write(
     store: &DynamoStore,
     permits: &Semaphore,
     items: Vec<Item>,
+    delete: bool,
 ) -> Result<(), StoreError> {
-    store
-        .batch_write(permits, items)
-        .await
-        .map_err(|e| StoreError {
-            message: format!(
-                "{}; run again to resume (items already written are skipped)",
-                e.message
-            ),
-            ..e
-        })
+    let result = if delete {
+        store.batch_delete(permits, items).await
+    } else {
+        store.batch_write(permits, items).await
+    };
+    result.map_err(|e| StoreError {
+        message: format!(
+            "{}; run again to resume (items already written are skipped)",
+            e.message
+        ),
+        ..e
+    })
 }
 
 impl ProjectionSink for DynamoSink {
@@ -187,9 +245,10 @@ impl ProjectionSink for DynamoSink {
             .runtime
             .block_on(write_world(&self.store, world, &self.only))?;
         eprintln!(
-            "dynamodb://{}: {} items written, {} already stored unchanged",
+            "dynamodb://{}: {} items written, {} deleted, {} already stored unchanged",
             self.store.table(),
             outcome.written,
+            outcome.deleted,
             outcome.unchanged
         );
         Ok(Written {
@@ -220,5 +279,60 @@ mod tests {
                 Key::Connection("alice-conn".into()),
             ]
         );
+    }
+
+    #[test]
+    fn a_rebuilt_room_puts_the_members_that_differ_and_deletes_the_rest() {
+        use projections::{Lww, Membership};
+        let room = |members: &[(&str, u64, Membership)]| {
+            let mut r = RoomState::default();
+            for (client, ts, m) in members {
+                r.add(client, &Lww::new(*ts, *m));
+            }
+            r
+        };
+        let member = |client: &str, ts, m| {
+            let key = Key::Member {
+                room: "42".into(),
+                client: client.into(),
+            };
+            item::encode_member(&key, &Lww::new(ts, m))
+        };
+        let subscriber = |client: &str, ts, m| {
+            let key = Key::Subscriber {
+                room: "42".into(),
+                client: client.into(),
+            };
+            item::encode_member(&key, &Lww::new(ts, m))
+        };
+        let sk = |item: &Item| item::get_s(item, "sk").unwrap_or_default().to_owned();
+        let rebuilt = room(&[("ann", 5, Membership::Joined), ("bob", 9, Membership::Left)]);
+
+        let (puts, deletes) = room_changes("42", &rebuilt, &[]);
+        assert_eq!(puts.len(), 2);
+        assert!(deletes.is_empty());
+
+        let whole = item::key_of("room#42".into());
+        let stored = [
+            member("ann", 5, Membership::Joined),
+            member("bob", 7, Membership::Joined),
+            subscriber("bob", 9, Membership::Left),
+            member("cy", 3, Membership::Joined),
+            whole,
+        ];
+        let (puts, deletes) = room_changes("42", &rebuilt, &stored);
+        assert_eq!(puts.iter().map(sk).collect::<Vec<_>>(), ["member#bob"]);
+        let mut deleted: Vec<String> = deletes.iter().map(sk).collect();
+        deleted.sort();
+        assert_eq!(deleted, ["member#cy", "state", "subscriber#bob"]);
+        assert!(deletes.iter().all(|d| d.len() == 2), "deleted by key");
+
+        // Stored as rebuilt: nothing to do.
+        let stored = [
+            member("ann", 5, Membership::Joined),
+            member("bob", 9, Membership::Left),
+        ];
+        let (puts, deletes) = room_changes("42", &rebuilt, &stored);
+        assert!(puts.is_empty() && deletes.is_empty());
     }
 }

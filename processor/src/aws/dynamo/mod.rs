@@ -2,12 +2,15 @@
 //!
 //! - `load_many`: BatchGetItem, 100 keys per call, strongly consistent (a stale read would only
 //!   cost a conflict and a reload, but consistent reads make conflicts rare), `UnprocessedKeys`
-//!   retried with exponential backoff and jitter.
+//!   retried with exponential backoff and jitter; a room, a partition of member items, by
+//!   `Query`, page by page.
 //! - `commit`: entries other writers may change at the same time, one PutItem each, up to
 //!   [`WRITES_IN_FLIGHT`] at once, on condition `attribute_not_exists(pk) OR rev = :expected`;
 //!   `ConditionalCheckFailed` is a conflict. The watermark's condition is `wm < :wm` instead, and
 //!   failing it means a newer one is stored. Entries with one writer (`conn#`, see `one_writer`)
-//!   go 25 to a BatchWriteItem call, without a condition: nobody else can have moved them.
+//!   go 25 to a BatchWriteItem call, without a condition: nobody else can have moved them (a
+//!   room's `subscriber#` items likewise). A room's `member#` item is a register, put on
+//!   condition that the stored one is older: it never conflicts.
 //! - dedup marks: BatchGetItem / BatchWriteItem (25 per call), with a `ttl`.
 //!
 //! Throttling and 5xx are retried by the SDK (see [`crate::aws::clients`]); what still fails is a
@@ -21,7 +24,7 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
 use aws_sdk_dynamodb::Client;
-use projections::{CommitOutcome, Key};
+use projections::{CommitOutcome, Entry, Key};
 use schemas::EventId;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -162,34 +165,126 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// Every item of the partition `pk` (a room's members), by `Query`, strongly consistent,
+    /// page by page; counted in [`RevisionedStore::cost`].
+    ///
+    /// # Errors
+    /// DynamoDB errors (after the SDK's retries).
+    pub async fn query_partition(&self, pk: String) -> Result<Vec<Item>, StoreError> {
+        self.query_limited(&tokio::sync::Semaphore::new(1), pk)
+            .await
+    }
+
+    /// [`DynamoStore::query_partition`], once `permits` has a permit for it.
+    async fn query_limited(
+        &self,
+        permits: &tokio::sync::Semaphore,
+        pk: String,
+    ) -> Result<Vec<Item>, StoreError> {
+        let _permit = permits.acquire().await.map_err(|e| StoreError {
+            retryable: false,
+            op: "Query",
+            message: e.to_string(),
+        })?;
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            self.meter.request();
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(|e| classify("Query", e))?;
+            self.meter.reported(out.consumed_capacity());
+            let page = out.items.unwrap_or_default();
+            // A page is one read of all its items' bytes together, rounded up once.
+            self.meter.read(Some(page.iter().map(item_size).sum()));
+            items.extend(page);
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+}
+
 impl RevisionedStore for DynamoStore {
     fn cost(&self) -> Cost {
         self.meter.total()
     }
 
     async fn load_many(&self, keys: &[Key]) -> Result<Vec<Loaded>, StoreError> {
-        let pks: Vec<String> = keys.iter().map(ToString::to_string).collect();
-        let found = self.batch_get(pks.clone()).await?;
-        pks.iter()
-            .map(|pk| match found.get(pk) {
-                Some(item) => {
-                    let (entry, rev) = item::decode(pk, item)?;
-                    Ok(Loaded {
-                        entry: Some(entry),
-                        rev: Some(rev),
-                    })
+        // Rooms are partitions, read by `Query`; every other entry is one item.
+        let (rooms, items): (Vec<&Key>, Vec<&Key>) =
+            keys.iter().partition(|k| matches!(k, Key::Room(_)));
+        let pks: Vec<String> = items.iter().map(ToString::to_string).collect();
+        let found = self.batch_get(pks).await?;
+        let permits = tokio::sync::Semaphore::new(WRITES_IN_FLIGHT);
+        let queries = rooms
+            .iter()
+            .map(|room| self.query_limited(&permits, room.to_string()));
+        let mut partitions: HashMap<String, Vec<Item>> = HashMap::with_capacity(rooms.len());
+        for (room, result) in rooms
+            .iter()
+            .zip(futures_util::future::join_all(queries).await)
+        {
+            partitions.insert(room.to_string(), result?);
+        }
+        keys.iter()
+            .map(|key| {
+                let pk = key.to_string();
+                if let Some(parts) = partitions.get(&pk) {
+                    // A room has no revision: its members are registers, written on their own.
+                    let room = item::decode_room(&pk, parts)?;
+                    return Ok(Loaded {
+                        entry: (!parts.is_empty()).then_some(Entry::Room(room)),
+                        rev: None,
+                    });
                 }
-                None => Ok(Loaded::default()),
+                match found.get(&pk) {
+                    Some(item) => {
+                        let (entry, rev) = item::decode(&pk, item)?;
+                        Ok(Loaded {
+                            entry: Some(entry),
+                            rev: Some(rev),
+                        })
+                    }
+                    None => Ok(Loaded::default()),
+                }
             })
             .collect()
     }
 
     async fn commit(&self, writes: &[Write]) -> Result<CommitOutcome, StoreError> {
+        // Room members first: a member's write was decided by a change of a client or a
+        // connection, and a batch retried after a failed commit decides it again only if that
+        // change is not stored yet.
+        let (parts, writes): (Vec<&Write>, Vec<&Write>) =
+            writes.iter().partition(|w| w.key.member().is_some());
+        let (members, subscribers): (Vec<&Write>, Vec<&Write>) = parts
+            .into_iter()
+            .partition(|w| matches!(w.key, Key::Member { .. }));
+        let permits = tokio::sync::Semaphore::new(WRITES_IN_FLIGHT);
+        let (members, subscribers) = futures_util::future::join(
+            self.put_members(&permits, &members),
+            self.put_unconditionally(&permits, &subscribers),
+        )
+        .await;
+        members?;
+        subscribers?;
+
         let (single, shared): (Vec<&Write>, Vec<&Write>) =
-            writes.iter().partition(|w| one_writer(&w.key));
+            writes.into_iter().partition(|w| one_writer(&w.key));
         // A semaphore and `join_all`, not `buffer_unordered`: built in a loop, the futures need
         // no closure, whose lifetimes the `Send` check of this trait method cannot prove.
-        let permits = tokio::sync::Semaphore::new(WRITES_IN_FLIGHT);
         let mut puts = Vec::with_capacity(shared.len());
         for w in &shared {
             puts.push(self.put_limited(&permits, w));

@@ -1,14 +1,15 @@
 //! The writes of [`DynamoStore`]: conditional puts of entries other writers may change at the
-//! same time, and `BatchWriteItem` calls for entries with one writer and for dedup marks.
+//! same time (on their revision) and of room members (on their register's time), and
+//! `BatchWriteItem` calls for entries with one writer and for dedup marks.
 
 use super::{backoff, classify, DynamoStore, BATCH_WRITE_ITEMS, UNPROCESSED_ROUNDS};
 use crate::aws::cost::item_size;
 use crate::aws::item::{self, n, Item};
 use crate::aws::store_port::{StoreError, Write};
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{PutRequest, ReturnConsumedCapacity, WriteRequest};
-use projections::Key;
-use std::collections::HashSet;
+use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, ReturnConsumedCapacity, WriteRequest};
+use projections::{Entry, Key, Lww, Membership, Merge};
+use std::collections::{BTreeMap, HashSet};
 
 impl DynamoStore {
     /// Puts up to 25 items (DynamoDB's maximum) in one `BatchWriteItem` call, unconditionally
@@ -23,24 +24,51 @@ impl DynamoStore {
         permits: &tokio::sync::Semaphore,
         items: Vec<Item>,
     ) -> Result<(), StoreError> {
-        let failed = |message: String| StoreError {
-            retryable: false,
-            op: "BatchWriteItem",
-            message,
-        };
-        let _permit = permits.acquire().await.map_err(|e| failed(e.to_string()))?;
         let mut requests = Vec::with_capacity(items.len());
         for item in items {
             let put = PutRequest::builder()
                 .set_item(Some(item))
                 .build()
-                .map_err(|e| failed(e.to_string()))?;
+                .map_err(|e| batch_failed(e.to_string()))?;
             requests.push(WriteRequest::builder().put_request(put).build());
         }
+        self.batch_requests(permits, requests).await
+    }
+
+    /// Deletes up to 25 items, by primary key, in one `BatchWriteItem` call, as
+    /// [`DynamoStore::batch_write`] puts them.
+    ///
+    /// # Errors
+    /// As [`DynamoStore::batch_write`].
+    pub async fn batch_delete(
+        &self,
+        permits: &tokio::sync::Semaphore,
+        keys: Vec<Item>,
+    ) -> Result<(), StoreError> {
+        let mut requests = Vec::with_capacity(keys.len());
+        for key in keys {
+            let delete = DeleteRequest::builder()
+                .set_key(Some(key))
+                .build()
+                .map_err(|e| batch_failed(e.to_string()))?;
+            requests.push(WriteRequest::builder().delete_request(delete).build());
+        }
+        self.batch_requests(permits, requests).await
+    }
+
+    async fn batch_requests(
+        &self,
+        permits: &tokio::sync::Semaphore,
+        mut requests: Vec<WriteRequest>,
+    ) -> Result<(), StoreError> {
+        let _permit = permits
+            .acquire()
+            .await
+            .map_err(|e| batch_failed(e.to_string()))?;
         let mut round = 0;
         while !requests.is_empty() {
             self.meter.request();
-            let sent: Vec<(String, u64)> = requests.iter().filter_map(put_pk_and_size).collect();
+            let sent: Vec<(String, u64)> = requests.iter().filter_map(key_and_size).collect();
             let out = self
                 .client
                 .batch_write_item()
@@ -56,10 +84,10 @@ impl DynamoStore {
                 .unwrap_or_default();
             let left: HashSet<String> = requests
                 .iter()
-                .filter_map(|r| put_pk_and_size(r).map(|(pk, _)| pk))
+                .filter_map(|r| key_and_size(r).map(|(key, _)| key))
                 .collect();
-            for (pk, size) in &sent {
-                if !left.contains(pk) {
+            for (key, size) in &sent {
+                if !left.contains(key) {
                     self.meter.write(*size);
                 }
             }
@@ -90,7 +118,10 @@ impl DynamoStore {
         for w in writes {
             let rev = w.expected.map_or(1, |r| r + 1);
             items.push(item::encode(w, rev)?);
-            written.push((w.key.clone(), rev));
+            // A room's subscriber is a register without a revision to report.
+            if w.key.member().is_none() {
+                written.push((w.key.clone(), rev));
+            }
         }
         let calls: Vec<_> = items
             .chunks(BATCH_WRITE_ITEMS)
@@ -113,6 +144,77 @@ impl DynamoStore {
             message: e.to_string(),
         })?;
         self.put_one(write).await
+    }
+
+    /// Puts room members' registers ([`Key::Member`]), each on condition that the stored one is
+    /// older ([`item::member_condition`]); a failed condition means the store already holds the
+    /// join of both registers, so a member never conflicts. Two writes of one member are joined
+    /// into one put.
+    ///
+    /// # Errors
+    /// DynamoDB errors.
+    pub(super) async fn put_members(
+        &self,
+        permits: &tokio::sync::Semaphore,
+        writes: &[&Write],
+    ) -> Result<(), StoreError> {
+        let mut registers: BTreeMap<&Key, Lww<Membership>> = BTreeMap::new();
+        for w in writes {
+            let Entry::Member(register) = &w.entry else {
+                return Err(put_failed(format!("{} holds no member", w.key)));
+            };
+            registers
+                .entry(&w.key)
+                .and_modify(|r| r.join(register))
+                .or_insert_with(|| register.clone());
+        }
+        let puts = registers
+            .into_iter()
+            .map(|(key, register)| self.put_member(permits, key, register));
+        futures_util::future::join_all(puts)
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    async fn put_member(
+        &self,
+        permits: &tokio::sync::Semaphore,
+        key: &Key,
+        register: Lww<Membership>,
+    ) -> Result<(), StoreError> {
+        let _permit = permits
+            .acquire()
+            .await
+            .map_err(|e| put_failed(e.to_string()))?;
+        let item = item::encode_member(key, &register);
+        let size = item_size(&item);
+        let condition = item::member_condition(&register);
+        self.meter.request();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition.expression)
+            .set_expression_attribute_names(Some(condition.names))
+            .set_expression_attribute_values(Some(condition.values))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter.write(size);
+                self.meter.reported(out.consumed_capacity());
+                Ok(())
+            }
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                // A failed condition is charged as the write would have been.
+                self.meter.write(size);
+                Ok(())
+            }
+            Err(e) => Err(classify("PutItem", e)),
+        }
     }
 
     async fn put_one(&self, write: &Write) -> Result<Option<(Key, u64)>, StoreError> {
@@ -169,12 +271,40 @@ impl DynamoStore {
 /// events and `connection_gone` feedback), whose partition key is the connection id: one
 /// shard, and within it one invocation at a time (Lambda keeps a partition key's records in
 /// order, whatever the parallelization factor), writes it.
+///
+/// A room's `subscriber#` item changes only with its client's lifecycle events, whose partition
+/// key is the client id: one writer too. It is the room's register for the client, which only
+/// grows, so writing it whole without a condition loses nothing.
 pub(super) fn one_writer(key: &Key) -> bool {
-    matches!(key, Key::Connection(_))
+    matches!(key, Key::Connection(_) | Key::Subscriber { .. })
 }
 
-/// The `pk` and size of a `BatchWriteItem` put.
-fn put_pk_and_size(request: &WriteRequest) -> Option<(String, u64)> {
-    let item = request.put_request()?.item();
-    Some((item::get_s(item, "pk")?.to_owned(), item_size(item)))
+fn put_failed(message: String) -> StoreError {
+    StoreError {
+        retryable: false,
+        op: "PutItem",
+        message,
+    }
+}
+
+fn batch_failed(message: String) -> StoreError {
+    StoreError {
+        retryable: false,
+        op: "BatchWriteItem",
+        message,
+    }
+}
+
+/// The primary key (`pk` and `sk`) of a `BatchWriteItem` request, and the size it is charged
+/// for: a put's item, or a delete's key (a delete is charged for the item it removes, which
+/// the request does not carry; at least one unit either way).
+fn key_and_size(request: &WriteRequest) -> Option<(String, u64)> {
+    let item = match (request.put_request(), request.delete_request()) {
+        (Some(put), _) => put.item(),
+        (None, Some(delete)) => delete.key(),
+        (None, None) => return None,
+    };
+    let pk = item::get_s(item, "pk")?;
+    let sk = item::get_s(item, "sk").unwrap_or_default();
+    Some((format!("{pk}\n{sk}"), item_size(item)))
 }

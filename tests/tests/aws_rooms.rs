@@ -1,0 +1,180 @@
+//! Rooms as partitions of member items, against DynamoDB in the emulator (moto): no item grows
+//! with a room, members written in any order keep the newer register, and a room an earlier
+//! release wrote as one item still counts.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use processor::aws::cost::item_size;
+use processor::aws::item::{self, Item};
+use processor::aws::sink_port::RecordingSink;
+use processor::aws::store_port::{RevisionedStore, Write};
+use projections::{Channel, Entry, Key, Lww, Membership, RoomState};
+use serde_json::json;
+use tests::aws::{
+    assert_stored_as_folded, batch, fixture, handler, ws_connect, ws_message, Fixture,
+};
+
+const T: u64 = 1_732_350_000_000;
+
+/// Every item of the partition `pk`.
+async fn partition(f: &Fixture, pk: &str) -> Vec<Item> {
+    f.dynamo
+        .query()
+        .table_name(&f.table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default()
+}
+
+async fn room(f: &Fixture, id: &str) -> RoomState {
+    let loaded = f.store.load_many(&[Key::Room(id.into())]).await.unwrap();
+    match loaded.into_iter().next().and_then(|l| l.entry) {
+        Some(Entry::Room(room)) => room,
+        other => panic!("room {id}: {other:?}"),
+    }
+}
+
+fn member_write(room: &str, client: &str, ts: u64, value: Membership) -> Write {
+    Write {
+        key: Key::Member {
+            room: room.into(),
+            client: client.into(),
+        },
+        entry: Entry::Member(Lww::new(ts, value)),
+        expected: None,
+        view: None,
+    }
+}
+
+#[tokio::test]
+async fn a_room_is_one_small_item_per_member_and_a_message_reaches_every_one() {
+    let f = fixture(1).await.unwrap();
+    let n = 300u64;
+    let mut lines: Vec<String> = (0..n)
+        .map(|i| ws_connect(&format!("c{i}"), &format!("u{i}"), T + i))
+        .collect();
+    lines.extend((0..n).map(|i| {
+        ws_message(
+            &format!("c{i}"),
+            T + i,
+            T + 1_000 + i,
+            json!({"action":"join","chatId":"big"}),
+        )
+    }));
+    let h = handler(f.store.clone(), RecordingSink::new());
+    let joined = h.handle(&batch("shardId-000000000000", &lines)).await;
+    assert_eq!(joined.failed_at, None, "{:?}", joined.failure);
+
+    let items = partition(&f, "room#big").await;
+    assert_eq!(items.len(), n as usize);
+    assert!(items
+        .iter()
+        .all(|i| item::get_s(i, "sk").is_some_and(|sk| sk.starts_with(item::MEMBER))));
+    let largest = items.iter().map(item_size).max().unwrap_or(0);
+    assert!(largest < 100, "a member item of {largest} bytes");
+
+    let message = ws_message(
+        "c0",
+        T,
+        T + 5_000,
+        json!({"action":"sendmessage","chatId":"big","message":"hi"}),
+    );
+    let sent = h
+        .handle(&batch(
+            "shardId-000000000000",
+            std::slice::from_ref(&message),
+        ))
+        .await;
+    assert_eq!(sent.failed_at, None, "{:?}", sent.failure);
+    let sockets = h
+        .sink
+        .sent()
+        .iter()
+        .filter(|d| matches!(d.channel, Channel::WebSocket { .. }))
+        .count();
+    assert_eq!(sockets, n as usize - 1, "every member but the sender");
+    lines.push(message);
+    assert_stored_as_folded(f.store.as_ref(), &lines).await;
+}
+
+#[tokio::test]
+async fn members_written_in_any_order_keep_the_newer_register() {
+    let f = fixture(1).await.unwrap();
+    let store = f.store.as_ref();
+    // Newer first, then older: the older one finds its condition failed and changes nothing.
+    let newer = member_write("r", "bob", T + 20, Membership::Left);
+    let older = member_write("r", "bob", T + 10, Membership::Joined);
+    for write in [newer, older] {
+        let out = store.commit(std::slice::from_ref(&write)).await.unwrap();
+        assert!(out.conflicts.is_empty(), "a member never conflicts");
+    }
+    // At equal times leaving wins, whichever comes first, and in one commit too.
+    let join = |client| member_write("r", client, T + 30, Membership::Joined);
+    let leave = |client| member_write("r", client, T + 30, Membership::Left);
+    for writes in [[leave("ann")], [join("ann")], [join("cy")], [leave("cy")]] {
+        store.commit(&writes).await.unwrap();
+    }
+    store.commit(&[join("dee"), leave("dee")]).await.unwrap();
+
+    let r = room(&f, "r").await;
+    assert_eq!(r.member("bob"), Some(&Lww::new(T + 20, Membership::Left)));
+    assert_eq!(r.member("ann"), Some(&Lww::new(T + 30, Membership::Left)));
+    assert_eq!(r.member("cy"), Some(&Lww::new(T + 30, Membership::Left)));
+    assert_eq!(r.member("dee"), Some(&Lww::new(T + 30, Membership::Left)));
+    assert_eq!(r.joined().count(), 0);
+}
+
+#[tokio::test]
+async fn a_room_an_earlier_release_wrote_whole_is_read_as_one_more_part() {
+    let f = fixture(1).await.unwrap();
+    // The item an earlier release wrote: `room#42`, `sk` = `state`, with alice a member.
+    let mut old = RoomState::default();
+    old.add("alice", &Lww::new(T + 5, Membership::Joined));
+    let whole = Write {
+        key: Key::Room("42".into()),
+        entry: Entry::Room(old),
+        expected: None,
+        view: None,
+    };
+    let permits = tokio::sync::Semaphore::new(1);
+    f.store
+        .batch_write(&permits, vec![item::encode(&whole, 1).unwrap()])
+        .await
+        .unwrap();
+
+    let lines = vec![
+        ws_connect("alice-conn", "alice", T),
+        ws_connect("bob-conn", "bob", T + 1),
+        ws_message(
+            "bob-conn",
+            T + 1,
+            T + 10,
+            json!({"action":"join","chatId":"42"}),
+        ),
+        ws_message(
+            "bob-conn",
+            T + 1,
+            T + 20,
+            json!({"action":"sendmessage","chatId":"42","message":"hi"}),
+        ),
+    ];
+    let h = handler(f.store.clone(), RecordingSink::new());
+    let report = h.handle(&batch("shardId-000000000000", &lines)).await;
+    assert_eq!(report.failed_at, None, "{:?}", report.failure);
+    let to_alice = h.sink.sent().iter().any(|d| {
+        matches!(&d.channel, Channel::WebSocket { connection_id } if connection_id == "alice-conn")
+    });
+    assert!(to_alice, "the old room's member got the message");
+    let r = room(&f, "42").await;
+    assert_eq!(r.joined().collect::<Vec<_>>(), ["alice", "bob"]);
+    // The old item is read, never written again: bob is a member item of his own.
+    let sks: Vec<String> = partition(&f, "room#42")
+        .await
+        .iter()
+        .filter_map(|i| item::get_s(i, "sk").map(str::to_owned))
+        .collect();
+    assert_eq!(sks, ["member#bob", "state"]);
+}
