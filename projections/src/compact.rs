@@ -17,25 +17,26 @@
 use crate::key::Key;
 use crate::lattice::{Lww, Membership};
 use crate::vecmap::VecMap;
-use crate::world::{Via, World};
+use crate::world::World;
 
 impl World {
     /// The keys of the entries changed since the last call, compacted, in key order: what the
     /// batch protocol writes ([`crate::batch`]). A caller reads the entries themselves from the
     /// world ([`World::entry_ref`], [`World::entry`]), on as many threads as it likes.
     ///
-    /// A changed member's room, if loaded, is compacted whole, once: a store that keeps rooms
-    /// whole writes the compacted room ([`Key::whole`]). The member's own write, captured when
-    /// it changed, is written whatever compaction forgets.
+    /// The room of a changed member, or the lobby of a changed connection, is compacted whole
+    /// (if loaded) once: a store that keeps them whole writes the compacted entry
+    /// ([`Key::whole`]). The part's own value, captured when it changed, is written whatever
+    /// compaction forgets.
     pub fn take_dirty(&mut self) -> Vec<Key> {
         let mut keys = self.take_changed();
-        let mut compacted: Option<String> = None;
+        let mut compacted: Option<Key> = None;
         keys.retain(|key| {
-            if let Some((room, _)) = key.member() {
-                // Members come sorted by room: each room's run is compacted once.
-                if compacted.as_deref() != Some(room) {
-                    entry(self, &Key::Room(room.to_owned()));
-                    compacted = Some(room.to_owned());
+            if key.is_part() {
+                let whole = key.whole();
+                if compacted.as_ref() != Some(&whole) {
+                    entry(self, &whole);
+                    compacted = Some(whole);
                 }
             }
             entry(self, key).is_some()
@@ -125,8 +126,9 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> Option<usize> {
         }
         // A member is one register, with nothing to forget: a left one a retention old is
         // forgotten with its room, and a store that keeps members apart expires it.
-        Key::Member { room, client } => world.part(room, client, Via::Join).map(|_| 1),
-        Key::Subscriber { room, client } => world.part(room, client, Via::Subscription).map(|_| 1),
+        Key::Member { .. } | Key::Subscriber { .. } | Key::InLobby(_) => {
+            world.entry_ref(key).map(|_| 1)
+        }
         Key::Device(id) => {
             let conns = &world.conns;
             let d = world.devices.get_mut(id.as_str())?;

@@ -4,8 +4,9 @@ use crate::client::{ConnSummary, Listed};
 use crate::id::{Id, Lookup, Map};
 use crate::key::{Entry, Key};
 use crate::lattice::{Lww, Membership, Merge};
+use crate::parts::Via;
 use crate::session::DisconnectInfo;
-use crate::world::{Via, World};
+use crate::world::World;
 use crate::Delivery;
 use schemas::{Action, Lifecycle, Record, WebSocketRecord, WsEventType};
 use smallvec::SmallVec;
@@ -34,10 +35,12 @@ impl World {
             Record::Telemetry(t) => crate::route::telemetry(self, t, record.event_id()),
             Record::ConnectionGone(g) => {
                 let conn = self.conns.entry_ref(g.connection_id.as_str()).or_default();
+                let closed_at = conn.summary.closed_at;
                 conn.summary.closed_at.add(g.timestamp);
+                let summary_changed = conn.summary.closed_at != closed_at;
                 conn.last_ts = conn.last_ts.max(g.timestamp);
                 self.mark_conn(&g.connection_id);
-                self.sync_connection(&g.connection_id);
+                self.sync_connection(&g.connection_id, summary_changed);
                 Vec::new()
             }
         }
@@ -46,8 +49,9 @@ impl World {
     /// Copies what a connection knows into its client's entry (summary, rooms, latest time) and
     /// into the lobby, so both can tell whether it is live without loading it. Copying the whole
     /// connection state, not just the latest event, keeps the result independent of the order
-    /// in which the connection's records arrived.
-    pub(crate) fn sync_connection(&mut self, connection_id: &str) {
+    /// in which the connection's records arrived. `summary_changed`: whether the record folded
+    /// just now changed the connection's summary, which a lobby not loaded takes as a part.
+    pub(crate) fn sync_connection(&mut self, connection_id: &str, summary_changed: bool) {
         let Some(conn) = self.conns.get(connection_id) else {
             return;
         };
@@ -68,15 +72,26 @@ impl World {
                 resync_membership(self, room, client_id, write, client_cut, last_ts);
             }
         }
-        if let Some(lobby) = self.lobby.as_mut() {
-            let slot = lobby
-                .connections
-                .entry(connection_id.to_owned())
-                .or_default();
-            if *slot != summary {
-                slot.join(&summary);
-                self.mark_lobby();
+        match self.lobby.as_mut() {
+            Some(lobby) => {
+                let slot = lobby
+                    .connections
+                    .entry(connection_id.to_owned())
+                    .or_default();
+                if *slot != summary {
+                    slot.join(&summary);
+                    // A complete world lists no parts: no copy to make.
+                    if let Some(joined) = (!self.complete).then(|| slot.clone()) {
+                        self.mark_in_lobby(connection_id, &joined);
+                    }
+                }
             }
+            // A store that writes the lobby a part at a time takes the summary without it: only
+            // this connection's shard writes its part, and the summary holds every earlier one.
+            None if self.parts_apart && summary_changed => {
+                self.mark_in_lobby(connection_id, &summary);
+            }
+            None => {}
         }
     }
 
@@ -113,7 +128,7 @@ impl World {
             self.load(Key::Watermark, Some(Entry::Watermark(w)));
         }
         for id in shared {
-            self.sync_connection(&id);
+            self.sync_connection(&id, false);
         }
     }
 }
@@ -218,7 +233,7 @@ fn subscription(
             .add(client_id, write);
         return;
     }
-    let room_changed = if !world.members_apart || world.rooms.contains_key(room) {
+    let room_changed = if !world.parts_apart || world.rooms.contains_key(room) {
         world
             .rooms
             .entry_ref(&Lookup(room))
@@ -292,8 +307,12 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
     let ts = ws.request_time_epoch;
     let id = ws.connection_id.as_str();
     let action = ws.action();
-    {
+    let summary_changed = {
         let conn = world.conns.entry_ref(id).or_default();
+        // The summary's times, to tell whether this record changed it (a new client id is seen
+        // where it is set).
+        let times = (conn.summary.connected_at, conn.summary.closed_at);
+        let mut named = false;
         conn.summary.connected_at.add(ws.connected_at);
         // A connection's client is the one its `$connect` names: it happens once per connection
         // (duplicates are identical), so the answer cannot depend on arrival order. Later records
@@ -307,6 +326,7 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
         {
             if conn.summary.client_id.as_deref().is_none_or(|c| client > c) {
                 conn.summary.client_id = Some(client.to_owned());
+                named = true;
             }
         }
         if ws.source_ip > conn.source_ip {
@@ -332,9 +352,10 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
             }
             _ => {}
         }
-    }
+        named || (conn.summary.connected_at, conn.summary.closed_at) != times
+    };
     world.mark_conn(id);
-    world.sync_connection(id);
+    world.sync_connection(id, summary_changed);
     let client = world
         .conns
         .get(id)

@@ -1,8 +1,8 @@
 //! Keys and entries: how the world is cut into items a store can load and write one at a time.
 //! The names are the DynamoDB `pk`s of DESIGN.md section 5.
 
-use crate::lattice::{Lww, Membership};
-use crate::{ClientState, ConnectionState, DeviceState, LobbyState, RoomState};
+use crate::lattice::{Lww, Membership, Merge};
+use crate::{ClientState, ConnSummary, ConnectionState, DeviceState, LobbyState, RoomState};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -10,8 +10,8 @@ use std::str::FromStr;
 /// The key of one entry of the world.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Key {
-    // Room members order first, so that writes handed out in key order write them before the
-    // clients and connections whose change decided them (see `Step::Commit`).
+    // Parts of rooms and of the lobby order first, so that writes handed out in key order write
+    // them before the clients and connections whose change decided them (see `Step::Commit`).
     /// One member of a room as WebSocket `join` and `leave` write it (`room#{chatId}`,
     /// `member#{clientId}`): written, never loaded on its own. Its entry is the member's
     /// last-writer-wins register, so a store joins it into what it holds (DynamoDB: a put on
@@ -33,6 +33,11 @@ pub enum Key {
         /// The subscriber.
         client: String,
     },
+    /// One connection's summary in the lobby (`lobby#{bucket}`, `conn#{connectionId}`):
+    /// written, never loaded on its own (a driver loads the lobby whole). Only the connection's
+    /// own shard writes it, and the summary only grows, so a store may write it without a
+    /// condition.
+    InLobby(String),
     /// `client#{clientId}`.
     Client(String),
     /// `conn#{connectionId}`.
@@ -42,7 +47,8 @@ pub enum Key {
     Room(String),
     /// `device#{deviceId}`.
     Device(String),
-    /// `lobby`: every connection, for broadcasts.
+    /// `lobby`: every connection, for broadcasts. A driver loads it whole (DynamoDB: a `Query`
+    /// of each of its partitions); a batch writes it one connection at a time ([`Key::InLobby`]).
     Lobby,
     /// `watermark`: the newest event time folded, the fold's notion of now.
     Watermark,
@@ -59,6 +65,8 @@ pub enum Entry {
     Room(RoomState),
     /// For [`Key::Member`] and [`Key::Subscriber`]: the room's register for the client.
     Member(Lww<Membership>),
+    /// For [`Key::InLobby`]: the connection's summary.
+    Summary(ConnSummary),
     /// For [`Key::Device`].
     Device(DeviceState),
     /// For [`Key::Lobby`].
@@ -81,6 +89,8 @@ pub enum EntryRef<'a> {
     Room(&'a RoomState),
     /// See [`Entry::Member`].
     Member(&'a Lww<Membership>),
+    /// See [`Entry::Summary`].
+    Summary(&'a ConnSummary),
     /// See [`Entry::Device`].
     Device(&'a DeviceState),
     /// See [`Entry::Lobby`].
@@ -97,6 +107,7 @@ impl EntryRef<'_> {
             EntryRef::Connection(s) => Entry::Connection(s.clone()),
             EntryRef::Room(s) => Entry::Room(s.clone()),
             EntryRef::Member(m) => Entry::Member(m.clone()),
+            EntryRef::Summary(s) => Entry::Summary(s.clone()),
             EntryRef::Device(s) => Entry::Device(s.clone()),
             EntryRef::Lobby(s) => Entry::Lobby(s.clone()),
             EntryRef::Watermark(w) => Entry::Watermark(w),
@@ -112,6 +123,7 @@ impl Entry {
             Entry::Connection(s) => EntryRef::Connection(s),
             Entry::Room(s) => EntryRef::Room(s),
             Entry::Member(m) => EntryRef::Member(m),
+            Entry::Summary(s) => EntryRef::Summary(s),
             Entry::Device(s) => EntryRef::Device(s),
             Entry::Lobby(s) => EntryRef::Lobby(s),
             Entry::Watermark(w) => EntryRef::Watermark(*w),
@@ -129,6 +141,7 @@ impl fmt::Display for Key {
             // a member by one string).
             Key::Member { room, client } => write!(f, "room#{room} member#{client}"),
             Key::Subscriber { room, client } => write!(f, "room#{room} subscriber#{client}"),
+            Key::InLobby(id) => write!(f, "lobby conn#{id}"),
             Key::Device(id) => write!(f, "device#{id}"),
             Key::Lobby => f.write_str("lobby"),
             Key::Watermark => f.write_str("watermark"),
@@ -142,7 +155,46 @@ impl Key {
     pub fn whole(&self) -> Key {
         match self {
             Key::Member { room, .. } | Key::Subscriber { room, .. } => Key::Room(room.clone()),
+            Key::InLobby(_) => Key::Lobby,
             key => key.clone(),
+        }
+    }
+
+    /// Whether this is a part of a whole entry: a room's member or subscriber, or a connection
+    /// of the lobby.
+    pub fn is_part(&self) -> bool {
+        matches!(
+            self,
+            Key::Member { .. } | Key::Subscriber { .. } | Key::InLobby(_)
+        )
+    }
+
+    /// Joins `part`, the entry of this part key, into `whole`, the entry of [`Key::whole`]
+    /// (`None`: none yet): how a store that keeps rooms and the lobby whole takes a part. `None`
+    /// when this is no part key or `part` is not its entry.
+    pub fn join_part(&self, whole: Option<Entry>, part: &Entry) -> Option<Entry> {
+        match (self, part) {
+            (Key::Member { client, .. } | Key::Subscriber { client, .. }, Entry::Member(m)) => {
+                let mut room = match whole {
+                    Some(Entry::Room(room)) => room,
+                    _ => RoomState::default(),
+                };
+                room.add(client, m);
+                Some(Entry::Room(room))
+            }
+            (Key::InLobby(id), Entry::Summary(summary)) => {
+                let mut lobby = match whole {
+                    Some(Entry::Lobby(lobby)) => lobby,
+                    _ => LobbyState::default(),
+                };
+                lobby
+                    .connections
+                    .entry(id.clone())
+                    .or_default()
+                    .join(summary);
+                Some(Entry::Lobby(lobby))
+            }
+            _ => None,
         }
     }
 

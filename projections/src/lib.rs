@@ -26,6 +26,7 @@ mod inline_str;
 pub mod key;
 pub mod lattice;
 mod needs;
+mod parts;
 pub mod presence;
 pub mod route;
 pub mod session;

@@ -31,7 +31,7 @@ impl World {
                 // A store that writes members apart takes a subscription without its room.
                 let subscription = match e {
                     schemas::Lifecycle::Subscribed(s) | schemas::Lifecycle::Unsubscribed(s) => {
-                        Some(s).filter(|_| !self.members_apart)
+                        Some(s).filter(|_| !self.parts_apart)
                     }
                     _ => None,
                 };
@@ -44,7 +44,12 @@ impl World {
                 }
             }
             Record::WebSocket(ws) => {
-                want.extend([Key::Connection(ws.connection_id.clone()), Key::Lobby]);
+                want.push(Key::Connection(ws.connection_id.clone()));
+                // Syncing the connection writes its summary into the lobby: whole, or as a part
+                // that needs no lobby loaded.
+                if !self.parts_apart {
+                    want.push(Key::Lobby);
+                }
                 // Every client `apply` may write: the one a `$connect` names, and the one the
                 // connection already has (they differ only if records disagree; max wins).
                 if ws.event_type == schemas::WsEventType::Connect {
@@ -66,6 +71,8 @@ impl World {
                         }
                         want.push(Key::Room(room));
                     }
+                    // A message without a room goes to every connection of the lobby.
+                    Action::SendMessage { chat_id: None, .. } => want.push(Key::Lobby),
                     Action::SetNotifyList { devices } => {
                         want.extend(devices.into_iter().map(Key::Device))
                     }
@@ -82,7 +89,10 @@ impl World {
                 want.push(Key::Device(t.device_id.clone()));
             }
             Record::ConnectionGone(g) => {
-                want.extend([Key::Connection(g.connection_id.clone()), Key::Lobby]);
+                want.push(Key::Connection(g.connection_id.clone()));
+                if !self.parts_apart {
+                    want.push(Key::Lobby);
+                }
                 if let Some(client) = self.client_of(&g.connection_id) {
                     want.push(Key::Client(client));
                 }
@@ -99,7 +109,7 @@ impl World {
     /// rooms of its chat topics.
     fn lifecycle_loaded(&self, e: &schemas::Lifecycle) -> bool {
         let rooms_loaded = match e {
-            _ if self.members_apart => true,
+            _ if self.parts_apart => true,
             schemas::Lifecycle::Subscribed(s) | schemas::Lifecycle::Unsubscribed(s) => {
                 s.topics.iter().all(|t| {
                     self.config

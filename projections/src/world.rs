@@ -8,10 +8,11 @@
 //! folding a batch hands back the changed ones ([`World::take_dirty`]) to write. The batch
 //! protocol ([`crate::batch`]) drives this in every process.
 
-use crate::client::Listed;
+use crate::client::{ConnSummary, Listed};
 use crate::id::{Id, Lookup, Map, Set};
 use crate::key::{Entry, EntryRef, Key};
 use crate::lattice::{Lww, Membership, Merge};
+use crate::parts::{Parts, Via};
 use crate::presence;
 use crate::view::ClientProjection;
 use crate::{ClientState, Config, ConnectionState, DeviceState, LobbyState, RoomState};
@@ -28,10 +29,10 @@ pub struct World {
     pub(crate) lobby: Option<LobbyState>,
     pub(crate) watermark: Option<u64>,
     dirty: Dirty,
-    /// The room members the last [`World::take_dirty`] listed, with the registers to write.
+    /// The parts the last [`World::take_dirty`] listed, with their values.
     parts: Parts,
-    /// Whether the store writes a room's members apart ([`World::members_apart`]).
-    pub(crate) members_apart: bool,
+    /// Whether the store writes rooms and the lobby a part at a time ([`World::parts_apart`]).
+    pub(crate) parts_apart: bool,
     /// Clients whose `Left` memberships compaction must keep: see [`World::keep_history_of`].
     pub(crate) kept: Set,
 }
@@ -45,25 +46,10 @@ pub(crate) struct Dirty {
     /// Clients, each once: an entry listed here has its `listed` flag set.
     clients: Vec<Id>,
     conns: Set,
-    /// Room members, as (room, client), by how they were written, with the register to write.
-    members: Parts,
+    /// Room members and connections of the lobby, with their values.
+    parts: Parts,
     devices: Set,
-    lobby: bool,
     watermark: bool,
-}
-
-/// Room members to write: (room, client, how written) to the register, captured when it changed
-/// (so compacting a client or a room after cannot lose a write).
-type Parts = hashbrown::HashMap<(Id, Id, Via), Lww<Membership>, rustc_hash::FxBuildHasher>;
-
-/// How a room membership was written, which says who may write it ([`Key::Member`],
-/// [`Key::Subscriber`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) enum Via {
-    /// A WebSocket `join` or `leave`.
-    Join,
-    /// An MQTT subscription to the room's chat topic, or its end.
-    Subscription,
 }
 
 fn mark(set: &mut Set, id: &str) {
@@ -84,17 +70,18 @@ impl World {
             watermark: None,
             dirty: Dirty::default(),
             parts: Parts::default(),
-            members_apart: false,
+            parts_apart: false,
             kept: Set::default(),
         }
     }
 
-    /// This partial world's store writes a room's members one at a time ([`Key::Member`],
-    /// [`Key::Subscriber`]) rather than whole rooms, so an MQTT subscription's membership is
-    /// written without loading its room: a DynamoDB table, where loading a room is a `Query` of
-    /// its own. (A store that keeps rooms whole needs the room to write it.)
-    pub fn members_apart(mut self) -> Self {
-        self.members_apart = true;
+    /// This partial world's store writes rooms and the lobby a part at a time ([`Key::Member`],
+    /// [`Key::Subscriber`], [`Key::InLobby`]) rather than whole, so an MQTT subscription's
+    /// membership is written without loading its room, and a connection's summary without
+    /// loading the lobby: a DynamoDB table, where loading either is a `Query` of its own. (A
+    /// store that keeps them whole needs them loaded to write them.)
+    pub fn parts_apart(mut self) -> Self {
+        self.parts_apart = true;
         self
     }
 
@@ -143,7 +130,7 @@ impl World {
                     self.rooms.contains_key(id.as_str())
                 }
                 Key::Device(id) => self.devices.contains_key(id.as_str()),
-                Key::Lobby => self.lobby.is_some(),
+                Key::Lobby | Key::InLobby(_) => self.lobby.is_some(),
                 Key::Watermark => self.watermark.is_some(),
             }
     }
@@ -170,8 +157,8 @@ impl World {
                     v.join(&s);
                 }
                 // Subscriptions folded before the room was loaded wrote only their parts.
-                let pending = self.dirty.members.iter().chain(&self.parts);
-                for ((_, client, _), register) in pending.filter(|((r, ..), _)| *r == id) {
+                let pending = self.dirty.parts.of_room(&id).chain(self.parts.of_room(&id));
+                for (client, register) in pending {
                     v.add(client, register);
                 }
             }
@@ -193,6 +180,20 @@ impl World {
                 let v = self.lobby.get_or_insert_with(LobbyState::default);
                 if let Some(Entry::Lobby(s)) = e {
                     v.join(&s);
+                }
+                // Connections folded before the lobby was loaded wrote only their parts.
+                let pending = self.dirty.parts.of_lobby().chain(self.parts.of_lobby());
+                for (id, summary) in pending {
+                    v.connections
+                        .entry(id.to_owned())
+                        .or_default()
+                        .join(summary);
+                }
+            }
+            (Key::InLobby(id), e) => {
+                let v = self.lobby.get_or_insert_with(LobbyState::default);
+                if let Some(Entry::Summary(s)) = e {
+                    v.connections.entry(id).or_default().join(&s);
                 }
             }
             (Key::Watermark, e) => {
@@ -231,10 +232,14 @@ impl World {
         register: &Lww<Membership>,
     ) {
         if !self.complete {
-            // Ids up to 24 bytes are inline: making the key allocates nothing for most.
-            self.dirty
-                .members
-                .insert((room.into(), client.into(), via), register.clone());
+            self.dirty.parts.member(room, client, via, register);
+        }
+    }
+
+    /// Lists a connection of the lobby to write, with its summary now.
+    pub(crate) fn mark_in_lobby(&mut self, connection_id: &str, summary: &ConnSummary) {
+        if !self.complete {
+            self.dirty.parts.in_lobby(connection_id, summary);
         }
     }
 
@@ -259,28 +264,11 @@ impl World {
             ids.sort_unstable();
             ids.into_iter().map(String::from)
         };
-        let mut keys: Vec<Key> = Vec::new();
-        // `Key`'s order: every member, then every subscriber.
-        let mut members: Vec<(Via, &Id, &Id)> = dirty
-            .members
-            .keys()
-            .map(|(room, client, via)| (*via, room, client))
-            .collect();
-        members.sort_unstable();
-        keys.extend(members.into_iter().map(|(via, room, client)| {
-            let (room, client) = (room.to_string(), client.to_string());
-            match via {
-                Via::Join => Key::Member { room, client },
-                Via::Subscription => Key::Subscriber { room, client },
-            }
-        }));
+        let mut keys: Vec<Key> = dirty.parts.keys();
         keys.extend(sorted(dirty.clients).map(Key::Client));
         keys.extend(sorted(dirty.conns.into_iter().collect()).map(Key::Connection));
-        self.parts = dirty.members;
+        self.parts = dirty.parts;
         keys.extend(sorted(dirty.devices.into_iter().collect()).map(Key::Device));
-        if dirty.lobby {
-            keys.push(Key::Lobby);
-        }
         if dirty.watermark {
             keys.push(Key::Watermark);
         }
@@ -291,11 +279,6 @@ impl World {
     /// Lists the watermark as changed.
     pub(crate) fn mark_watermark(&mut self) {
         self.dirty.watermark = true;
-    }
-
-    /// Lists the lobby as changed.
-    pub(crate) fn mark_lobby(&mut self) {
-        self.dirty.lobby = true;
     }
 
     /// Every loaded key.
@@ -320,19 +303,11 @@ impl World {
             Key::Client(id) => EntryRef::Client(self.clients.get(id.as_str())?),
             Key::Connection(id) => EntryRef::Connection(self.conns.get(id.as_str())?),
             Key::Room(id) => EntryRef::Room(self.rooms.get(id.as_str())?),
-            Key::Member { room, client } => EntryRef::Member(self.part(room, client, Via::Join)?),
-            Key::Subscriber { room, client } => {
-                EntryRef::Member(self.part(room, client, Via::Subscription)?)
-            }
+            Key::Member { .. } | Key::Subscriber { .. } | Key::InLobby(_) => self.parts.get(key)?,
             Key::Device(id) => EntryRef::Device(self.devices.get(id.as_str())?),
             Key::Lobby => EntryRef::Lobby(self.lobby.as_ref()?),
             Key::Watermark => EntryRef::Watermark(self.watermark?),
         })
-    }
-
-    /// The register of a room member the last [`World::take_dirty`] listed.
-    pub(crate) fn part(&self, room: &str, client: &str, via: Via) -> Option<&Lww<Membership>> {
-        self.parts.get(&(Id::from(room), Id::from(client), via))
     }
 
     /// A copy of the entry for `key`, if loaded.

@@ -34,18 +34,18 @@ impl RevisionedMap {
     fn commit(&mut self, world: &World, writes: &[projections::Write]) -> CommitOutcome {
         let mut outcome = CommitOutcome::default();
         for write in writes {
-            // A member is a register: the store keeps the newer one, and it never conflicts.
-            if let (Some((room, client)), Some(Entry::Member(m))) =
-                (write.key.member(), world.entry(&write.key))
-            {
-                let (stored, _) = self
-                    .items
-                    .entry(Key::Room(room.to_owned()))
-                    .or_insert_with(|| (Entry::Room(Default::default()), 0));
-                let Entry::Room(stored) = stored else {
-                    panic!("a room key holds a room")
+            // A part is joined into its whole, and never conflicts.
+            if write.key.is_part() {
+                let part = world
+                    .entry(&write.key)
+                    .expect("a write's entry is in the world");
+                let whole = write.key.whole();
+                let (stored, rev) = match self.items.remove(&whole) {
+                    Some((entry, rev)) => (Some(entry), rev),
+                    None => (None, 0),
                 };
-                stored.add(client, &m);
+                let joined = write.key.join_part(stored, &part).expect("a part's entry");
+                self.items.insert(whole, (joined, rev));
                 continue;
             }
             let stored = self.items.get(&write.key).map(|(_, rev)| *rev);
@@ -93,7 +93,7 @@ impl Driver {
             // as a test may.
             batches: batches.into_iter().map(|b| &*b.leak()).collect(),
             current: 0,
-            world: World::new(Config::default()).members_apart(),
+            world: World::new(Config::default()).parts_apart(),
             batch: None,
             wrote: HashSet::new(),
             restarts: 0,
@@ -111,7 +111,7 @@ impl Driver {
                 self.batches[self.current],
                 Plan::shared(ATTEMPTS),
             ));
-            self.world = World::new(Config::default()).members_apart();
+            self.world = World::new(Config::default()).parts_apart();
             self.wrote.clear();
         }
         let batch = self.batch.as_mut().unwrap();
@@ -225,7 +225,7 @@ proptest! {
 /// writes only that many of its writes, in the order handed out, and the batch stops there (a
 /// Lambda that failed midway through its commit).
 fn run_batch(store: &mut RevisionedMap, records: &[Record], stop: Option<usize>) {
-    let mut world = World::new(Config::default()).members_apart();
+    let mut world = World::new(Config::default()).parts_apart();
     let mut batch = Batch::new(records, Plan::shared(ATTEMPTS));
     loop {
         match batch.next(&mut world).unwrap() {

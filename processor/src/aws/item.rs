@@ -13,8 +13,14 @@
 //! `subscriber#` item, so it goes without one. Writers never conflict over a room and no item
 //! grows with it; a room is loaded with a `Query` of its partition, each member the join of its
 //! items. A room written whole by an earlier release (`sk` = `state`) sits in the same
-//! partition and is read as one more part of it ([`decode_room`]). `device#` watchers and `lobby`
-//! (every live connection) are still one item each, and grow with what they index.
+//! partition and is read as one more part of it ([`decode_room`]).
+//!
+//! The lobby (every connection, for broadcasts) is [`LOBBY_PARTITIONS`] partitions of items, one
+//! per connection: `pk` = `lobby#{n}` ([`lobby_partition`]), `sk` = `conn#{connectionId}`, with
+//! the connection's summary as plain attributes ([`encode_in_lobby`]). Only the connection's own
+//! shard writes its item, so it goes without a condition, 25 to a call; a broadcast reads every
+//! partition with `Query`. A whole lobby an earlier release wrote (`pk` = `lobby`) is read along.
+//! `device#` watchers are still one item each, and grow with what they index.
 //!
 //! Readers get plain attributes next to the encoded state: on `client#` items `connected`,
 //! `online`, `sessionId`, `topics`, `versionNumber`, `since`, `updatedAt` (as of the batch that
@@ -25,7 +31,9 @@
 
 use crate::aws::store_port::{StoreError, Write};
 use aws_sdk_dynamodb::types::AttributeValue;
-use projections::{Entry, Key, Lww, Membership, Merge, Revision, RoomState};
+use projections::{
+    ConnSummary, Entry, Key, LobbyState, Lww, Membership, Merge, Min, Revision, RoomState,
+};
 use std::collections::HashMap;
 
 /// The sort key of every single-item entry.
@@ -45,11 +53,35 @@ pub fn key_of(pk: String) -> Item {
     ])
 }
 
+/// Partitions of the lobby: a broadcast reads them all, and connects and disconnects spread over
+/// them (DynamoDB takes about 1,000 writes a second to one partition key).
+pub const LOBBY_PARTITIONS: u64 = 16;
+/// The prefix of a connection's sort key in the lobby.
+pub const IN_LOBBY: &str = "conn#";
+
+/// The lobby partition of a connection: FNV-1a of its id, so every release and every process
+/// puts it in the same one.
+pub fn lobby_partition(connection_id: &str) -> String {
+    let hash = connection_id
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    format!("lobby#{}", hash % LOBBY_PARTITIONS)
+}
+
 /// The primary key of the item of `key`.
 pub fn primary_key(key: &Key) -> Item {
     match key {
         Key::Member { room, client } => member_key(room, MEMBER, client),
         Key::Subscriber { room, client } => member_key(room, SUBSCRIBER, client),
+        Key::InLobby(id) => HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(lobby_partition(id))),
+            (
+                "sk".to_owned(),
+                AttributeValue::S(format!("{IN_LOBBY}{id}")),
+            ),
+        ]),
         key => key_of(key.to_string()),
     }
 }
@@ -203,13 +235,71 @@ pub struct Condition {
     pub values: Item,
 }
 
+/// The item of one connection of the lobby: its summary as plain attributes (`clientId`,
+/// `connectedAt`, `closedAt`), and `ttl` = `connectedAt` + 2 hours in seconds, when API Gateway
+/// has closed it for sure.
+pub fn encode_in_lobby(connection_id: &str, summary: &ConnSummary) -> Item {
+    let mut item = primary_key(&Key::InLobby(connection_id.to_owned()));
+    if let Some(client) = &summary.client_id {
+        item.insert("clientId".into(), AttributeValue::S(client.clone()));
+    }
+    if let Some(at) = summary.connected_at.0 {
+        item.insert("connectedAt".into(), n(at));
+        item.insert("ttl".into(), n(at / 1000 + 2 * 3600));
+    }
+    if let Some(at) = summary.closed_at.0 {
+        item.insert("closedAt".into(), n(at));
+    }
+    item
+}
+
+/// The lobby stored as the items of its partitions ([`LOBBY_PARTITIONS`]), and a whole lobby an
+/// earlier release wrote (`pk` = `lobby`, `sk` = `state`), joined. Other items are skipped.
+///
+/// # Errors
+/// A whole lobby that does not decode.
+pub fn decode_lobby(items: &[Item]) -> Result<LobbyState, StoreError> {
+    let mut lobby = LobbyState::default();
+    for item in items {
+        let (Some(pk), Some(sk)) = (get_s(item, "pk"), get_s(item, "sk")) else {
+            continue;
+        };
+        if pk == "lobby" && sk == SK {
+            match decode(pk, item)? {
+                (Entry::Lobby(whole), _) => lobby.join(&whole),
+                (other, _) => return Err(corrupt(pk, format!("not a lobby: {other:?}"))),
+            }
+            continue;
+        }
+        let Some(id) = sk
+            .strip_prefix(IN_LOBBY)
+            .filter(|_| pk.starts_with("lobby#"))
+        else {
+            continue;
+        };
+        let summary = ConnSummary {
+            client_id: get_s(item, "clientId").map(str::to_owned),
+            connected_at: Min(get_n(item, "connectedAt")),
+            closed_at: Min(get_n(item, "closedAt")),
+        };
+        lobby
+            .connections
+            .entry(id.to_owned())
+            .or_default()
+            .join(&summary);
+    }
+    Ok(lobby)
+}
+
 /// The item `write` puts, at revision `rev`.
 ///
 /// # Errors
 /// The entry does not encode (cannot happen for the fold's types; reported, not unwrapped).
 pub fn encode(write: &Write, rev: Revision) -> Result<Item, StoreError> {
-    if let Entry::Member(m) = &write.entry {
-        return Ok(encode_member(&write.key, m));
+    match (&write.key, &write.entry) {
+        (_, Entry::Member(m)) => return Ok(encode_member(&write.key, m)),
+        (Key::InLobby(id), Entry::Summary(summary)) => return Ok(encode_in_lobby(id, summary)),
+        _ => {}
     }
     let pk = write.key.to_string();
     let mut bytes = Vec::new();

@@ -12,7 +12,7 @@
 //! event id, so a retried batch sends nothing twice.
 
 use crate::aws::cost::Cost;
-use projections::{ClientProjection, CommitOutcome, Entry, Key, Revision, RoomState};
+use projections::{ClientProjection, CommitOutcome, Entry, Key, Revision};
 use schemas::EventId;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
@@ -199,15 +199,23 @@ impl RevisionedStore for MemoryRevisionedStore {
         let mut out = CommitOutcome::default();
         for w in writes {
             t.requests += 1;
-            // A room member is a register the room keeps the newer of: it never conflicts.
-            if let (Some((room, client)), Entry::Member(m)) = (w.key.member(), &w.entry) {
-                let (stored, _) = t
-                    .entries
-                    .entry(Key::Room(room.to_owned()))
-                    .or_insert_with(|| (Entry::Room(RoomState::default()), 0));
-                if let Entry::Room(stored) = stored {
-                    stored.add(client, m);
-                }
+            // A part (a room's member, a connection of the lobby) is joined into its whole, as
+            // the table keeps it: it never conflicts.
+            if w.key.is_part() {
+                let whole = w.key.whole();
+                let (stored, rev) = match t.entries.remove(&whole) {
+                    Some((entry, rev)) => (Some(entry), rev),
+                    None => (None, 0),
+                };
+                let joined = w
+                    .key
+                    .join_part(stored, &w.entry)
+                    .ok_or_else(|| StoreError {
+                        retryable: false,
+                        op: "commit",
+                        message: format!("{} holds no part: {:?}", w.key, w.entry),
+                    })?;
+                t.entries.insert(whole, (joined, rev));
                 continue;
             }
             let current = t.entries.get(&w.key).map(|(e, r)| (e.clone(), *r));

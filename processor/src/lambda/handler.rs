@@ -229,7 +229,7 @@ where
         report: &mut BatchReport,
     ) -> Result<Vec<(usize, Delivery)>, FoldError> {
         // The table writes a room's members apart: a subscription needs no room loaded.
-        let mut world = World::new(self.settings.fold.clone()).members_apart();
+        let mut world = World::new(self.settings.fold.clone()).parts_apart();
         let mut batch = Batch::new(records, Plan::shared(self.settings.commit_attempts));
         loop {
             match batch.next(&mut world)? {

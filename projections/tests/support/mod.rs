@@ -245,7 +245,7 @@ impl MemStore {
     ) -> Vec<Delivery> {
         // A fresh world per batch, as a Lambda invocation would have, over a store that keeps a
         // room's members apart (as DynamoDB does).
-        let mut world = World::new(config.clone()).members_apart();
+        let mut world = World::new(config.clone()).parts_apart();
         self.process_in(&mut world, batch, crash_after)
     }
 
@@ -289,23 +289,16 @@ impl MemStore {
             .collect()
     }
 
-    /// Writes `entry`: a room's member is joined into the room, as DynamoDB's conditional put of
-    /// a member keeps the newer register.
+    /// Writes `entry`: a part (a room's member, a connection of the lobby) is joined into its
+    /// whole, as DynamoDB keeps the newer register of a member and the grown summary of a
+    /// connection.
     pub fn put(&mut self, key: projections::Key, entry: projections::Entry) {
-        match (key.member(), entry) {
-            (Some((room, client)), projections::Entry::Member(m)) => {
-                let stored = self
-                    .items
-                    .entry(projections::Key::Room(room.to_owned()))
-                    .or_insert_with(|| projections::Entry::Room(Default::default()));
-                let projections::Entry::Room(stored) = stored else {
-                    panic!("a room key holds a room")
-                };
-                stored.add(client, &m);
-            }
-            (_, entry) => {
-                self.items.insert(key, entry);
-            }
+        if key.is_part() {
+            let whole = key.whole();
+            let joined = key.join_part(self.items.remove(&whole), &entry);
+            self.items.insert(whole, joined.expect("a part's entry"));
+        } else {
+            self.items.insert(key, entry);
         }
     }
 

@@ -1,9 +1,10 @@
 //! `dynamodb://table`: the rebuilt world written into the processor's table, in exactly
 //! processor's format (`processor::aws::item`: one item per projection entry, `pk` = the key,
 //! `sk` = `state`, the entry as MessagePack in `state`, `rev`, and the readers' plain attributes
-//! on `client#` items; a room as one item per member), so the processor reads them back and
-//! carries on from them. A room's members the rebuilt room lacks are deleted, and so is a room
-//! an earlier release wrote whole: what the table keeps of a room is then what was rebuilt.
+//! on `client#` items; a room as one item per member, the lobby as one per connection), so the
+//! processor reads them back and carries on from them. A room's or the lobby's items the rebuilt
+//! world lacks are deleted, and so is a room or a lobby an earlier release wrote whole: what the
+//! table keeps of them is then what was rebuilt.
 //!
 //! **Idempotent and resumable by content.** Keys are handled in sorted blocks; each block's
 //! current items are read first (BatchGetItem, through processor's `DynamoStore`), and an entry
@@ -23,7 +24,7 @@ use crate::aws;
 use processor::aws::dynamo::{classify, DynamoStore};
 use processor::aws::item::{self, Item};
 use processor::aws::store_port::{RevisionedStore, StoreError, Write};
-use projections::{ClientProjection, Entry, Key, RoomState, World};
+use projections::{ClientProjection, Entry, Key, LobbyState, RoomState, World};
 use std::sync::Arc;
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
@@ -79,8 +80,8 @@ impl DynamoSink {
 pub struct Outcome {
     /// Items written.
     pub written: usize,
-    /// Items deleted: room members the rebuilt room does not have, and rooms an earlier release
-    /// wrote whole.
+    /// Items deleted: room members and lobby connections the rebuilt world does not have, and
+    /// rooms and the lobby an earlier release wrote whole.
     pub deleted: usize,
     /// Entries already stored with the same content, skipped.
     pub unchanged: usize,
@@ -116,9 +117,23 @@ pub async fn write_world(
             let Some(entry) = world.entry(key) else {
                 continue;
             };
-            if let (Key::Room(id), Entry::Room(room)) = (key, &entry) {
-                let stored = store.query_partition(key.to_string()).await?;
-                let (puts, removes) = room_changes(id, room, &stored);
+            let parts = match (key, &entry) {
+                (Key::Room(id), Entry::Room(room)) => {
+                    let stored = store.query_partition(key.to_string()).await?;
+                    Some((room_items(id, room), stored))
+                }
+                (Key::Lobby, Entry::Lobby(lobby)) => {
+                    let mut stored = Vec::new();
+                    for n in 0..item::LOBBY_PARTITIONS {
+                        stored.extend(store.query_partition(format!("lobby#{n}")).await?);
+                    }
+                    stored.extend(store.query_partition("lobby".to_owned()).await?);
+                    Some((lobby_items(lobby), stored))
+                }
+                _ => None,
+            };
+            if let Some((wanted, stored)) = parts {
+                let (puts, removes) = changes(wanted, &stored);
                 if puts.is_empty() && removes.is_empty() {
                     outcome.unchanged += 1;
                 }
@@ -159,18 +174,9 @@ pub async fn write_world(
     Ok(outcome)
 }
 
-/// What makes the partition of the room `id`, whose items are `stored`, hold what `room` holds:
-/// each member's register as a `member#` item, put where it is stored otherwise or not at all;
-/// and every other item of the partition deleted (members the room no longer has, `subscriber#`
-/// items, whose registers the `member#` items now hold, and the whole room an earlier release
-/// wrote).
-fn room_changes(id: &str, room: &RoomState, stored: &[Item]) -> (Vec<Item>, Vec<Item>) {
-    let primary = |item: &Item| {
-        let get = |name| item::get_s(item, name).map(str::to_owned);
-        (get("pk"), get("sk"))
-    };
-    let wanted: Vec<Item> = room
-        .members()
+/// A room as the processor stores it: a `member#` item per member, holding its register.
+fn room_items(id: &str, room: &RoomState) -> Vec<Item> {
+    room.members()
         .map(|(client, register)| {
             let key = Key::Member {
                 room: id.to_owned(),
@@ -178,12 +184,27 @@ fn room_changes(id: &str, room: &RoomState, stored: &[Item]) -> (Vec<Item>, Vec<
             };
             item::encode_member(&key, register)
         })
-        .collect();
-    let puts = wanted
+        .collect()
+}
+
+/// The lobby as the processor stores it: an item per connection, in its partition.
+fn lobby_items(lobby: &LobbyState) -> Vec<Item> {
+    lobby
+        .connections
         .iter()
-        .filter(|w| !stored.contains(w))
-        .cloned()
-        .collect();
+        .map(|(id, summary)| item::encode_in_lobby(id, summary))
+        .collect()
+}
+
+/// What makes partitions whose items are `stored` hold just the items `wanted`: those to put
+/// (stored otherwise or not at all) and the keys of the others to delete (a room's members the
+/// rebuilt room lacks, `subscriber#` items, whose registers the `member#` items now hold, the
+/// lobby's expired connections, and a room or a lobby an earlier release wrote whole).
+fn changes(wanted: Vec<Item>, stored: &[Item]) -> (Vec<Item>, Vec<Item>) {
+    let primary = |item: &Item| {
+        let get = |name| item::get_s(item, name).map(str::to_owned);
+        (get("pk"), get("sk"))
+    };
     let deletes = stored
         .iter()
         .filter(|s| !wanted.iter().any(|w| primary(w) == primary(s)))
@@ -193,6 +214,7 @@ fn room_changes(id: &str, room: &RoomState, stored: &[Item]) -> (Vec<Item>, Vec<
             key
         })
         .collect();
+    let puts = wanted.into_iter().filter(|w| !stored.contains(w)).collect();
     (puts, deletes)
 }
 
@@ -308,7 +330,7 @@ mod tests {
         let sk = |item: &Item| item::get_s(item, "sk").unwrap_or_default().to_owned();
         let rebuilt = room(&[("ann", 5, Membership::Joined), ("bob", 9, Membership::Left)]);
 
-        let (puts, deletes) = room_changes("42", &rebuilt, &[]);
+        let (puts, deletes) = changes(room_items("42", &rebuilt), &[]);
         assert_eq!(puts.len(), 2);
         assert!(deletes.is_empty());
 
@@ -320,7 +342,7 @@ mod tests {
             member("cy", 3, Membership::Joined),
             whole,
         ];
-        let (puts, deletes) = room_changes("42", &rebuilt, &stored);
+        let (puts, deletes) = changes(room_items("42", &rebuilt), &stored);
         assert_eq!(puts.iter().map(sk).collect::<Vec<_>>(), ["member#bob"]);
         let mut deleted: Vec<String> = deletes.iter().map(sk).collect();
         deleted.sort();
@@ -332,7 +354,7 @@ mod tests {
             member("ann", 5, Membership::Joined),
             member("bob", 9, Membership::Left),
         ];
-        let (puts, deletes) = room_changes("42", &rebuilt, &stored);
+        let (puts, deletes) = changes(room_items("42", &rebuilt), &stored);
         assert!(puts.is_empty() && deletes.is_empty());
     }
 }

@@ -9,8 +9,9 @@
 //!   `ConditionalCheckFailed` is a conflict. The watermark's condition is `wm < :wm` instead, and
 //!   failing it means a newer one is stored. Entries with one writer (`conn#`, see `one_writer`)
 //!   go 25 to a BatchWriteItem call, without a condition: nobody else can have moved them (a
-//!   room's `subscriber#` items likewise). A room's `member#` item is a register, put on
-//!   condition that the stored one is older: it never conflicts.
+//!   room's `subscriber#` items and the lobby's connections likewise). A room's `member#` item is
+//!   a register, put on condition that the stored one is older: it never conflicts. Parts of
+//!   rooms and of the lobby are stored before the other entries (see `Step::Commit`).
 //! - dedup marks: BatchGetItem / BatchWriteItem (25 per call), with a `ttl`.
 //!
 //! Throttling and 5xx are retried by the SDK (see [`crate::aws::clients`]); what still fails is a
@@ -222,21 +223,26 @@ impl RevisionedStore for DynamoStore {
     }
 
     async fn load_many(&self, keys: &[Key]) -> Result<Vec<Loaded>, StoreError> {
-        // Rooms are partitions, read by `Query`; every other entry is one item.
+        // Rooms and the lobby are partitions, read by `Query`; every other entry is one item,
+        // and so is a whole lobby an earlier release wrote, read along with its partitions.
         let (rooms, items): (Vec<&Key>, Vec<&Key>) =
             keys.iter().partition(|k| matches!(k, Key::Room(_)));
         let pks: Vec<String> = items.iter().map(ToString::to_string).collect();
         let found = self.batch_get(pks).await?;
+        let mut pks: Vec<String> = rooms.iter().map(ToString::to_string).collect();
+        if keys.contains(&Key::Lobby) {
+            pks.extend((0..item::LOBBY_PARTITIONS).map(|n| format!("lobby#{n}")));
+        }
         let permits = tokio::sync::Semaphore::new(WRITES_IN_FLIGHT);
-        let queries = rooms
+        let queries = pks
             .iter()
-            .map(|room| self.query_limited(&permits, room.to_string()));
-        let mut partitions: HashMap<String, Vec<Item>> = HashMap::with_capacity(rooms.len());
-        for (room, result) in rooms
+            .map(|pk| self.query_limited(&permits, pk.clone()));
+        let mut partitions: HashMap<String, Vec<Item>> = HashMap::with_capacity(pks.len());
+        for (pk, result) in pks
             .iter()
             .zip(futures_util::future::join_all(queries).await)
         {
-            partitions.insert(room.to_string(), result?);
+            partitions.insert(pk.clone(), result?);
         }
         keys.iter()
             .map(|key| {
@@ -246,6 +252,19 @@ impl RevisionedStore for DynamoStore {
                     let room = item::decode_room(&pk, parts)?;
                     return Ok(Loaded {
                         entry: (!parts.is_empty()).then_some(Entry::Room(room)),
+                        rev: None,
+                    });
+                }
+                if *key == Key::Lobby {
+                    // Neither has the lobby: each connection's item is written on its own.
+                    let mut parts: Vec<Item> = found.get(&pk).into_iter().cloned().collect();
+                    for n in 0..item::LOBBY_PARTITIONS {
+                        let partition = partitions.get(&format!("lobby#{n}"));
+                        parts.extend(partition.into_iter().flatten().cloned());
+                    }
+                    let lobby = item::decode_lobby(&parts)?;
+                    return Ok(Loaded {
+                        entry: (!parts.is_empty()).then_some(Entry::Lobby(lobby)),
                         rev: None,
                     });
                 }
@@ -268,18 +287,19 @@ impl RevisionedStore for DynamoStore {
         // connection, and a batch retried after a failed commit decides it again only if that
         // change is not stored yet.
         let (parts, writes): (Vec<&Write>, Vec<&Write>) =
-            writes.iter().partition(|w| w.key.member().is_some());
-        let (members, subscribers): (Vec<&Write>, Vec<&Write>) = parts
+            writes.iter().partition(|w| w.key.is_part());
+        let (members, others): (Vec<&Write>, Vec<&Write>) = parts
             .into_iter()
             .partition(|w| matches!(w.key, Key::Member { .. }));
         let permits = tokio::sync::Semaphore::new(WRITES_IN_FLIGHT);
-        let (members, subscribers) = futures_util::future::join(
+        // The others (subscribers, connections of the lobby) have one writer each.
+        let (members, others) = futures_util::future::join(
             self.put_members(&permits, &members),
-            self.put_unconditionally(&permits, &subscribers),
+            self.put_unconditionally(&permits, &others),
         )
         .await;
         members?;
-        subscribers?;
+        others?;
 
         let (single, shared): (Vec<&Write>, Vec<&Write>) =
             writes.into_iter().partition(|w| one_writer(&w.key));

@@ -118,8 +118,8 @@ impl DynamoStore {
         for w in writes {
             let rev = w.expected.map_or(1, |r| r + 1);
             items.push(item::encode(w, rev)?);
-            // A room's subscriber is a register without a revision to report.
-            if w.key.member().is_none() {
+            // A part has no revision to report.
+            if !w.key.is_part() {
                 written.push((w.key.clone(), rev));
             }
         }
@@ -275,8 +275,14 @@ impl DynamoStore {
 /// A room's `subscriber#` item changes only with its client's lifecycle events, whose partition
 /// key is the client id: one writer too. It is the room's register for the client, which only
 /// grows, so writing it whole without a condition loses nothing.
+///
+/// A connection's item of the lobby changes only with that connection's records too, and its
+/// summary only grows.
 pub(super) fn one_writer(key: &Key) -> bool {
-    matches!(key, Key::Connection(_) | Key::Subscriber { .. })
+    matches!(
+        key,
+        Key::Connection(_) | Key::Subscriber { .. } | Key::InLobby(_)
+    )
 }
 
 fn put_failed(message: String) -> StoreError {

@@ -1,13 +1,13 @@
-//! Rooms as partitions of member items, against DynamoDB in the emulator (moto): no item grows
-//! with a room, members written in any order keep the newer register, and a room an earlier
-//! release wrote as one item still counts.
+//! Rooms and the lobby as partitions of small items, against DynamoDB in the emulator (moto): no
+//! item grows with a room or with the fleet, members written in any order keep the newer
+//! register, and a room or a lobby an earlier release wrote as one item still counts.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use processor::aws::cost::item_size;
 use processor::aws::item::{self, Item};
 use processor::aws::sink_port::RecordingSink;
 use processor::aws::store_port::{RevisionedStore, Write};
-use projections::{Channel, Entry, Key, Lww, Membership, RoomState};
+use projections::{Channel, ConnSummary, Entry, Key, LobbyState, Lww, Membership, Min, RoomState};
 use serde_json::json;
 use tests::aws::{
     assert_stored_as_folded, batch, fixture, handler, ws_connect, ws_message, Fixture,
@@ -177,4 +177,121 @@ async fn a_room_an_earlier_release_wrote_whole_is_read_as_one_more_part() {
         .filter_map(|i| item::get_s(i, "sk").map(str::to_owned))
         .collect();
     assert_eq!(sks, ["member#bob", "state"]);
+}
+
+/// Every item of the lobby's partitions.
+async fn lobby_items(f: &Fixture) -> Vec<Item> {
+    let mut items = Vec::new();
+    for n in 0..item::LOBBY_PARTITIONS {
+        items.extend(partition(f, &format!("lobby#{n}")).await);
+    }
+    items
+}
+
+fn sockets(sent: &[projections::Delivery]) -> Vec<String> {
+    let mut ids: Vec<String> = sent
+        .iter()
+        .filter_map(|d| match &d.channel {
+            Channel::WebSocket { connection_id } => Some(connection_id.clone()),
+            _ => None,
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn the_lobby_is_one_small_item_per_connection_and_a_broadcast_reaches_every_one() {
+    let f = fixture(1).await.unwrap();
+    let n = 300u64;
+    let mut lines: Vec<String> = (0..n)
+        .map(|i| ws_connect(&format!("c{i}"), &format!("u{i}"), T + i))
+        .collect();
+    let h = handler(f.store.clone(), RecordingSink::new());
+    let connected = h.handle(&batch("shardId-000000000000", &lines)).await;
+    assert_eq!(connected.failed_at, None, "{:?}", connected.failure);
+
+    assert!(
+        partition(&f, "lobby").await.is_empty(),
+        "no single lobby item"
+    );
+    let items = lobby_items(&f).await;
+    assert_eq!(items.len(), n as usize);
+    let largest = items.iter().map(item_size).max().unwrap_or(0);
+    assert!(largest < 150, "a lobby item of {largest} bytes");
+    let used = (0..item::LOBBY_PARTITIONS)
+        .filter(|n| {
+            items
+                .iter()
+                .any(|i| item::get_s(i, "pk") == Some(&format!("lobby#{n}")))
+        })
+        .count();
+    assert_eq!(
+        used as u64,
+        item::LOBBY_PARTITIONS,
+        "connections spread over every partition"
+    );
+
+    // c1 leaves; a broadcast from c0 reaches every other live connection.
+    let more = vec![
+        json!({"kind":"websocket","schemaVersion":2,"eventType":"DISCONNECT",
+            "routeKey":"$disconnect","connectionId":"c1","connectedAt":T + 1,
+            "requestTimeEpoch":T + 2_000})
+        .to_string(),
+        ws_message(
+            "c0",
+            T,
+            T + 3_000,
+            json!({"action":"sendmessage","message":"to everyone"}),
+        ),
+    ];
+    let sent = h.handle(&batch("shardId-000000000000", &more)).await;
+    assert_eq!(sent.failed_at, None, "{:?}", sent.failure);
+    let reached = sockets(&h.sink.sent());
+    assert_eq!(
+        reached.len(),
+        n as usize - 2,
+        "all but the sender and the closed one"
+    );
+    assert!(!reached.contains(&"c1".to_owned()) && !reached.contains(&"c0".to_owned()));
+    lines.extend(more);
+    assert_stored_as_folded(f.store.as_ref(), &lines).await;
+}
+
+#[tokio::test]
+async fn a_lobby_an_earlier_release_wrote_whole_is_read_along() {
+    let f = fixture(1).await.unwrap();
+    let mut old = LobbyState::default();
+    old.connections.insert(
+        "alice-conn".into(),
+        ConnSummary {
+            client_id: Some("alice".into()),
+            connected_at: Min(Some(T)),
+            closed_at: Min(None),
+        },
+    );
+    let whole = Write {
+        key: Key::Lobby,
+        entry: Entry::Lobby(old),
+        expected: None,
+        view: None,
+    };
+    let permits = tokio::sync::Semaphore::new(1);
+    f.store
+        .batch_write(&permits, vec![item::encode(&whole, 1).unwrap()])
+        .await
+        .unwrap();
+    let lines = vec![
+        ws_connect("bob-conn", "bob", T + 1),
+        ws_message(
+            "bob-conn",
+            T + 1,
+            T + 10,
+            json!({"action":"sendmessage","message":"hi all"}),
+        ),
+    ];
+    let h = handler(f.store.clone(), RecordingSink::new());
+    let report = h.handle(&batch("shardId-000000000000", &lines)).await;
+    assert_eq!(report.failed_at, None, "{:?}", report.failure);
+    assert_eq!(sockets(&h.sink.sent()), ["alice-conn"]);
 }

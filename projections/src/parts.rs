@@ -1,0 +1,106 @@
+//! Parts: what a world writes of a room or of the lobby, one member or one connection at a
+//! time ([`Key::Member`], [`Key::Subscriber`], [`Key::InLobby`]).
+//!
+//! A room or the lobby is loaded whole and written a part at a time, so that no write grows with
+//! it and writers of different parts never conflict. Each part's value is captured when it
+//! changes: compacting the room, the lobby or the client after cannot lose a write, and a part
+//! can be written without its whole being loaded (a subscription's membership, a connection's
+//! summary: [`World::parts_apart`](crate::World::parts_apart)).
+
+use crate::client::ConnSummary;
+use crate::id::{Id, Map};
+use crate::key::{EntryRef, Key};
+use crate::lattice::{Lww, Membership};
+use rustc_hash::FxBuildHasher;
+
+/// How a room membership was written, which says who may write it ([`Key::Member`],
+/// [`Key::Subscriber`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Via {
+    /// A WebSocket `join` or `leave`.
+    Join,
+    /// An MQTT subscription to the room's chat topic, or its end.
+    Subscription,
+}
+
+/// Parts to write, each with its value.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Parts {
+    /// Room members: (room, client, how written) to the room's register for the client.
+    members: hashbrown::HashMap<(Id, Id, Via), Lww<Membership>, FxBuildHasher>,
+    /// Connections in the lobby, to their summaries.
+    lobby: Map<ConnSummary>,
+}
+
+impl Parts {
+    /// Lists a room member, with its register now.
+    pub(crate) fn member(
+        &mut self,
+        room: &str,
+        client: &str,
+        via: Via,
+        register: &Lww<Membership>,
+    ) {
+        // Ids up to 24 bytes are inline: making the key allocates nothing for most.
+        self.members
+            .insert((room.into(), client.into(), via), register.clone());
+    }
+
+    /// Lists a connection of the lobby, with its summary now.
+    pub(crate) fn in_lobby(&mut self, connection_id: &str, summary: &ConnSummary) {
+        self.lobby.insert(connection_id.into(), summary.clone());
+    }
+
+    /// The keys, in `Key`'s order: members, subscribers, then connections of the lobby.
+    pub(crate) fn keys(&self) -> Vec<Key> {
+        let mut members: Vec<(Via, &Id, &Id)> = self
+            .members
+            .keys()
+            .map(|(room, client, via)| (*via, room, client))
+            .collect();
+        members.sort_unstable();
+        let mut lobby: Vec<&Id> = self.lobby.keys().collect();
+        lobby.sort_unstable();
+        let members = members.into_iter().map(|(via, room, client)| {
+            let (room, client) = (room.to_string(), client.to_string());
+            match via {
+                Via::Join => Key::Member { room, client },
+                Via::Subscription => Key::Subscriber { room, client },
+            }
+        });
+        members
+            .chain(lobby.into_iter().map(|id| Key::InLobby(id.to_string())))
+            .collect()
+    }
+
+    /// The value of the part `key`, if listed.
+    pub(crate) fn get(&self, key: &Key) -> Option<EntryRef<'_>> {
+        let member = |room: &str, client: &str, via| {
+            self.members
+                .get(&(Id::from(room), Id::from(client), via))
+                .map(EntryRef::Member)
+        };
+        match key {
+            Key::Member { room, client } => member(room, client, Via::Join),
+            Key::Subscriber { room, client } => member(room, client, Via::Subscription),
+            Key::InLobby(id) => self.lobby.get(id.as_str()).map(EntryRef::Summary),
+            _ => None,
+        }
+    }
+
+    /// The members listed of `room`, with their registers.
+    pub(crate) fn of_room<'a>(
+        &'a self,
+        room: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a Lww<Membership>)> + 'a {
+        self.members
+            .iter()
+            .filter(move |((r, ..), _)| r == room)
+            .map(|((_, client, _), register)| (client.as_str(), register))
+    }
+
+    /// The connections listed of the lobby, with their summaries.
+    pub(crate) fn of_lobby(&self) -> impl Iterator<Item = (&str, &ConnSummary)> {
+        self.lobby.iter().map(|(id, s)| (id.as_str(), s))
+    }
+}
