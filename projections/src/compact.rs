@@ -126,7 +126,7 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> Option<usize> {
         }
         // A member is one register, with nothing to forget: a left one a retention old is
         // forgotten with its room, and a store that keeps members apart expires it.
-        Key::Member { .. } | Key::Subscriber { .. } | Key::InLobby(_) => {
+        Key::Member { .. } | Key::Subscriber { .. } | Key::InLobby(_) | Key::Watcher { .. } => {
             world.entry_ref(key).map(|_| 1)
         }
         Key::Device(id) => {

@@ -366,8 +366,10 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
             for device in &devices {
                 let state = world.devices.entry_ref(device.as_str()).or_default();
                 let seen = state.watchers.entry(id.to_owned()).or_default();
-                *seen = (*seen).max(ts);
-                world.mark_device(device);
+                if ts > *seen {
+                    *seen = ts;
+                    world.mark_watcher(device, id, ts);
+                }
             }
             Vec::new()
         }

@@ -38,6 +38,16 @@ pub enum Key {
     /// own shard writes it, and the summary only grows, so a store may write it without a
     /// condition.
     InLobby(String),
+    /// One watcher of a device (`device#{deviceId}`, `watcher#{connectionId}`): written, never
+    /// loaded on its own (a driver loads the device whole). Its entry is when the connection
+    /// last listed the device, which only grows, and only the connection's own shard writes it,
+    /// so a store may write it without a condition.
+    Watcher {
+        /// The device.
+        device: String,
+        /// The watching connection.
+        connection: String,
+    },
     /// `client#{clientId}`.
     Client(String),
     /// `conn#{connectionId}`.
@@ -45,7 +55,9 @@ pub enum Key {
     /// `room#{chatId}`: every member of the room. A driver loads it whole (a DynamoDB `Query` of
     /// the room's partition); a batch writes its members one at a time ([`Key::Member`]).
     Room(String),
-    /// `device#{deviceId}`.
+    /// `device#{deviceId}`: the connections that listed the device. A driver loads it whole (a
+    /// DynamoDB `Query` of its partition); a batch writes it a watcher at a time
+    /// ([`Key::Watcher`]).
     Device(String),
     /// `lobby`: every connection, for broadcasts. A driver loads it whole (DynamoDB: a `Query`
     /// of each of its partitions); a batch writes it one connection at a time ([`Key::InLobby`]).
@@ -67,6 +79,8 @@ pub enum Entry {
     Member(Lww<Membership>),
     /// For [`Key::InLobby`]: the connection's summary.
     Summary(ConnSummary),
+    /// For [`Key::Watcher`]: when the connection last listed the device (ms).
+    ListedAt(u64),
     /// For [`Key::Device`].
     Device(DeviceState),
     /// For [`Key::Lobby`].
@@ -91,6 +105,8 @@ pub enum EntryRef<'a> {
     Member(&'a Lww<Membership>),
     /// See [`Entry::Summary`].
     Summary(&'a ConnSummary),
+    /// See [`Entry::ListedAt`].
+    ListedAt(u64),
     /// See [`Entry::Device`].
     Device(&'a DeviceState),
     /// See [`Entry::Lobby`].
@@ -108,6 +124,7 @@ impl EntryRef<'_> {
             EntryRef::Room(s) => Entry::Room(s.clone()),
             EntryRef::Member(m) => Entry::Member(m.clone()),
             EntryRef::Summary(s) => Entry::Summary(s.clone()),
+            EntryRef::ListedAt(t) => Entry::ListedAt(t),
             EntryRef::Device(s) => Entry::Device(s.clone()),
             EntryRef::Lobby(s) => Entry::Lobby(s.clone()),
             EntryRef::Watermark(w) => Entry::Watermark(w),
@@ -124,6 +141,7 @@ impl Entry {
             Entry::Room(s) => EntryRef::Room(s),
             Entry::Member(m) => EntryRef::Member(m),
             Entry::Summary(s) => EntryRef::Summary(s),
+            Entry::ListedAt(t) => EntryRef::ListedAt(*t),
             Entry::Device(s) => EntryRef::Device(s),
             Entry::Lobby(s) => EntryRef::Lobby(s),
             Entry::Watermark(w) => EntryRef::Watermark(*w),
@@ -142,6 +160,9 @@ impl fmt::Display for Key {
             Key::Member { room, client } => write!(f, "room#{room} member#{client}"),
             Key::Subscriber { room, client } => write!(f, "room#{room} subscriber#{client}"),
             Key::InLobby(id) => write!(f, "lobby conn#{id}"),
+            Key::Watcher { device, connection } => {
+                write!(f, "device#{device} watcher#{connection}")
+            }
             Key::Device(id) => write!(f, "device#{id}"),
             Key::Lobby => f.write_str("lobby"),
             Key::Watermark => f.write_str("watermark"),
@@ -156,21 +177,23 @@ impl Key {
         match self {
             Key::Member { room, .. } | Key::Subscriber { room, .. } => Key::Room(room.clone()),
             Key::InLobby(_) => Key::Lobby,
+            Key::Watcher { device, .. } => Key::Device(device.clone()),
             key => key.clone(),
         }
     }
 
-    /// Whether this is a part of a whole entry: a room's member or subscriber, or a connection
-    /// of the lobby.
+    /// Whether this is a part of a whole entry: a room's member or subscriber, a connection of
+    /// the lobby, or a device's watcher.
     pub fn is_part(&self) -> bool {
         matches!(
             self,
-            Key::Member { .. } | Key::Subscriber { .. } | Key::InLobby(_)
+            Key::Member { .. } | Key::Subscriber { .. } | Key::InLobby(_) | Key::Watcher { .. }
         )
     }
 
     /// Joins `part`, the entry of this part key, into `whole`, the entry of [`Key::whole`]
-    /// (`None`: none yet): how a store that keeps rooms and the lobby whole takes a part. `None`
+    /// (`None`: none yet): how a store that keeps rooms, the lobby and devices whole takes a
+    /// part. `None`
     /// when this is no part key or `part` is not its entry.
     pub fn join_part(&self, whole: Option<Entry>, part: &Entry) -> Option<Entry> {
         match (self, part) {
@@ -193,6 +216,15 @@ impl Key {
                     .or_default()
                     .join(summary);
                 Some(Entry::Lobby(lobby))
+            }
+            (Key::Watcher { connection, .. }, Entry::ListedAt(at)) => {
+                let mut device = match whole {
+                    Some(Entry::Device(device)) => device,
+                    _ => DeviceState::default(),
+                };
+                let listed = device.watchers.entry(connection.clone()).or_default();
+                *listed = (*listed).max(*at);
+                Some(Entry::Device(device))
             }
             _ => None,
         }

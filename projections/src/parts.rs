@@ -1,8 +1,8 @@
-//! Parts: what a world writes of a room or of the lobby, one member or one connection at a
-//! time ([`Key::Member`], [`Key::Subscriber`], [`Key::InLobby`]).
+//! Parts: what a world writes of a room, of the lobby or of a device, one member, connection or
+//! watcher at a time ([`Key::Member`], [`Key::Subscriber`], [`Key::InLobby`], [`Key::Watcher`]).
 //!
-//! A room or the lobby is loaded whole and written a part at a time, so that no write grows with
-//! it and writers of different parts never conflict. Each part's value is captured when it
+//! A room, the lobby or a device is loaded whole and written a part at a time, so that no write
+//! grows with it and writers of different parts never conflict. Each part's value is captured when it
 //! changes: compacting the room, the lobby or the client after cannot lose a write, and a part
 //! can be written without its whole being loaded (a subscription's membership, a connection's
 //! summary: [`World::parts_apart`](crate::World::parts_apart)).
@@ -30,6 +30,8 @@ pub(crate) struct Parts {
     members: hashbrown::HashMap<(Id, Id, Via), Lww<Membership>, FxBuildHasher>,
     /// Connections in the lobby, to their summaries.
     lobby: Map<ConnSummary>,
+    /// Watchers: (device, connection) to when the connection last listed the device.
+    watchers: hashbrown::HashMap<(Id, Id), u64, FxBuildHasher>,
 }
 
 impl Parts {
@@ -51,7 +53,13 @@ impl Parts {
         self.lobby.insert(connection_id.into(), summary.clone());
     }
 
-    /// The keys, in `Key`'s order: members, subscribers, then connections of the lobby.
+    /// Lists a device's watcher, with when it last listed the device.
+    pub(crate) fn watcher(&mut self, device: &str, connection: &str, listed_at: u64) {
+        self.watchers
+            .insert((device.into(), connection.into()), listed_at);
+    }
+
+    /// The keys, in `Key`'s order: members, subscribers, connections of the lobby, watchers.
     pub(crate) fn keys(&self) -> Vec<Key> {
         let mut members: Vec<(Via, &Id, &Id)> = self
             .members
@@ -68,8 +76,17 @@ impl Parts {
                 Via::Subscription => Key::Subscriber { room, client },
             }
         });
+        let mut watchers: Vec<&(Id, Id)> = self.watchers.keys().collect();
+        watchers.sort_unstable();
+        let watchers = watchers
+            .into_iter()
+            .map(|(device, connection)| Key::Watcher {
+                device: device.to_string(),
+                connection: connection.to_string(),
+            });
         members
             .chain(lobby.into_iter().map(|id| Key::InLobby(id.to_string())))
+            .chain(watchers)
             .collect()
     }
 
@@ -84,6 +101,10 @@ impl Parts {
             Key::Member { room, client } => member(room, client, Via::Join),
             Key::Subscriber { room, client } => member(room, client, Via::Subscription),
             Key::InLobby(id) => self.lobby.get(id.as_str()).map(EntryRef::Summary),
+            Key::Watcher { device, connection } => self
+                .watchers
+                .get(&(Id::from(device.as_str()), Id::from(connection.as_str())))
+                .map(|at| EntryRef::ListedAt(*at)),
             _ => None,
         }
     }
@@ -97,6 +118,17 @@ impl Parts {
             .iter()
             .filter(move |((r, ..), _)| r == room)
             .map(|((_, client, _), register)| (client.as_str(), register))
+    }
+
+    /// The watchers listed of `device`, with when they listed it.
+    pub(crate) fn of_device<'a>(
+        &'a self,
+        device: &'a str,
+    ) -> impl Iterator<Item = (&'a str, u64)> + 'a {
+        self.watchers
+            .iter()
+            .filter(move |((d, _), _)| d == device)
+            .map(|((_, connection), at)| (connection.as_str(), *at))
     }
 
     /// The connections listed of the lobby, with their summaries.

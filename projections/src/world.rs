@@ -48,7 +48,6 @@ pub(crate) struct Dirty {
     conns: Set,
     /// Room members and connections of the lobby, with their values.
     parts: Parts,
-    devices: Set,
     watermark: bool,
 }
 
@@ -129,7 +128,9 @@ impl World {
                 Key::Room(id) | Key::Member { room: id, .. } | Key::Subscriber { room: id, .. } => {
                     self.rooms.contains_key(id.as_str())
                 }
-                Key::Device(id) => self.devices.contains_key(id.as_str()),
+                Key::Device(id) | Key::Watcher { device: id, .. } => {
+                    self.devices.contains_key(id.as_str())
+                }
                 Key::Lobby | Key::InLobby(_) => self.lobby.is_some(),
                 Key::Watermark => self.watermark.is_some(),
             }
@@ -171,9 +172,25 @@ impl World {
                 }
             }
             (Key::Device(id), e) => {
-                let v = self.devices.entry(id.into()).or_default();
+                let v = self.devices.entry_ref(id.as_str()).or_default();
                 if let Some(Entry::Device(s)) = e {
                     v.join(&s);
+                }
+                let pending = self
+                    .dirty
+                    .parts
+                    .of_device(&id)
+                    .chain(self.parts.of_device(&id));
+                for (connection, at) in pending {
+                    let listed = v.watchers.entry(connection.to_owned()).or_default();
+                    *listed = (*listed).max(at);
+                }
+            }
+            (Key::Watcher { device, connection }, e) => {
+                let v = self.devices.entry(device.into()).or_default();
+                if let Some(Entry::ListedAt(at)) = e {
+                    let listed = v.watchers.entry(connection).or_default();
+                    *listed = (*listed).max(at);
                 }
             }
             (Key::Lobby, e) => {
@@ -243,9 +260,10 @@ impl World {
         }
     }
 
-    pub(crate) fn mark_device(&mut self, id: &str) {
+    /// Lists a device's watcher to write, with when it last listed the device.
+    pub(crate) fn mark_watcher(&mut self, device: &str, connection: &str, listed_at: u64) {
         if !self.complete {
-            mark(&mut self.dirty.devices, id);
+            self.dirty.parts.watcher(device, connection, listed_at);
         }
     }
 
@@ -268,7 +286,6 @@ impl World {
         keys.extend(sorted(dirty.clients).map(Key::Client));
         keys.extend(sorted(dirty.conns.into_iter().collect()).map(Key::Connection));
         self.parts = dirty.parts;
-        keys.extend(sorted(dirty.devices.into_iter().collect()).map(Key::Device));
         if dirty.watermark {
             keys.push(Key::Watermark);
         }
@@ -303,7 +320,9 @@ impl World {
             Key::Client(id) => EntryRef::Client(self.clients.get(id.as_str())?),
             Key::Connection(id) => EntryRef::Connection(self.conns.get(id.as_str())?),
             Key::Room(id) => EntryRef::Room(self.rooms.get(id.as_str())?),
-            Key::Member { .. } | Key::Subscriber { .. } | Key::InLobby(_) => self.parts.get(key)?,
+            Key::Member { .. } | Key::Subscriber { .. } | Key::InLobby(_) | Key::Watcher { .. } => {
+                self.parts.get(key)?
+            }
             Key::Device(id) => EntryRef::Device(self.devices.get(id.as_str())?),
             Key::Lobby => EntryRef::Lobby(self.lobby.as_ref()?),
             Key::Watermark => EntryRef::Watermark(self.watermark?),

@@ -1,6 +1,7 @@
-//! Rooms and the lobby as partitions of small items, against DynamoDB in the emulator (moto): no
-//! item grows with a room or with the fleet, members written in any order keep the newer
-//! register, and a room or a lobby an earlier release wrote as one item still counts.
+//! Rooms, devices and the lobby as partitions of small items, against DynamoDB in the emulator
+//! (moto): no item grows with a room, a device's watchers or the fleet, members written in any
+//! order keep the newer register, and a room or a lobby an earlier release wrote as one item
+//! still counts.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use processor::aws::cost::item_size;
@@ -294,4 +295,41 @@ async fn a_lobby_an_earlier_release_wrote_whole_is_read_along() {
     let report = h.handle(&batch("shardId-000000000000", &lines)).await;
     assert_eq!(report.failed_at, None, "{:?}", report.failure);
     assert_eq!(sockets(&h.sink.sent()), ["alice-conn"]);
+}
+
+#[tokio::test]
+async fn a_device_is_one_small_item_per_watcher_and_telemetry_reaches_every_one() {
+    let f = fixture(1).await.unwrap();
+    let n = 300u64;
+    let mut lines: Vec<String> = (0..n)
+        .map(|i| ws_connect(&format!("c{i}"), &format!("u{i}"), T + i))
+        .collect();
+    lines.extend((0..n).map(|i| {
+        ws_message(
+            &format!("c{i}"),
+            T + i,
+            T + 1_000 + i,
+            json!({"action":"set_notify_list","devices":["d1"]}),
+        )
+    }));
+    let h = handler(f.store.clone(), RecordingSink::new());
+    let watched = h.handle(&batch("shardId-000000000000", &lines)).await;
+    assert_eq!(watched.failed_at, None, "{:?}", watched.failure);
+
+    let items = partition(&f, "device#d1").await;
+    assert_eq!(items.len(), n as usize);
+    assert!(items
+        .iter()
+        .all(|i| item::get_s(i, "sk").is_some_and(|sk| sk.starts_with(item::WATCHER))));
+    let largest = items.iter().map(item_size).max().unwrap_or(0);
+    assert!(largest < 100, "a watcher item of {largest} bytes");
+
+    let reading = json!({"deviceId":"d1","timestamp":T + 5_000,"parameters":{"temp":21}});
+    let sent = h
+        .handle(&batch("shardId-000000000000", &[reading.to_string()]))
+        .await;
+    assert_eq!(sent.failed_at, None, "{:?}", sent.failure);
+    assert_eq!(sockets(&h.sink.sent()).len(), n as usize);
+    lines.push(reading.to_string());
+    assert_stored_as_folded(f.store.as_ref(), &lines).await;
 }

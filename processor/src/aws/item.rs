@@ -20,7 +20,10 @@
 //! the connection's summary as plain attributes ([`encode_in_lobby`]). Only the connection's own
 //! shard writes its item, so it goes without a condition, 25 to a call; a broadcast reads every
 //! partition with `Query`. A whole lobby an earlier release wrote (`pk` = `lobby`) is read along.
-//! `device#` watchers are still one item each, and grow with what they index.
+//!
+//! A device is a partition too, of one item per watching connection: `pk` = `device#{id}`, `sk` =
+//! `watcher#{connectionId}`, with `listedAt` (when the connection last listed the device) and a
+//! `ttl`. Only the connection's own shard writes its item, so it goes without a condition.
 //!
 //! Readers get plain attributes next to the encoded state: on `client#` items `connected`,
 //! `online`, `sessionId`, `topics`, `versionNumber`, `since`, `updatedAt` (as of the batch that
@@ -32,7 +35,8 @@
 use crate::aws::store_port::{StoreError, Write};
 use aws_sdk_dynamodb::types::AttributeValue;
 use projections::{
-    ConnSummary, Entry, Key, LobbyState, Lww, Membership, Merge, Min, Revision, RoomState,
+    ConnSummary, DeviceState, Entry, Key, LobbyState, Lww, Membership, Merge, Min, Revision,
+    RoomState,
 };
 use std::collections::HashMap;
 
@@ -52,6 +56,9 @@ pub fn key_of(pk: String) -> Item {
         ("sk".to_owned(), AttributeValue::S(SK.to_owned())),
     ])
 }
+
+/// The prefix of a device watcher's sort key.
+pub const WATCHER: &str = "watcher#";
 
 /// Partitions of the lobby: a broadcast reads them all, and connects and disconnects spread over
 /// them (DynamoDB takes about 1,000 writes a second to one partition key).
@@ -75,6 +82,16 @@ pub fn primary_key(key: &Key) -> Item {
     match key {
         Key::Member { room, client } => member_key(room, MEMBER, client),
         Key::Subscriber { room, client } => member_key(room, SUBSCRIBER, client),
+        Key::Watcher { device, connection } => HashMap::from([
+            (
+                "pk".to_owned(),
+                AttributeValue::S(format!("device#{device}")),
+            ),
+            (
+                "sk".to_owned(),
+                AttributeValue::S(format!("{WATCHER}{connection}")),
+            ),
+        ]),
         Key::InLobby(id) => HashMap::from([
             ("pk".to_owned(), AttributeValue::S(lobby_partition(id))),
             (
@@ -235,6 +252,46 @@ pub struct Condition {
     pub values: Item,
 }
 
+/// The item of one watcher of a device: when the connection last listed it (`listedAt`, ms), and
+/// `ttl` = `listedAt` + 2 hours in seconds, when API Gateway has closed the connection for sure.
+pub fn encode_watcher(device: &str, connection: &str, listed_at: u64) -> Item {
+    let mut item = primary_key(&Key::Watcher {
+        device: device.to_owned(),
+        connection: connection.to_owned(),
+    });
+    item.insert("listedAt".into(), n(listed_at));
+    item.insert("ttl".into(), n(listed_at / 1000 + 2 * 3600));
+    item
+}
+
+/// The device stored as the items of its partition: its watchers, and a whole device an
+/// earlier release wrote (`sk` = `state`), joined. Other items are skipped.
+///
+/// # Errors
+/// A watcher without a numeric `listedAt`, or a whole device that does not decode.
+pub fn decode_device(pk: &str, items: &[Item]) -> Result<DeviceState, StoreError> {
+    let mut device = DeviceState::default();
+    for item in items {
+        match get_s(item, "sk") {
+            Some(SK) => match decode(pk, item)? {
+                (Entry::Device(whole), _) => device.join(&whole),
+                (other, _) => return Err(corrupt(pk, format!("not a device: {other:?}"))),
+            },
+            Some(sk) => {
+                let Some(connection) = sk.strip_prefix(WATCHER) else {
+                    continue;
+                };
+                let at = get_n(item, "listedAt")
+                    .ok_or_else(|| corrupt(pk, "watcher without a numeric `listedAt`"))?;
+                let listed = device.watchers.entry(connection.to_owned()).or_default();
+                *listed = (*listed).max(at);
+            }
+            None => {}
+        }
+    }
+    Ok(device)
+}
+
 /// The item of one connection of the lobby: its summary as plain attributes (`clientId`,
 /// `connectedAt`, `closedAt`), and `ttl` = `connectedAt` + 2 hours in seconds, when API Gateway
 /// has closed it for sure.
@@ -299,6 +356,9 @@ pub fn encode(write: &Write, rev: Revision) -> Result<Item, StoreError> {
     match (&write.key, &write.entry) {
         (_, Entry::Member(m)) => return Ok(encode_member(&write.key, m)),
         (Key::InLobby(id), Entry::Summary(summary)) => return Ok(encode_in_lobby(id, summary)),
+        (Key::Watcher { device, connection }, Entry::ListedAt(at)) => {
+            return Ok(encode_watcher(device, connection, *at))
+        }
         _ => {}
     }
     let pk = write.key.to_string();

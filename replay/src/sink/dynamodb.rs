@@ -122,6 +122,15 @@ pub async fn write_world(
                     let stored = store.query_partition(key.to_string()).await?;
                     Some((room_items(id, room), stored))
                 }
+                (Key::Device(id), Entry::Device(device)) => {
+                    let stored = store.query_partition(key.to_string()).await?;
+                    let wanted = device
+                        .watchers
+                        .iter()
+                        .map(|(connection, at)| item::encode_watcher(id, connection, *at))
+                        .collect();
+                    Some((wanted, stored))
+                }
                 (Key::Lobby, Entry::Lobby(lobby)) => {
                     let mut stored = Vec::new();
                     for n in 0..item::LOBBY_PARTITIONS {
@@ -199,7 +208,8 @@ fn lobby_items(lobby: &LobbyState) -> Vec<Item> {
 /// What makes partitions whose items are `stored` hold just the items `wanted`: those to put
 /// (stored otherwise or not at all) and the keys of the others to delete (a room's members the
 /// rebuilt room lacks, `subscriber#` items, whose registers the `member#` items now hold, the
-/// lobby's expired connections, and a room or a lobby an earlier release wrote whole).
+/// lobby's expired connections, a device's dropped watchers, and a room, a device or a lobby an
+/// earlier release wrote whole).
 fn changes(wanted: Vec<Item>, stored: &[Item]) -> (Vec<Item>, Vec<Item>) {
     let primary = |item: &Item| {
         let get = |name| item::get_s(item, name).map(str::to_owned);

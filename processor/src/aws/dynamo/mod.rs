@@ -223,10 +223,11 @@ impl RevisionedStore for DynamoStore {
     }
 
     async fn load_many(&self, keys: &[Key]) -> Result<Vec<Loaded>, StoreError> {
-        // Rooms and the lobby are partitions, read by `Query`; every other entry is one item,
+        // Rooms, devices and the lobby are partitions, read by `Query`; every other entry is one item,
         // and so is a whole lobby an earlier release wrote, read along with its partitions.
-        let (rooms, items): (Vec<&Key>, Vec<&Key>) =
-            keys.iter().partition(|k| matches!(k, Key::Room(_)));
+        let (rooms, items): (Vec<&Key>, Vec<&Key>) = keys
+            .iter()
+            .partition(|k| matches!(k, Key::Room(_) | Key::Device(_)));
         let pks: Vec<String> = items.iter().map(ToString::to_string).collect();
         let found = self.batch_get(pks).await?;
         let mut pks: Vec<String> = rooms.iter().map(ToString::to_string).collect();
@@ -248,10 +249,13 @@ impl RevisionedStore for DynamoStore {
             .map(|key| {
                 let pk = key.to_string();
                 if let Some(parts) = partitions.get(&pk) {
-                    // A room has no revision: its members are registers, written on their own.
-                    let room = item::decode_room(&pk, parts)?;
+                    // Neither has a revision: their parts are written on their own.
+                    let entry = match key {
+                        Key::Device(_) => Entry::Device(item::decode_device(&pk, parts)?),
+                        _ => Entry::Room(item::decode_room(&pk, parts)?),
+                    };
                     return Ok(Loaded {
-                        entry: (!parts.is_empty()).then_some(Entry::Room(room)),
+                        entry: (!parts.is_empty()).then_some(entry),
                         rev: None,
                     });
                 }

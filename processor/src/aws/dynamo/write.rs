@@ -276,12 +276,12 @@ impl DynamoStore {
 /// key is the client id: one writer too. It is the room's register for the client, which only
 /// grows, so writing it whole without a condition loses nothing.
 ///
-/// A connection's item of the lobby changes only with that connection's records too, and its
-/// summary only grows.
+/// A connection's item of the lobby, and its items of the devices it watches, change only with
+/// that connection's records too, and only grow.
 pub(super) fn one_writer(key: &Key) -> bool {
     matches!(
         key,
-        Key::Connection(_) | Key::Subscriber { .. } | Key::InLobby(_)
+        Key::Connection(_) | Key::Subscriber { .. } | Key::InLobby(_) | Key::Watcher { .. }
     )
 }
 
