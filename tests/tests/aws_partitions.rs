@@ -119,13 +119,27 @@ async fn members_written_in_any_order_keep_the_newer_register() {
         store.commit(&writes).await.unwrap();
     }
     store.commit(&[join("dee"), leave("dee")]).await.unwrap();
+    store.commit(&[join("eve")]).await.unwrap();
 
     let r = room(&f, "r").await;
     assert_eq!(r.member("bob"), Some(&Lww::new(T + 20, Membership::Left)));
     assert_eq!(r.member("ann"), Some(&Lww::new(T + 30, Membership::Left)));
     assert_eq!(r.member("cy"), Some(&Lww::new(T + 30, Membership::Left)));
     assert_eq!(r.member("dee"), Some(&Lww::new(T + 30, Membership::Left)));
-    assert_eq!(r.joined().count(), 0);
+    assert_eq!(r.joined().collect::<Vec<_>>(), ["eve"]);
+
+    // A member that left goes from the table once no record can come that it overrules.
+    let items = partition(&f, "room#r").await;
+    let ttl = |client: &str| {
+        let sk = format!("{}{client}", item::MEMBER);
+        let found = items
+            .iter()
+            .find(|i| item::get_s(i, "sk") == Some(sk.as_str()));
+        found.and_then(|i| item::get_n(i, "ttl"))
+    };
+    let lifetime = item::left_member_lifetime_ms(&projections::Config::default());
+    assert_eq!(ttl("bob"), Some((T + 20 + lifetime) / 1000));
+    assert_eq!(ttl("eve"), None, "a member stays while joined");
 }
 
 #[tokio::test]

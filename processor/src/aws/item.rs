@@ -12,7 +12,8 @@
 //! older ([`member_condition`]); only the shard of the client's lifecycle events writes a
 //! `subscriber#` item, so it goes without one. Writers never conflict over a room and no item
 //! grows with it; a room is loaded with a `Query` of its partition, each member the join of its
-//! items. A room written whole by an earlier release (`sk` = `state`) sits in the same
+//! items. A member that left carries a `ttl` ([`left_member_lifetime_ms`] after it), by when no
+//! record can come that it would have to overrule. A room written whole by an earlier release (`sk` = `state`) sits in the same
 //! partition and is read as one more part of it ([`decode_room`]).
 //!
 //! The lobby (every connection, for broadcasts) is [`LOBBY_PARTITIONS`] partitions of items, one
@@ -206,10 +207,28 @@ pub fn decode_member(pk: &str, item: &Item) -> Result<Lww<Membership>, StoreErro
     Ok(Lww::new(ts, value))
 }
 
+/// How long after its write a member that left may go from the table ([`encode_member`]'s `ttl`):
+/// no record that could overrule it (a join older than the leave) can come later. A connection's
+/// records all fall within its two hours, and none is read more than the tombstone retention
+/// (Kinesis keeps records a day) after it happened; so a join older than the leave is never read
+/// later than the leave's time plus both.
+pub fn left_member_lifetime_ms(config: &projections::Config) -> u64 {
+    config
+        .tombstone_retention_ms
+        .saturating_add(config.connection_max_age_ms)
+}
+
 /// The item of one room member (`key`, a [`Key::Member`] or [`Key::Subscriber`]): its register
-/// as plain attributes.
-pub fn encode_member(key: &Key, write: &Lww<Membership>) -> Item {
+/// as plain attributes, and for one that left, `ttl` = its time plus `left_lifetime_ms`
+/// ([`left_member_lifetime_ms`]), in seconds.
+pub fn encode_member(key: &Key, write: &Lww<Membership>, left_lifetime_ms: u64) -> Item {
     let mut item = primary_key(key);
+    if write.value == Membership::Left {
+        item.insert(
+            "ttl".into(),
+            n(write.ts.saturating_add(left_lifetime_ms) / 1000),
+        );
+    }
     let membership = match write.value {
         Membership::Joined => "joined",
         Membership::Left => "left",
@@ -348,13 +367,17 @@ pub fn decode_lobby(items: &[Item]) -> Result<LobbyState, StoreError> {
     Ok(lobby)
 }
 
-/// The item `write` puts, at revision `rev`.
+/// The item `write` puts, at revision `rev` (a room member's with the default settings'
+/// [`left_member_lifetime_ms`]; the store uses its own).
 ///
 /// # Errors
 /// The entry does not encode (cannot happen for the fold's types; reported, not unwrapped).
 pub fn encode(write: &Write, rev: Revision) -> Result<Item, StoreError> {
     match (&write.key, &write.entry) {
-        (_, Entry::Member(m)) => return Ok(encode_member(&write.key, m)),
+        (_, Entry::Member(m)) => {
+            let lifetime = left_member_lifetime_ms(&projections::Config::default());
+            return Ok(encode_member(&write.key, m, lifetime));
+        }
         (Key::InLobby(id), Entry::Summary(summary)) => return Ok(encode_in_lobby(id, summary)),
         (Key::Watcher { device, connection }, Entry::ListedAt(at)) => {
             return Ok(encode_watcher(device, connection, *at))

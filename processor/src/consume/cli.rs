@@ -106,7 +106,7 @@ pub fn run_consume(args: &ConsumeArgs) -> Result<String> {
             _ => AnySink::Stdout(StdoutSink),
         };
         let handler = Handler {
-            store: DynamoStore::new(dynamo.clone(), &args.target.table),
+            store: DynamoStore::new(dynamo.clone(), &args.target.table).for_fold(&settings.fold),
             quarantine: AnyQuarantine::from_config(&sdk, &sinks),
             sink,
             feedback: KinesisFeedback::new(kinesis.clone(), &args.target.stream),

@@ -85,7 +85,8 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     })?;
     let sdk = clients::sdk_config(config.endpoint_url.as_deref()).await;
     let handler = Arc::new(Handler {
-        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table),
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table)
+            .for_fold(&config.handler.fold),
         quarantine: S3Quarantine::for_target(&sdk, None, &target),
         sink: AwsRouter::from_config(&sdk, &sinks),
         feedback: KinesisFeedback::new(aws_sdk_kinesis::Client::new(&sdk), &config.stream),

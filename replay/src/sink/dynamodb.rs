@@ -24,7 +24,7 @@ use crate::aws;
 use processor::aws::dynamo::{classify, DynamoStore};
 use processor::aws::item::{self, Item};
 use processor::aws::store_port::{RevisionedStore, StoreError, Write};
-use projections::{ClientProjection, Entry, Key, LobbyState, RoomState, World};
+use projections::{ClientProjection, Config, Entry, Key, LobbyState, RoomState, World};
 use std::sync::Arc;
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
@@ -120,7 +120,7 @@ pub async fn write_world(
             let parts = match (key, &entry) {
                 (Key::Room(id), Entry::Room(room)) => {
                     let stored = store.query_partition(key.to_string()).await?;
-                    Some((room_items(id, room), stored))
+                    Some((room_items(id, room, world.config()), stored))
                 }
                 (Key::Device(id), Entry::Device(device)) => {
                     let stored = store.query_partition(key.to_string()).await?;
@@ -183,15 +183,17 @@ pub async fn write_world(
     Ok(outcome)
 }
 
-/// A room as the processor stores it: a `member#` item per member, holding its register.
-fn room_items(id: &str, room: &RoomState) -> Vec<Item> {
+/// A room as the processor stores it: a `member#` item per member, holding its register (a
+/// member that left going when `config`'s fold no longer needs it).
+fn room_items(id: &str, room: &RoomState, config: &Config) -> Vec<Item> {
+    let lifetime = item::left_member_lifetime_ms(config);
     room.members()
         .map(|(client, register)| {
             let key = Key::Member {
                 room: id.to_owned(),
                 client: client.to_owned(),
             };
-            item::encode_member(&key, register)
+            item::encode_member(&key, register, lifetime)
         })
         .collect()
 }
@@ -316,6 +318,8 @@ mod tests {
     #[test]
     fn a_rebuilt_room_puts_the_members_that_differ_and_deletes_the_rest() {
         use projections::{Lww, Membership};
+        let config = Config::default();
+        let lifetime = item::left_member_lifetime_ms(&config);
         let room = |members: &[(&str, u64, Membership)]| {
             let mut r = RoomState::default();
             for (client, ts, m) in members {
@@ -328,19 +332,19 @@ mod tests {
                 room: "42".into(),
                 client: client.into(),
             };
-            item::encode_member(&key, &Lww::new(ts, m))
+            item::encode_member(&key, &Lww::new(ts, m), lifetime)
         };
         let subscriber = |client: &str, ts, m| {
             let key = Key::Subscriber {
                 room: "42".into(),
                 client: client.into(),
             };
-            item::encode_member(&key, &Lww::new(ts, m))
+            item::encode_member(&key, &Lww::new(ts, m), lifetime)
         };
         let sk = |item: &Item| item::get_s(item, "sk").unwrap_or_default().to_owned();
         let rebuilt = room(&[("ann", 5, Membership::Joined), ("bob", 9, Membership::Left)]);
 
-        let (puts, deletes) = changes(room_items("42", &rebuilt), &[]);
+        let (puts, deletes) = changes(room_items("42", &rebuilt, &config), &[]);
         assert_eq!(puts.len(), 2);
         assert!(deletes.is_empty());
 
@@ -352,7 +356,7 @@ mod tests {
             member("cy", 3, Membership::Joined),
             whole,
         ];
-        let (puts, deletes) = changes(room_items("42", &rebuilt), &stored);
+        let (puts, deletes) = changes(room_items("42", &rebuilt, &config), &stored);
         assert_eq!(puts.iter().map(sk).collect::<Vec<_>>(), ["member#bob"]);
         let mut deleted: Vec<String> = deletes.iter().map(sk).collect();
         deleted.sort();
@@ -364,7 +368,7 @@ mod tests {
             member("ann", 5, Membership::Joined),
             member("bob", 9, Membership::Left),
         ];
-        let (puts, deletes) = changes(room_items("42", &rebuilt), &stored);
+        let (puts, deletes) = changes(room_items("42", &rebuilt, &config), &stored);
         assert!(puts.is_empty() && deletes.is_empty());
     }
 }

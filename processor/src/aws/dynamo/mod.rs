@@ -46,6 +46,8 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     meter: CostMeter,
+    /// How long a room member that left stays ([`item::left_member_lifetime_ms`]).
+    left_lifetime_ms: u64,
 }
 
 /// Whether an SDK error is worth retrying later, and what it says: the classification every
@@ -81,7 +83,19 @@ impl DynamoStore {
             client,
             table: table.into(),
             meter: CostMeter::default(),
+            left_lifetime_ms: item::left_member_lifetime_ms(&projections::Config::default()),
         }
+    }
+
+    /// The store, keeping room members that left as long as `config`'s fold needs them.
+    pub fn for_fold(mut self, config: &projections::Config) -> Self {
+        self.left_lifetime_ms = item::left_member_lifetime_ms(config);
+        self
+    }
+
+    /// How long a room member that left stays ([`item::left_member_lifetime_ms`]).
+    pub fn left_lifetime_ms(&self) -> u64 {
+        self.left_lifetime_ms
     }
 
     /// The client.

@@ -117,7 +117,10 @@ impl DynamoStore {
         let mut items = Vec::with_capacity(writes.len());
         for w in writes {
             let rev = w.expected.map_or(1, |r| r + 1);
-            items.push(item::encode(w, rev)?);
+            items.push(match &w.entry {
+                Entry::Member(m) => item::encode_member(&w.key, m, self.left_lifetime_ms),
+                _ => item::encode(w, rev)?,
+            });
             // A part has no revision to report.
             if !w.key.is_part() {
                 written.push((w.key.clone(), rev));
@@ -187,7 +190,7 @@ impl DynamoStore {
             .acquire()
             .await
             .map_err(|e| put_failed(e.to_string()))?;
-        let item = item::encode_member(key, &register);
+        let item = item::encode_member(key, &register, self.left_lifetime_ms);
         let size = item_size(&item);
         let condition = item::member_condition(&register);
         self.meter.request();
