@@ -1,6 +1,7 @@
 //! The Lambda batch handler against DynamoDB in the emulator (moto): DESIGN.md section 5.
 
 use processor::aws::cost::{item_size, Cost};
+use processor::aws::dedup::Sent;
 use processor::aws::dynamo::DynamoStore;
 use processor::aws::sink_port::RecordingSink;
 use processor::aws::store_port::{DedupMark, Loaded, RevisionedStore, StoreError, Write};
@@ -218,10 +219,7 @@ impl RevisionedStore for RacingStore {
         }
         self.inner.commit(writes).await
     }
-    async fn delivered(
-        &self,
-        events: &[EventId],
-    ) -> Result<HashMap<EventId, HashSet<String>>, StoreError> {
+    async fn delivered(&self, events: &[EventId]) -> Result<HashMap<EventId, Sent>, StoreError> {
         self.inner.delivered(events).await
     }
     async fn mark_delivered(&self, marks: &[DedupMark]) -> Result<(), StoreError> {
@@ -327,10 +325,7 @@ impl RevisionedStore for ThrottledStore {
         }
         self.inner.commit(writes).await
     }
-    async fn delivered(
-        &self,
-        events: &[EventId],
-    ) -> Result<HashMap<EventId, HashSet<String>>, StoreError> {
+    async fn delivered(&self, events: &[EventId]) -> Result<HashMap<EventId, Sent>, StoreError> {
         self.inner.delivered(events).await
     }
     async fn mark_delivered(&self, marks: &[DedupMark]) -> Result<(), StoreError> {

@@ -2,7 +2,8 @@
 //! adapters for tests, and the DynamoDB / Kinesis adapters.
 //!
 //! - [`store_port`]: the revisioned projection store; [`dynamo`] implements it over one table
-//!   laid out as [`item`] says, counting what its calls cost as [`cost`] says.
+//!   laid out as [`item`] says, counting what its calls cost as [`cost`] says; [`dedup`]: what
+//!   it remembers of an event's deliveries.
 //! - [`quarantine_port`], [`sink_port`], [`feedback`]: where poison records, deliveries and
 //!   `connection_gone` records go.
 //! - [`config`]: the typed environment configuration; [`clients`]: SDK clients with endpoint
@@ -11,6 +12,7 @@
 pub mod clients;
 pub mod config;
 pub mod cost;
+pub mod dedup;
 pub mod dynamo;
 pub mod feedback;
 pub mod item;

@@ -12,9 +12,10 @@
 //! event id, so a retried batch sends nothing twice.
 
 use crate::aws::cost::Cost;
+use crate::aws::dedup::Sent;
 use projections::{ClientProjection, CommitOutcome, Entry, Key, Revision};
 use schemas::EventId;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Mutex;
 
@@ -45,8 +46,8 @@ pub struct Write {
 pub struct DedupMark {
     /// The event.
     pub event_id: EventId,
-    /// Every delivery id of the event sent so far (earlier attempts' included).
-    pub delivery_ids: Vec<String>,
+    /// What is done of the event's deliveries (earlier attempts' included).
+    pub sent: Sent,
     /// When the mark may be forgotten, seconds epoch.
     pub expires_at_s: u64,
 }
@@ -78,11 +79,11 @@ pub trait RevisionedStore: Send + Sync {
         writes: &[Write],
     ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
 
-    /// For each of `events` with deliveries already sent, the ids of those deliveries.
+    /// For each of `events` with deliveries already sent, what is done of them.
     fn delivered(
         &self,
         events: &[EventId],
-    ) -> impl Future<Output = Result<HashMap<EventId, HashSet<String>>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<HashMap<EventId, Sent>, StoreError>> + Send;
 
     /// Records deliveries as sent.
     fn mark_delivered(
@@ -112,7 +113,7 @@ impl<T: RevisionedStore> RevisionedStore for std::sync::Arc<T> {
     fn delivered(
         &self,
         events: &[EventId],
-    ) -> impl Future<Output = Result<HashMap<EventId, HashSet<String>>, StoreError>> + Send {
+    ) -> impl Future<Output = Result<HashMap<EventId, Sent>, StoreError>> + Send {
         (**self).delivered(events)
     }
     fn mark_delivered(
@@ -130,7 +131,7 @@ impl<T: RevisionedStore> RevisionedStore for std::sync::Arc<T> {
 struct Tables {
     entries: BTreeMap<Key, (Entry, Revision)>,
     views: BTreeMap<String, ClientProjection>,
-    dedup: HashMap<EventId, HashSet<String>>,
+    dedup: HashMap<EventId, Sent>,
     requests: u64,
 }
 
@@ -246,10 +247,7 @@ impl RevisionedStore for MemoryRevisionedStore {
         Ok(out)
     }
 
-    async fn delivered(
-        &self,
-        events: &[EventId],
-    ) -> Result<HashMap<EventId, HashSet<String>>, StoreError> {
+    async fn delivered(&self, events: &[EventId]) -> Result<HashMap<EventId, Sent>, StoreError> {
         let mut t = self.lock("delivered")?;
         t.requests += 1;
         Ok(events
@@ -261,11 +259,9 @@ impl RevisionedStore for MemoryRevisionedStore {
     async fn mark_delivered(&self, marks: &[DedupMark]) -> Result<(), StoreError> {
         let mut t = self.lock("mark_delivered")?;
         t.requests += 1;
+        // A mark holds what earlier attempts did too: it replaces the stored one.
         for m in marks {
-            t.dedup
-                .entry(m.event_id)
-                .or_default()
-                .extend(m.delivery_ids.iter().cloned());
+            t.dedup.insert(m.event_id, m.sent.clone());
         }
         Ok(())
     }

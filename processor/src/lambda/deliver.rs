@@ -1,6 +1,6 @@
 //! Step 5 of the batch handler: sending the batch's deliveries, with bounded concurrency and in
 //! order per target, skipping those an earlier attempt or record already sent (dedup marks per
-//! event id), feeding `connection_gone` back to the stream on a 410 Gone, and keeping a delivery
+//! event id, [`crate::aws::dedup`]), feeding `connection_gone` back to the stream on a 410 Gone, and keeping a delivery
 //! that can never be sent in the quarantine rather than blocking the shard.
 
 use super::handler::{now_ms, BatchReport, Handler, InRecord};
@@ -50,12 +50,26 @@ where
                 return;
             }
         };
+        // Each event's deliveries as decided now, each once, and those an earlier attempt did.
+        let mut ids: BTreeMap<EventId, Vec<&str>> = BTreeMap::new();
+        let mut listed: HashSet<&str> = HashSet::new();
+        for p in &decided {
+            if listed.insert(p.delivery.id.as_str()) {
+                ids.entry(p.delivery.event_id)
+                    .or_default()
+                    .push(p.delivery.id.as_str());
+            }
+        }
+        let done_before: HashMap<EventId, HashSet<&str>> = ids
+            .iter()
+            .filter_map(|(event, ids)| Some((*event, already.get(event)?.already_done(ids))))
+            .collect();
         // Per target, in order; a delivery id seen earlier (a duplicate record) is skipped.
         let mut seen: HashSet<&str> = HashSet::new();
         let mut groups: BTreeMap<&Channel, Vec<&Pending>> = BTreeMap::new();
         for p in &decided {
             let id = p.delivery.id.as_str();
-            let sent = already
+            let sent = done_before
                 .get(&p.delivery.event_id)
                 .is_some_and(|s| s.contains(id));
             if sent || !seen.insert(id) {
@@ -69,7 +83,7 @@ where
         for group in groups.into_values() {
             runs.push(self.deliver_group(&permits, input, group));
         }
-        let mut done: BTreeMap<EventId, Vec<String>> = BTreeMap::new();
+        let mut done: BTreeMap<EventId, HashSet<&str>> = BTreeMap::new();
         let mut event_at: HashMap<EventId, usize> = HashMap::new();
         for outcome in futures_util::future::join_all(runs).await {
             report.delivered += outcome.sent;
@@ -78,7 +92,7 @@ where
                 event_at.entry(p.delivery.event_id).or_insert(p.at);
                 done.entry(p.delivery.event_id)
                     .or_default()
-                    .push(p.delivery.id.clone());
+                    .insert(p.delivery.id.as_str());
             }
             if let Some((at, why)) = outcome.failed {
                 self.fail(report, input, at, why);
@@ -87,13 +101,14 @@ where
         let expires_at_s = (now_ms() + self.settings.dedup_ttl_ms) / 1000;
         let marks: Vec<DedupMark> = done
             .into_iter()
-            .map(|(event_id, mut ids)| {
-                ids.extend(already.get(&event_id).into_iter().flatten().cloned());
-                ids.sort_unstable();
-                ids.dedup();
+            .map(|(event_id, mut done)| {
+                done.extend(done_before.get(&event_id).into_iter().flatten());
+                let mut sent = already.get(&event_id).cloned().unwrap_or_default();
+                let event_ids = ids.get(&event_id).map_or(&[][..], Vec::as_slice);
+                sent.record(event_ids, &done);
                 DedupMark {
                     event_id,
-                    delivery_ids: ids,
+                    sent,
                     expires_at_s,
                 }
             })

@@ -12,12 +12,14 @@
 //!   room's `subscriber#` items and the lobby's connections likewise). A room's `member#` item is
 //!   a register, put on condition that the stored one is older: it never conflicts. Parts of
 //!   rooms and of the lobby are stored before the other entries (see `Step::Commit`).
-//! - dedup marks: BatchGetItem / BatchWriteItem (25 per call), with a `ttl`.
+//! - dedup marks: BatchGetItem / BatchWriteItem (25 per call), with a `ttl`; a mark holds the
+//!   buckets of the event's deliveries that are done ([`crate::aws::dedup`]), at most 576 bytes.
 //!
 //! Throttling and 5xx are retried by the SDK (see [`crate::aws::clients`]); what still fails is a
 //! [`StoreError`] marked retryable, and the batch is retried from its first record.
 
 use crate::aws::cost::{item_size, Cost, CostMeter};
+use crate::aws::dedup::Sent;
 use crate::aws::item::{self, get_n, key_of, n, Item};
 use crate::aws::store_port::{DedupMark, Loaded, RevisionedStore, StoreError, Write};
 use crate::sinks::classify::ErrorClass;
@@ -27,7 +29,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedC
 use aws_sdk_dynamodb::Client;
 use projections::{CommitOutcome, Entry, Key};
 use schemas::EventId;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Duration;
 use write::one_writer;
 
@@ -352,17 +354,27 @@ impl RevisionedStore for DynamoStore {
         }
     }
 
-    async fn delivered(
-        &self,
-        events: &[EventId],
-    ) -> Result<HashMap<EventId, HashSet<String>>, StoreError> {
+    async fn delivered(&self, events: &[EventId]) -> Result<HashMap<EventId, Sent>, StoreError> {
         let pks: Vec<String> = events.iter().map(|e| format!("dedup#{e}")).collect();
         let found = self.batch_get(pks.clone()).await?;
         let mut out = HashMap::new();
         for (event, pk) in events.iter().zip(&pks) {
-            if let Some(AttributeValue::Ss(sent)) = found.get(pk).and_then(|i| i.get("sent")) {
-                out.insert(*event, sent.iter().cloned().collect());
+            let Some(mark) = found.get(pk) else {
+                continue;
+            };
+            // The ids an earlier release recorded one by one, and the buckets done.
+            let mut sent = match mark.get("sent") {
+                Some(AttributeValue::Ss(ids)) => Sent::from_ids(ids.iter().cloned()),
+                _ => Sent::new(),
+            };
+            if let Some(AttributeValue::B(done)) = mark.get("done") {
+                sent = sent.with_bytes(done.as_ref()).ok_or_else(|| StoreError {
+                    retryable: false,
+                    op: "decode",
+                    message: format!("item {pk}: `done` is not a dedup record"),
+                })?;
             }
+            out.insert(*event, sent);
         }
         Ok(out)
     }
@@ -370,10 +382,17 @@ impl RevisionedStore for DynamoStore {
     async fn mark_delivered(&self, marks: &[DedupMark]) -> Result<(), StoreError> {
         let items: Vec<Item> = marks
             .iter()
-            .filter(|m| !m.delivery_ids.is_empty())
+            .filter(|m| !m.sent.is_empty())
             .map(|m| {
                 let mut item = key_of(format!("dedup#{}", m.event_id));
-                item.insert("sent".into(), AttributeValue::Ss(m.delivery_ids.clone()));
+                let done = m.sent.to_bytes();
+                if !done.is_empty() {
+                    item.insert("done".into(), AttributeValue::B(done.into()));
+                }
+                let ids: Vec<String> = m.sent.ids().map(str::to_owned).collect();
+                if !ids.is_empty() {
+                    item.insert("sent".into(), AttributeValue::Ss(ids));
+                }
                 item.insert("ttl".into(), n(m.expires_at_s));
                 item
             })
