@@ -16,6 +16,40 @@ use tests::aws::{
 
 const T: u64 = 1_732_350_000_000;
 
+/// `n` connections `c{i}` of clients `u{i}`, each then sending `body`.
+fn connect_and_send(n: u64, body: serde_json::Value) -> Vec<String> {
+    let mut lines: Vec<String> = (0..n)
+        .map(|i| ws_connect(&format!("c{i}"), &format!("u{i}"), T + i))
+        .collect();
+    lines.extend((0..n).map(|i| ws_message(&format!("c{i}"), T + i, T + 1_000 + i, body.clone())));
+    lines
+}
+
+/// Asserts that `items` are `n` parts whose sort keys start with `prefix`, each under 100 bytes.
+fn assert_small_parts(items: &[Item], n: u64, prefix: &str) {
+    assert_eq!(items.len(), n as usize);
+    assert!(items
+        .iter()
+        .all(|i| item::get_s(i, "sk").is_some_and(|sk| sk.starts_with(prefix))));
+    let largest = items.iter().map(item_size).max().unwrap_or(0);
+    assert!(largest < 100, "a {prefix} item of {largest} bytes");
+}
+
+/// Writes `entry` as one item, as an earlier release wrote rooms and the lobby.
+async fn write_whole(f: &Fixture, key: Key, entry: Entry) {
+    let whole = Write {
+        key,
+        entry,
+        expected: None,
+        view: None,
+    };
+    let permits = tokio::sync::Semaphore::new(1);
+    f.store
+        .batch_write(&permits, vec![item::encode(&whole, 1).unwrap()])
+        .await
+        .unwrap();
+}
+
 /// Every item of the partition `pk`.
 async fn partition(f: &Fixture, pk: &str) -> Vec<Item> {
     f.dynamo
@@ -54,28 +88,12 @@ fn member_write(room: &str, client: &str, ts: u64, value: Membership) -> Write {
 async fn a_room_is_one_small_item_per_member_and_a_message_reaches_every_one() {
     let f = fixture(1).await.unwrap();
     let n = 300u64;
-    let mut lines: Vec<String> = (0..n)
-        .map(|i| ws_connect(&format!("c{i}"), &format!("u{i}"), T + i))
-        .collect();
-    lines.extend((0..n).map(|i| {
-        ws_message(
-            &format!("c{i}"),
-            T + i,
-            T + 1_000 + i,
-            json!({"action":"join","chatId":"big"}),
-        )
-    }));
+    let mut lines = connect_and_send(n, json!({"action":"join","chatId":"big"}));
     let h = handler(f.store.clone(), RecordingSink::new());
     let joined = h.handle(&batch("shardId-000000000000", &lines)).await;
     assert_eq!(joined.failed_at, None, "{:?}", joined.failure);
 
-    let items = partition(&f, "room#big").await;
-    assert_eq!(items.len(), n as usize);
-    assert!(items
-        .iter()
-        .all(|i| item::get_s(i, "sk").is_some_and(|sk| sk.starts_with(item::MEMBER))));
-    let largest = items.iter().map(item_size).max().unwrap_or(0);
-    assert!(largest < 100, "a member item of {largest} bytes");
+    assert_small_parts(&partition(&f, "room#big").await, n, item::MEMBER);
 
     let message = ws_message(
         "c0",
@@ -148,17 +166,7 @@ async fn a_room_an_earlier_release_wrote_whole_is_read_as_one_more_part() {
     // The item an earlier release wrote: `room#42`, `sk` = `state`, with alice a member.
     let mut old = RoomState::default();
     old.add("alice", &Lww::new(T + 5, Membership::Joined));
-    let whole = Write {
-        key: Key::Room("42".into()),
-        entry: Entry::Room(old),
-        expected: None,
-        view: None,
-    };
-    let permits = tokio::sync::Semaphore::new(1);
-    f.store
-        .batch_write(&permits, vec![item::encode(&whole, 1).unwrap()])
-        .await
-        .unwrap();
+    write_whole(&f, Key::Room("42".into()), Entry::Room(old)).await;
 
     let lines = vec![
         ws_connect("alice-conn", "alice", T),
@@ -285,17 +293,7 @@ async fn a_lobby_an_earlier_release_wrote_whole_is_read_along() {
             closed_at: Min(None),
         },
     );
-    let whole = Write {
-        key: Key::Lobby,
-        entry: Entry::Lobby(old),
-        expected: None,
-        view: None,
-    };
-    let permits = tokio::sync::Semaphore::new(1);
-    f.store
-        .batch_write(&permits, vec![item::encode(&whole, 1).unwrap()])
-        .await
-        .unwrap();
+    write_whole(&f, Key::Lobby, Entry::Lobby(old)).await;
     let lines = vec![
         ws_connect("bob-conn", "bob", T + 1),
         ws_message(
@@ -315,28 +313,12 @@ async fn a_lobby_an_earlier_release_wrote_whole_is_read_along() {
 async fn a_device_is_one_small_item_per_watcher_and_telemetry_reaches_every_one() {
     let f = fixture(1).await.unwrap();
     let n = 300u64;
-    let mut lines: Vec<String> = (0..n)
-        .map(|i| ws_connect(&format!("c{i}"), &format!("u{i}"), T + i))
-        .collect();
-    lines.extend((0..n).map(|i| {
-        ws_message(
-            &format!("c{i}"),
-            T + i,
-            T + 1_000 + i,
-            json!({"action":"set_notify_list","devices":["d1"]}),
-        )
-    }));
+    let mut lines = connect_and_send(n, json!({"action":"set_notify_list","devices":["d1"]}));
     let h = handler(f.store.clone(), RecordingSink::new());
     let watched = h.handle(&batch("shardId-000000000000", &lines)).await;
     assert_eq!(watched.failed_at, None, "{:?}", watched.failure);
 
-    let items = partition(&f, "device#d1").await;
-    assert_eq!(items.len(), n as usize);
-    assert!(items
-        .iter()
-        .all(|i| item::get_s(i, "sk").is_some_and(|sk| sk.starts_with(item::WATCHER))));
-    let largest = items.iter().map(item_size).max().unwrap_or(0);
-    assert!(largest < 100, "a watcher item of {largest} bytes");
+    assert_small_parts(&partition(&f, "device#d1").await, n, item::WATCHER);
 
     let reading = json!({"deviceId":"d1","timestamp":T + 5_000,"parameters":{"temp":21}});
     let sent = h
