@@ -8,7 +8,8 @@
 //!
 //! - [`session`], [`sessions`]: a client's IoT sessions; [`presence`]: the presence rule over them
 //!   (current session by version, reset horizon).
-//! - [`client`], [`connection`]: the entries of the world, one per DynamoDB item ([`key`]).
+//! - [`client`], [`connection`]: the entries of the world ([`key`]); `parts`: what is written of
+//!   a room, a device or the lobby one member, watcher or connection at a time.
 //! - [`world`]: the entries together; `fold`: folding records into them; `id`: ids as maps hold them.
 //! - [`batch`]: the batch protocol, sans I/O: what a process loads and writes around the fold.
 //! - [`route`]: who gets a message and how (socket, MQTT, push); [`delivery`]: what is sent.
