@@ -24,7 +24,7 @@ use crate::aws;
 use processor::aws::dynamo::{classify, DynamoStore};
 use processor::aws::item::{self, Item};
 use processor::aws::store_port::{RevisionedStore, StoreError, Write};
-use projections::{ClientProjection, Config, Entry, Key, LobbyState, RoomState, World};
+use projections::{ClientProjection, Config, Entry, Key, World};
 use std::sync::Arc;
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
@@ -110,46 +110,32 @@ pub async fn write_world(
     keys.sort();
     let mut outcome = Outcome::default();
     for block in keys.chunks(BLOCK) {
-        let stored = store.load_many(block).await?;
         let mut items: Vec<Item> = Vec::new();
         let mut deletes: Vec<Item> = Vec::new();
-        for (key, loaded) in block.iter().zip(stored) {
+        // Rooms, devices and the lobby are partitions of items: each read as its items, whole.
+        let (parted, single): (Vec<Key>, Vec<Key>) = block
+            .iter()
+            .cloned()
+            .partition(|k| matches!(k, Key::Room(_) | Key::Device(_) | Key::Lobby));
+        for key in &parted {
+            let Some(wanted) = world
+                .entry(key)
+                .and_then(|e| parts(key, &e, world.config()))
+            else {
+                continue;
+            };
+            let (puts, removes) = changes(wanted, &stored_parts(store, key).await?);
+            if puts.is_empty() && removes.is_empty() {
+                outcome.unchanged += 1;
+            }
+            items.extend(puts);
+            deletes.extend(removes);
+        }
+        let stored = store.load_many(&single).await?;
+        for (key, loaded) in single.iter().zip(stored) {
             let Some(entry) = world.entry(key) else {
                 continue;
             };
-            let parts = match (key, &entry) {
-                (Key::Room(id), Entry::Room(room)) => {
-                    let stored = store.query_partition(key.to_string()).await?;
-                    Some((room_items(id, room, world.config()), stored))
-                }
-                (Key::Device(id), Entry::Device(device)) => {
-                    let stored = store.query_partition(key.to_string()).await?;
-                    let wanted = device
-                        .watchers
-                        .iter()
-                        .map(|(connection, at)| item::encode_watcher(id, connection, *at))
-                        .collect();
-                    Some((wanted, stored))
-                }
-                (Key::Lobby, Entry::Lobby(lobby)) => {
-                    let mut stored = Vec::new();
-                    for n in 0..item::LOBBY_PARTITIONS {
-                        stored.extend(store.query_partition(format!("lobby#{n}")).await?);
-                    }
-                    stored.extend(store.query_partition("lobby".to_owned()).await?);
-                    Some((lobby_items(lobby), stored))
-                }
-                _ => None,
-            };
-            if let Some((wanted, stored)) = parts {
-                let (puts, removes) = changes(wanted, &stored);
-                if puts.is_empty() && removes.is_empty() {
-                    outcome.unchanged += 1;
-                }
-                items.extend(puts);
-                deletes.extend(removes);
-                continue;
-            }
             if loaded.entry.as_ref() == Some(&entry) {
                 outcome.unchanged += 1;
                 continue;
@@ -183,28 +169,48 @@ pub async fn write_world(
     Ok(outcome)
 }
 
-/// A room as the processor stores it: a `member#` item per member, holding its register (a
-/// member that left going when `config`'s fold no longer needs it).
-fn room_items(id: &str, room: &RoomState, config: &Config) -> Vec<Item> {
-    let lifetime = item::left_member_lifetime_ms(config);
-    room.members()
-        .map(|(client, register)| {
-            let key = Key::Member {
-                room: id.to_owned(),
-                client: client.to_owned(),
-            };
-            item::encode_member(&key, register, lifetime)
-        })
-        .collect()
+/// A room, a device or the lobby as the processor stores it, as the items of its partitions: a
+/// `member#` item per room member (holding its register; one that left going when `config`'s
+/// fold no longer needs it), a `watcher#` item per watcher, a `conn#` item per connection of the
+/// lobby. `None` for any other entry.
+fn parts(key: &Key, entry: &Entry, config: &Config) -> Option<Vec<Item>> {
+    Some(match (key, entry) {
+        (Key::Room(id), Entry::Room(room)) => {
+            let lifetime = item::left_member_lifetime_ms(config);
+            room.members()
+                .map(|(client, register)| {
+                    let key = Key::Member {
+                        room: id.clone(),
+                        client: client.to_owned(),
+                    };
+                    item::encode_member(&key, register, lifetime)
+                })
+                .collect()
+        }
+        (Key::Device(id), Entry::Device(device)) => device
+            .watchers
+            .iter()
+            .map(|(connection, at)| item::encode_watcher(id, connection, *at))
+            .collect(),
+        (Key::Lobby, Entry::Lobby(lobby)) => lobby
+            .connections
+            .iter()
+            .map(|(id, summary)| item::encode_in_lobby(id, summary))
+            .collect(),
+        _ => return None,
+    })
 }
 
-/// The lobby as the processor stores it: an item per connection, in its partition.
-fn lobby_items(lobby: &LobbyState) -> Vec<Item> {
-    lobby
-        .connections
-        .iter()
-        .map(|(id, summary)| item::encode_in_lobby(id, summary))
-        .collect()
+/// Every item the table holds of the room, device or lobby `key`: its partitions', and the whole
+/// item an earlier release wrote (the lobby's is a partition of its own).
+async fn stored_parts(store: &DynamoStore, key: &Key) -> Result<Vec<Item>, StoreError> {
+    let mut stored = store.query_partition(key.to_string()).await?;
+    if *key == Key::Lobby {
+        for n in 0..item::LOBBY_PARTITIONS {
+            stored.extend(store.query_partition(format!("lobby#{n}")).await?);
+        }
+    }
+    Ok(stored)
 }
 
 /// What makes partitions whose items are `stored` hold just the items `wanted`: those to put
@@ -317,7 +323,7 @@ mod tests {
 
     #[test]
     fn a_rebuilt_room_puts_the_members_that_differ_and_deletes_the_rest() {
-        use projections::{Lww, Membership};
+        use projections::{Lww, Membership, RoomState};
         let config = Config::default();
         let lifetime = item::left_member_lifetime_ms(&config);
         let room = |members: &[(&str, u64, Membership)]| {
@@ -344,7 +350,10 @@ mod tests {
         let sk = |item: &Item| item::get_s(item, "sk").unwrap_or_default().to_owned();
         let rebuilt = room(&[("ann", 5, Membership::Joined), ("bob", 9, Membership::Left)]);
 
-        let (puts, deletes) = changes(room_items("42", &rebuilt, &config), &[]);
+        let room_items = |room: &RoomState| {
+            parts(&Key::Room("42".into()), &Entry::Room(room.clone()), &config).unwrap()
+        };
+        let (puts, deletes) = changes(room_items(&rebuilt), &[]);
         assert_eq!(puts.len(), 2);
         assert!(deletes.is_empty());
 
@@ -356,7 +365,7 @@ mod tests {
             member("cy", 3, Membership::Joined),
             whole,
         ];
-        let (puts, deletes) = changes(room_items("42", &rebuilt, &config), &stored);
+        let (puts, deletes) = changes(room_items(&rebuilt), &stored);
         assert_eq!(puts.iter().map(sk).collect::<Vec<_>>(), ["member#bob"]);
         let mut deleted: Vec<String> = deletes.iter().map(sk).collect();
         deleted.sort();
@@ -368,7 +377,7 @@ mod tests {
             member("ann", 5, Membership::Joined),
             member("bob", 9, Membership::Left),
         ];
-        let (puts, deletes) = changes(room_items("42", &rebuilt, &config), &stored);
+        let (puts, deletes) = changes(room_items(&rebuilt), &stored);
         assert!(puts.is_empty() && deletes.is_empty());
     }
 }

@@ -18,14 +18,14 @@
 //! Throttling and 5xx are retried by the SDK (see [`crate::aws::clients`]); what still fails is a
 //! [`StoreError`] marked retryable, and the batch is retried from its first record.
 
-use crate::aws::cost::{item_size, Cost, CostMeter};
+use crate::aws::cost::{Cost, CostMeter};
 use crate::aws::dedup::Sent;
 use crate::aws::item::{self, get_n, key_of, n, Item};
 use crate::aws::store_port::{DedupMark, Loaded, RevisionedStore, StoreError, Write};
 use crate::sinks::classify::ErrorClass;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use projections::{CommitOutcome, Entry, Key};
 use schemas::EventId;
@@ -33,6 +33,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 use write::one_writer;
 
+mod read;
 mod write;
 
 /// Conditional writes in flight at once.
@@ -95,11 +96,6 @@ impl DynamoStore {
         self
     }
 
-    /// How long a room member that left stays ([`item::left_member_lifetime_ms`]).
-    pub fn left_lifetime_ms(&self) -> u64 {
-        self.left_lifetime_ms
-    }
-
     /// The client.
     pub fn client(&self) -> &Client {
         &self.client
@@ -113,123 +109,6 @@ impl DynamoStore {
     /// DynamoDB requests made so far (every call, retries of unprocessed keys included).
     pub fn requests(&self) -> u64 {
         self.meter.total().requests
-    }
-
-    /// Gets items by `pk` (100 per call), retrying unprocessed keys.
-    async fn batch_get(&self, pks: Vec<String>) -> Result<HashMap<String, Item>, StoreError> {
-        let mut found = HashMap::with_capacity(pks.len());
-        for chunk in pks.chunks(100) {
-            let mut keys: Vec<Item> = chunk.iter().cloned().map(key_of).collect();
-            let mut round = 0;
-            while !keys.is_empty() {
-                let asked = keys.len();
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| StoreError {
-                        retryable: false,
-                        op: "BatchGetItem",
-                        message: e.to_string(),
-                    })?;
-                self.meter.request();
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await
-                    .map_err(|e| classify("BatchGetItem", e))?;
-                self.meter.reported(out.consumed_capacity().iter());
-                let mut returned = 0;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
-                    returned += 1;
-                    self.meter.read(Some(item_size(&item)));
-                    if let Some(pk) = item::get_s(&item, "pk") {
-                        found.insert(pk.to_owned(), item);
-                    }
-                }
-                keys = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .map(|k| k.keys)
-                    .unwrap_or_default();
-                // Every key read and not found costs a read too.
-                for _ in returned..asked.saturating_sub(keys.len()) {
-                    self.meter.read(None);
-                }
-                if !keys.is_empty() {
-                    round += 1;
-                    if round > UNPROCESSED_ROUNDS {
-                        return Err(StoreError {
-                            retryable: true,
-                            op: "BatchGetItem",
-                            message: format!("{} keys still unprocessed", keys.len()),
-                        });
-                    }
-                    tracing::debug!(unprocessed = keys.len(), round, "BatchGetItem: retrying");
-                    backoff(round).await;
-                }
-            }
-        }
-        Ok(found)
-    }
-}
-
-impl DynamoStore {
-    /// Every item of the partition `pk` (a room's members), by `Query`, strongly consistent,
-    /// page by page; counted in [`RevisionedStore::cost`].
-    ///
-    /// # Errors
-    /// DynamoDB errors (after the SDK's retries).
-    pub async fn query_partition(&self, pk: String) -> Result<Vec<Item>, StoreError> {
-        self.query_limited(&tokio::sync::Semaphore::new(1), pk)
-            .await
-    }
-
-    /// [`DynamoStore::query_partition`], once `permits` has a permit for it.
-    async fn query_limited(
-        &self,
-        permits: &tokio::sync::Semaphore,
-        pk: String,
-    ) -> Result<Vec<Item>, StoreError> {
-        let _permit = permits.acquire().await.map_err(|e| StoreError {
-            retryable: false,
-            op: "Query",
-            message: e.to_string(),
-        })?;
-        let mut items = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            self.meter.request();
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(|e| classify("Query", e))?;
-            self.meter.reported(out.consumed_capacity());
-            let page = out.items.unwrap_or_default();
-            // A page is one read of all its items' bytes together, rounded up once.
-            self.meter.read(Some(page.iter().map(item_size).sum()));
-            items.extend(page);
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
     }
 }
 

@@ -1,0 +1,130 @@
+//! The reads of [`DynamoStore`]: items by key (`BatchGetItem`, 100 keys a call, unprocessed keys
+//! retried) and the items of a partition (`Query`, page by page), both strongly consistent and
+//! counted in what the store's calls cost.
+
+use super::{backoff, classify, DynamoStore, UNPROCESSED_ROUNDS};
+use crate::aws::cost::item_size;
+use crate::aws::item::{self, key_of, Item};
+use crate::aws::store_port::StoreError;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
+use std::collections::HashMap;
+
+impl DynamoStore {
+    /// Gets items by `pk` (100 per call), retrying unprocessed keys.
+    pub(super) async fn batch_get(
+        &self,
+        pks: Vec<String>,
+    ) -> Result<HashMap<String, Item>, StoreError> {
+        let mut found = HashMap::with_capacity(pks.len());
+        for chunk in pks.chunks(100) {
+            let mut keys: Vec<Item> = chunk.iter().cloned().map(key_of).collect();
+            let mut round = 0;
+            while !keys.is_empty() {
+                let asked = keys.len();
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError {
+                        retryable: false,
+                        op: "BatchGetItem",
+                        message: e.to_string(),
+                    })?;
+                self.meter.request();
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map_err(|e| classify("BatchGetItem", e))?;
+                self.meter.reported(out.consumed_capacity().iter());
+                let mut returned = 0;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    returned += 1;
+                    self.meter.read(Some(item_size(&item)));
+                    if let Some(pk) = item::get_s(&item, "pk") {
+                        found.insert(pk.to_owned(), item);
+                    }
+                }
+                keys = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+                // Every key read and not found costs a read too.
+                for _ in returned..asked.saturating_sub(keys.len()) {
+                    self.meter.read(None);
+                }
+                if !keys.is_empty() {
+                    round += 1;
+                    if round > UNPROCESSED_ROUNDS {
+                        return Err(StoreError {
+                            retryable: true,
+                            op: "BatchGetItem",
+                            message: format!("{} keys still unprocessed", keys.len()),
+                        });
+                    }
+                    tracing::debug!(unprocessed = keys.len(), round, "BatchGetItem: retrying");
+                    backoff(round).await;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Every item of the partition `pk` (a room's members), by `Query`, strongly consistent,
+    /// page by page; counted in [`RevisionedStore::cost`].
+    ///
+    /// # Errors
+    /// DynamoDB errors (after the SDK's retries).
+    pub async fn query_partition(&self, pk: String) -> Result<Vec<Item>, StoreError> {
+        self.query_limited(&tokio::sync::Semaphore::new(1), pk)
+            .await
+    }
+
+    /// [`DynamoStore::query_partition`], once `permits` has a permit for it.
+    pub(super) async fn query_limited(
+        &self,
+        permits: &tokio::sync::Semaphore,
+        pk: String,
+    ) -> Result<Vec<Item>, StoreError> {
+        let _permit = permits.acquire().await.map_err(|e| StoreError {
+            retryable: false,
+            op: "Query",
+            message: e.to_string(),
+        })?;
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            self.meter.request();
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(|e| classify("Query", e))?;
+            self.meter.reported(out.consumed_capacity());
+            let page = out.items.unwrap_or_default();
+            // A page is one read of all its items' bytes together, rounded up once.
+            self.meter.read(Some(page.iter().map(item_size).sum()));
+            items.extend(page);
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+}
