@@ -23,6 +23,12 @@ pub struct ClientState {
     /// Whether any event was about this client. An entry created only to load a key the store
     /// lacked is not seen; once seen, a client stays listed even when compaction empties it.
     pub seen: bool,
+    /// The newest time AWS stamped on a record about this client: a lifecycle event, or a route
+    /// record of one of its connections. Unlike `updated_at` it leaves out `connection_gone`
+    /// feedback, which the fold's now does not follow either (`World::clock_from_entries`).
+    /// Entries written before it existed decode with 0.
+    #[serde(default)]
+    pub stamped_at: u64,
     /// Whether a partial world listed the entry as changed since it last handed out its changes
     /// (`World::take_dirty`). Bookkeeping, not state: see [`Listed`].
     #[serde(skip)]
@@ -54,6 +60,7 @@ impl Merge for ClientState {
         self.last_connect_failure.join(&other.last_connect_failure);
         self.updated_at = self.updated_at.max(other.updated_at);
         self.seen |= other.seen;
+        self.stamped_at = self.stamped_at.max(other.stamped_at);
     }
 }
 

@@ -21,6 +21,11 @@ pub struct ConnectionState {
     pub(crate) rooms: VecMap<Lww<Membership>>,
     /// The latest event time of anything about this connection.
     pub last_ts: u64,
+    /// The newest time AWS stamped on a route record of this connection: `last_ts` without
+    /// `connection_gone` feedback (see `ClientState::stamped_at`). Entries written before it
+    /// existed decode with 0.
+    #[serde(default)]
+    pub stamped_at: u64,
 }
 
 impl Merge for ConnectionState {
@@ -32,6 +37,7 @@ impl Merge for ConnectionState {
         }
         self.rooms.join(&other.rooms);
         self.last_ts = self.last_ts.max(other.last_ts);
+        self.stamped_at = self.stamped_at.max(other.stamped_at);
     }
 }
 

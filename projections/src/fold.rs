@@ -56,13 +56,14 @@ impl World {
             return;
         };
         let summary: ConnSummary = conn.summary.clone();
-        let (rooms, last_ts) = (conn.rooms.clone(), conn.last_ts);
+        let (rooms, last_ts, stamped_at) = (conn.rooms.clone(), conn.last_ts, conn.stamped_at);
         if let Some(client_id) = &summary.client_id {
             let client_cut = self
                 .clients
                 .get(client_id.as_str())
                 .map_or(0, |c| self.config.forget_before(c.updated_at));
             let client = self.client_mut(client_id, last_ts);
+            client.stamped_at = client.stamped_at.max(stamped_at);
             let slot = client
                 .connections
                 .entry(connection_id.to_owned())
@@ -152,14 +153,14 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) {
     let client_id = event.client_id();
     match event {
         Lifecycle::Connected(c) => {
-            let client = world.client_mut(client_id, ts);
+            let client = world.client_stamped(client_id, ts);
             let s = client.sessions.get_or_insert(&c.session_identifier);
             s.version = s.version.max(c.version_number);
             s.connected_at.add(ts);
             s.last_ts = s.last_ts.max(ts);
         }
         Lifecycle::Disconnected(d) => {
-            let client = world.client_mut(client_id, ts);
+            let client = world.client_stamped(client_id, ts);
             let s = client.sessions.get_or_insert(&d.session_identifier);
             s.version = s.version.max(d.version_number);
             let info = DisconnectInfo {
@@ -184,7 +185,7 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) {
                     rooms.push(room);
                 }
             }
-            let client = world.client_mut(client_id, ts);
+            let client = world.client_stamped(client_id, ts);
             let s = client.sessions.get_or_insert(&sub.session_identifier);
             s.last_ts = s.last_ts.max(ts);
             s.subscribed |= state.is_joined();
@@ -204,7 +205,7 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) {
                 .connect_failure_reason
                 .clone()
                 .unwrap_or_else(|| "UNKNOWN".to_owned());
-            let client = world.client_mut(client_id, ts);
+            let client = world.client_stamped(client_id, ts);
             crate::lattice::Merge::join(
                 &mut client.last_connect_failure,
                 &Some(Lww::new(ts, reason)),
@@ -336,6 +337,7 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
             conn.summary.closed_at.add(ts);
         }
         conn.last_ts = conn.last_ts.max(ts);
+        conn.stamped_at = conn.stamped_at.max(ts);
         match &action {
             Action::SetNotifyList { devices } => {
                 crate::lattice::Merge::join(

@@ -33,6 +33,8 @@ pub struct World {
     parts: Parts,
     /// Whether the store writes rooms and the lobby a part at a time ([`World::parts_apart`]).
     pub(crate) parts_apart: bool,
+    /// Whether the store keeps no `watermark` entry ([`World::clock_from_entries`]).
+    clock_from_entries: bool,
     /// Clients whose `Left` memberships compaction must keep: see [`World::keep_history_of`].
     pub(crate) kept: Set,
 }
@@ -70,6 +72,7 @@ impl World {
             dirty: Dirty::default(),
             parts: Parts::default(),
             parts_apart: false,
+            clock_from_entries: false,
             kept: Set::default(),
         }
     }
@@ -81,6 +84,19 @@ impl World {
     /// store that keeps them whole needs them loaded to write them.)
     pub fn parts_apart(mut self) -> Self {
         self.parts_apart = true;
+        self
+    }
+
+    /// This partial world's store keeps no `watermark` entry, which every batch would write: the
+    /// fold's now is the newest time of the records this world folds and of the clients and
+    /// connections it loads (their newest AWS-stamped records: `ClientState::stamped_at`), so a batch's now is at most the stream's and
+    /// at least that of every entry it touches. A world that loads a whole table derives the
+    /// stream's newest event time, which is what a complete fold of the stream has. Compaction
+    /// at an earlier now keeps more, and a connection is live at an earlier now if it is live
+    /// at a later one, so what the views say at the stream's now is the same.
+    pub fn clock_from_entries(mut self) -> Self {
+        self.clock_from_entries = true;
+        self.watermark = Some(0);
         self
     }
 
@@ -99,7 +115,8 @@ impl World {
         &self.config
     }
 
-    /// The newest event time folded: the fold's notion of now (time comes only from events).
+    /// The newest event time folded (or, with [`World::clock_from_entries`], loaded): the
+    /// fold's notion of now (time comes only from events).
     pub fn watermark(&self) -> u64 {
         self.watermark.unwrap_or(0)
     }
@@ -145,12 +162,16 @@ impl World {
                 if let Some(Entry::Client(s)) = e {
                     v.join(&s);
                 }
+                let newest = v.stamped_at;
+                self.saw(newest);
             }
             (Key::Connection(id), e) => {
                 let v = self.conns.entry(id.into()).or_default();
                 if let Some(Entry::Connection(s)) = e {
                     v.join(&s);
                 }
+                let newest = v.stamped_at;
+                self.saw(newest);
             }
             (Key::Room(id), e) => {
                 let v = self.rooms.entry_ref(id.as_str()).or_default();
@@ -223,6 +244,14 @@ impl World {
         }
     }
 
+    /// Moves a world whose clock comes from its entries to `t`, the newest event of an entry
+    /// it loaded.
+    fn saw(&mut self, t: u64) {
+        if self.clock_from_entries {
+            self.watermark = Some(self.watermark().max(t));
+        }
+    }
+
     pub(crate) fn client_mut(&mut self, client_id: &str, ts: u64) -> &mut ClientState {
         let client = self.clients.entry_ref(&Lookup(client_id)).or_default();
         if !self.complete && !client.listed.0 {
@@ -231,6 +260,13 @@ impl World {
         }
         client.updated_at = client.updated_at.max(ts);
         client.seen = true;
+        client
+    }
+
+    /// [`World::client_mut`] for a record AWS stamped at `ts` (a lifecycle event).
+    pub(crate) fn client_stamped(&mut self, client_id: &str, ts: u64) -> &mut ClientState {
+        let client = self.client_mut(client_id, ts);
+        client.stamped_at = client.stamped_at.max(ts);
         client
     }
 
@@ -293,9 +329,9 @@ impl World {
         keys
     }
 
-    /// Lists the watermark as changed.
+    /// Lists the watermark as changed, when the store keeps one.
     pub(crate) fn mark_watermark(&mut self) {
-        self.dirty.watermark = true;
+        self.dirty.watermark = !self.clock_from_entries;
     }
 
     /// Every loaded key.
@@ -305,7 +341,10 @@ impl World {
         let rooms = self.rooms.keys().map(|k| Key::Room(k.to_string()));
         let devices = self.devices.keys().map(|k| Key::Device(k.to_string()));
         let lobby = self.lobby.as_ref().map(|_| Key::Lobby);
-        let watermark = self.watermark.map(|_| Key::Watermark);
+        let watermark = self
+            .watermark
+            .filter(|_| !self.clock_from_entries)
+            .map(|_| Key::Watermark);
         clients
             .chain(conns)
             .chain(rooms)

@@ -34,6 +34,8 @@ impl RevisionedMap {
     fn commit(&mut self, world: &World, writes: &[projections::Write]) -> CommitOutcome {
         let mut outcome = CommitOutcome::default();
         for write in writes {
+            // Every batch would write it: a shared table keeps none.
+            assert_ne!(write.key, Key::Watermark, "a batch wrote the watermark");
             // A part is joined into its whole, and never conflicts.
             if write.key.is_part() {
                 let part = world
@@ -65,7 +67,7 @@ impl RevisionedMap {
 
     /// A complete world of every stored entry, to derive views from.
     fn world(&self, config: &Config) -> World {
-        let mut world = World::new(config.clone());
+        let mut world = World::new(config.clone()).clock_from_entries();
         for (key, (entry, _)) in &self.items {
             world.load(key.clone(), Some(entry.clone()));
         }
@@ -93,7 +95,9 @@ impl Driver {
             // as a test may.
             batches: batches.into_iter().map(|b| &*b.leak()).collect(),
             current: 0,
-            world: World::new(Config::default()).parts_apart(),
+            world: World::new(Config::default())
+                .parts_apart()
+                .clock_from_entries(),
             batch: None,
             wrote: HashSet::new(),
             restarts: 0,
@@ -111,7 +115,9 @@ impl Driver {
                 self.batches[self.current],
                 Plan::shared(ATTEMPTS),
             ));
-            self.world = World::new(Config::default()).parts_apart();
+            self.world = World::new(Config::default())
+                .parts_apart()
+                .clock_from_entries();
             self.wrote.clear();
         }
         let batch = self.batch.as_mut().unwrap();
@@ -225,7 +231,9 @@ proptest! {
 /// writes only that many of its writes, in the order handed out, and the batch stops there (a
 /// Lambda that failed midway through its commit).
 fn run_batch(store: &mut RevisionedMap, records: &[Record], stop: Option<usize>) {
-    let mut world = World::new(Config::default()).parts_apart();
+    let mut world = World::new(Config::default())
+        .parts_apart()
+        .clock_from_entries();
     let mut batch = Batch::new(records, Plan::shared(ATTEMPTS));
     loop {
         match batch.next(&mut world).unwrap() {

@@ -135,7 +135,9 @@ pub async fn live_clients(
     table: &str,
     config: Config,
 ) -> Result<Vec<ClientProjection>, StoreError> {
-    let mut world = World::new(config);
+    // The table keeps no watermark: loading every client and connection finds the newest
+    // event time, the now replay's views are taken at.
+    let mut world = World::new(config).clock_from_entries();
     let mut pages = client
         .scan()
         .table_name(table)

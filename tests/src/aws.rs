@@ -83,7 +83,7 @@ pub async fn stored<S: RevisionedStore>(
 ) -> Result<Vec<ClientProjection>, String> {
     let keys: Vec<projections::Key> = expected.keys().collect();
     let loaded = store.load_many(&keys).await.map_err(|e| e.to_string())?;
-    let mut world = World::new(Config::default());
+    let mut world = World::new(Config::default()).clock_from_entries();
     for (k, l) in keys.into_iter().zip(loaded) {
         world.load(k, l.entry);
     }

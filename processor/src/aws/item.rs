@@ -1,8 +1,10 @@
 //! How entries become DynamoDB items, and back.
 //!
 //! One table, `pk` and `sk` strings. Most projection entries are **one item**, `pk` = its key
-//! (`client#{id}`, `conn#{id}`, `device#{id}`, `lobby`, `watermark`), `sk` = `state`, with the
-//! entry as compact MessagePack in `state` (binary) and its revision in `rev`.
+//! (`client#{id}`, `conn#{id}`), `sk` = `state`, with the entry as compact MessagePack in
+//! `state` (binary) and its revision in `rev`. No item holds the fold's now, which every batch
+//! would write: a batch takes it from its records and the entries it loads
+//! (`World::clock_from_entries`); the processor never reads the `watermark` item an earlier release wrote.
 //!
 //! A room is a **partition of items**, one or two per member: `pk` = `room#{id}`, `sk` =
 //! `member#{clientId}` as WebSocket `join`s write it and `subscriber#{clientId}` as MQTT
@@ -30,7 +32,8 @@
 //! `online`, `sessionId`, `topics`, `versionNumber`, `since`, `updatedAt` (as of the batch that
 //! wrote the item; `online` can go stale as connections age past 2 hours with no event). `conn#`
 //! items carry `ttl` = `connectedAt` + 2 hours in seconds (API Gateway's maximum connection
-//! duration). Other items of the table: `dedup#{eventId}` (`sent`: the delivery ids sent, `ttl`)
+//! duration). Other items of the table: `dedup#{eventId}` (`done`: digests of the delivery buckets
+//! sent, `ttl`)
 //! and `checkpoint#{stream}#{shardId}` (`consume`'s position: `seq`, `done`).
 
 use crate::aws::store_port::{StoreError, Write};
@@ -390,16 +393,10 @@ pub fn encode(write: &Write, rev: Revision) -> Result<Item, StoreError> {
     let mut item = key_of(pk);
     item.insert("state".into(), AttributeValue::B(bytes.into()));
     item.insert("rev".into(), n(rev));
-    match (&write.key, &write.entry) {
-        (Key::Watermark, Entry::Watermark(t)) => {
-            item.insert("wm".into(), n(*t));
+    if let (Key::Connection(_), Entry::Connection(c)) = (&write.key, &write.entry) {
+        if let Some(at) = c.summary.connected_at.0 {
+            item.insert("ttl".into(), n(at / 1000 + 2 * 3600));
         }
-        (Key::Connection(_), Entry::Connection(c)) => {
-            if let Some(at) = c.summary.connected_at.0 {
-                item.insert("ttl".into(), n(at / 1000 + 2 * 3600));
-            }
-        }
-        _ => {}
     }
     if let Some(v) = &write.view {
         item.insert("connected".into(), AttributeValue::Bool(v.connected));

@@ -6,8 +6,6 @@
 //! revision is still the one loaded ([`RevisionedStore::commit`]). Keys whose revision moved
 //! come back as conflicts, which the batch protocol (`projections::batch`) loads and folds again.
 //!
-//! The watermark is a max register: it never conflicts, the store keeps the larger value.
-//!
 //! The store also remembers which deliveries went out ([`RevisionedStore::delivered`]), per
 //! event id, so a retried batch sends nothing twice.
 
@@ -220,24 +218,12 @@ impl RevisionedStore for MemoryRevisionedStore {
                 continue;
             }
             let current = t.entries.get(&w.key).map(|(e, r)| (e.clone(), *r));
-            let rev = match (&w.key, &w.entry, current) {
-                (Key::Watermark, Entry::Watermark(new), Some((Entry::Watermark(old), r))) => {
-                    if *new <= old {
-                        out.written.push((w.key.clone(), r));
-                        continue;
-                    }
-                    r + 1
-                }
-                (Key::Watermark, _, current) => current.map_or(1, |(_, r)| r + 1),
-                (_, _, current) => {
-                    let rev = current.map(|(_, r)| r);
-                    if rev != w.expected {
-                        out.conflicts.push(w.key.clone());
-                        continue;
-                    }
-                    rev.map_or(1, |r| r + 1)
-                }
-            };
+            let rev = current.map(|(_, r)| r);
+            if rev != w.expected {
+                out.conflicts.push(w.key.clone());
+                continue;
+            }
+            let rev = rev.map_or(1, |r| r + 1);
             t.entries.insert(w.key.clone(), (w.entry.clone(), rev));
             if let (Key::Client(id), Some(view)) = (&w.key, &w.view) {
                 t.views.insert(id.clone(), view.clone());

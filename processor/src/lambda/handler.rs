@@ -228,8 +228,11 @@ where
         records: &[Record],
         report: &mut BatchReport,
     ) -> Result<Vec<(usize, Delivery)>, FoldError> {
-        // The table writes a room's members apart: a subscription needs no room loaded.
-        let mut world = World::new(self.settings.fold.clone()).parts_apart();
+        // The table writes a room's members apart (a subscription needs no room loaded) and
+        // keeps no watermark, which every batch would write.
+        let mut world = World::new(self.settings.fold.clone())
+            .parts_apart()
+            .clock_from_entries();
         let mut batch = Batch::new(records, Plan::shared(self.settings.commit_attempts));
         loop {
             match batch.next(&mut world)? {

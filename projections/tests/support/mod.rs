@@ -245,7 +245,9 @@ impl MemStore {
     ) -> Vec<Delivery> {
         // A fresh world per batch, as a Lambda invocation would have, over a store that keeps a
         // room's members apart (as DynamoDB does).
-        let mut world = World::new(config.clone()).parts_apart();
+        let mut world = World::new(config.clone())
+            .parts_apart()
+            .clock_from_entries();
         self.process_in(&mut world, batch, crash_after)
     }
 
@@ -304,7 +306,7 @@ impl MemStore {
 
     /// A complete world holding every stored entry, to read projections from.
     pub fn world(&self, config: &Config) -> World {
-        let mut world = World::new(config.clone());
+        let mut world = World::new(config.clone()).clock_from_entries();
         for (k, e) in &self.items {
             world.load(k.clone(), Some(e.clone()));
         }

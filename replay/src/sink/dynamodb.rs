@@ -89,9 +89,9 @@ pub struct Outcome {
 
 /// Writes every entry of `world` that `store`'s table does not already hold with the same
 /// content; with client ids in `only`, just those clients' own items: each `client#` item and the
-/// `conn#` items of its connections. Items other clients share (rooms, devices, `lobby`,
-/// `watermark`) are then left as they are: that is how to repair one client's projection in a
-/// live table without touching anyone else's.
+/// `conn#` items of its connections. Items other clients share (rooms, devices, the lobby) are
+/// then left as they are: that is how to repair one client's projection in a live table without
+/// touching anyone else's.
 ///
 /// # Errors
 /// DynamoDB errors (after retries), or items still unprocessed after a few rounds of retries.
@@ -102,8 +102,9 @@ pub async fn write_world(
 ) -> Result<Outcome, StoreError> {
     // What the processor stores is compacted; compaction changes no view.
     world.compact_all();
+    // The table keeps no watermark: the processor takes its now from the entries.
     let mut keys: Vec<Key> = if only.is_empty() {
-        world.keys().collect()
+        world.keys().filter(|k| *k != Key::Watermark).collect()
     } else {
         own_keys(world, only)
     };

@@ -6,8 +6,7 @@
 //!   `Query`, page by page.
 //! - `commit`: entries other writers may change at the same time, one PutItem each, up to
 //!   [`WRITES_IN_FLIGHT`] at once, on condition `attribute_not_exists(pk) OR rev = :expected`;
-//!   `ConditionalCheckFailed` is a conflict. The watermark's condition is `wm < :wm` instead, and
-//!   failing it means a newer one is stored. Entries with one writer (`conn#`, see `one_writer`)
+//!   `ConditionalCheckFailed` is a conflict. Entries with one writer (`conn#`, see `one_writer`)
 //!   go 25 to a BatchWriteItem call, without a condition: nobody else can have moved them (a
 //!   room's `subscriber#` items and the lobby's connections likewise). A room's `member#` item is
 //!   a register, put on condition that the stored one is older: it never conflicts. Parts of

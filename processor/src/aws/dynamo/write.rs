@@ -221,7 +221,6 @@ impl DynamoStore {
     }
 
     async fn put_one(&self, write: &Write) -> Result<Option<(Key, u64)>, StoreError> {
-        let watermark = matches!(write.key, Key::Watermark);
         let rev = write.expected.map_or(1, |r| r + 1);
         let item = item::encode(write, rev)?;
         let size = item_size(&item);
@@ -230,14 +229,7 @@ impl DynamoStore {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item));
-        put = if watermark {
-            let t = match &write.entry {
-                projections::Entry::Watermark(t) => *t,
-                _ => 0,
-            };
-            put.condition_expression("attribute_not_exists(pk) OR wm < :wm")
-                .expression_attribute_values(":wm", n(t))
-        } else if let Some(expected) = write.expected {
+        put = if let Some(expected) = write.expected {
             put.condition_expression("attribute_not_exists(pk) OR rev = :expected")
                 .expression_attribute_values(":expected", n(expected))
         } else {
@@ -257,12 +249,7 @@ impl DynamoStore {
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
                 // A failed condition is charged as the write would have been.
                 self.meter.write(size);
-                if watermark {
-                    // A newer watermark is stored: the max register already holds ours.
-                    Ok(Some((write.key.clone(), rev)))
-                } else {
-                    Ok(None)
-                }
+                Ok(None)
             }
             Err(e) => Err(classify("PutItem", e)),
         }
