@@ -81,10 +81,8 @@ impl World {
                     .or_default();
                 if *slot != summary {
                     slot.join(&summary);
-                    // A complete world lists no parts: no copy to make.
-                    if let Some(joined) = (!self.complete).then(|| slot.clone()) {
-                        self.mark_in_lobby(connection_id, &joined);
-                    }
+                    let (complete, apart) = (self.complete, self.parts_apart);
+                    self.dirty.in_lobby(complete, apart, connection_id, slot);
                 }
             }
             // A store that writes the lobby a part at a time takes the summary without it: only

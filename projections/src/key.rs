@@ -53,14 +53,17 @@ pub enum Key {
     /// `conn#{connectionId}`.
     Connection(String),
     /// `room#{chatId}`: every member of the room. A driver loads it whole (a DynamoDB `Query` of
-    /// the room's partition); a batch writes its members one at a time ([`Key::Member`]).
+    /// the room's partition); a batch writes its members one at a time ([`Key::Member`]), or,
+    /// to a store that keeps rooms whole (not [`World::parts_apart`](crate::World::parts_apart)),
+    /// the room.
     Room(String),
     /// `device#{deviceId}`: the connections that listed the device. A driver loads it whole (a
     /// DynamoDB `Query` of its partition); a batch writes it a watcher at a time
-    /// ([`Key::Watcher`]).
+    /// ([`Key::Watcher`]), or whole, as a room.
     Device(String),
     /// `lobby`: every connection, for broadcasts. A driver loads it whole (DynamoDB: a `Query`
-    /// of each of its partitions); a batch writes it one connection at a time ([`Key::InLobby`]).
+    /// of each of its partitions); a batch writes it one connection at a time ([`Key::InLobby`]),
+    /// or whole, as a room.
     Lobby,
     /// `watermark`: the newest event time folded, the fold's notion of now.
     Watermark,

@@ -28,7 +28,7 @@ pub struct World {
     pub(crate) devices: Map<DeviceState>,
     pub(crate) lobby: Option<LobbyState>,
     pub(crate) watermark: Option<u64>,
-    dirty: Dirty,
+    pub(crate) dirty: Dirty,
     /// The parts the last [`World::take_dirty`] listed, with their values.
     parts: Parts,
     /// Whether the store writes rooms and the lobby a part at a time ([`World::parts_apart`]).
@@ -48,9 +48,36 @@ pub(crate) struct Dirty {
     /// Clients, each once: an entry listed here has its `listed` flag set.
     clients: Vec<Id>,
     conns: Set,
-    /// Room members and connections of the lobby, with their values.
+    /// Room members, connections of the lobby and watchers, with their values, in a world
+    /// whose store writes them apart ([`World::parts_apart`]).
     parts: Parts,
+    /// Rooms, devices and the lobby changed, in a world whose store keeps them whole: listing
+    /// each whole once costs less than capturing every part, which such a store would only
+    /// join back into its whole.
+    rooms: Set,
+    devices: Set,
+    lobby: bool,
     watermark: bool,
+}
+
+impl Dirty {
+    /// See [`World::mark_in_lobby`]: here, so that a caller holding the lobby can call it.
+    pub(crate) fn in_lobby(
+        &mut self,
+        complete: bool,
+        parts_apart: bool,
+        connection_id: &str,
+        summary: &ConnSummary,
+    ) {
+        if complete {
+            return;
+        }
+        if parts_apart {
+            self.parts.in_lobby(connection_id, summary);
+        } else {
+            self.lobby = true;
+        }
+    }
 }
 
 fn mark(set: &mut Set, id: &str) {
@@ -77,11 +104,12 @@ impl World {
         }
     }
 
-    /// This partial world's store writes rooms and the lobby a part at a time ([`Key::Member`],
-    /// [`Key::Subscriber`], [`Key::InLobby`]) rather than whole, so an MQTT subscription's
-    /// membership is written without loading its room, and a connection's summary without
-    /// loading the lobby: a DynamoDB table, where loading either is a `Query` of its own. (A
-    /// store that keeps them whole needs them loaded to write them.)
+    /// This partial world's store writes rooms, the lobby and devices a part at a time
+    /// ([`Key::Member`], [`Key::Subscriber`], [`Key::InLobby`], [`Key::Watcher`]) rather than
+    /// whole, so an MQTT subscription's membership is written without loading its room, and a
+    /// connection's summary without loading the lobby: a DynamoDB table, where loading either
+    /// is a `Query` of its own. Otherwise the world lists changed rooms, devices and the lobby
+    /// whole ([`Key::Room`], [`Key::Device`], [`Key::Lobby`]), loaded before they change.
     pub fn parts_apart(mut self) -> Self {
         self.parts_apart = true;
         self
@@ -276,7 +304,8 @@ impl World {
         }
     }
 
-    /// Lists a room member to write, with its register now.
+    /// Lists a room member to write, with its register now; in a world whose store keeps rooms
+    /// whole, the room.
     pub(crate) fn mark_member(
         &mut self,
         room: &str,
@@ -284,22 +313,33 @@ impl World {
         via: Via,
         register: &Lww<Membership>,
     ) {
-        if !self.complete {
+        if self.complete {
+            return;
+        }
+        if self.parts_apart {
             self.dirty.parts.member(room, client, via, register);
+        } else {
+            mark(&mut self.dirty.rooms, room);
         }
     }
 
-    /// Lists a connection of the lobby to write, with its summary now.
+    /// Lists a connection of the lobby to write, with its summary now; in a world whose store
+    /// keeps the lobby whole, the lobby.
     pub(crate) fn mark_in_lobby(&mut self, connection_id: &str, summary: &ConnSummary) {
-        if !self.complete {
-            self.dirty.parts.in_lobby(connection_id, summary);
-        }
+        self.dirty
+            .in_lobby(self.complete, self.parts_apart, connection_id, summary);
     }
 
-    /// Lists a device's watcher to write, with when it last listed the device.
+    /// Lists a device's watcher to write, with when it last listed the device; in a world whose
+    /// store keeps devices whole, the device.
     pub(crate) fn mark_watcher(&mut self, device: &str, connection: &str, listed_at: u64) {
-        if !self.complete {
+        if self.complete {
+            return;
+        }
+        if self.parts_apart {
             self.dirty.parts.watcher(device, connection, listed_at);
+        } else {
+            mark(&mut self.dirty.devices, device);
         }
     }
 
@@ -321,6 +361,11 @@ impl World {
         let mut keys: Vec<Key> = dirty.parts.keys();
         keys.extend(sorted(dirty.clients).map(Key::Client));
         keys.extend(sorted(dirty.conns.into_iter().collect()).map(Key::Connection));
+        keys.extend(sorted(dirty.rooms.into_iter().collect()).map(Key::Room));
+        keys.extend(sorted(dirty.devices.into_iter().collect()).map(Key::Device));
+        if dirty.lobby {
+            keys.push(Key::Lobby);
+        }
         self.parts = dirty.parts;
         if dirty.watermark {
             keys.push(Key::Watermark);

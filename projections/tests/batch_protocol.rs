@@ -297,7 +297,9 @@ fn a_driver_whose_commits_always_conflict_gives_up_after_its_bound_having_writte
     let records = example();
     let contended = Key::Client("bob".into());
     let mut store = RevisionedMap::default();
-    let mut world = World::new(Config::default());
+    let mut world = World::new(Config::default())
+        .parts_apart()
+        .clock_from_entries();
     let mut batch = Batch::new(&records, Plan::shared(4));
     let mut commits = 0;
     let mut written: Vec<Key> = Vec::new();

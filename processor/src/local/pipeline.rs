@@ -166,10 +166,9 @@ impl<S: ProjectionStore> Pipeline<S> {
             match batch.next(&mut self.world)? {
                 Step::Commit(writes) => {
                     let t0 = Instant::now();
-                    // The embedded store keeps rooms whole: a changed member writes its room,
-                    // which the world holds whole (a membership write loads its room first).
-                    let mut keys: Vec<Key> = writes.into_iter().map(|w| w.key.whole()).collect();
-                    keys.dedup();
+                    // The embedded store keeps rooms, devices and the lobby whole, and the world
+                    // (not `parts_apart`) lists them whole.
+                    let keys: Vec<Key> = writes.into_iter().map(|w| w.key).collect();
                     // Encoding every changed entry (tens of thousands of clients, each a few
                     // vectors) is most of a commit's time on this thread: done in two halves,
                     // from the world itself.
