@@ -21,6 +21,7 @@ mod compact;
 pub mod config;
 pub mod connection;
 pub mod delivery;
+mod dirty;
 mod fold;
 mod id;
 mod inline_str;

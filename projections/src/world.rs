@@ -1,6 +1,7 @@
 //! [`World`]: the projections, cut into keyed entries. Its methods are written beside what they
-//! do: folding records (`fold`), what a record needs loaded (`needs`), compacting and handing out
-//! changed entries (`compact`); here are the entries, loading them and reading them.
+//! do: folding records (`fold`), what a record needs loaded (`needs`), noting what changed
+//! (`dirty`), compacting and handing out changed entries (`compact`); here are the entries,
+//! loading them and reading them.
 //!
 //! A world is either *complete* ([`World::in_memory`]: it holds everything there is, as in replay
 //! and tests) or *partial* ([`World::new`]: backed by a store). A partial world asks for the
@@ -8,11 +9,11 @@
 //! folding a batch hands back the changed ones ([`World::take_dirty`]) to write. The batch
 //! protocol ([`crate::batch`]) drives this in every process.
 
-use crate::client::{ConnSummary, Listed};
-use crate::id::{Id, Lookup, Map, Set};
+use crate::dirty::{mark, Dirty};
+use crate::id::{Id, Map, Set};
 use crate::key::{Entry, EntryRef, Key};
-use crate::lattice::{Lww, Membership, Merge};
-use crate::parts::{Parts, Via};
+use crate::lattice::Merge;
+use crate::parts::Parts;
 use crate::presence;
 use crate::view::ClientProjection;
 use crate::{ClientState, Config, ConnectionState, DeviceState, LobbyState, RoomState};
@@ -28,60 +29,16 @@ pub struct World {
     pub(crate) devices: Map<DeviceState>,
     pub(crate) lobby: Option<LobbyState>,
     pub(crate) watermark: Option<u64>,
+    /// What changed since the last [`World::take_dirty`] (see `dirty`).
     pub(crate) dirty: Dirty,
     /// The parts the last [`World::take_dirty`] listed, with their values.
-    parts: Parts,
+    pub(crate) parts: Parts,
     /// Whether the store writes rooms and the lobby a part at a time ([`World::parts_apart`]).
     pub(crate) parts_apart: bool,
     /// Whether the store keeps no `watermark` entry ([`World::clock_from_entries`]).
-    clock_from_entries: bool,
+    pub(crate) clock_from_entries: bool,
     /// Clients whose `Left` memberships compaction must keep: see [`World::keep_history_of`].
     pub(crate) kept: Set,
-}
-
-/// Which entries changed since the last [`World::take_dirty`]. Clients, changed by every
-/// lifecycle event, are listed once each by a flag in their entry (`ClientState::listed`);
-/// the other kinds in per-kind sets of ids, checked by `&str`, allocating only the first time a
-/// key changes.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Dirty {
-    /// Clients, each once: an entry listed here has its `listed` flag set.
-    clients: Vec<Id>,
-    conns: Set,
-    /// Room members, connections of the lobby and watchers, with their values, in a world
-    /// whose store writes them apart ([`World::parts_apart`]).
-    parts: Parts,
-    /// Rooms, devices and the lobby changed, in a world whose store keeps them whole: listing
-    /// each whole once costs less than capturing every part, which such a store would only
-    /// join back into its whole.
-    rooms: Set,
-    devices: Set,
-    lobby: bool,
-    watermark: bool,
-}
-
-impl Dirty {
-    /// See [`World::mark_in_lobby`]: here, so that a caller holding the lobby can call it.
-    pub(crate) fn in_lobby(
-        &mut self,
-        complete: bool,
-        parts_apart: bool,
-        connection_id: &str,
-        summary: &ConnSummary,
-    ) {
-        if complete {
-            return;
-        }
-        if parts_apart {
-            self.parts.in_lobby(connection_id, summary);
-        } else {
-            self.lobby = true;
-        }
-    }
-}
-
-fn mark(set: &mut Set, id: &str) {
-    set.get_or_insert_with(id, |s: &str| Id::from(s));
 }
 
 impl World {
@@ -278,105 +235,6 @@ impl World {
         if self.clock_from_entries {
             self.watermark = Some(self.watermark().max(t));
         }
-    }
-
-    pub(crate) fn client_mut(&mut self, client_id: &str, ts: u64) -> &mut ClientState {
-        let client = self.clients.entry_ref(&Lookup(client_id)).or_default();
-        if !self.complete && !client.listed.0 {
-            client.listed.0 = true;
-            self.dirty.clients.push(client_id.into());
-        }
-        client.updated_at = client.updated_at.max(ts);
-        client.seen = true;
-        client
-    }
-
-    /// [`World::client_mut`] for a record AWS stamped at `ts` (a lifecycle event).
-    pub(crate) fn client_stamped(&mut self, client_id: &str, ts: u64) -> &mut ClientState {
-        let client = self.client_mut(client_id, ts);
-        client.stamped_at = client.stamped_at.max(ts);
-        client
-    }
-
-    pub(crate) fn mark_conn(&mut self, id: &str) {
-        if !self.complete {
-            mark(&mut self.dirty.conns, id);
-        }
-    }
-
-    /// Lists a room member to write, with its register now; in a world whose store keeps rooms
-    /// whole, the room.
-    pub(crate) fn mark_member(
-        &mut self,
-        room: &str,
-        client: &str,
-        via: Via,
-        register: &Lww<Membership>,
-    ) {
-        if self.complete {
-            return;
-        }
-        if self.parts_apart {
-            self.dirty.parts.member(room, client, via, register);
-        } else {
-            mark(&mut self.dirty.rooms, room);
-        }
-    }
-
-    /// Lists a connection of the lobby to write, with its summary now; in a world whose store
-    /// keeps the lobby whole, the lobby.
-    pub(crate) fn mark_in_lobby(&mut self, connection_id: &str, summary: &ConnSummary) {
-        self.dirty
-            .in_lobby(self.complete, self.parts_apart, connection_id, summary);
-    }
-
-    /// Lists a device's watcher to write, with when it last listed the device; in a world whose
-    /// store keeps devices whole, the device.
-    pub(crate) fn mark_watcher(&mut self, device: &str, connection: &str, listed_at: u64) {
-        if self.complete {
-            return;
-        }
-        if self.parts_apart {
-            self.dirty.parts.watcher(device, connection, listed_at);
-        } else {
-            mark(&mut self.dirty.devices, device);
-        }
-    }
-
-    /// The keys of the entries changed since the last call, in key order, forgetting them:
-    /// [`World::take_dirty`] compacts what this lists.
-    pub(crate) fn take_changed(&mut self) -> Vec<Key> {
-        let dirty = std::mem::take(&mut self.dirty);
-        for id in &dirty.clients {
-            if let Some(client) = self.clients.get_mut(id.as_str()) {
-                client.listed = Listed::default();
-            }
-        }
-        // Each kind's ids in order, kinds in `Key`'s order: the keys come out sorted without
-        // sorting them whole.
-        let sorted = |mut ids: Vec<Id>| {
-            ids.sort_unstable();
-            ids.into_iter().map(String::from)
-        };
-        let mut keys: Vec<Key> = dirty.parts.keys();
-        keys.extend(sorted(dirty.clients).map(Key::Client));
-        keys.extend(sorted(dirty.conns.into_iter().collect()).map(Key::Connection));
-        keys.extend(sorted(dirty.rooms.into_iter().collect()).map(Key::Room));
-        keys.extend(sorted(dirty.devices.into_iter().collect()).map(Key::Device));
-        if dirty.lobby {
-            keys.push(Key::Lobby);
-        }
-        self.parts = dirty.parts;
-        if dirty.watermark {
-            keys.push(Key::Watermark);
-        }
-        debug_assert!(keys.is_sorted());
-        keys
-    }
-
-    /// Lists the watermark as changed, when the store keeps one.
-    pub(crate) fn mark_watermark(&mut self) {
-        self.dirty.watermark = !self.clock_from_entries;
     }
 
     /// Every loaded key.

@@ -80,7 +80,7 @@ impl DynamoStore {
     }
 
     /// Every item of the partition `pk` (a room's members), by `Query`, strongly consistent,
-    /// page by page; counted in [`RevisionedStore::cost`].
+    /// page by page; counted in [`RevisionedStore::cost`](crate::aws::store_port::RevisionedStore::cost).
     ///
     /// # Errors
     /// DynamoDB errors (after the SDK's retries).

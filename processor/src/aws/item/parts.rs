@@ -1,65 +1,20 @@
-//! How entries become DynamoDB items, and back.
-//!
-//! One table, `pk` and `sk` strings. Most projection entries are **one item**, `pk` = its key
-//! (`client#{id}`, `conn#{id}`), `sk` = `state`, with the entry as compact MessagePack in
-//! `state` (binary) and its revision in `rev`. No item holds the fold's now, which every batch
-//! would write: a batch takes it from its records and the entries it loads
-//! (`World::clock_from_entries`); the processor never reads the `watermark` item an earlier release wrote.
-//!
-//! A room is a **partition of items**, one or two per member: `pk` = `room#{id}`, `sk` =
-//! `member#{clientId}` as WebSocket `join`s write it and `subscriber#{clientId}` as MQTT
-//! subscriptions to the room's topic write it, each with the member's last-writer-wins register as
-//! plain attributes: `ts` (the write's event time, ms) and `membership` (`joined` or `left`).
-//! Any shard may write a `member#` item, so it is put on condition that the stored register is
-//! older ([`member_condition`]); only the shard of the client's lifecycle events writes a
-//! `subscriber#` item, so it goes without one. Writers never conflict over a room and no item
-//! grows with it; a room is loaded with a `Query` of its partition, each member the join of its
-//! items. A member that left carries a `ttl` ([`left_member_lifetime_ms`] after it), by when no
-//! record can come that it would have to overrule. A room written whole by an earlier release (`sk` = `state`) sits in the same
-//! partition and is read as one more part of it ([`decode_room`]).
-//!
-//! The lobby (every connection, for broadcasts) is [`LOBBY_PARTITIONS`] partitions of items, one
-//! per connection: `pk` = `lobby#{n}` ([`lobby_partition`]), `sk` = `conn#{connectionId}`, with
-//! the connection's summary as plain attributes ([`encode_in_lobby`]). Only the connection's own
-//! shard writes its item, so it goes without a condition, 25 to a call; a broadcast reads every
-//! partition with `Query`. A whole lobby an earlier release wrote (`pk` = `lobby`) is read along.
-//!
-//! A device is a partition too, of one item per watching connection: `pk` = `device#{id}`, `sk` =
-//! `watcher#{connectionId}`, with `listedAt` (when the connection last listed the device) and a
-//! `ttl`. Only the connection's own shard writes its item, so it goes without a condition.
-//!
-//! Readers get plain attributes next to the encoded state: on `client#` items `connected`,
-//! `online`, `sessionId`, `topics`, `versionNumber`, `since`, `updatedAt` (as of the batch that
-//! wrote the item; `online` can go stale as connections age past 2 hours with no event). `conn#`
-//! items carry `ttl` = `connectedAt` + 2 hours in seconds (API Gateway's maximum connection
-//! duration). Other items of the table: `dedup#{eventId}` (`done`: digests of the delivery buckets
-//! sent, `ttl`)
-//! and `checkpoint#{stream}#{shardId}` (`consume`'s position: `seq`, `done`).
+//! The items of parts: a room's members, a device's watchers and the lobby's connections, each
+//! an item of its own in its whole's partition (the layout is in [`super`]), and the wholes read
+//! back from a partition's items.
 
-use crate::aws::store_port::{StoreError, Write};
+use super::attrs::{corrupt, decode, get_n, get_s, key_of, n, Item, SK};
+use crate::aws::store_port::StoreError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use projections::{
-    ConnSummary, DeviceState, Entry, Key, LobbyState, Lww, Membership, Merge, Min, Revision,
-    RoomState,
+    ConnSummary, DeviceState, Entry, Key, LobbyState, Lww, Membership, Merge, Min, RoomState,
 };
 use std::collections::HashMap;
 
-/// The sort key of every single-item entry.
-pub const SK: &str = "state";
 /// The prefix of a room member's sort key, as WebSocket `join` and `leave` write it.
 pub const MEMBER: &str = "member#";
+
 /// The prefix of a room member's sort key, as MQTT subscriptions to the room's topic write it.
 pub const SUBSCRIBER: &str = "subscriber#";
-/// An item.
-pub type Item = HashMap<String, AttributeValue>;
-
-/// The primary key of `pk`.
-pub fn key_of(pk: String) -> Item {
-    HashMap::from([
-        ("pk".to_owned(), AttributeValue::S(pk)),
-        ("sk".to_owned(), AttributeValue::S(SK.to_owned())),
-    ])
-}
 
 /// The prefix of a device watcher's sort key.
 pub const WATCHER: &str = "watcher#";
@@ -67,6 +22,7 @@ pub const WATCHER: &str = "watcher#";
 /// Partitions of the lobby: a broadcast reads them all, and connects and disconnects spread over
 /// them (DynamoDB takes about 1,000 writes a second to one partition key).
 pub const LOBBY_PARTITIONS: u64 = 16;
+
 /// The prefix of a connection's sort key in the lobby.
 pub const IN_LOBBY: &str = "conn#";
 
@@ -81,9 +37,10 @@ pub fn lobby_partition(connection_id: &str) -> String {
     format!("lobby#{}", hash % LOBBY_PARTITIONS)
 }
 
-/// The primary key of the item of `key`.
-pub fn primary_key(key: &Key) -> Item {
-    match key {
+/// The primary key of a part's item (a room's member, a device's watcher, a connection of the
+/// lobby), or `None` for a key that is no part.
+pub fn part_key(key: &Key) -> Option<Item> {
+    Some(match key {
         Key::Member { room, client } => member_key(room, MEMBER, client),
         Key::Subscriber { room, client } => member_key(room, SUBSCRIBER, client),
         Key::Watcher { device, connection } => HashMap::from([
@@ -103,8 +60,8 @@ pub fn primary_key(key: &Key) -> Item {
                 AttributeValue::S(format!("{IN_LOBBY}{id}")),
             ),
         ]),
-        key => key_of(key.to_string()),
-    }
+        _ => return None,
+    })
 }
 
 fn member_key(room: &str, prefix: &str, client: &str) -> Item {
@@ -129,48 +86,6 @@ pub fn member_of(item: &Item) -> Option<Key> {
     }
     let client = sk.strip_prefix(SUBSCRIBER)?.to_owned();
     Some(Key::Subscriber { room, client })
-}
-
-/// A number attribute.
-pub fn n(v: u64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-/// Reads a number attribute.
-pub fn get_n(item: &Item, name: &str) -> Option<u64> {
-    match item.get(name) {
-        Some(AttributeValue::N(s)) => s.parse().ok(),
-        _ => None,
-    }
-}
-
-/// Reads a string attribute.
-pub fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    match item.get(name) {
-        Some(AttributeValue::S(s)) => Some(s),
-        _ => None,
-    }
-}
-
-fn corrupt(pk: &str, why: impl std::fmt::Display) -> StoreError {
-    StoreError {
-        retryable: false,
-        op: "decode",
-        message: format!("item {pk}: {why}"),
-    }
-}
-
-/// The entry and revision stored in `item`.
-///
-/// # Errors
-/// A missing or undecodable `state` (written by an incompatible build, or by hand).
-pub fn decode(pk: &str, item: &Item) -> Result<(Entry, Revision), StoreError> {
-    let rev = get_n(item, "rev").unwrap_or(0);
-    let Some(AttributeValue::B(bytes)) = item.get("state") else {
-        return Err(corrupt(pk, "no binary `state` attribute"));
-    };
-    let entry = rmp_serde::from_slice(bytes.as_ref()).map_err(|e| corrupt(pk, e))?;
-    Ok((entry, rev))
 }
 
 /// The room stored as the items of its partition: its members, and a whole room an earlier
@@ -225,7 +140,7 @@ pub fn left_member_lifetime_ms(config: &projections::Config) -> u64 {
 /// as plain attributes, and for one that left, `ttl` = its time plus `left_lifetime_ms`
 /// ([`left_member_lifetime_ms`]), in seconds.
 pub fn encode_member(key: &Key, write: &Lww<Membership>, left_lifetime_ms: u64) -> Item {
-    let mut item = primary_key(key);
+    let mut item = part_key(key).unwrap_or_else(|| key_of(key.to_string()));
     if write.value == Membership::Left {
         item.insert(
             "ttl".into(),
@@ -277,10 +192,11 @@ pub struct Condition {
 /// The item of one watcher of a device: when the connection last listed it (`listedAt`, ms), and
 /// `ttl` = `listedAt` + 2 hours in seconds, when API Gateway has closed the connection for sure.
 pub fn encode_watcher(device: &str, connection: &str, listed_at: u64) -> Item {
-    let mut item = primary_key(&Key::Watcher {
+    let watcher = Key::Watcher {
         device: device.to_owned(),
         connection: connection.to_owned(),
-    });
+    };
+    let mut item = part_key(&watcher).unwrap_or_else(|| key_of(watcher.to_string()));
     item.insert("listedAt".into(), n(listed_at));
     item.insert("ttl".into(), n(listed_at / 1000 + 2 * 3600));
     item
@@ -318,7 +234,8 @@ pub fn decode_device(pk: &str, items: &[Item]) -> Result<DeviceState, StoreError
 /// `connectedAt`, `closedAt`), and `ttl` = `connectedAt` + 2 hours in seconds, when API Gateway
 /// has closed it for sure.
 pub fn encode_in_lobby(connection_id: &str, summary: &ConnSummary) -> Item {
-    let mut item = primary_key(&Key::InLobby(connection_id.to_owned()));
+    let in_lobby = Key::InLobby(connection_id.to_owned());
+    let mut item = part_key(&in_lobby).unwrap_or_else(|| key_of(in_lobby.to_string()));
     if let Some(client) = &summary.client_id {
         item.insert("clientId".into(), AttributeValue::S(client.clone()));
     }
@@ -368,51 +285,4 @@ pub fn decode_lobby(items: &[Item]) -> Result<LobbyState, StoreError> {
             .join(&summary);
     }
     Ok(lobby)
-}
-
-/// The item `write` puts, at revision `rev` (a room member's with the default settings'
-/// [`left_member_lifetime_ms`]; the store uses its own).
-///
-/// # Errors
-/// The entry does not encode (cannot happen for the fold's types; reported, not unwrapped).
-pub fn encode(write: &Write, rev: Revision) -> Result<Item, StoreError> {
-    match (&write.key, &write.entry) {
-        (_, Entry::Member(m)) => {
-            let lifetime = left_member_lifetime_ms(&projections::Config::default());
-            return Ok(encode_member(&write.key, m, lifetime));
-        }
-        (Key::InLobby(id), Entry::Summary(summary)) => return Ok(encode_in_lobby(id, summary)),
-        (Key::Watcher { device, connection }, Entry::ListedAt(at)) => {
-            return Ok(encode_watcher(device, connection, *at))
-        }
-        _ => {}
-    }
-    let pk = write.key.to_string();
-    let mut bytes = Vec::new();
-    rmp_serde::encode::write(&mut bytes, &write.entry).map_err(|e| corrupt(&pk, e))?;
-    let mut item = key_of(pk);
-    item.insert("state".into(), AttributeValue::B(bytes.into()));
-    item.insert("rev".into(), n(rev));
-    if let (Key::Connection(_), Entry::Connection(c)) = (&write.key, &write.entry) {
-        if let Some(at) = c.summary.connected_at.0 {
-            item.insert("ttl".into(), n(at / 1000 + 2 * 3600));
-        }
-    }
-    if let Some(v) = &write.view {
-        item.insert("connected".into(), AttributeValue::Bool(v.connected));
-        item.insert("online".into(), AttributeValue::Bool(v.online));
-        if let Some(s) = &v.session_id {
-            item.insert("sessionId".into(), AttributeValue::S(s.clone()));
-        }
-        let topics = v.topics.iter().cloned().map(AttributeValue::S).collect();
-        item.insert("topics".into(), AttributeValue::L(topics));
-        if let Some(version) = v.version_number {
-            item.insert("versionNumber".into(), n(version));
-        }
-        if let Some(since) = v.since {
-            item.insert("since".into(), n(since));
-        }
-        item.insert("updatedAt".into(), n(v.updated_at));
-    }
-    Ok(item)
 }
