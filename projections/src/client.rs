@@ -2,6 +2,7 @@
 //! room memberships.
 
 use crate::lattice::{Lww, Membership, Merge, Min};
+use crate::membership::Earlier;
 use crate::sessions::Sessions;
 use crate::vecmap::VecMap;
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,11 @@ pub struct ClientState {
     /// Entries written before it existed decode with 0.
     #[serde(default)]
     pub stamped_at: u64,
+    /// Each room's membership writes other than its register in `rooms`: with it, whether the
+    /// client was a member when a message was sent (`ClientState::member_at`). Entries written
+    /// before it existed decode without any.
+    #[serde(default)]
+    pub(crate) earlier: VecMap<Earlier>,
     /// Whether a partial world listed the entry as changed since it last handed out its changes
     /// (`World::take_dirty`). Bookkeeping, not state: see [`Listed`].
     #[serde(skip)]
@@ -56,7 +62,12 @@ impl Merge for ClientState {
     fn join(&mut self, other: &Self) {
         self.sessions.join(&other.sessions);
         self.connections.join(&other.connections);
-        self.rooms.join(&other.rooms);
+        crate::membership::join(
+            &mut self.rooms,
+            &mut self.earlier,
+            &other.rooms,
+            &other.earlier,
+        );
         self.last_connect_failure.join(&other.last_connect_failure);
         self.updated_at = self.updated_at.max(other.updated_at);
         self.seen |= other.seen;

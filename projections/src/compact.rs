@@ -96,9 +96,16 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> Option<usize> {
             // from its own `conn#` entry. A merely closed one stays until it expires.
             c.connections.retain(|_, s| !s.is_expired(now, max_age));
             if !kept.contains(id.as_str()) {
-                forget_left(&mut c.rooms, world.config.forget_before(c.updated_at));
+                let cut = world.config.forget_before(c.updated_at);
+                forget_left(&mut c.rooms, cut);
+                crate::membership::forget(&c.rooms, &mut c.earlier, cut);
             }
-            Some(c.sessions.len() + c.connections.len() + c.rooms.len())
+            let earlier: usize = c
+                .earlier
+                .values()
+                .map(crate::membership::Earlier::len)
+                .sum();
+            Some(c.sessions.len() + c.connections.len() + c.rooms.len() + earlier)
         }
         Key::Connection(id) => {
             let c = world.conns.get_mut(id.as_str())?;
@@ -107,9 +114,16 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> Option<usize> {
             }
             let client = c.summary.client_id.as_deref();
             if client.is_none_or(|client| !kept.contains(client)) {
-                forget_left(&mut c.rooms, world.config.forget_before(c.last_ts));
+                let cut = world.config.forget_before(c.last_ts);
+                forget_left(&mut c.rooms, cut);
+                crate::membership::forget(&c.rooms, &mut c.earlier, cut);
             }
-            Some(1 + c.rooms.len())
+            let earlier: usize = c
+                .earlier
+                .values()
+                .map(crate::membership::Earlier::len)
+                .sum();
+            Some(1 + c.rooms.len() + earlier)
         }
         Key::Room(id) => {
             let room = world.rooms.get_mut(id.as_str())?;

@@ -3,6 +3,7 @@
 use crate::client::ConnSummary;
 use crate::id::{Lookup, Map};
 use crate::lattice::{Lww, Membership, Merge};
+use crate::membership::Earlier;
 use crate::vecmap::VecMap;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -26,6 +27,11 @@ pub struct ConnectionState {
     /// existed decode with 0.
     #[serde(default)]
     pub stamped_at: u64,
+    /// Each room's membership writes on this connection other than its register in `rooms`,
+    /// copied into the client with the register (`ClientState::member_at`). Entries written
+    /// before it existed decode without any.
+    #[serde(default)]
+    pub(crate) earlier: VecMap<Earlier>,
 }
 
 impl Merge for ConnectionState {
@@ -35,7 +41,12 @@ impl Merge for ConnectionState {
         if other.source_ip > self.source_ip {
             self.source_ip.clone_from(&other.source_ip);
         }
-        self.rooms.join(&other.rooms);
+        crate::membership::join(
+            &mut self.rooms,
+            &mut self.earlier,
+            &other.rooms,
+            &other.earlier,
+        );
         self.last_ts = self.last_ts.max(other.last_ts);
         self.stamped_at = self.stamped_at.max(other.stamped_at);
     }
@@ -123,6 +134,20 @@ impl RoomState {
                 true
             }
         }
+    }
+
+    /// Who may have been a member at `t`, in order: the members whose latest write is a join
+    /// (made before `t` or not: an earlier join may precede it), and those who left after `t`.
+    /// [`ClientState::member_at`](crate::ClientState::member_at) tells which were.
+    pub fn members_around(&self, t: u64) -> impl Iterator<Item = (&str, &Lww<Membership>)> {
+        let mut members: Vec<(&str, &Lww<Membership>)> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.value.is_joined() || m.ts > t)
+            .map(|(c, m)| (c.as_str(), m))
+            .collect();
+        members.sort_unstable_by_key(|(c, _)| *c);
+        members.into_iter()
     }
 
     /// The members now, in client id order. (Members are hashed for the hot path, which writes

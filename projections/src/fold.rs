@@ -56,7 +56,8 @@ impl World {
             return;
         };
         let summary: ConnSummary = conn.summary.clone();
-        let (rooms, last_ts, stamped_at) = (conn.rooms.clone(), conn.last_ts, conn.stamped_at);
+        let (rooms, earlier) = (conn.rooms.clone(), conn.earlier.clone());
+        let (last_ts, stamped_at) = (conn.last_ts, conn.stamped_at);
         if let Some(client_id) = &summary.client_id {
             let client_cut = self
                 .clients
@@ -71,6 +72,14 @@ impl World {
             slot.join(&summary);
             for (room, write) in rooms.iter() {
                 resync_membership(self, room, client_id, write, client_cut, last_ts);
+            }
+            // The connection's earlier writes only say when the client was a member: its rooms
+            // hold the registers.
+            for (room, writes) in earlier.iter() {
+                for write in writes.iter().filter(|w| w.ts >= client_cut) {
+                    self.client_mut(client_id, last_ts)
+                        .record_membership(room, write);
+                }
             }
         }
         match self.lobby.as_mut() {
@@ -192,7 +201,7 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) {
             }
             let mut changed: SmallVec<[bool; 4]> = SmallVec::new();
             for room in &rooms {
-                changed.push(client.rooms.join_at(room, &write));
+                changed.push(client.record_membership(room, &write));
             }
             for (room, client_changed) in rooms.iter().zip(changed) {
                 subscription(world, room, client_id, &write, client_changed);
@@ -262,7 +271,9 @@ pub(crate) fn membership(
     write: &Lww<Membership>,
     ts: u64,
 ) {
-    world.client_mut(client_id, ts).rooms.join_at(room, write);
+    world
+        .client_mut(client_id, ts)
+        .record_membership(room, write);
     room_member(world, room, client_id, write, Via::Join);
 }
 
@@ -280,7 +291,9 @@ pub(crate) fn resync_membership(
     ts: u64,
 ) {
     if write.ts >= client_cut {
-        world.client_mut(client_id, ts).rooms.join_at(room, write);
+        world
+            .client_mut(client_id, ts)
+            .record_membership(room, write);
     }
     let room_cut = world
         .rooms
@@ -344,11 +357,10 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
                 );
             }
             Action::Join { chat_id } => {
-                conn.rooms
-                    .join_at(chat_id, &Lww::new(ts, Membership::Joined));
+                conn.record_membership(chat_id, &Lww::new(ts, Membership::Joined));
             }
             Action::Leave { chat_id } => {
-                conn.rooms.join_at(chat_id, &Lww::new(ts, Membership::Left));
+                conn.record_membership(chat_id, &Lww::new(ts, Membership::Left));
             }
             _ => {}
         }

@@ -27,6 +27,7 @@ mod id;
 mod inline_str;
 pub mod key;
 pub mod lattice;
+mod membership;
 mod needs;
 mod parts;
 pub mod presence;

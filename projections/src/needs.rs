@@ -67,7 +67,8 @@ impl World {
                         ..
                     } => {
                         if let Some(state) = self.rooms.get(room.as_str()) {
-                            want.extend(state.joined().map(|m| Key::Client(m.to_owned())));
+                            let members = state.members_around(ws.request_time_epoch);
+                            want.extend(members.map(|(m, _)| Key::Client(m.to_owned())));
                         }
                         want.push(Key::Room(room));
                     }

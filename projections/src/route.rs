@@ -7,9 +7,11 @@ use schemas::{EventId, Telemetry, WebSocketRecord};
 use serde_json::json;
 use std::collections::BTreeSet;
 
-/// A chat message to a room: each member but the sender gets it by socket when a socket reaches
-/// them (a live WebSocket connection, or an IoT session subscribed to the room's topic, where
-/// one MQTT publish per topic reaches every subscriber), and by push otherwise.
+/// A chat message to a room: each member of the room when it was sent, in event time
+/// ([`ClientState::member_at`](crate::ClientState::member_at)), but the sender, gets it by socket
+/// when a socket reaches them (a live WebSocket connection, or an IoT session subscribed to the
+/// room's topic, where one MQTT publish per topic reaches every subscriber), and by push
+/// otherwise.
 pub(crate) fn chat(
     world: &World,
     sender: &WebSocketRecord,
@@ -23,7 +25,16 @@ pub(crate) fn chat(
     let now = world.watermark();
     let mut out = Vec::new();
     let mut topics = BTreeSet::new();
-    let members = world.room_state(room).into_iter().flat_map(|r| r.joined());
+    let sent_at = sender.request_time_epoch;
+    let members = world
+        .room_state(room)
+        .into_iter()
+        .flat_map(|r| r.members_around(sent_at))
+        .filter(|(m, register)| match world.client_state(m) {
+            Some(c) => c.member_at(room, sent_at, Some(register)),
+            None => register.value.is_joined() && register.ts <= sent_at,
+        })
+        .map(|(m, _)| m);
     for member in members.filter(|m| Some(*m) != sender_client) {
         let state = world.client_state(member);
         let sockets: Vec<&str> = state

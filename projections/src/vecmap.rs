@@ -88,6 +88,21 @@ impl<V, K: MapKey> VecMap<V, K> {
         }
     }
 
+    /// The value for `key`, inserted as `V::default()` if absent.
+    pub fn get_or_default(&mut self, key: &str) -> &mut V
+    where
+        V: Default,
+    {
+        let i = match self.find(key) {
+            Ok(i) => i,
+            Err(i) => {
+                self.insert_at(i, key, V::default());
+                i
+            }
+        };
+        &mut self.entries[i].1
+    }
+
     /// Inserts a new key at its place, growing the storage by doubling from one entry: most
     /// maps hold one or two (a session's topics, a client's rooms), where `Vec`'s first
     /// allocation of four would leave most of it unused, in every client.
@@ -132,6 +147,11 @@ impl<V, K: MapKey> VecMap<V, K> {
     pub fn len(&self) -> usize {
         self.entries.len()
     }
+
+    /// Whether it holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
 }
 
 impl<V: Merge + Clone + PartialEq, K: MapKey> VecMap<V, K> {
@@ -150,6 +170,32 @@ impl<V: Merge + Clone + PartialEq, K: MapKey> VecMap<V, K> {
             Err(i) => {
                 self.insert_at(i, key, value.clone());
                 true
+            }
+        }
+    }
+}
+
+impl<V: Merge + Clone + PartialEq, K: MapKey> VecMap<V, K> {
+    /// [`VecMap::join_at`], also handing back the value the join left out, if any: the one it
+    /// replaced, or `value` when the stored one won.
+    pub fn join_at_keeping_loser(&mut self, key: &str, value: &V) -> (bool, Option<V>) {
+        match self.find(key) {
+            Ok(i) => {
+                let slot = &mut self.entries[i].1;
+                if slot == value {
+                    return (false, None);
+                }
+                let before = slot.clone();
+                slot.join(value);
+                if *slot == before {
+                    (false, Some(value.clone()))
+                } else {
+                    (true, Some(before))
+                }
+            }
+            Err(i) => {
+                self.insert_at(i, key, value.clone());
+                (true, None)
             }
         }
     }
