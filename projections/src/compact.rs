@@ -16,6 +16,7 @@
 
 use crate::key::Key;
 use crate::lattice::{Lww, Membership};
+use crate::membership::Earlier;
 use crate::vecmap::VecMap;
 use crate::world::World;
 
@@ -95,17 +96,10 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> Option<usize> {
             // copy can bring it back live; a late record about it brings back a closed summary
             // from its own `conn#` entry. A merely closed one stays until it expires.
             c.connections.retain(|_, s| !s.is_expired(now, max_age));
-            if !kept.contains(id.as_str()) {
-                let cut = world.config.forget_before(c.updated_at);
-                forget_left(&mut c.rooms, cut);
-                crate::membership::forget(&c.rooms, &mut c.earlier, cut);
-            }
-            let earlier: usize = c
-                .earlier
-                .values()
-                .map(crate::membership::Earlier::len)
-                .sum();
-            Some(c.sessions.len() + c.connections.len() + c.rooms.len() + earlier)
+            let cut =
+                (!kept.contains(id.as_str())).then(|| world.config.forget_before(c.updated_at));
+            let memberships = memberships(&mut c.rooms, &mut c.earlier, cut);
+            Some(c.sessions.len() + c.connections.len() + memberships)
         }
         Key::Connection(id) => {
             let c = world.conns.get_mut(id.as_str())?;
@@ -113,17 +107,10 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> Option<usize> {
                 c.watching = None;
             }
             let client = c.summary.client_id.as_deref();
-            if client.is_none_or(|client| !kept.contains(client)) {
-                let cut = world.config.forget_before(c.last_ts);
-                forget_left(&mut c.rooms, cut);
-                crate::membership::forget(&c.rooms, &mut c.earlier, cut);
-            }
-            let earlier: usize = c
-                .earlier
-                .values()
-                .map(crate::membership::Earlier::len)
-                .sum();
-            Some(1 + c.rooms.len() + earlier)
+            let cut = client
+                .is_none_or(|client| !kept.contains(client))
+                .then(|| world.config.forget_before(c.last_ts));
+            Some(1 + memberships(&mut c.rooms, &mut c.earlier, cut))
         }
         Key::Room(id) => {
             let room = world.rooms.get_mut(id.as_str())?;
@@ -170,11 +157,23 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> Option<usize> {
     }
 }
 
-/// Forgets `Left` memberships written before `forget_before`. A `Left` register only matters to
-/// overrule an older `Joined` write, and under the lateness assumption none can arrive any more:
-/// not from the stream, and not from a connection's own copy either, since syncing a connection
-/// skips registers this old (`fold::resync_membership`). Without this, a client's every room ever
-/// left would stay on the client and on the room for good.
-fn forget_left(rooms: &mut VecMap<Lww<Membership>>, forget_before: u64) {
-    rooms.retain(|_, m| m.value.is_joined() || m.ts >= forget_before);
+/// Forgets, with a `cut` (a retention before the entry's newest event), the `Left` registers
+/// written before it, and the earlier writes no longer needed (`membership::forget`). Returns
+/// how many registers and earlier writes remain.
+///
+/// A `Left` register only matters to overrule an older `Joined` write, and under the lateness
+/// assumption none can arrive any more: not from the stream, and not from a connection's own
+/// copy either, since syncing a connection skips registers this old
+/// (`fold::resync_membership`). Without this, a client's every room ever left would stay on the
+/// client and on the room for good.
+fn memberships(
+    rooms: &mut VecMap<Lww<Membership>>,
+    earlier: &mut VecMap<Earlier>,
+    cut: Option<u64>,
+) -> usize {
+    if let Some(cut) = cut {
+        rooms.retain(|_, m| m.value.is_joined() || m.ts >= cut);
+        crate::membership::forget(rooms, earlier, cut);
+    }
+    rooms.len() + earlier.values().map(Earlier::len).sum::<usize>()
 }

@@ -48,12 +48,9 @@ fn shards(acts: &[Vec<Act>]) -> Vec<Vec<Record>> {
             let mut timed: Vec<(u64, String)> = acts
                 .iter()
                 .map(|a| match a {
-                    Act::Join(s) => (*s, r#"{"action":"join","chatId":"r"}"#.to_owned()),
-                    Act::Leave(s) => (*s, r#"{"action":"leave","chatId":"r"}"#.to_owned()),
-                    Act::Say(s) => (
-                        *s,
-                        format!(r#"{{"action":"sendmessage","chatId":"r","message":"{i}-{s}"}}"#),
-                    ),
+                    Act::Join(s) => (*s, body("join", "")),
+                    Act::Leave(s) => (*s, body("leave", "")),
+                    Act::Say(s) => (*s, body("sendmessage", &format!("{i}-{s}"))),
                 })
                 .collect();
             timed.sort();
@@ -161,50 +158,49 @@ proptest! {
     }
 }
 
+/// A record of client `c{i}` on its connection `w{i}` (connected at `T0`), `s` seconds in: a
+/// `join` or `leave` of room `r`, or a message to it saying `say`.
+fn act(i: usize, s: u64, action: &str, say: &str) -> Record {
+    ws_message(&format!("w{i}"), T0, T0 + s * 1000, &body(action, say))
+}
+
+/// The body of a `join` or `leave` of room `r`, or of a message to it saying `say`.
+fn body(action: &str, say: &str) -> String {
+    match action {
+        "sendmessage" => format!(r#"{{"action":"sendmessage","chatId":"r","message":"{say}"}}"#),
+        other => format!(r#"{{"action":"{other}","chatId":"r"}}"#),
+    }
+}
+
+/// Two clients connected at `T0`, then `records`, folded in that order.
+fn delivered_after_connects(records: &[Record]) -> BTreeSet<(String, String)> {
+    let mut all = vec![ws_connect("w0", "c0", T0), ws_connect("w1", "c1", T0)];
+    all.extend_from_slice(records);
+    delivered(&all)
+}
+
 #[test]
 fn a_join_folded_before_an_earlier_message_does_not_receive_it() {
-    let (a, b) = ("w0", "w1");
-    let records = [
-        ws_connect(a, "c0", T0),
-        ws_connect(b, "c1", T0),
-        // c1 joins at +20 s; c0's message at +10 s is folded after it.
-        ws_message(b, T0, T0 + 20_000, r#"{"action":"join","chatId":"r"}"#),
-        ws_message(a, T0, T0 + 5_000, r#"{"action":"join","chatId":"r"}"#),
-        ws_message(
-            a,
-            T0,
-            T0 + 10_000,
-            r#"{"action":"sendmessage","chatId":"r","message":"early"}"#,
-        ),
-        ws_message(
-            a,
-            T0,
-            T0 + 30_000,
-            r#"{"action":"sendmessage","chatId":"r","message":"late"}"#,
-        ),
-    ];
-    let got = delivered(&records);
-    let want: BTreeSet<(String, String)> = [("late".to_owned(), "c1".to_owned())].into();
-    assert_eq!(got, want);
+    // c1 joins at +20 s; c0's message at +10 s is folded after it.
+    let got = delivered_after_connects(&[
+        act(1, 20, "join", ""),
+        act(0, 5, "join", ""),
+        act(0, 10, "sendmessage", "early"),
+        act(0, 30, "sendmessage", "late"),
+    ]);
+    assert_eq!(got, [("late".to_owned(), "c1".to_owned())].into());
 }
 
 #[test]
 fn a_leave_folded_before_an_earlier_message_does_not_keep_the_member_from_it() {
-    let (a, b) = ("w0", "w1");
-    let records = [
-        ws_connect(a, "c0", T0),
-        ws_connect(b, "c1", T0),
-        ws_message(b, T0, T0 + 1_000, r#"{"action":"join","chatId":"r"}"#),
-        // c1 leaves at +20 s, folded before c0's message at +10 s.
-        ws_message(b, T0, T0 + 20_000, r#"{"action":"leave","chatId":"r"}"#),
-        ws_message(
-            a,
-            T0,
-            T0 + 10_000,
-            r#"{"action":"sendmessage","chatId":"r","message":"before the leave"}"#,
-        ),
-    ];
-    let want: BTreeSet<(String, String)> =
-        [("before the leave".to_owned(), "c1".to_owned())].into();
-    assert_eq!(delivered(&records), want);
+    // c1 leaves at +20 s, folded before c0's message at +10 s.
+    let got = delivered_after_connects(&[
+        act(1, 1, "join", ""),
+        act(1, 20, "leave", ""),
+        act(0, 10, "sendmessage", "before the leave"),
+    ]);
+    assert_eq!(
+        got,
+        [("before the leave".to_owned(), "c1".to_owned())].into()
+    );
 }
