@@ -28,6 +28,7 @@ mod inline_str;
 pub mod key;
 pub mod lattice;
 mod membership;
+mod merge;
 mod needs;
 mod parts;
 pub mod presence;

@@ -81,7 +81,7 @@ impl Merge for Earlier {
     }
 }
 
-/// A room register map and its earlier writes, as a client's and a connection's entries keep them.
+/// Each room's latest membership write, as a client's and a connection's entries keep them.
 pub(crate) type Registers = VecMap<Lww<Membership>>;
 
 /// Joins a membership write for `room`: `rooms` keeps the latest write, and the one it does not

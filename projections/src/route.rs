@@ -30,13 +30,13 @@ pub(crate) fn chat(
         .room_state(room)
         .into_iter()
         .flat_map(|r| r.members_around(sent_at))
-        .filter(|(m, register)| match world.client_state(m) {
+        .filter(|(m, _)| Some(*m) != sender_client)
+        .map(|(m, register)| (m, register, world.client_state(m)))
+        .filter(|(_, register, state)| match state {
             Some(c) => c.member_at(room, sent_at, Some(register)),
             None => register.value.is_joined() && register.ts <= sent_at,
-        })
-        .map(|(m, _)| m);
-    for member in members.filter(|m| Some(*m) != sender_client) {
-        let state = world.client_state(member);
+        });
+    for (member, _, state) in members {
         let sockets: Vec<&str> = state
             .into_iter()
             .flat_map(|c| c.live_connections(now, config.connection_max_age_ms))

@@ -1,7 +1,7 @@
 //! [`World`]: the projections, cut into keyed entries. Its methods are written beside what they
 //! do: folding records (`fold`), what a record needs loaded (`needs`), noting what changed
-//! (`dirty`), compacting and handing out changed entries (`compact`); here are the entries,
-//! loading them and reading them.
+//! (`dirty`), compacting and handing out changed entries (`compact`), joining two worlds
+//! (`merge`); here are the entries, loading them and reading them.
 //!
 //! A world is either *complete* ([`World::in_memory`]: it holds everything there is, as in replay
 //! and tests) or *partial* ([`World::new`]: backed by a store). A partial world asks for the
@@ -72,13 +72,14 @@ impl World {
         self
     }
 
-    /// This partial world's store keeps no `watermark` entry, which every batch would write: the
-    /// fold's now is the newest time of the records this world folds and of the clients and
-    /// connections it loads (their newest AWS-stamped records: `ClientState::stamped_at`), so a batch's now is at most the stream's and
-    /// at least that of every entry it touches. A world that loads a whole table derives the
-    /// stream's newest event time, which is what a complete fold of the stream has. Compaction
-    /// at an earlier now keeps more, and a connection is live at an earlier now if it is live
-    /// at a later one, so what the views say at the stream's now is the same.
+    /// This partial world's store keeps no `watermark` entry, which every batch would write:
+    /// the fold's now is the newest time of the records this world folds and of the clients and
+    /// connections it loads (their newest AWS-stamped records: `ClientState::stamped_at`), so a
+    /// batch's now is at most the stream's and at least that of every entry it touches. A world
+    /// that loads a whole table derives the stream's newest event time, which is what a complete
+    /// fold of the stream has. Compaction at an earlier now keeps more, and a connection is live
+    /// at an earlier now if it is live at a later one, so what the views say at the stream's now
+    /// is the same.
     pub fn clock_from_entries(mut self) -> Self {
         self.clock_from_entries = true;
         self.watermark = Some(0);
