@@ -6,7 +6,8 @@
 use clap::Args;
 use projections::{Config, TopicPattern};
 
-/// How records are folded: which subscriptions are chat rooms, and the presence rule's horizon.
+/// How records are folded: which subscriptions are chat rooms, the presence rule's horizon, and
+/// how much of each room's messages memberships processed late catch up on.
 #[derive(Debug, Clone, Args)]
 pub struct FoldFlags {
     /// IoT topics that are chat-room memberships; `+` matches one level, `{chatId}` names the
@@ -20,6 +21,17 @@ pub struct FoldFlags {
     #[arg(long, value_name = "DURATION", default_value = "30m",
           env = "PRESENCE_RESET_HORIZON", value_parser = parse_duration_ms)]
     pub reset_horizon: u64,
+
+    /// How long a room's message history keeps a message after the room's newest (e.g. `10m`):
+    /// a `join` or a subscription processed after later messages catches up on those it holds.
+    #[arg(long, value_name = "DURATION", default_value = "10m",
+          env = "PRESENCE_HISTORY", value_parser = parse_duration_ms)]
+    pub history: u64,
+
+    /// How many messages a room's history keeps at most (0 keeps none: no catch-up).
+    #[arg(long, value_name = "N", default_value_t = projections::config::DEFAULT_HISTORY_MAX,
+          env = "PRESENCE_HISTORY_MAX", value_parser = parse_history_max)]
+    pub history_max: usize,
 }
 
 impl FoldFlags {
@@ -28,8 +40,26 @@ impl FoldFlags {
         Config {
             reset_horizon_ms: self.reset_horizon,
             chat_topic: self.chat_topic.clone(),
+            history_ms: self.history,
+            history_max: self.history_max,
             ..Config::default()
         }
+    }
+}
+
+/// The most messages a room's history may keep: a catch-up reads at most this many.
+pub const HISTORY_MAX_LIMIT: usize = 10_000;
+
+/// Parses a history length in messages, at most [`HISTORY_MAX_LIMIT`].
+///
+/// # Errors
+/// A message saying what the number must be.
+pub fn parse_history_max(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n <= HISTORY_MAX_LIMIT => Ok(n),
+        _ => Err(format!(
+            "{s:?}: expected a whole number from 0 to {HISTORY_MAX_LIMIT}"
+        )),
     }
 }
 
@@ -81,5 +111,13 @@ mod tests {
         assert!(parse_duration_ms("30").is_err());
         assert!(parse_duration_ms("m").is_err());
         assert!(parse_duration_ms("5 weeks").is_err());
+    }
+
+    #[test]
+    fn a_history_keeps_at_most_the_limit() {
+        assert_eq!(parse_history_max("0"), Ok(0));
+        assert_eq!(parse_history_max("1000"), Ok(1000));
+        assert!(parse_history_max("10001").is_err());
+        assert!(parse_history_max("-1").is_err());
     }
 }

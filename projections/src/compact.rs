@@ -126,9 +126,16 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> Option<usize> {
             Some(members.len())
         }
         // A member is one register, with nothing to forget: a left one a retention old is
-        // forgotten with its room, and a store that keeps members apart expires it.
-        Key::Member { .. } | Key::Subscriber { .. } | Key::InLobby(_) | Key::Watcher { .. } => {
-            world.entry_ref(key).map(|_| 1)
+        // forgotten with its room, and a store that keeps members apart expires it. A message
+        // is forgotten with its history, or expired by its store.
+        Key::Member { .. }
+        | Key::Subscriber { .. }
+        | Key::InLobby(_)
+        | Key::Watcher { .. }
+        | Key::Message { .. } => world.entry_ref(key).map(|_| 1),
+        Key::History { room, .. } => {
+            let config = &world.config;
+            Some(world.histories.get_mut(room.as_str())?.bound(config))
         }
         Key::Device(id) => {
             let conns = &world.conns;

@@ -21,6 +21,15 @@ pub struct Config {
     /// assumes no record about a client or room arrives later than this behind its newest
     /// event: Kinesis keeps records 24 hours by default, so no retry can bring back an older one.
     pub tombstone_retention_ms: u64,
+    /// How long a room's message history keeps a message after it was sent (ms, in event
+    /// time): a membership folded later than this behind a message it precedes does not catch
+    /// up on it. (Absent from settings written before it existed: the default.)
+    #[serde(default = "default_history_ms")]
+    pub history_ms: u64,
+    /// How many messages a room's history keeps at most, the newest; 0 keeps none, and no
+    /// membership catches up.
+    #[serde(default = "default_history_max")]
+    pub history_max: usize,
 }
 
 /// 30 minutes.
@@ -29,6 +38,10 @@ pub const DEFAULT_RESET_HORIZON_MS: u64 = 30 * 60 * 1000;
 pub const DEFAULT_CONNECTION_MAX_AGE_MS: u64 = 2 * 60 * 60 * 1000;
 /// 24 hours.
 pub const DEFAULT_TOMBSTONE_RETENTION_MS: u64 = 24 * 60 * 60 * 1000;
+/// 10 minutes.
+pub const DEFAULT_HISTORY_MS: u64 = 10 * 60 * 1000;
+/// A thousand messages.
+pub const DEFAULT_HISTORY_MAX: usize = 1000;
 /// Seed 000's chat topics: `{app}/{user}/chat/{chatId}`.
 pub const DEFAULT_CHAT_TOPIC: &str = "+/+/chat/{chatId}";
 
@@ -48,8 +61,18 @@ impl Default for Config {
             chat_topic: TopicPattern::default(),
             connection_max_age_ms: DEFAULT_CONNECTION_MAX_AGE_MS,
             tombstone_retention_ms: DEFAULT_TOMBSTONE_RETENTION_MS,
+            history_ms: DEFAULT_HISTORY_MS,
+            history_max: DEFAULT_HISTORY_MAX,
         }
     }
+}
+
+fn default_history_ms() -> u64 {
+    DEFAULT_HISTORY_MS
+}
+
+fn default_history_max() -> usize {
+    DEFAULT_HISTORY_MAX
 }
 
 /// Why a chat-topic pattern was rejected.

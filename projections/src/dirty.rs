@@ -2,6 +2,7 @@
 //! the bookkeeping the fold does as it changes entries, and the list of keys it becomes.
 
 use crate::client::{ConnSummary, Listed};
+use crate::history::Message;
 use crate::id::{Id, Lookup, Set};
 use crate::key::Key;
 use crate::lattice::{Lww, Membership};
@@ -25,6 +26,7 @@ pub(crate) struct Dirty {
     /// each whole once costs less than capturing every part, which such a store would only
     /// join back into its whole.
     rooms: Set,
+    histories: Set,
     devices: Set,
     lobby: bool,
     watermark: bool,
@@ -119,6 +121,19 @@ impl World {
         }
     }
 
+    /// Lists a message added to a room's history; in a world whose store keeps histories
+    /// whole, the history.
+    pub(crate) fn mark_message(&mut self, room: &str, message: &Message) {
+        if self.complete {
+            return;
+        }
+        if self.parts_apart {
+            self.dirty.parts.message(room, message);
+        } else {
+            mark(&mut self.dirty.histories, room);
+        }
+    }
+
     /// The keys of the entries changed since the last call, in key order, forgetting them:
     /// [`World::take_dirty`] compacts what this lists.
     pub(crate) fn take_changed(&mut self) -> Vec<Key> {
@@ -138,6 +153,10 @@ impl World {
         keys.extend(sorted(dirty.clients).map(Key::Client));
         keys.extend(sorted(dirty.conns.into_iter().collect()).map(Key::Connection));
         keys.extend(sorted(dirty.rooms.into_iter().collect()).map(Key::Room));
+        keys.extend(
+            sorted(dirty.histories.into_iter().collect())
+                .map(|room| Key::History { room, since: 0 }),
+        );
         keys.extend(sorted(dirty.devices.into_iter().collect()).map(Key::Device));
         if dirty.lobby {
             keys.push(Key::Lobby);

@@ -1,6 +1,7 @@
 //! Folding records into the world: each record merges in the little state it alone implies.
 
 use crate::client::ConnSummary;
+use crate::history::Message;
 use crate::id::Lookup;
 use crate::lattice::{Lww, Membership, Merge};
 use crate::parts::Via;
@@ -26,10 +27,7 @@ impl World {
             self.mark_watermark();
         }
         match record {
-            Record::Lifecycle(e) => {
-                lifecycle(self, e);
-                Vec::new()
-            }
+            Record::Lifecycle(e) => lifecycle(self, e),
             Record::WebSocket(ws) => websocket(self, ws, record),
             Record::Telemetry(t) => crate::route::telemetry(self, t, record.event_id()),
             Record::ConnectionGone(g) => {
@@ -104,8 +102,8 @@ impl World {
 }
 
 /// An IoT lifecycle event: the client's session record, and room memberships for subscriptions
-/// to chat topics. Lifecycle events cause no deliveries.
-pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) {
+/// to chat topics. Its only deliveries are those a subscription folded late catches up on.
+pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) -> Vec<Delivery> {
     let ts = event.timestamp();
     let client_id = event.client_id();
     match event {
@@ -142,6 +140,16 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) {
                     rooms.push(room);
                 }
             }
+            // Most of a stream is lifecycle events, and many worlds hold no message to catch
+            // up on: skip the comparison there.
+            let catching_up = !world.histories.is_empty() && !rooms.is_empty();
+            let turns: SmallVec<[Vec<_>; 4]> = match catching_up {
+                true => rooms
+                    .iter()
+                    .map(|room| world.membership_turn(room, client_id, ts))
+                    .collect(),
+                false => SmallVec::new(),
+            };
             let client = world.client_stamped(client_id, ts);
             let s = client.sessions.get_or_insert(&sub.session_identifier);
             s.last_ts = s.last_ts.max(ts);
@@ -156,6 +164,14 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) {
             for (room, client_changed) in rooms.iter().zip(changed) {
                 subscription(world, room, client_id, &write, client_changed);
             }
+            if !catching_up {
+                return Vec::new();
+            }
+            let mut owed = Vec::new();
+            for (room, before) in rooms.iter().zip(turns) {
+                owed.extend(world.catch_up(room, client_id, ts, &before));
+            }
+            return owed;
         }
         Lifecycle::ConnectFailed(f) => {
             let reason = f
@@ -169,6 +185,7 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) {
             );
         }
     }
+    Vec::new()
 }
 
 /// The room's side of a subscription's membership write. The `subscriber#` part written is the
@@ -269,6 +286,16 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
     let ts = ws.request_time_epoch;
     let id = ws.connection_id.as_str();
     let action = ws.action();
+    // A membership write may change whether its client was a member at messages of the room's
+    // history: how it was before, to compare after.
+    let turn = match &action {
+        Action::Join { chat_id } | Action::Leave { chat_id } => world
+            .conns
+            .get(id)
+            .and_then(|c| c.summary.client_id.as_deref())
+            .map(|client| world.membership_turn(chat_id, client, ts)),
+        _ => None,
+    };
     let summary_changed = {
         let conn = world.conns.entry_ref(id).or_default();
         // The summary's times, to tell whether this record changed it (a new client id is seen
@@ -347,7 +374,8 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
                     },
                 );
                 membership(world, &chat_id, &client, &write, ts);
-                Vec::new()
+                let before = turn.unwrap_or_default();
+                world.catch_up(&chat_id, &client, ts, &before)
             }
             None => crate::route::usage(
                 world,
@@ -360,14 +388,17 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
         Action::SendMessage {
             message,
             chat_id: Some(room),
-        } => crate::route::chat(
-            world,
-            ws,
-            client.as_deref(),
-            &room,
-            &message,
-            record.event_id(),
-        ),
+        } => {
+            let sent = Message {
+                sent_at: ts,
+                event_id: record.event_id(),
+                connection_id: ws.connection_id.clone(),
+                message,
+            };
+            let deliveries = crate::route::chat(world, &room, &sent);
+            world.remember(&room, &sent);
+            deliveries
+        }
         Action::SendMessage {
             message,
             chat_id: None,

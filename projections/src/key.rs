@@ -1,6 +1,7 @@
 //! Keys and entries: how the world is cut into items a store can load and write one at a time.
 //! The names are the DynamoDB `pk`s of DESIGN.md section 5.
 
+use crate::history::{History, Message};
 use crate::lattice::{Lww, Membership, Merge};
 use crate::{ClientState, ConnSummary, ConnectionState, DeviceState, LobbyState, RoomState};
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,18 @@ pub enum Key {
         /// The watching connection.
         connection: String,
     },
+    /// One message of a room's history (`room#{chatId}`, `timeline#{sentAt}#{eventId}`):
+    /// written once, by the shard of the message's sender, never loaded on its own (a driver
+    /// loads a room's history since a time: [`Key::History`]). A store expires it after the
+    /// history's length ([`Config::history_ms`](crate::Config::history_ms)).
+    Message {
+        /// The room.
+        room: String,
+        /// When it was sent (ms).
+        sent_at: u64,
+        /// The `sendmessage` record's id.
+        event_id: schemas::EventId,
+    },
     /// `client#{clientId}`.
     Client(String),
     /// `conn#{connectionId}`.
@@ -57,6 +70,17 @@ pub enum Key {
     /// to a store that keeps rooms whole (not [`World::parts_apart`](crate::World::parts_apart)),
     /// the room.
     Room(String),
+    /// `history#{chatId}`: a room's message history, the messages sent at or after `since` (ms;
+    /// 0 for all of it). A store that keeps histories whole loads and writes all of it whatever
+    /// `since` says; a DynamoDB table loads the newest
+    /// [`Config::history_max`](crate::Config::history_max) messages since `since` of the room's
+    /// partition (a `Query`), and a batch writes it a message at a time ([`Key::Message`]).
+    History {
+        /// The room.
+        room: String,
+        /// Only the messages sent at or after this are asked for.
+        since: u64,
+    },
     /// `device#{deviceId}`: the connections that listed the device. A driver loads it whole (a
     /// DynamoDB `Query` of its partition); a batch writes it a watcher at a time
     /// ([`Key::Watcher`]), or whole, as a room.
@@ -84,6 +108,10 @@ pub enum Entry {
     Summary(ConnSummary),
     /// For [`Key::Watcher`]: when the connection last listed the device (ms).
     ListedAt(u64),
+    /// For [`Key::Message`].
+    Message(Message),
+    /// For [`Key::History`].
+    History(History),
     /// For [`Key::Device`].
     Device(DeviceState),
     /// For [`Key::Lobby`].
@@ -110,6 +138,10 @@ pub enum EntryRef<'a> {
     Summary(&'a ConnSummary),
     /// See [`Entry::ListedAt`].
     ListedAt(u64),
+    /// See [`Entry::Message`].
+    Message(&'a Message),
+    /// See [`Entry::History`].
+    History(&'a History),
     /// See [`Entry::Device`].
     Device(&'a DeviceState),
     /// See [`Entry::Lobby`].
@@ -128,6 +160,8 @@ impl EntryRef<'_> {
             EntryRef::Member(m) => Entry::Member(m.clone()),
             EntryRef::Summary(s) => Entry::Summary(s.clone()),
             EntryRef::ListedAt(t) => Entry::ListedAt(t),
+            EntryRef::Message(m) => Entry::Message(m.clone()),
+            EntryRef::History(h) => Entry::History(h.clone()),
             EntryRef::Device(s) => Entry::Device(s.clone()),
             EntryRef::Lobby(s) => Entry::Lobby(s.clone()),
             EntryRef::Watermark(w) => Entry::Watermark(w),
@@ -145,6 +179,8 @@ impl Entry {
             Entry::Member(m) => EntryRef::Member(m),
             Entry::Summary(s) => EntryRef::Summary(s),
             Entry::ListedAt(t) => EntryRef::ListedAt(*t),
+            Entry::Message(m) => EntryRef::Message(m),
+            Entry::History(h) => EntryRef::History(h),
             Entry::Device(s) => EntryRef::Device(s),
             Entry::Lobby(s) => EntryRef::Lobby(s),
             Entry::Watermark(w) => EntryRef::Watermark(*w),
@@ -166,6 +202,14 @@ impl fmt::Display for Key {
             Key::Watcher { device, connection } => {
                 write!(f, "device#{device} watcher#{connection}")
             }
+            // Zero-padded, so that a message's sort key orders by time.
+            Key::Message {
+                room,
+                sent_at,
+                event_id,
+            } => write!(f, "room#{room} timeline#{sent_at:013}#{event_id}"),
+            Key::History { room, since: 0 } => write!(f, "history#{room}"),
+            Key::History { room, since } => write!(f, "history#{room} since {since}"),
             Key::Device(id) => write!(f, "device#{id}"),
             Key::Lobby => f.write_str("lobby"),
             Key::Watermark => f.write_str("watermark"),
@@ -181,16 +225,37 @@ impl Key {
             Key::Member { room, .. } | Key::Subscriber { room, .. } => Key::Room(room.clone()),
             Key::InLobby(_) => Key::Lobby,
             Key::Watcher { device, .. } => Key::Device(device.clone()),
+            Key::Message { room, .. } => Key::History {
+                room: room.clone(),
+                since: 0,
+            },
             key => key.clone(),
         }
     }
 
+    /// The key a store that keeps entries whole stores this one under: a room's history since
+    /// any time is the whole history ([`Key::History`] since 0); any other key itself. Such a
+    /// store answers a history since a time with all of it, which holds the messages asked for.
+    pub fn stored(&self) -> std::borrow::Cow<'_, Key> {
+        match self {
+            Key::History { room, since } if *since > 0 => std::borrow::Cow::Owned(Key::History {
+                room: room.clone(),
+                since: 0,
+            }),
+            key => std::borrow::Cow::Borrowed(key),
+        }
+    }
+
     /// Whether this is a part of a whole entry: a room's member or subscriber, a connection of
-    /// the lobby, or a device's watcher.
+    /// the lobby, a device's watcher, or a message of a room's history.
     pub fn is_part(&self) -> bool {
         matches!(
             self,
-            Key::Member { .. } | Key::Subscriber { .. } | Key::InLobby(_) | Key::Watcher { .. }
+            Key::Member { .. }
+                | Key::Subscriber { .. }
+                | Key::InLobby(_)
+                | Key::Watcher { .. }
+                | Key::Message { .. }
         )
     }
 
@@ -229,6 +294,14 @@ impl Key {
                 *listed = (*listed).max(*at);
                 Some(Entry::Device(device))
             }
+            (Key::Message { .. }, Entry::Message(m)) => {
+                let mut history = match whole {
+                    Some(Entry::History(history)) => history,
+                    _ => History::default(),
+                };
+                history.add(m);
+                Some(Entry::History(history))
+            }
             _ => None,
         }
     }
@@ -245,7 +318,7 @@ impl Key {
 /// A string that is not a key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "not a projection key: {0:?} (expected client#, conn#, room#, device#, lobby or watermark)"
+    "not a projection key: {0:?} (expected client#, conn#, room#, history#, device#, lobby or watermark)"
 )]
 pub struct KeyError(pub String);
 
@@ -267,6 +340,7 @@ impl FromStr for Key {
             "conn" => Ok(Key::Connection(id)),
             "room" => Ok(Key::Room(id)),
             "device" => Ok(Key::Device(id)),
+            "history" => Ok(Key::History { room: id, since: 0 }),
             _ => Err(KeyError(s.to_owned())),
         }
     }
@@ -283,6 +357,10 @@ mod tests {
             Key::Connection("c=".into()),
             Key::Room("42".into()),
             Key::Device("d1".into()),
+            Key::History {
+                room: "r 1".into(),
+                since: 0,
+            },
             Key::Lobby,
             Key::Watermark,
         ] {

@@ -12,7 +12,8 @@
 //!   a room, a device or the lobby one member, watcher or connection at a time.
 //! - [`world`]: the entries together; `fold`: folding records into them; `id`: ids as maps hold them.
 //! - [`batch`]: the batch protocol, sans I/O: what a process loads and writes around the fold.
-//! - [`route`]: who gets a message and how (socket, MQTT, push); [`delivery`]: what is sent.
+//! - [`route`]: who gets a message and how (socket, MQTT, push); [`delivery`]: what is sent;
+//!   [`history`]: rooms' recent messages, which memberships folded late catch up on.
 //! - [`view`]: the client projection readers see; `compact`: bounding state without changing it.
 
 pub mod batch;
@@ -23,6 +24,7 @@ pub mod connection;
 pub mod delivery;
 mod dirty;
 mod fold;
+pub mod history;
 mod id;
 mod inline_str;
 pub mod key;
@@ -44,6 +46,7 @@ pub use client::{ClientState, ConnSummary};
 pub use config::{Config, PatternError, TopicPattern};
 pub use connection::{ConnectionState, DeviceState, LobbyState, RoomState};
 pub use delivery::{Channel, Delivery};
+pub use history::{History, Message};
 pub use key::{Entry, EntryRef, Key, KeyError};
 pub use lattice::{Lww, Membership, Merge, Min};
 pub use presence::PresenceDecision;

@@ -30,6 +30,14 @@ impl World {
         join_into(&mut self.clients, other.clients);
         join_into(&mut self.conns, other.conns);
         join_into(&mut self.rooms, other.rooms);
+        join_into(&mut self.histories, other.histories);
+        // A history keeps only its recent messages, as folding both sides' records would.
+        if self.complete {
+            for history in self.histories.values_mut() {
+                history.bound(&self.config);
+            }
+        }
+        self.late_leaves += other.late_leaves;
         join_into(&mut self.devices, other.devices);
         match (self.lobby.as_mut(), other.lobby) {
             (Some(mine), Some(theirs)) => mine.join(&theirs),

@@ -42,6 +42,16 @@ impl World {
                         .filter_map(|t| self.config.chat_topic.room_of(t));
                     want.extend(rooms.map(|r| Key::Room(r.to_owned())));
                 }
+                if let schemas::Lifecycle::Subscribed(s) | schemas::Lifecycle::Unsubscribed(s) = e {
+                    let rooms = s
+                        .topics
+                        .iter()
+                        .filter_map(|t| self.config.chat_topic.room_of(t));
+                    for room in rooms {
+                        want.extend(self.history_key(room, e.timestamp()));
+                        want.extend(self.senders_since(room, e.timestamp()));
+                    }
+                }
             }
             Record::WebSocket(ws) => {
                 want.push(Key::Connection(ws.connection_id.clone()));
@@ -70,6 +80,10 @@ impl World {
                             let members = state.members_around(ws.request_time_epoch);
                             want.extend(members.map(|(m, _)| Key::Client(m.to_owned())));
                         }
+                        // A store that keeps histories whole writes the message into it.
+                        if !self.parts_apart {
+                            want.extend(self.history_key(&room, 0));
+                        }
                         want.push(Key::Room(room));
                     }
                     // A message without a room goes to every connection of the lobby.
@@ -78,6 +92,8 @@ impl World {
                         want.extend(devices.into_iter().map(Key::Device))
                     }
                     Action::Join { chat_id } | Action::Leave { chat_id } => {
+                        want.extend(self.history_key(&chat_id, ws.request_time_epoch));
+                        want.extend(self.senders_since(&chat_id, ws.request_time_epoch));
                         want.push(Key::Room(chat_id))
                     }
                     _ => {}
@@ -106,17 +122,56 @@ impl World {
         want
     }
 
+    /// The history a membership write at `t` of `room` compares (see `history`): the messages
+    /// after `t`, or, from a store that keeps histories whole, all of them. None when rooms
+    /// keep no history.
+    fn history_key(&self, room: &str, t: u64) -> Option<Key> {
+        (self.config.history_max > 0).then(|| Key::History {
+            room: room.to_owned(),
+            since: if self.parts_apart { t } else { 0 },
+        })
+    }
+
+    /// The connections that sent the recent messages of `room` since `t`: a membership write
+    /// at `t` tells their clients, who do not receive their own messages, from the others.
+    fn senders_since(&self, room: &str, t: u64) -> impl Iterator<Item = Key> + '_ {
+        self.recent_since(room, t)
+            .iter()
+            .map(|m| Key::Connection(m.connection_id.clone()))
+    }
+
+    fn recent_since(&self, room: &str, t: u64) -> &[crate::history::Message] {
+        match self.histories.get(room) {
+            Some(history) => history.recent_since(&self.config, t),
+            None => &[],
+        }
+    }
+
+    /// Whether the history [`World::history_key`] names is loaded, without allocating its key.
+    fn history_loaded(&self, room: &str, t: u64) -> bool {
+        let since = if self.parts_apart { t } else { 0 };
+        self.config.history_max == 0
+            || self.complete
+            || self
+                .history_since
+                .get(room)
+                .is_some_and(|loaded| *loaded <= since)
+    }
+
     /// Whether everything a lifecycle event reads is loaded: the watermark, its client, and the
-    /// rooms of its chat topics.
+    /// rooms and histories of its chat topics.
     fn lifecycle_loaded(&self, e: &schemas::Lifecycle) -> bool {
         let rooms_loaded = match e {
-            _ if self.parts_apart => true,
             schemas::Lifecycle::Subscribed(s) | schemas::Lifecycle::Unsubscribed(s) => {
                 s.topics.iter().all(|t| {
-                    self.config
-                        .chat_topic
-                        .room_of(t)
-                        .is_none_or(|r| self.rooms.contains_key(r))
+                    self.config.chat_topic.room_of(t).is_none_or(|r| {
+                        (self.parts_apart || self.rooms.contains_key(r))
+                            && self.history_loaded(r, e.timestamp())
+                            && self
+                                .recent_since(r, e.timestamp())
+                                .iter()
+                                .all(|m| self.conns.contains_key(m.connection_id.as_str()))
+                    })
                 })
             }
             _ => true,

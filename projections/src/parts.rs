@@ -1,5 +1,6 @@
-//! Parts: what a world writes of a room, of the lobby or of a device, one member, connection or
-//! watcher at a time ([`Key::Member`], [`Key::Subscriber`], [`Key::InLobby`], [`Key::Watcher`]).
+//! Parts: what a world writes of a room, of the lobby, of a device or of a room's history, one
+//! member, connection, watcher or message at a time ([`Key::Member`], [`Key::Subscriber`],
+//! [`Key::InLobby`], [`Key::Watcher`], [`Key::Message`]).
 //!
 //! A room, the lobby or a device is loaded whole and written a part at a time, so that no write
 //! grows with it and writers of different parts never conflict. Each part's value is captured when it
@@ -8,10 +9,12 @@
 //! summary: [`World::parts_apart`](crate::World::parts_apart)).
 
 use crate::client::ConnSummary;
+use crate::history::Message;
 use crate::id::{Id, Map};
 use crate::key::{EntryRef, Key};
 use crate::lattice::{Lww, Membership};
 use rustc_hash::FxBuildHasher;
+use schemas::EventId;
 
 /// How a room membership was written, which says who may write it ([`Key::Member`],
 /// [`Key::Subscriber`]).
@@ -32,6 +35,8 @@ pub(crate) struct Parts {
     lobby: Map<ConnSummary>,
     /// Watchers: (device, connection) to when the connection last listed the device.
     watchers: hashbrown::HashMap<(Id, Id), u64, FxBuildHasher>,
+    /// Messages of rooms' histories: (room, sent at, event id) to the message.
+    messages: hashbrown::HashMap<(Id, u64, EventId), Message, FxBuildHasher>,
 }
 
 impl Parts {
@@ -59,7 +64,16 @@ impl Parts {
             .insert((device.into(), connection.into()), listed_at);
     }
 
-    /// The keys, in `Key`'s order: members, subscribers, connections of the lobby, watchers.
+    /// Lists a message of a room's history.
+    pub(crate) fn message(&mut self, room: &str, message: &Message) {
+        self.messages.insert(
+            (room.into(), message.sent_at, message.event_id),
+            message.clone(),
+        );
+    }
+
+    /// The keys, in `Key`'s order: members, subscribers, connections of the lobby, watchers,
+    /// messages.
     pub(crate) fn keys(&self) -> Vec<Key> {
         let mut members: Vec<(Via, &Id, &Id)> = self
             .members
@@ -84,9 +98,19 @@ impl Parts {
                 device: device.to_string(),
                 connection: connection.to_string(),
             });
+        let mut messages: Vec<&(Id, u64, EventId)> = self.messages.keys().collect();
+        messages.sort_unstable();
+        let messages = messages
+            .into_iter()
+            .map(|(room, sent_at, event_id)| Key::Message {
+                room: room.to_string(),
+                sent_at: *sent_at,
+                event_id: *event_id,
+            });
         members
             .chain(lobby.into_iter().map(|id| Key::InLobby(id.to_string())))
             .chain(watchers)
+            .chain(messages)
             .collect()
     }
 
@@ -105,6 +129,14 @@ impl Parts {
                 .watchers
                 .get(&(Id::from(device.as_str()), Id::from(connection.as_str())))
                 .map(|at| EntryRef::ListedAt(*at)),
+            Key::Message {
+                room,
+                sent_at,
+                event_id,
+            } => self
+                .messages
+                .get(&(Id::from(room.as_str()), *sent_at, *event_id))
+                .map(EntryRef::Message),
             _ => None,
         }
     }

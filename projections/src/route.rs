@@ -2,99 +2,150 @@
 //! deliveries a message causes.
 
 use crate::delivery::{Channel, Delivery};
+use crate::history::Message;
 use crate::world::World;
+use crate::ClientState;
 use schemas::{EventId, Telemetry, WebSocketRecord};
 use serde_json::json;
 use std::collections::BTreeSet;
 
 /// A chat message to a room: each member of the room when it was sent, in event time
-/// ([`ClientState::member_at`](crate::ClientState::member_at)), but the sender, gets it by socket
-/// when a socket reaches them (a live WebSocket connection, or an IoT session subscribed to the
-/// room's topic, where one MQTT publish per topic reaches every subscriber), and by push
-/// otherwise.
-pub(crate) fn chat(
-    world: &World,
-    sender: &WebSocketRecord,
-    sender_client: Option<&str>,
-    room: &str,
-    message: &serde_json::Value,
-    event_id: EventId,
-) -> Vec<Delivery> {
-    let payload = message_payload(event_id, sender, sender_client, Some(room), message);
-    let config = world.config();
-    let now = world.watermark();
+/// ([`ClientState::member_at`](crate::ClientState::member_at)), but the sender, gets it as
+/// [`reach`] decides.
+pub(crate) fn chat(world: &World, room: &str, sent: &Message) -> Vec<Delivery> {
+    let sender = world.sender_of(sent);
+    let payload = chat_payload(sent, sender, room);
     let mut out = Vec::new();
     let mut topics = BTreeSet::new();
-    let sent_at = sender.request_time_epoch;
     let members = world
         .room_state(room)
         .into_iter()
-        .flat_map(|r| r.members_around(sent_at))
-        .filter(|(m, _)| Some(*m) != sender_client)
+        .flat_map(|r| r.members_around(sent.sent_at))
+        .filter(|(m, _)| Some(*m) != sender)
         .map(|(m, register)| (m, register, world.client_state(m)))
         .filter(|(_, register, state)| match state {
-            Some(c) => c.member_at(room, sent_at, Some(register)),
-            None => register.value.is_joined() && register.ts <= sent_at,
+            Some(c) => c.member_at(room, sent.sent_at, Some(register)),
+            None => register.value.is_joined() && register.ts <= sent.sent_at,
         });
     for (member, _, state) in members {
-        let sockets: Vec<&str> = state
-            .into_iter()
-            .flat_map(|c| c.live_connections(now, config.connection_max_age_ms))
-            .filter(|c| *c != sender.connection_id)
-            .collect();
-        let session = state
-            .and_then(|c| crate::presence::current_session(&c.sessions, config.reset_horizon_ms));
-        let mqtt: Vec<&str> = session
-            .filter(|(_, s)| s.is_open())
-            .into_iter()
-            .flat_map(|(_, s)| s.active_topics())
-            .filter(|t| config.chat_topic.room_of(t) == Some(room))
-            .collect();
-        if sockets.is_empty() && mqtt.is_empty() {
-            // The channel names the client already; a second `clientId` would repeat the key.
-            let channel = Channel::Push {
-                client_id: member.to_owned(),
-            };
-            out.push(Delivery::new(event_id, channel, None, payload.clone()));
-            continue;
-        }
-        for connection_id in sockets {
-            let channel = Channel::WebSocket {
-                connection_id: connection_id.to_owned(),
-            };
-            out.push(Delivery::new(
-                event_id,
-                channel,
-                Some(member.to_owned()),
-                payload.clone(),
-            ));
-        }
-        topics.extend(mqtt);
+        reach(
+            world,
+            member,
+            state,
+            room,
+            sent,
+            &payload,
+            &mut out,
+            &mut topics,
+        );
     }
-    for topic in topics {
+    out.extend(publish(topics, sent, payload));
+    out
+}
+
+/// A message of `room`'s history to one client catching up on it: as [`chat`] would have
+/// delivered it to that client, reached as it is now.
+pub(crate) fn to_member(
+    world: &World,
+    member: &str,
+    room: &str,
+    sent: &Message,
+    out: &mut Vec<Delivery>,
+) {
+    let payload = chat_payload(sent, world.sender_of(sent), room);
+    let mut topics = BTreeSet::new();
+    let state = world.client_state(member);
+    reach(world, member, state, room, sent, &payload, out, &mut topics);
+    // One publish reaches every subscriber of a topic: it has the id of the live publish, so a
+    // subscriber the live one reached is not sent it twice.
+    out.extend(publish(topics, sent, payload));
+}
+
+/// How a chat message reaches one member: by socket when a socket reaches them (a live
+/// WebSocket connection, or an IoT session subscribed to the room's topic, added to `topics`:
+/// one MQTT publish per topic reaches every subscriber), and by push otherwise.
+#[allow(clippy::too_many_arguments)]
+fn reach<'w>(
+    world: &'w World,
+    member: &str,
+    state: Option<&'w ClientState>,
+    room: &str,
+    sent: &Message,
+    payload: &serde_json::Value,
+    out: &mut Vec<Delivery>,
+    topics: &mut BTreeSet<&'w str>,
+) {
+    let config = world.config();
+    let now = world.watermark();
+    let sockets: Vec<&str> = state
+        .into_iter()
+        .flat_map(|c| c.live_connections(now, config.connection_max_age_ms))
+        .filter(|c| *c != sent.connection_id)
+        .collect();
+    let session =
+        state.and_then(|c| crate::presence::current_session(&c.sessions, config.reset_horizon_ms));
+    let mqtt: Vec<&str> = session
+        .filter(|(_, s)| s.is_open())
+        .into_iter()
+        .flat_map(|(_, s)| s.active_topics())
+        .filter(|t| config.chat_topic.room_of(t) == Some(room))
+        .collect();
+    if sockets.is_empty() && mqtt.is_empty() {
+        // The channel names the client already; a second `clientId` would repeat the key.
+        let channel = Channel::Push {
+            client_id: member.to_owned(),
+        };
+        out.push(Delivery::new(sent.event_id, channel, None, payload.clone()));
+        return;
+    }
+    for connection_id in sockets {
+        let channel = Channel::WebSocket {
+            connection_id: connection_id.to_owned(),
+        };
+        out.push(Delivery::new(
+            sent.event_id,
+            channel,
+            Some(member.to_owned()),
+            payload.clone(),
+        ));
+    }
+    topics.extend(mqtt);
+}
+
+/// One MQTT publish of a chat message per topic.
+fn publish<'a>(
+    topics: BTreeSet<&'a str>,
+    sent: &'a Message,
+    payload: serde_json::Value,
+) -> impl Iterator<Item = Delivery> + 'a {
+    topics.into_iter().map(move |topic| {
         let channel = Channel::Mqtt {
             topic: topic.to_owned(),
         };
-        out.push(Delivery::new(event_id, channel, None, payload.clone()));
-    }
-    out
+        Delivery::new(sent.event_id, channel, None, payload.clone())
+    })
+}
+
+/// What a chat message's recipients receive (see [`message_payload`]).
+pub(crate) fn chat_payload(sent: &Message, from: Option<&str>, room: &str) -> serde_json::Value {
+    message_payload(sent.event_id, sent.sent_at, from, Some(room), &sent.message)
 }
 
 /// What a chat or broadcast recipient receives: `{"type":"message",...}`, the same for every
 /// recipient of one message (its `id` is the event's, so clients can drop duplicates too).
 fn message_payload(
     event_id: EventId,
-    sender: &WebSocketRecord,
-    sender_client: Option<&str>,
+    sent_at: u64,
+    from: Option<&str>,
     room: Option<&str>,
     message: &serde_json::Value,
 ) -> serde_json::Value {
     let mut payload = json!({
         "type": "message",
         "id": event_id.to_string(),
-        "from": sender_client,
+        "from": from,
         "message": message,
-        "sentAt": sender.request_time_epoch,
+        "sentAt": sent_at,
     });
     if let (Some(room), Some(map)) = (room, payload.as_object_mut()) {
         map.insert("chatId".to_owned(), room.into());
@@ -110,7 +161,13 @@ pub(crate) fn broadcast(
     message: &serde_json::Value,
     event_id: EventId,
 ) -> Vec<Delivery> {
-    let payload = message_payload(event_id, sender, sender_client, None, message);
+    let payload = message_payload(
+        event_id,
+        sender.request_time_epoch,
+        sender_client,
+        None,
+        message,
+    );
     let now = world.watermark();
     let max_age = world.config().connection_max_age_ms;
     let Some(lobby) = world.lobby.as_ref() else {

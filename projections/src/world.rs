@@ -10,6 +10,7 @@
 //! protocol ([`crate::batch`]) drives this in every process.
 
 use crate::dirty::{mark, Dirty};
+use crate::history::History;
 use crate::id::{Id, Map, Set};
 use crate::key::{Entry, EntryRef, Key};
 use crate::lattice::Merge;
@@ -28,6 +29,13 @@ pub struct World {
     pub(crate) rooms: Map<RoomState>,
     pub(crate) devices: Map<DeviceState>,
     pub(crate) lobby: Option<LobbyState>,
+    /// Rooms' message histories (see `history`).
+    pub(crate) histories: Map<History>,
+    /// In a partial world, for each room whose history is loaded, the time it is loaded since:
+    /// it holds every stored message sent after that.
+    pub(crate) history_since: Map<u64>,
+    /// Deliveries made to members whose leave was folded after the message (see `history`).
+    pub(crate) late_leaves: u64,
     pub(crate) watermark: Option<u64>,
     /// What changed since the last [`World::take_dirty`] (see `dirty`).
     pub(crate) dirty: Dirty,
@@ -52,6 +60,9 @@ impl World {
             rooms: Map::default(),
             devices: Map::default(),
             lobby: None,
+            histories: Map::default(),
+            history_since: Map::default(),
+            late_leaves: 0,
             watermark: None,
             dirty: Dirty::default(),
             parts: Parts::default(),
@@ -135,6 +146,12 @@ impl World {
                     self.devices.contains_key(id.as_str())
                 }
                 Key::Lobby | Key::InLobby(_) => self.lobby.is_some(),
+                Key::History { room, since } => self
+                    .history_since
+                    .get(room.as_str())
+                    .is_some_and(|loaded| loaded <= since),
+                // A message alone is never loaded: its history is.
+                Key::Message { room, .. } => self.history_since.contains_key(room.as_str()),
                 Key::Watermark => self.watermark.is_some(),
             }
     }
@@ -220,6 +237,21 @@ impl World {
                     v.connections.entry(id).or_default().join(&s);
                 }
             }
+            (Key::History { room, since }, e) => {
+                let v = self.histories.entry_ref(room.as_str()).or_default();
+                if let Some(Entry::History(h)) = e {
+                    v.join(&h);
+                }
+                let loaded = self.history_since.entry_ref(room.as_str()).or_insert(since);
+                *loaded = (*loaded).min(since);
+            }
+            // A message alone: a driver joining in what it knows of a room's history.
+            (Key::Message { room, .. }, e) => {
+                let v = self.histories.entry_ref(room.as_str()).or_default();
+                if let Some(Entry::Message(m)) = e {
+                    v.add(&m);
+                }
+            }
             (Key::Watermark, e) => {
                 let stored = match e {
                     Some(Entry::Watermark(w)) => w,
@@ -244,6 +276,10 @@ impl World {
         let conns = self.conns.keys().map(|k| Key::Connection(k.to_string()));
         let rooms = self.rooms.keys().map(|k| Key::Room(k.to_string()));
         let devices = self.devices.keys().map(|k| Key::Device(k.to_string()));
+        let histories = self.histories.keys().map(|k| Key::History {
+            room: k.to_string(),
+            since: 0,
+        });
         let lobby = self.lobby.as_ref().map(|_| Key::Lobby);
         let watermark = self
             .watermark
@@ -252,6 +288,7 @@ impl World {
         clients
             .chain(conns)
             .chain(rooms)
+            .chain(histories)
             .chain(devices)
             .chain(lobby)
             .chain(watermark)
@@ -263,9 +300,12 @@ impl World {
             Key::Client(id) => EntryRef::Client(self.clients.get(id.as_str())?),
             Key::Connection(id) => EntryRef::Connection(self.conns.get(id.as_str())?),
             Key::Room(id) => EntryRef::Room(self.rooms.get(id.as_str())?),
-            Key::Member { .. } | Key::Subscriber { .. } | Key::InLobby(_) | Key::Watcher { .. } => {
-                self.parts.get(key)?
-            }
+            Key::Member { .. }
+            | Key::Subscriber { .. }
+            | Key::InLobby(_)
+            | Key::Watcher { .. }
+            | Key::Message { .. } => self.parts.get(key)?,
+            Key::History { room, .. } => EntryRef::History(self.histories.get(room.as_str())?),
             Key::Device(id) => EntryRef::Device(self.devices.get(id.as_str())?),
             Key::Lobby => EntryRef::Lobby(self.lobby.as_ref()?),
             Key::Watermark => EntryRef::Watermark(self.watermark?),

@@ -24,6 +24,6 @@ fn a_borrowed_entry_encodes_as_the_entry_itself() {
         assert_eq!(rmp_serde::from_slice::<Entry>(&bytes).unwrap(), owned);
         kinds.insert(std::mem::discriminant(key));
     }
-    assert_eq!(kinds.len(), 6, "every kind of entry: {keys:?}");
+    assert_eq!(kinds.len(), 7, "every kind of entry: {keys:?}");
     assert!(world.entry_ref(&Key::Client("nobody".into())).is_none());
 }

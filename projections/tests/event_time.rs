@@ -4,10 +4,10 @@
 //! shard (the partition key is the connection id), in event-time order; the shards interleave
 //! arbitrarily, as Lambda's per-shard batches do.
 //!
-//! A membership folded after the message it precedes cannot have reached that message's
-//! recipients (catching up from a room's message history is what does): the recipients are the
-//! members at `t` by the memberships folded before the message. One that is folded before it but
-//! follows it in event time never makes a client a recipient, nor keeps one from being one.
+//! A membership folded after a message it precedes catches up from the room's message history;
+//! one folded before a message it follows in event time never makes a client a recipient, nor
+//! keeps one from being one. The only deliveries beyond the rule's are to clients whose leave,
+//! before the message in event time, was folded after it: made, not undone, and counted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -84,8 +84,9 @@ fn interleave(shards: &[Vec<Record>], picks: &[usize]) -> Vec<Record> {
     out
 }
 
-/// The (message, recipient) pairs of chat deliveries folding `records` in order makes.
-fn delivered(records: &[Record]) -> BTreeSet<(String, String)> {
+/// The (message, recipient) pairs of chat deliveries folding `records` in order makes, and the
+/// world's count of late leaves.
+fn delivered(records: &[Record]) -> (BTreeSet<(String, String)>, u64) {
     let mut world = World::in_memory(Config::default());
     let mut out = BTreeSet::new();
     for record in records {
@@ -96,65 +97,124 @@ fn delivered(records: &[Record]) -> BTreeSet<(String, String)> {
             }
         }
     }
-    out
+    (out, world.late_leaves())
 }
 
-/// The recipients the rule gives, from the memberships folded before each message.
-fn expected(records: &[Record]) -> BTreeSet<(String, String)> {
-    // Each client's membership writes folded so far: (time, joined).
-    let mut writes: Vec<Vec<(u64, bool)>> = vec![Vec::new(); CLIENTS];
-    let mut out = BTreeSet::new();
-    for record in records {
+/// A message or a membership write of `records`, with its position.
+struct Seen {
+    at: usize,
+    client: usize,
+    t: u64,
+    what: Option<bool>,
+    text: String,
+}
+
+fn seen(records: &[Record]) -> Vec<Seen> {
+    let mut out = Vec::new();
+    for (at, record) in records.iter().enumerate() {
         let Record::WebSocket(ws) = record else {
             continue;
         };
-        let sender: usize = ws.connection_id[1..].parse().unwrap();
+        let client: usize = ws.connection_id[1..].parse().unwrap();
         let body: serde_json::Value =
             serde_json::from_str(ws.body.as_deref().unwrap_or("{}")).unwrap();
+        let (what, text) = match body["action"].as_str() {
+            Some("join") => (Some(true), String::new()),
+            Some("leave") => (Some(false), String::new()),
+            Some("sendmessage") => (None, body["message"].as_str().unwrap().to_owned()),
+            _ => continue,
+        };
         let t = ws.request_time_epoch;
-        match body["action"].as_str() {
-            Some("join") => writes[sender].push((t, true)),
-            Some("leave") => writes[sender].push((t, false)),
-            Some("sendmessage") => {
-                let text = body["message"].as_str().unwrap();
-                for (c, ws) in writes.iter().enumerate().filter(|(c, _)| *c != sender) {
-                    // The latest write at or before `t`; at equal times leaving wins.
-                    let member = ws
-                        .iter()
-                        .filter(|(at, _)| *at <= t)
-                        .max_by_key(|(at, joined)| (*at, !*joined))
-                        .is_some_and(|(_, joined)| *joined);
-                    if member {
-                        out.insert((text.to_owned(), format!("c{c}")));
-                    }
-                }
+        out.push(Seen {
+            at,
+            client,
+            t,
+            what,
+            text,
+        });
+    }
+    out
+}
+
+/// The rule's recipients: each message's room members when it was sent, by every membership
+/// write of the stream (the latest at or before the message; at equal times leaving wins), the
+/// sender excluded. The same for every order the stream is folded in.
+fn intended(records: &[Record]) -> BTreeSet<(String, String)> {
+    let seen = seen(records);
+    let mut out = BTreeSet::new();
+    for m in seen.iter().filter(|m| m.what.is_none()) {
+        for c in (0..CLIENTS).filter(|c| *c != m.client) {
+            let member = seen
+                .iter()
+                .filter(|w| w.client == c && w.t <= m.t)
+                .filter_map(|w| w.what.map(|joined| (w.t, joined)))
+                .max_by_key(|(t, joined)| (*t, !*joined))
+                .is_some_and(|(_, joined)| joined);
+            if member {
+                out.insert((m.text.clone(), format!("c{c}")));
             }
-            _ => {}
         }
     }
     out
+}
+
+/// What a delivery may have reached besides the rule's recipients: a client that left before
+/// a message was sent, by a leave folded after the message.
+fn late_leaves(records: &[Record]) -> BTreeSet<(String, String)> {
+    let seen = seen(records);
+    let mut out = BTreeSet::new();
+    for m in seen.iter().filter(|m| m.what.is_none()) {
+        for w in &seen {
+            if w.what == Some(false) && w.t <= m.t && w.at > m.at && w.client != m.client {
+                out.insert((m.text.clone(), format!("c{}", w.client)));
+            }
+        }
+    }
+    out
+}
+
+/// The rule holds for `records`: every recipient it names got the message, and any other that
+/// did left before it by a leave folded after it, and is counted.
+fn holds(records: &[Record]) -> Result<(), TestCaseError> {
+    let (got, counted) = delivered(records);
+    let want = intended(records);
+    let missing: Vec<_> = want.difference(&got).collect();
+    prop_assert!(missing.is_empty(), "not delivered: {missing:?}");
+    let extra: BTreeSet<_> = got.difference(&want).cloned().collect();
+    let late = late_leaves(records);
+    let unexplained: Vec<_> = extra.difference(&late).collect();
+    prop_assert!(
+        unexplained.is_empty(),
+        "delivered to non-members: {unexplained:?}"
+    );
+    prop_assert!(
+        counted >= extra.len() as u64,
+        "{counted} late leaves counted, {extra:?}"
+    );
+    Ok(())
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
-    fn chat_recipients_are_the_members_when_the_message_was_sent(
+    fn chat_recipients_are_the_members_when_the_message_was_sent_in_any_interleaving(
         acts in acts(),
         picks in prop::collection::vec(0usize..CLIENTS, 0..40),
     ) {
         let shards = shards(&acts);
-        let records = interleave(&shards, &picks);
-        prop_assert_eq!(delivered(&records), expected(&records));
+        holds(&interleave(&shards, &picks))?;
     }
 
     #[test]
-    fn with_shards_read_in_event_time_order_every_member_at_the_time_gets_the_message(
+    fn with_shards_read_in_event_time_order_exactly_the_members_get_the_message(
         acts in acts(),
     ) {
         let mut records: Vec<Record> = shards(&acts).into_iter().flatten().collect();
         records.sort_by_key(Record::event_time);
-        prop_assert_eq!(delivered(&records), expected(&records));
+        let (got, counted) = delivered(&records);
+        prop_assert_eq!(got, intended(&records));
+        prop_assert_eq!(counted, 0);
     }
 }
 
@@ -173,10 +233,17 @@ fn body(action: &str, say: &str) -> String {
 }
 
 /// Two clients connected at `T0`, then `records`, folded in that order.
-fn delivered_after_connects(records: &[Record]) -> BTreeSet<(String, String)> {
+fn delivered_after_connects(records: &[Record]) -> (BTreeSet<(String, String)>, u64) {
     let mut all = vec![ws_connect("w0", "c0", T0), ws_connect("w1", "c1", T0)];
     all.extend_from_slice(records);
     delivered(&all)
+}
+
+fn pairs(pairs: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    pairs
+        .iter()
+        .map(|(m, c)| ((*m).to_owned(), (*c).to_owned()))
+        .collect()
 }
 
 #[test]
@@ -188,7 +255,7 @@ fn a_join_folded_before_an_earlier_message_does_not_receive_it() {
         act(0, 10, "sendmessage", "early"),
         act(0, 30, "sendmessage", "late"),
     ]);
-    assert_eq!(got, [("late".to_owned(), "c1".to_owned())].into());
+    assert_eq!(got, (pairs(&[("late", "c1")]), 0));
 }
 
 #[test]
@@ -199,8 +266,60 @@ fn a_leave_folded_before_an_earlier_message_does_not_keep_the_member_from_it() {
         act(1, 20, "leave", ""),
         act(0, 10, "sendmessage", "before the leave"),
     ]);
-    assert_eq!(
-        got,
-        [("before the leave".to_owned(), "c1".to_owned())].into()
-    );
+    assert_eq!(got, (pairs(&[("before the leave", "c1")]), 0));
+}
+
+#[test]
+fn a_join_folded_after_a_later_message_catches_up_from_the_history() {
+    // c1 joins at +1 s, but its shard is behind: c0's messages at +10 s and +20 s are folded
+    // first, and a leave at +15 s follows the join on c1's shard.
+    let got = delivered_after_connects(&[
+        act(0, 10, "sendmessage", "at 10"),
+        act(0, 20, "sendmessage", "at 20"),
+        act(1, 1, "join", ""),
+        act(1, 15, "leave", ""),
+    ]);
+    // The join catches up on both; the leave, folded after the message at +20 s it precedes,
+    // cannot take that one back: it is counted.
+    assert_eq!(got, (pairs(&[("at 10", "c1"), ("at 20", "c1")]), 1));
+}
+
+#[test]
+fn a_member_catching_up_gets_the_same_delivery_as_a_live_member() {
+    let message = act(0, 10, "sendmessage", "hi");
+    let join = act(1, 1, "join", "");
+    let fold = |records: Vec<Record>| {
+        let mut world = World::in_memory(Config::default());
+        let mut out = Vec::new();
+        for r in [ws_connect("w0", "c0", T0), ws_connect("w1", "c1", T0)]
+            .into_iter()
+            .chain(records)
+        {
+            out.extend(world.apply(&r));
+        }
+        out
+    };
+    let live = fold(vec![join.clone(), message.clone()]);
+    let caught_up = fold(vec![message, join]);
+    assert_eq!(live.len(), 1);
+    assert_eq!(live, caught_up, "same id, channel and payload");
+}
+
+#[test]
+fn a_history_that_no_longer_holds_a_message_catches_up_on_nothing() {
+    let config = Config {
+        history_max: 0,
+        ..Config::default()
+    };
+    let mut world = World::in_memory(config);
+    let mut got = Vec::new();
+    for r in [
+        ws_connect("w0", "c0", T0),
+        ws_connect("w1", "c1", T0),
+        act(0, 10, "sendmessage", "hi"),
+        act(1, 1, "join", ""),
+    ] {
+        got.extend(world.apply(&r));
+    }
+    assert!(got.is_empty(), "{got:?}");
 }

@@ -171,9 +171,14 @@ fn projection_entry(found: &Item) -> Result<Option<(Key, projections::Entry)>, S
     if item::get_s(found, "sk") != Some(item::SK) {
         return Ok(None);
     }
+    // A room's history holds no client's state; its head item is the time of its newest
+    // message, no entry.
     let Ok(key) = pk.parse::<Key>() else {
         return Ok(None);
     };
+    if let Key::History { .. } = key {
+        return Ok(None);
+    }
     let (entry, _) = item::decode(pk, found)?;
     Ok(Some((key, entry)))
 }

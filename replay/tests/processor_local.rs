@@ -21,6 +21,8 @@ fn processor_local(input: &Path, store: &Path, out: &Path) -> String {
         fold: processor::fold_flags::FoldFlags {
             chat_topic: projections::TopicPattern::default(),
             reset_horizon: 30 * 60 * 1000,
+            history: projections::config::DEFAULT_HISTORY_MS,
+            history_max: projections::config::DEFAULT_HISTORY_MAX,
         },
         routed_retention: 24 * 60 * 60 * 1000,
         quiet: true,

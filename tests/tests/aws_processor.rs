@@ -112,8 +112,16 @@ async fn one_batch_across_many_clients_matches_the_fold_in_few_requests() {
         cost.write_units,
         sizes.iter().map(|s| s.div_ceil(1024)).sum::<u64>()
     );
-    // Every key loaded is a read of at least one unit (a missing item costs one too).
-    assert!(cost.read_units >= report.keys_loaded as u64, "{cost:?}");
+    // Every key loaded is a read of at least one unit (a missing item costs one too), but a
+    // room's history asked for by a chat subscription: the histories of one room share the read
+    // of its head, and none of these rooms has a message to read.
+    let chat_memberships = lines
+        .iter()
+        .filter(|l| l.contains("\"subscribed\"") || l.contains("\"unsubscribed\""))
+        .filter(|l| l.contains("/chat/"))
+        .count();
+    let items_loaded = report.keys_loaded.saturating_sub(chat_memberships) as u64;
+    assert!(cost.read_units >= items_loaded, "{cost:?}");
     println!(
         "cost: {} read units, {} write units, {} bytes written ({:.3} write units per event); \
          the emulator reported {:.1} units",

@@ -104,6 +104,13 @@ impl AwsConfig {
             handler.fold.reset_horizon_ms =
                 parse_duration_ms(&v).map_err(|e| err("RESET_HORIZON", e))?;
         }
+        if let Some(v) = get("HISTORY") {
+            handler.fold.history_ms = parse_duration_ms(&v).map_err(|e| err("HISTORY", e))?;
+        }
+        if let Some(v) = get("HISTORY_MAX") {
+            handler.fold.history_max =
+                crate::fold_flags::parse_history_max(&v).map_err(|e| err("HISTORY_MAX", e))?;
+        }
         if let Some(v) = get("DEDUP_TTL") {
             handler.dedup_ttl_ms = parse_duration_ms(&v).map_err(|e| err("DEDUP_TTL", e))?;
         }

@@ -44,6 +44,14 @@ pub struct ConsumeArgs {
     #[arg(long, value_name = "DURATION", default_value = "30m", env = "RESET_HORIZON",
           value_parser = crate::fold_flags::parse_duration_ms)]
     pub reset_horizon: u64,
+    /// How long a room's message history keeps a message after the room's newest (e.g. `10m`).
+    #[arg(long, value_name = "DURATION", default_value = "10m", env = "HISTORY",
+          value_parser = crate::fold_flags::parse_duration_ms)]
+    pub history: u64,
+    /// How many messages a room's history keeps at most (0: none, no catch-up).
+    #[arg(long, value_name = "N", default_value = "1000", env = "HISTORY_MAX",
+          value_parser = crate::fold_flags::parse_history_max)]
+    pub history_max: usize,
     /// Where deliveries go: `stdout` (one JSON line each, as `processor local` prints them) or
     /// `aws` (API Gateway, IoT and SNS, set up by WEBSOCKET_API_ENDPOINT, IOT_DATA_ENDPOINT and
     /// PUSH_TOPIC_ARN). Poison records go to QUARANTINE_URL (`s3://bucket/prefix`) when set,
@@ -100,6 +108,8 @@ pub fn run_consume(args: &ConsumeArgs) -> Result<String> {
         let mut settings = HandlerSettings::default();
         settings.fold.chat_topic = args.chat_topic.clone();
         settings.fold.reset_horizon_ms = args.reset_horizon;
+        settings.fold.history_ms = args.history;
+        settings.fold.history_max = args.history_max;
         let sinks = SinksConfig::from_env()?;
         let sink = match args.deliver.as_str() {
             "aws" => AnySink::aws(&sdk, &sinks),

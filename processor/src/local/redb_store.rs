@@ -238,6 +238,8 @@ impl ProjectionStore for RedbStore {
         let mut name = String::new();
         keys.iter()
             .map(|key| {
+                // A room's history since any time is the whole history, kept under one key.
+                let key = &*key.stored();
                 if let Some(entry) = pending.as_ref().and_then(|p| p.entries.get(key)) {
                     let decoded = entry
                         .decode()

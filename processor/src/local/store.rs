@@ -174,7 +174,8 @@ impl ProjectionStore for MemoryStore {
     fn load(&self, keys: &[Key]) -> Result<Vec<Option<Entry>>, Self::Error> {
         keys.iter()
             .map(|k| {
-                let stored = self.entries.get(&k.to_string());
+                // A room's history since any time is the whole history, kept under one key.
+                let stored = self.entries.get(&k.stored().to_string());
                 stored.map(|(_, e)| e.decode()).transpose()
             })
             .collect()

@@ -268,7 +268,7 @@ impl MemStore {
             match protocol.next(world).unwrap() {
                 Step::Load(keys) => {
                     for key in keys {
-                        let entry = self.items.get(&key).cloned();
+                        let entry = self.items.get(&*key.stored()).cloned();
                         protocol.load(world, key, entry, None);
                     }
                 }

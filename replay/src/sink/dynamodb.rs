@@ -1,7 +1,8 @@
 //! `dynamodb://table`: the rebuilt world written into the processor's table, in exactly
 //! processor's format (`processor::aws::item`: one item per projection entry, `pk` = the key,
 //! `sk` = `state`, the entry as MessagePack in `state`, `rev`, and the readers' plain attributes
-//! on `client#` items; a room as one item per member, the lobby as one per connection), so the
+//! on `client#` items; a room as one item per member and one per message of its history, the
+//! lobby as one per connection), so the
 //! processor reads them back and carries on from them. A room's or the lobby's items the rebuilt
 //! world lacks are deleted, and so is a room or a lobby an earlier release wrote whole: what the
 //! table keeps of them is then what was rebuilt.
@@ -21,7 +22,7 @@
 
 use super::{ProjectionSink, SinkError, Written};
 use crate::aws;
-use processor::aws::dynamo::{classify, DynamoStore};
+use processor::aws::dynamo::{classify, get_item, DynamoStore};
 use processor::aws::item::{self, Item};
 use processor::aws::store_port::{RevisionedStore, StoreError, Write};
 use projections::{ClientProjection, Config, Entry, Key, World};
@@ -114,10 +115,12 @@ pub async fn write_world(
         let mut items: Vec<Item> = Vec::new();
         let mut deletes: Vec<Item> = Vec::new();
         // Rooms, devices and the lobby are partitions of items: each read as its items, whole.
-        let (parted, single): (Vec<Key>, Vec<Key>) = block
-            .iter()
-            .cloned()
-            .partition(|k| matches!(k, Key::Room(_) | Key::Device(_) | Key::Lobby));
+        let (parted, single): (Vec<Key>, Vec<Key>) = block.iter().cloned().partition(|k| {
+            matches!(
+                k,
+                Key::Room(_) | Key::History { .. } | Key::Device(_) | Key::Lobby
+            )
+        });
         for key in &parted {
             let Some(wanted) = world
                 .entry(key)
@@ -170,10 +173,11 @@ pub async fn write_world(
     Ok(outcome)
 }
 
-/// A room, a device or the lobby as the processor stores it, as the items of its partitions: a
-/// `member#` item per room member (holding its register; one that left going when `config`'s
-/// fold no longer needs it), a `watcher#` item per watcher, a `conn#` item per connection of the
-/// lobby. `None` for any other entry.
+/// A room, a room's history, a device or the lobby as the processor stores it, as the items of
+/// its partitions: a `member#` item per room member (holding its register; one that left going
+/// when `config`'s fold no longer needs it), a `timeline#` item per message and the history's
+/// head (the time of its newest), a `watcher#` item
+/// per watcher, a `conn#` item per connection of the lobby. `None` for any other entry.
 fn parts(key: &Key, entry: &Entry, config: &Config) -> Option<Vec<Item>> {
     Some(match (key, entry) {
         (Key::Room(id), Entry::Room(room)) => {
@@ -186,6 +190,16 @@ fn parts(key: &Key, entry: &Entry, config: &Config) -> Option<Vec<Item>> {
                     };
                     item::encode_member(&key, register, lifetime)
                 })
+                .collect()
+        }
+        (Key::History { room, .. }, Entry::History(history)) => {
+            let lifetime = item::message_lifetime_ms(config);
+            let messages = history.messages();
+            let head = messages.last().map(|m| item::encode_head(room, m.sent_at));
+            messages
+                .iter()
+                .map(|m| item::encode_message(room, m, lifetime))
+                .chain(head)
                 .collect()
         }
         (Key::Device(id), Entry::Device(device)) => device
@@ -202,9 +216,15 @@ fn parts(key: &Key, entry: &Entry, config: &Config) -> Option<Vec<Item>> {
     })
 }
 
-/// Every item the table holds of the room, device or lobby `key`: its partitions', and the whole
-/// item an earlier release wrote (the lobby's is a partition of its own).
+/// Every item the table holds of the room, history, device or lobby `key`: its partitions', and
+/// the whole item an earlier release wrote (the lobby's is a partition of its own).
 async fn stored_parts(store: &DynamoStore, key: &Key) -> Result<Vec<Item>, StoreError> {
+    if let Key::History { room, since } = key {
+        let mut stored = store.history_items(room, *since).await?;
+        let head = get_item(store.client(), store.table(), &item::head_pk(room)).await?;
+        stored.extend(head);
+        return Ok(stored);
+    }
     let mut stored = store.query_partition(key.to_string()).await?;
     if *key == Key::Lobby {
         for n in 0..item::LOBBY_PARTITIONS {

@@ -50,6 +50,10 @@ pub struct DynamoStore {
     meter: CostMeter,
     /// How long a room member that left stays ([`item::left_member_lifetime_ms`]).
     left_lifetime_ms: u64,
+    /// How long a room's message stays in the table ([`item::message_lifetime_ms`]).
+    message_lifetime_ms: u64,
+    /// How many of a room's newest messages a history load reads at most.
+    history_max: usize,
 }
 
 /// Whether an SDK error is worth retrying later, and what it says: the classification every
@@ -86,12 +90,17 @@ impl DynamoStore {
             table: table.into(),
             meter: CostMeter::default(),
             left_lifetime_ms: item::left_member_lifetime_ms(&projections::Config::default()),
+            message_lifetime_ms: item::message_lifetime_ms(&projections::Config::default()),
+            history_max: projections::Config::default().history_max,
         }
     }
 
-    /// The store, keeping room members that left as long as `config`'s fold needs them.
+    /// The store, keeping room members that left and rooms' messages as long as `config`'s
+    /// fold needs them, and reading as much of a room's history as it keeps.
     pub fn for_fold(mut self, config: &projections::Config) -> Self {
         self.left_lifetime_ms = item::left_member_lifetime_ms(config);
+        self.message_lifetime_ms = item::message_lifetime_ms(config);
+        self.history_max = config.history_max;
         self
     }
 
@@ -119,10 +128,25 @@ impl RevisionedStore for DynamoStore {
     async fn load_many(&self, keys: &[Key]) -> Result<Vec<Loaded>, StoreError> {
         // Rooms, devices and the lobby are partitions, read by `Query`; every other entry is one item,
         // and so is a whole lobby an earlier release wrote, read along with its partitions.
-        let (rooms, items): (Vec<&Key>, Vec<&Key>) = keys
-            .iter()
+        // A room's history is read only when its head (read with the other items) says it has
+        // a message as new as the membership asking: most memberships are newer than every
+        // message of their room.
+        let (histories, keys_left): (Vec<&Key>, Vec<&Key>) =
+            keys.iter().partition(|k| matches!(k, Key::History { .. }));
+        let (rooms, items): (Vec<&Key>, Vec<&Key>) = keys_left
+            .into_iter()
             .partition(|k| matches!(k, Key::Room(_) | Key::Device(_)));
-        let pks: Vec<String> = items.iter().map(ToString::to_string).collect();
+        let mut pks: Vec<String> = items.iter().map(ToString::to_string).collect();
+        let histories: Vec<(&Key, &str, u64)> = histories
+            .into_iter()
+            .filter_map(|key| match key {
+                Key::History { room, since } => Some((key, room.as_str(), *since)),
+                _ => None,
+            })
+            .collect();
+        pks.extend(histories.iter().map(|(_, room, _)| item::head_pk(room)));
+        pks.sort_unstable();
+        pks.dedup();
         let found = self.batch_get(pks).await?;
         let mut pks: Vec<String> = rooms.iter().map(ToString::to_string).collect();
         if keys.contains(&Key::Lobby) {
@@ -132,15 +156,42 @@ impl RevisionedStore for DynamoStore {
         let queries = pks
             .iter()
             .map(|pk| self.query_limited(&permits, pk.clone()));
-        let mut partitions: HashMap<String, Vec<Item>> = HashMap::with_capacity(pks.len());
-        for (pk, result) in pks
+        let asked: Vec<(&Key, &str, u64)> = histories
+            .into_iter()
+            .filter(|(_, room, since)| {
+                let head = found.get(&item::head_pk(room));
+                head.and_then(item::head_newest)
+                    .is_some_and(|newest| newest >= *since)
+            })
+            .collect();
+        let history_queries = asked
             .iter()
-            .zip(futures_util::future::join_all(queries).await)
-        {
+            .map(|(_, room, since)| self.query_history(&permits, room, *since));
+        let (results, history_results) = futures_util::future::join(
+            futures_util::future::join_all(queries),
+            futures_util::future::join_all(history_queries),
+        )
+        .await;
+        let mut partitions: HashMap<String, Vec<Item>> = HashMap::with_capacity(pks.len());
+        for (pk, result) in pks.iter().zip(results) {
             partitions.insert(pk.clone(), result?);
+        }
+        let mut loaded_histories: HashMap<&Key, Vec<Item>> = HashMap::new();
+        for ((key, ..), result) in asked.iter().zip(history_results) {
+            loaded_histories.insert(key, result?);
         }
         keys.iter()
             .map(|key| {
+                if let Key::History { .. } = key {
+                    let pk = key.to_string();
+                    let messages = loaded_histories.get(key).map_or(&[][..], Vec::as_slice);
+                    // Messages are written on their own: the history has no revision.
+                    let history = item::decode_history(&pk, messages)?;
+                    return Ok(Loaded {
+                        entry: (!history.is_empty()).then_some(Entry::History(history)),
+                        rev: None,
+                    });
+                }
                 let pk = key.to_string();
                 if let Some(parts) = partitions.get(&pk) {
                     // Neither has a revision: their parts are written on their own.
@@ -189,8 +240,13 @@ impl RevisionedStore for DynamoStore {
         let (members, others): (Vec<&Write>, Vec<&Write>) = parts
             .into_iter()
             .partition(|w| matches!(w.key, Key::Member { .. }));
+        let messages: Vec<&Write> = others
+            .iter()
+            .copied()
+            .filter(|w| matches!(w.key, Key::Message { .. }))
+            .collect();
         let permits = tokio::sync::Semaphore::new(WRITES_IN_FLIGHT);
-        // The others (subscribers, connections of the lobby) have one writer each.
+        // The others (subscribers, connections of the lobby, messages) have one writer each.
         let (members, others) = futures_util::future::join(
             self.put_members(&permits, &members),
             self.put_unconditionally(&permits, &others),
@@ -198,6 +254,9 @@ impl RevisionedStore for DynamoStore {
         .await;
         members?;
         others?;
+        // A room's head moves only once its messages are stored: a reader that sees it finds
+        // them.
+        self.put_heads(&permits, &messages).await?;
 
         let (single, shared): (Vec<&Write>, Vec<&Write>) =
             writes.into_iter().partition(|w| one_writer(&w.key));

@@ -79,7 +79,18 @@ impl DynamoStore {
         Ok(found)
     }
 
-    /// Every item of the partition `pk` (a room's members), by `Query`, strongly consistent,
+    /// The items of the newest messages of `room`'s history sent at or after `since` (as many
+    /// as the fold's history keeps), newest first.
+    ///
+    /// # Errors
+    /// DynamoDB errors (after the SDK's retries).
+    pub async fn history_items(&self, room: &str, since: u64) -> Result<Vec<Item>, StoreError> {
+        self.query_history(&tokio::sync::Semaphore::new(1), room, since)
+            .await
+    }
+
+    /// Every item of the partition `pk` (a room's members, without its messages: see
+    /// [`DynamoStore::history_items`]), by `Query`, strongly consistent,
     /// page by page; counted in [`RevisionedStore::cost`](crate::aws::store_port::RevisionedStore::cost).
     ///
     /// # Errors
@@ -87,6 +98,56 @@ impl DynamoStore {
     pub async fn query_partition(&self, pk: String) -> Result<Vec<Item>, StoreError> {
         self.query_limited(&tokio::sync::Semaphore::new(1), pk)
             .await
+    }
+
+    /// The newest messages of `room`'s history sent at or after `since`, as many as the fold's
+    /// history keeps: a `Query` of the message items of its partition, newest first, once
+    /// `permits` has a permit for it.
+    ///
+    /// # Errors
+    /// DynamoDB errors (after the SDK's retries).
+    pub(super) async fn query_history(
+        &self,
+        permits: &tokio::sync::Semaphore,
+        room: &str,
+        since: u64,
+    ) -> Result<Vec<Item>, StoreError> {
+        let _permit = permits.acquire().await.map_err(|e| StoreError {
+            retryable: false,
+            op: "Query",
+            message: e.to_string(),
+        })?;
+        let mut items: Vec<Item> = Vec::new();
+        let mut start: Option<Item> = None;
+        while items.len() < self.history_max {
+            let limit = i32::try_from(self.history_max - items.len()).unwrap_or(i32::MAX);
+            self.meter.request();
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", AttributeValue::S(format!("room#{room}")))
+                .expression_attribute_values(":from", AttributeValue::S(item::timeline_from(since)))
+                .expression_attribute_values(":to", AttributeValue::S(item::TIMELINE_END.into()))
+                .scan_index_forward(false)
+                .limit(limit)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(|e| classify("Query", e))?;
+            self.meter.reported(out.consumed_capacity());
+            let page = out.items.unwrap_or_default();
+            self.meter.read(Some(page.iter().map(item_size).sum()));
+            items.extend(page);
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(items)
     }
 
     /// [`DynamoStore::query_partition`], once `permits` has a permit for it.
@@ -102,14 +163,25 @@ impl DynamoStore {
         })?;
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
+        // A room's messages sort after its members, and are read on their own.
+        let mut values = HashMap::from([(":pk".to_owned(), AttributeValue::S(pk.clone()))]);
+        let condition = if pk.starts_with("room#") {
+            values.insert(
+                ":timeline".to_owned(),
+                AttributeValue::S(item::TIMELINE.to_owned()),
+            );
+            "pk = :pk AND sk < :timeline"
+        } else {
+            "pk = :pk"
+        };
         loop {
             self.meter.request();
             let out = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                .key_condition_expression(condition)
+                .set_expression_attribute_values(Some(values.clone()))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)

@@ -119,6 +119,12 @@ impl DynamoStore {
             let rev = w.expected.map_or(1, |r| r + 1);
             items.push(match &w.entry {
                 Entry::Member(m) => item::encode_member(&w.key, m, self.left_lifetime_ms),
+                Entry::Message(m) => match &w.key {
+                    Key::Message { room, .. } => {
+                        item::encode_message(room, m, self.message_lifetime_ms)
+                    }
+                    _ => return Err(put_failed(format!("{} holds a message", w.key))),
+                },
                 _ => item::encode(w, rev)?,
             });
             // A part has no revision to report.
@@ -186,13 +192,54 @@ impl DynamoStore {
         key: &Key,
         register: Lww<Membership>,
     ) -> Result<(), StoreError> {
+        let item = item::encode_member(key, &register, self.left_lifetime_ms);
+        self.put_register(permits, item, item::member_condition(&register))
+            .await
+    }
+
+    /// Moves the heads of the rooms `messages` (written before) belong to up to their newest
+    /// ([`item::encode_head`]), each on condition that the stored head is older.
+    ///
+    /// # Errors
+    /// DynamoDB errors.
+    pub(super) async fn put_heads(
+        &self,
+        permits: &tokio::sync::Semaphore,
+        messages: &[&Write],
+    ) -> Result<(), StoreError> {
+        let mut newest: BTreeMap<&str, u64> = BTreeMap::new();
+        for w in messages {
+            if let Key::Message { room, sent_at, .. } = &w.key {
+                let at = newest.entry(room).or_default();
+                *at = (*at).max(*sent_at);
+            }
+        }
+        let puts = newest.into_iter().map(|(room, at)| {
+            self.put_register(
+                permits,
+                item::encode_head(room, at),
+                item::head_condition(at),
+            )
+        });
+        futures_util::future::join_all(puts)
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    /// Puts a register's `item` on `condition` (that the stored one is older); a failed
+    /// condition means the store holds the join of both already.
+    async fn put_register(
+        &self,
+        permits: &tokio::sync::Semaphore,
+        item: Item,
+        condition: item::Condition,
+    ) -> Result<(), StoreError> {
         let _permit = permits
             .acquire()
             .await
             .map_err(|e| put_failed(e.to_string()))?;
-        let item = item::encode_member(key, &register, self.left_lifetime_ms);
         let size = item_size(&item);
-        let condition = item::member_condition(&register);
         self.meter.request();
         let result = self
             .client

@@ -24,6 +24,10 @@
 //! shard writes its item, so it goes without a condition, 25 to a call; a broadcast reads every
 //! partition with `Query`. A whole lobby an earlier release wrote (`pk` = `lobby`) is read along.
 //!
+//! A room's partition also holds its message history, one item per message after the members
+//! (`sk` = `timeline#{sentAt}#{eventId}`), and an item `history#{chatId}` the time of its newest
+//! message ([`timeline`]).
+//!
 //! A device is a partition too, of one item per watching connection: `pk` = `device#{id}`, `sk` =
 //! `watcher#{connectionId}`, with `listedAt` (when the connection last listed the device) and a
 //! `ttl`. Only the connection's own shard writes its item, so it goes without a condition.
@@ -38,12 +42,17 @@
 
 mod attrs;
 mod parts;
+mod timeline;
 
 pub use attrs::{decode, get_n, get_s, key_of, n, Item, SK};
 pub use parts::{
     decode_device, decode_lobby, decode_member, decode_room, encode_in_lobby, encode_member,
     encode_watcher, left_member_lifetime_ms, lobby_partition, member_condition, member_of,
     part_key, Condition, IN_LOBBY, LOBBY_PARTITIONS, MEMBER, SUBSCRIBER, WATCHER,
+};
+pub use timeline::{
+    decode_history, encode_head, encode_message, head_condition, head_newest, head_pk, message_key,
+    message_lifetime_ms, timeline_from, TIMELINE, TIMELINE_END,
 };
 
 use crate::aws::store_port::{StoreError, Write};
@@ -56,8 +65,8 @@ pub fn primary_key(key: &Key) -> Item {
     part_key(key).unwrap_or_else(|| key_of(key.to_string()))
 }
 
-/// The item `write` puts, at revision `rev` (a room member's with the default settings'
-/// [`left_member_lifetime_ms`]; the store uses its own).
+/// The item `write` puts, at revision `rev` (a room member's and a message's with the default
+/// settings' [`left_member_lifetime_ms`] and [`message_lifetime_ms`]; the store uses its own).
 ///
 /// # Errors
 /// The entry does not encode (cannot happen for the fold's types; reported, not unwrapped).
@@ -70,6 +79,10 @@ pub fn encode(write: &Write, rev: Revision) -> Result<Item, StoreError> {
         (Key::InLobby(id), Entry::Summary(summary)) => return Ok(encode_in_lobby(id, summary)),
         (Key::Watcher { device, connection }, Entry::ListedAt(at)) => {
             return Ok(encode_watcher(device, connection, *at))
+        }
+        (Key::Message { room, .. }, Entry::Message(m)) => {
+            let lifetime = message_lifetime_ms(&projections::Config::default());
+            return Ok(encode_message(room, m, lifetime));
         }
         _ => {}
     }

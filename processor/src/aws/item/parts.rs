@@ -53,6 +53,11 @@ pub fn part_key(key: &Key) -> Option<Item> {
                 AttributeValue::S(format!("{WATCHER}{connection}")),
             ),
         ]),
+        Key::Message {
+            room,
+            sent_at,
+            event_id,
+        } => super::timeline::message_key(room, *sent_at, *event_id),
         Key::InLobby(id) => HashMap::from([
             ("pk".to_owned(), AttributeValue::S(lobby_partition(id))),
             (

@@ -1,0 +1,282 @@
+//! A room's message history: its recent chat messages, so that a membership folded after
+//! messages it precedes in event time catches up on them (DESIGN.md, Deliveries by event time).
+//!
+//! A message is added to its room's history when its `sendmessage` is folded; a membership
+//! write folded later whose time is before the message's may change whether the client was a
+//! member when the message was sent. [`World::membership_turn`] and [`World::catch_up`] compare
+//! the client's membership at each later message before and after the write: a client that
+//! becomes a member at a message's time receives it then, by socket or push as it is reachable
+//! now, with the id the message's live delivery to it would have had; one that stops being a
+//! member already received it (a late leave), which cannot be undone and is counted
+//! ([`World::late_leaves`]).
+
+use crate::config::Config;
+use crate::delivery::Delivery;
+use crate::id::Lookup;
+use crate::lattice::Merge;
+use crate::world::World;
+use schemas::EventId;
+use serde::{Deserialize, Serialize};
+
+/// One chat message a room's history keeps: what a member catching up receives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// When it was sent: the `sendmessage` record's event time (ms).
+    pub sent_at: u64,
+    /// The `sendmessage` record's id, from which every delivery of the message takes its id.
+    pub event_id: EventId,
+    /// The sender's connection: its client is the sender ([`World::sender_of`]), who does not
+    /// receive the message. (The client is not kept here: a connection's client is known once
+    /// its `$connect` is folded, which a message's fold need not follow, and a history must be
+    /// the same whatever order its records were folded in.)
+    pub connection_id: String,
+    /// What the sender sent.
+    pub message: serde_json::Value,
+}
+
+impl Message {
+    /// Its place in a history: by time, then by id.
+    pub fn stamp(&self) -> (u64, EventId) {
+        (self.sent_at, self.event_id)
+    }
+}
+
+/// A room's recent messages, oldest first, each once. Merged by union, which is commutative,
+/// associative and idempotent.
+///
+/// What it holds is its *recent* messages ([`History::recent`]): the newest
+/// [`Config::history_max`] of those sent within [`Config::history_ms`] of the newest. The
+/// window is the room's own, not the fold's now: a world that folds a batch of a stream knows
+/// an earlier now than one that folds all of it, and both must catch a membership up on the
+/// same messages. A world that loads the messages since a time holds the room's newest, if any
+/// is since then, so it finds the same recent messages since that time.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History(Vec<Message>);
+
+impl History {
+    /// Adds `message`; true if it was not there yet.
+    pub fn add(&mut self, message: &Message) -> bool {
+        match self
+            .0
+            .binary_search_by_key(&message.stamp(), Message::stamp)
+        {
+            Ok(_) => false,
+            Err(i) => {
+                self.0.insert(i, message.clone());
+                true
+            }
+        }
+    }
+
+    /// The messages, oldest first.
+    pub fn messages(&self) -> &[Message] {
+        &self.0
+    }
+
+    /// The messages sent at or after `t`, oldest first: those a membership write at `t` can
+    /// change (the membership at a time is the latest write at or before it).
+    pub fn since(&self, t: u64) -> &[Message] {
+        from(&self.0, t)
+    }
+
+    /// The recent messages (see [`History`]) sent at or after `t`, oldest first.
+    pub fn recent_since(&self, config: &Config, t: u64) -> &[Message] {
+        from(self.recent(config), t)
+    }
+
+    /// Whether it keeps no message.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The recent messages (see [`History`]), oldest first.
+    pub fn recent(&self, config: &Config) -> &[Message] {
+        &self.0[self.first_recent(config)..]
+    }
+
+    fn first_recent(&self, config: &Config) -> usize {
+        let newest = self.0.last().map_or(0, |m| m.sent_at);
+        let cut = newest.saturating_sub(config.history_ms);
+        let old = self.0.partition_point(|m| m.sent_at < cut);
+        old.max(self.0.len().saturating_sub(config.history_max))
+    }
+
+    /// Forgets all but the recent messages. Returns how many it keeps.
+    pub(crate) fn bound(&mut self, config: &Config) -> usize {
+        let first = self.first_recent(config);
+        self.0.drain(..first);
+        self.0.len()
+    }
+}
+
+/// The messages of `messages` (oldest first) sent at or after `t`.
+fn from(messages: &[Message], t: u64) -> &[Message] {
+    &messages[messages.partition_point(|m| m.sent_at < t)..]
+}
+
+impl Merge for History {
+    fn join(&mut self, other: &Self) {
+        for message in &other.0 {
+            self.add(message);
+        }
+    }
+}
+
+impl World {
+    /// The history of `room` as loaded (in a partial world, the messages since the time it was
+    /// loaded from: [`crate::Key::History`]).
+    pub fn history(&self, room: &str) -> Option<&History> {
+        self.histories.get(room)
+    }
+
+    /// How many deliveries were made to a client whose leave, folded after the message, says
+    /// it was no member when the message was sent: made, and not undone, since a leave
+    /// processed late cannot take a message back.
+    pub fn late_leaves(&self) -> u64 {
+        self.late_leaves
+    }
+
+    /// The client that sent `message`: its connection's.
+    pub fn sender_of(&self, message: &Message) -> Option<&str> {
+        self.conns
+            .get(message.connection_id.as_str())
+            .and_then(|c| c.summary.client_id.as_deref())
+    }
+
+    /// Adds a chat message to its room's history, bounded, and lists it to write.
+    pub(crate) fn remember(&mut self, room: &str, message: &Message) {
+        if self.config.history_max == 0 {
+            return;
+        }
+        let history = self.histories.entry_ref(&Lookup(room)).or_default();
+        if history.add(message) {
+            if self.complete {
+                history.bound(&self.config);
+            }
+            self.mark_message(room, message);
+        }
+    }
+
+    /// The messages of `room`'s history since `t` that `client` was a member at, before a
+    /// membership write at `t` is folded: what [`World::catch_up`] compares with after it.
+    pub(crate) fn membership_turn(&self, room: &str, client: &str, t: u64) -> Vec<(u64, EventId)> {
+        // Most of a stream is lifecycle events, and many worlds hold no message at all.
+        if self.histories.is_empty() {
+            return Vec::new();
+        }
+        let Some(history) = self.histories.get(room) else {
+            return Vec::new();
+        };
+        let state = self.clients.get(client);
+        history
+            .since(t)
+            .iter()
+            .filter(|m| self.sender_of(m) != Some(client))
+            .filter(|m| state.is_some_and(|c| c.member_at(room, m.sent_at, None)))
+            .map(Message::stamp)
+            .collect()
+    }
+
+    /// The deliveries a membership write of `client` at `t` in `room` owes, now that it is
+    /// folded: each recent message of the room's history since `t`, not sent by the client, that the
+    /// client is a member at now and was not before (`before`, from
+    /// [`World::membership_turn`]). Messages it was a member at before and is not now were
+    /// delivered to a client that had left: they are counted ([`World::late_leaves`]).
+    pub(crate) fn catch_up(
+        &mut self,
+        room: &str,
+        client: &str,
+        t: u64,
+        before: &[(u64, EventId)],
+    ) -> Vec<Delivery> {
+        if self.histories.is_empty() {
+            return Vec::new();
+        }
+        let Some(history) = self.histories.get(room) else {
+            return Vec::new();
+        };
+        let state = self.clients.get(client);
+        let mut owed = Vec::new();
+        let mut late = 0;
+        for message in history.recent_since(&self.config, t) {
+            let was = before.binary_search(&message.stamp()).is_ok();
+            let is = state.is_some_and(|c| c.member_at(room, message.sent_at, None));
+            if self.sender_of(message) == Some(client) {
+                continue;
+            }
+            match (was, is) {
+                (false, true) => owed.push(message),
+                (true, false) => late += 1,
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for message in owed {
+            crate::route::to_member(self, client, room, message, &mut out);
+        }
+        self.late_leaves += late;
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(sent_at: u64, id: u128) -> Message {
+        Message {
+            sent_at,
+            event_id: EventId(id),
+            connection_id: "w".to_owned(),
+            message: serde_json::json!("hi"),
+        }
+    }
+
+    #[test]
+    fn a_history_is_the_same_whatever_order_its_messages_came_in() {
+        let messages = [
+            message(30, 1),
+            message(10, 2),
+            message(20, 3),
+            message(10, 2),
+        ];
+        let mut forward = History::default();
+        let mut backward = History::default();
+        for m in &messages {
+            forward.add(m);
+        }
+        for m in messages.iter().rev() {
+            backward.add(m);
+        }
+        assert_eq!(forward, backward);
+        let times: Vec<u64> = forward.messages().iter().map(|m| m.sent_at).collect();
+        assert_eq!(times, [10, 20, 30]);
+        assert_eq!(forward.since(20).len(), 2);
+    }
+
+    #[test]
+    fn the_recent_messages_are_the_newest_within_the_length_of_the_newest() {
+        let config = Config {
+            history_ms: 100,
+            history_max: 2,
+            ..Config::default()
+        };
+        let mut h = History::default();
+        for (i, t) in [50, 200, 250, 260].into_iter().enumerate() {
+            h.add(&message(t, i as u128));
+        }
+        assert_eq!(h.recent(&config).len(), 2);
+        assert_eq!(
+            h.recent(&Config {
+                history_max: 9,
+                ..config.clone()
+            })
+            .len(),
+            3,
+            "50 is more than 100 ms before 260"
+        );
+        assert_eq!(h.bound(&config), 2);
+        let times: Vec<u64> = h.messages().iter().map(|m| m.sent_at).collect();
+        assert_eq!(times, [250, 260]);
+    }
+}
