@@ -403,6 +403,18 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
             message,
             chat_id: None,
         } => crate::route::broadcast(world, ws, client.as_deref(), &message, record.event_id()),
+        Action::History {
+            chat_id,
+            since,
+            limit,
+        } => crate::route::history(
+            world,
+            ws,
+            client.as_deref(),
+            &chat_id,
+            (since, limit),
+            record.event_id(),
+        ),
         Action::Default { action, reason } => {
             crate::route::usage(world, ws, record.event_id(), action, &reason)
         }

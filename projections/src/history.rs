@@ -84,6 +84,18 @@ impl History {
         from(self.recent(config), t)
     }
 
+    /// A page of the recent messages sent after `after`, oldest first: the first `limit`, and
+    /// any more sent in the same millisecond as the last of them, so that asking again after
+    /// the last one's time misses none; and whether any remain after the page.
+    pub fn page(&self, config: &Config, after: u64, limit: usize) -> (&[Message], bool) {
+        let rest = self.recent_since(config, after.saturating_add(1));
+        let Some(last) = rest.get(limit.max(1) - 1) else {
+            return (rest, false);
+        };
+        let end = rest.partition_point(|m| m.sent_at <= last.sent_at);
+        (&rest[..end], end < rest.len())
+    }
+
     /// Whether it keeps no message.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -252,6 +264,22 @@ mod tests {
         let times: Vec<u64> = forward.messages().iter().map(|m| m.sent_at).collect();
         assert_eq!(times, [10, 20, 30]);
         assert_eq!(forward.since(20).len(), 2);
+    }
+
+    #[test]
+    fn a_page_ends_after_the_last_message_of_its_millisecond() {
+        let config = Config::default();
+        let mut h = History::default();
+        for (i, t) in [10, 20, 20, 30].into_iter().enumerate() {
+            h.add(&message(t, i as u128));
+        }
+        let times = |(page, more): (&[Message], bool)| {
+            (page.iter().map(|m| m.sent_at).collect::<Vec<_>>(), more)
+        };
+        assert_eq!(times(h.page(&config, 0, 2)), (vec![10, 20, 20], true));
+        assert_eq!(times(h.page(&config, 20, 2)), (vec![30], false));
+        assert_eq!(times(h.page(&config, 10, 9)), (vec![20, 20, 30], false));
+        assert_eq!(times(h.page(&config, 30, 9)), (vec![], false));
     }
 
     #[test]

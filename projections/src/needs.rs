@@ -91,6 +91,20 @@ impl World {
                     Action::SetNotifyList { devices } => {
                         want.extend(devices.into_iter().map(Key::Device))
                     }
+                    // A reply holds a page of the history, naming each message's sender.
+                    Action::History {
+                        chat_id,
+                        since,
+                        limit,
+                    } => {
+                        let after = since.saturating_add(1);
+                        want.extend(self.history_key(&chat_id, after));
+                        if let Some(history) = self.histories.get(chat_id.as_str()) {
+                            let (page, _) = history.page(&self.config, since, limit);
+                            let senders = page.iter().map(|m| m.connection_id.clone());
+                            want.extend(senders.map(Key::Connection));
+                        }
+                    }
                     Action::Join { chat_id } | Action::Leave { chat_id } => {
                         want.extend(self.history_key(&chat_id, ws.request_time_epoch));
                         want.extend(self.senders_since(&chat_id, ws.request_time_epoch));

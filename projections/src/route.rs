@@ -218,6 +218,57 @@ pub(crate) fn telemetry(world: &mut World, t: &Telemetry, event_id: EventId) -> 
         .collect()
 }
 
+/// `history`: the room's recent messages after `since` to the sender's connection, if its
+/// client is a member of the room (at the request's time), with the payloads live messages
+/// have; otherwise a usage reply saying why. `more` tells that the page is not the last: the
+/// client asks again after the last message's `sentAt`.
+pub(crate) fn history(
+    world: &World,
+    sender: &WebSocketRecord,
+    client: Option<&str>,
+    room: &str,
+    (since, limit): (u64, usize),
+    event_id: EventId,
+) -> Vec<Delivery> {
+    let now = sender.request_time_epoch;
+    let refuse = |reason: &str| usage(world, sender, event_id, Some("history".to_owned()), reason);
+    let Some(client) = client else {
+        return refuse("history needs a client id: connect with ?clientId=... or an authorizer");
+    };
+    if since > now {
+        return refuse("\"since\" is later than the request: a time in ms, at most now");
+    }
+    let member = world
+        .client_state(client)
+        .is_some_and(|c| c.member_at(room, now, None));
+    if !member {
+        return refuse("history is for the room's members: join it first");
+    }
+    let (page, more) = world
+        .history(room)
+        .map_or((&[][..], false), |h| h.page(world.config(), since, limit));
+    let messages: Vec<serde_json::Value> = page
+        .iter()
+        .map(|m| chat_payload(m, world.sender_of(m), room))
+        .collect();
+    let payload = json!({
+        "type": "history",
+        "chatId": room,
+        "since": since,
+        "messages": messages,
+        "more": more,
+    });
+    let channel = Channel::WebSocket {
+        connection_id: sender.connection_id.clone(),
+    };
+    vec![Delivery::new(
+        event_id,
+        channel,
+        Some(client.to_owned()),
+        payload,
+    )]
+}
+
 /// `$default`, an unknown action or a body that does not fit its route: tell the sender how to
 /// use the API, with its connection info (seed 001).
 pub(crate) fn usage(
@@ -251,4 +302,6 @@ pub(crate) fn usage(
 pub const USAGE: &str = "Use the sendmessage route to send a message: \
 {\"action\":\"sendmessage\",\"message\":\"hello\"} to everyone connected, or with \"chatId\" to a room. \
 Other actions: {\"action\":\"join\",\"chatId\":\"r1\"}, {\"action\":\"leave\",\"chatId\":\"r1\"}, \
-{\"action\":\"set_notify_list\",\"devices\":[\"d1\"]}.";
+{\"action\":\"set_notify_list\",\"devices\":[\"d1\"]}, \
+{\"action\":\"history\",\"chatId\":\"r1\",\"since\":1700000000000,\"limit\":100} for a room's \
+messages after a time (ms), oldest first, to its members.";

@@ -33,6 +33,16 @@ pub enum Action {
         /// The room.
         chat_id: String,
     },
+    /// `history`: the room's messages sent after `since` that its history still holds, to the
+    /// sender, if a member: how a client recovers what it missed while disconnected.
+    History {
+        /// The room.
+        chat_id: String,
+        /// Only messages sent after this (ms); 0 for all the history holds.
+        since: u64,
+        /// At most this many messages, the oldest (at most [`HISTORY_LIMIT_MAX`]).
+        limit: usize,
+    },
     /// `$default`: no route matched, or the body did not fit its route. The sender gets a usage
     /// reply saying why.
     Default {
@@ -43,6 +53,11 @@ pub enum Action {
     },
 }
 
+/// The messages a `history` reply holds unless the body asks for fewer or more.
+pub const HISTORY_LIMIT_DEFAULT: usize = 100;
+/// The most messages a `history` body may ask for.
+pub const HISTORY_LIMIT_MAX: usize = 1000;
+
 #[derive(Deserialize)]
 struct Body {
     action: Option<String>,
@@ -50,6 +65,8 @@ struct Body {
     #[serde(rename = "chatId")]
     chat_id: Option<serde_json::Value>,
     devices: Option<serde_json::Value>,
+    since: Option<serde_json::Value>,
+    limit: Option<serde_json::Value>,
 }
 
 impl Action {
@@ -104,6 +121,18 @@ impl Action {
                 Ok(None) => default(action, "join and leave need a \"chatId\""),
                 Err(why) => default(action, why),
             },
+            Some("history") => match chat_id(parsed.chat_id) {
+                Ok(Some(chat_id)) => match (since(parsed.since), limit(parsed.limit)) {
+                    (Ok(since), Ok(limit)) => Action::History {
+                        chat_id,
+                        since,
+                        limit,
+                    },
+                    (Err(why), _) | (_, Err(why)) => default(action, why),
+                },
+                Ok(None) => default(action, "history needs a \"chatId\""),
+                Err(why) => default(action, why),
+            },
             Some(_) => default(action, "unknown action"),
             None => default(None, "the body has no \"action\""),
         }
@@ -117,6 +146,30 @@ fn default(action: Option<String>, reason: &str) -> Action {
     }
 }
 
+/// `since`: a time in ms, 0 when absent.
+fn since(v: Option<serde_json::Value>) -> Result<u64, &'static str> {
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(0),
+        Some(serde_json::Value::Number(n)) => n
+            .as_u64()
+            .ok_or("\"since\" must be a time in ms: a whole number, 0 or more"),
+        Some(_) => Err("\"since\" must be a time in ms: a whole number, 0 or more"),
+    }
+}
+
+/// `limit`: from 1 to [`HISTORY_LIMIT_MAX`], [`HISTORY_LIMIT_DEFAULT`] when absent.
+fn limit(v: Option<serde_json::Value>) -> Result<usize, &'static str> {
+    const WHY: &str = "\"limit\" must be a whole number from 1 to 1000";
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(HISTORY_LIMIT_DEFAULT),
+        Some(serde_json::Value::Number(n)) => match n.as_u64() {
+            Some(n @ 1..) if n as usize <= HISTORY_LIMIT_MAX => Ok(n as usize),
+            _ => Err(WHY),
+        },
+        Some(_) => Err(WHY),
+    }
+}
+
 /// Room ids arrive as strings or, in seed 000's style, as numbers; both name the same room.
 fn chat_id(v: Option<serde_json::Value>) -> Result<Option<String>, &'static str> {
     match v {
@@ -124,5 +177,51 @@ fn chat_id(v: Option<serde_json::Value>) -> Result<Option<String>, &'static str>
         Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(Some(s)),
         Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
         Some(_) => Err("\"chatId\" must be a non-empty string or a number"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(body: &str) -> String {
+        match Action::parse_body(Some(body)) {
+            Action::Default { reason, .. } => reason,
+            other => panic!("{body} parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn history_takes_a_room_a_time_and_a_limit() {
+        let history = |body| Action::parse_body(Some(body));
+        assert_eq!(
+            history(r#"{"action":"history","chatId":42,"since":1700000000000,"limit":5}"#),
+            Action::History {
+                chat_id: "42".into(),
+                since: 1_700_000_000_000,
+                limit: 5
+            }
+        );
+        assert_eq!(
+            history(r#"{"action":"history","chatId":"r"}"#),
+            Action::History {
+                chat_id: "r".into(),
+                since: 0,
+                limit: HISTORY_LIMIT_DEFAULT
+            }
+        );
+    }
+
+    #[test]
+    fn a_history_body_that_does_not_fit_says_which_field_and_why() {
+        assert!(reason(r#"{"action":"history"}"#).contains("chatId"));
+        for since in [r#""yesterday""#, "-5", "1.5", "[]"] {
+            let body = format!(r#"{{"action":"history","chatId":"r","since":{since}}}"#);
+            assert!(reason(&body).contains("\"since\""), "{body}");
+        }
+        for limit in ["0", "1001", "\"ten\"", "-1"] {
+            let body = format!(r#"{{"action":"history","chatId":"r","limit":{limit}}}"#);
+            assert!(reason(&body).contains("\"limit\""), "{body}");
+        }
     }
 }

@@ -65,10 +65,21 @@ PROCESSOR_ENV = {
     "PUSH_TOPIC_ARN",
     "CHAT_TOPIC",
     "RESET_HORIZON",
+    "HISTORY",
+    "HISTORY_MAX",
     "DELIVERY_CONCURRENCY",
 }
 INGEST_ENV = {"STREAM_NAME"}
-ROUTES = {"$connect", "$disconnect", "$default", "sendmessage", "set_notify_list", "join", "leave"}
+ROUTES = {
+    "$connect",
+    "$disconnect",
+    "$default",
+    "sendmessage",
+    "set_notify_list",
+    "join",
+    "leave",
+    "history",
+}
 
 # The README's five deliveries: (channel, target, message or (payload type)).
 EXPECTED_DELIVERIES = [

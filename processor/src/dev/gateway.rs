@@ -29,7 +29,7 @@ pub const MAX_AGE: Duration = Duration::from_secs(2 * 60 * 60);
 /// API Gateway's WebSocket frame and message quota.
 pub const MAX_MESSAGE: usize = 128 * 1024;
 /// The custom routes: any other `action` goes to `$default`.
-pub const ROUTES: [&str; 4] = ["sendmessage", "set_notify_list", "join", "leave"];
+pub const ROUTES: [&str; 5] = ["sendmessage", "set_notify_list", "join", "leave", "history"];
 
 /// What the gateway tells a connection's task.
 #[derive(Debug)]

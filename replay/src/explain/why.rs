@@ -181,6 +181,11 @@ fn action(a: &Action) -> String {
         Action::SetNotifyList { devices } => format!("set_notify_list [{}]", devices.join(", ")),
         Action::Join { chat_id } => format!("join room {chat_id}"),
         Action::Leave { chat_id } => format!("leave room {chat_id}"),
+        Action::History {
+            chat_id,
+            since,
+            limit,
+        } => format!("history of room {chat_id} after {since} (at most {limit})"),
         Action::Default { action, reason } => format!(
             "{} ($default: {reason})",
             action.as_deref().unwrap_or("no action")
