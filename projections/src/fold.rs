@@ -296,12 +296,14 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
             .map(|client| world.membership_turn(chat_id, client, ts)),
         _ => None,
     };
-    let summary_changed = {
+    let (summary_changed, named_late) = {
         let conn = world.conns.entry_ref(id).or_default();
         // The summary's times, to tell whether this record changed it (a new client id is seen
         // where it is set).
         let times = (conn.summary.connected_at, conn.summary.closed_at);
         let mut named = false;
+        // Records of the connection folded before its `$connect` (out of order).
+        let earlier = conn.last_ts > 0;
         conn.summary.connected_at.add(ws.connected_at);
         // A connection's client is the one its `$connect` names: it happens once per connection
         // (duplicates are identical), so the answer cannot depend on arrival order. Later records
@@ -341,8 +343,14 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
             }
             _ => {}
         }
-        named || (conn.summary.connected_at, conn.summary.closed_at) != times
+        let changed = named || (conn.summary.connected_at, conn.summary.closed_at) != times;
+        (changed, named && earlier)
     };
+    if let (true, Some(client)) = (named_late, ws.resolved_client_id()) {
+        if !world.histories.is_empty() {
+            world.name_sender(id, client);
+        }
+    }
     world.mark_conn(id);
     world.sync_connection(id, summary_changed);
     let client = world
@@ -393,6 +401,7 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
                 sent_at: ts,
                 event_id: record.event_id(),
                 connection_id: ws.connection_id.clone(),
+                from: client,
                 message,
             };
             let deliveries = crate::route::chat(world, &room, &sent);

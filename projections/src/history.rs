@@ -25,11 +25,14 @@ pub struct Message {
     pub sent_at: u64,
     /// The `sendmessage` record's id, from which every delivery of the message takes its id.
     pub event_id: EventId,
-    /// The sender's connection: its client is the sender ([`World::sender_of`]), who does not
-    /// receive the message. (The client is not kept here: a connection's client is known once
-    /// its `$connect` is folded, which a message's fold need not follow, and a history must be
-    /// the same whatever order its records were folded in.)
+    /// The sender's connection, which never receives its own message.
     pub connection_id: String,
+    /// The sender's client: its connection's, once known. A connection's client is known once
+    /// its `$connect` is folded, which its messages follow on its shard; folded in another
+    /// order, a message is filled in when the `$connect` comes (`World::name_sender`), so a
+    /// history is the same in any order. Copies of a message join to the one that knows.
+    #[serde(default)]
+    pub from: Option<String>,
     /// What the sender sent.
     pub message: serde_json::Value,
 }
@@ -54,13 +57,21 @@ impl Message {
 pub struct History(Vec<Message>);
 
 impl History {
-    /// Adds `message`; true if it was not there yet.
+    /// Adds `message`, or the sender it names to a copy that lacks it; true if that changed
+    /// anything.
     pub fn add(&mut self, message: &Message) -> bool {
         match self
             .0
             .binary_search_by_key(&message.stamp(), Message::stamp)
         {
-            Ok(_) => false,
+            Ok(i) => {
+                let kept = &mut self.0[i];
+                let newer = message.from > kept.from;
+                if newer {
+                    kept.from.clone_from(&message.from);
+                }
+                newer
+            }
             Err(i) => {
                 self.0.insert(i, message.clone());
                 true
@@ -148,11 +159,22 @@ impl World {
         self.late_leaves
     }
 
-    /// The client that sent `message`: its connection's.
-    pub fn sender_of(&self, message: &Message) -> Option<&str> {
-        self.conns
-            .get(message.connection_id.as_str())
-            .and_then(|c| c.summary.client_id.as_deref())
+    /// Names `client` the sender of the messages of `connection_id` the loaded histories hold
+    /// without one: its `$connect` was folded after them (a stream out of order, or two halves of
+    /// one joined). Each message changed is listed to write.
+    pub(crate) fn name_sender(&mut self, connection_id: &str, client: &str) {
+        let mut named = Vec::new();
+        for (room, history) in self.histories.iter_mut() {
+            for m in history.0.iter_mut() {
+                if m.connection_id == connection_id && m.from.as_deref() < Some(client) {
+                    m.from = Some(client.to_owned());
+                    named.push((room.to_string(), m.clone()));
+                }
+            }
+        }
+        for (room, message) in named {
+            self.mark_message(&room, &message);
+        }
     }
 
     /// Adds a chat message to its room's history, bounded, and lists it to write.
@@ -183,7 +205,7 @@ impl World {
         history
             .since(t)
             .iter()
-            .filter(|m| self.sender_of(m) != Some(client))
+            .filter(|m| m.from.as_deref() != Some(client))
             .filter(|m| state.is_some_and(|c| c.member_at(room, m.sent_at, None)))
             .map(Message::stamp)
             .collect()
@@ -213,7 +235,7 @@ impl World {
         for message in history.recent_since(&self.config, t) {
             let was = before.binary_search(&message.stamp()).is_ok();
             let is = state.is_some_and(|c| c.member_at(room, message.sent_at, None));
-            if self.sender_of(message) == Some(client) {
+            if message.from.as_deref() == Some(client) {
                 continue;
             }
             match (was, is) {
@@ -240,6 +262,7 @@ mod tests {
             sent_at,
             event_id: EventId(id),
             connection_id: "w".to_owned(),
+            from: Some("a".to_owned()),
             message: serde_json::json!("hi"),
         }
     }

@@ -31,11 +31,26 @@ impl World {
         join_into(&mut self.conns, other.conns);
         join_into(&mut self.rooms, other.rooms);
         join_into(&mut self.histories, other.histories);
-        // A history keeps only its recent messages, as folding both sides' records would.
+        // A history keeps only its recent messages, as folding both sides' records would, and
+        // names the senders the other side knew the connections of.
         if self.complete {
             for history in self.histories.values_mut() {
                 history.bound(&self.config);
             }
+        }
+        let unnamed: Vec<(String, String)> = self
+            .histories
+            .values()
+            .flat_map(|h| h.messages())
+            .filter(|m| m.from.is_none())
+            .filter_map(|m| {
+                let conn = self.conns.get(m.connection_id.as_str())?;
+                let client = conn.summary.client_id.clone()?;
+                Some((m.connection_id.clone(), client))
+            })
+            .collect();
+        for (connection, client) in unnamed {
+            self.name_sender(&connection, &client);
         }
         self.late_leaves += other.late_leaves;
         join_into(&mut self.devices, other.devices);

@@ -47,10 +47,7 @@ impl World {
                         .topics
                         .iter()
                         .filter_map(|t| self.config.chat_topic.room_of(t));
-                    for room in rooms {
-                        want.extend(self.history_key(room, e.timestamp()));
-                        want.extend(self.senders_since(room, e.timestamp()));
-                    }
+                    want.extend(rooms.filter_map(|r| self.history_key(r, e.timestamp())));
                 }
             }
             Record::WebSocket(ws) => {
@@ -91,23 +88,12 @@ impl World {
                     Action::SetNotifyList { devices } => {
                         want.extend(devices.into_iter().map(Key::Device))
                     }
-                    // A reply holds a page of the history, naming each message's sender.
-                    Action::History {
-                        chat_id,
-                        since,
-                        limit,
-                    } => {
-                        let after = since.saturating_add(1);
-                        want.extend(self.history_key(&chat_id, after));
-                        if let Some(history) = self.histories.get(chat_id.as_str()) {
-                            let (page, _) = history.page(&self.config, since, limit);
-                            let senders = page.iter().map(|m| m.connection_id.clone());
-                            want.extend(senders.map(Key::Connection));
-                        }
+                    // A reply holds a page of the history.
+                    Action::History { chat_id, since, .. } => {
+                        want.extend(self.history_key(&chat_id, since.saturating_add(1)));
                     }
                     Action::Join { chat_id } | Action::Leave { chat_id } => {
                         want.extend(self.history_key(&chat_id, ws.request_time_epoch));
-                        want.extend(self.senders_since(&chat_id, ws.request_time_epoch));
                         want.push(Key::Room(chat_id))
                     }
                     _ => {}
@@ -146,21 +132,6 @@ impl World {
         })
     }
 
-    /// The connections that sent the recent messages of `room` since `t`: a membership write
-    /// at `t` tells their clients, who do not receive their own messages, from the others.
-    fn senders_since(&self, room: &str, t: u64) -> impl Iterator<Item = Key> + '_ {
-        self.recent_since(room, t)
-            .iter()
-            .map(|m| Key::Connection(m.connection_id.clone()))
-    }
-
-    fn recent_since(&self, room: &str, t: u64) -> &[crate::history::Message] {
-        match self.histories.get(room) {
-            Some(history) => history.recent_since(&self.config, t),
-            None => &[],
-        }
-    }
-
     /// Whether the history [`World::history_key`] names is loaded, without allocating its key.
     fn history_loaded(&self, room: &str, t: u64) -> bool {
         let since = if self.parts_apart { t } else { 0 };
@@ -181,10 +152,6 @@ impl World {
                     self.config.chat_topic.room_of(t).is_none_or(|r| {
                         (self.parts_apart || self.rooms.contains_key(r))
                             && self.history_loaded(r, e.timestamp())
-                            && self
-                                .recent_since(r, e.timestamp())
-                                .iter()
-                                .all(|m| self.conns.contains_key(m.connection_id.as_str()))
                     })
                 })
             }

@@ -82,7 +82,7 @@ async fn run(processor: &str, name: &str) -> Result<(), Error> {
         .env("AWS_REGION", "us-east-1")
         .env("RUST_LOG", "warn")
         .env_remove("QUARANTINE_URL")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .output()?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
@@ -91,6 +91,10 @@ async fn run(processor: &str, name: &str) -> Result<(), Error> {
     for line in stderr.lines().filter(|l| l.starts_with("consumed ")) {
         println!("processor: {line}");
     }
+    println!(
+        "{}",
+        deliveries(&puts, &String::from_utf8_lossy(&out.stdout))?
+    );
     let (items, largest) = largest_item(&f).await?;
     println!("table: {items} items, the largest {largest} bytes");
     if let Some(layout) = seed {
@@ -104,6 +108,39 @@ async fn run(processor: &str, name: &str) -> Result<(), Error> {
         );
     }
     Ok(())
+}
+
+/// What the processor delivered (its stdout: one JSON delivery a line) against what one fold of
+/// the records in event-time order delivers, which is what the shards' interleaving must not
+/// change: distinct delivery ids made of those intended, duplicates, and any not intended.
+fn deliveries(puts: &[Put], stdout: &str) -> Result<String, Error> {
+    let mut records: Vec<schemas::Record> = puts
+        .iter()
+        .map(|p| schemas::decode_json(p.line.as_bytes()))
+        .collect::<Result<_, _>>()?;
+    records.sort_by_key(schemas::Record::event_time);
+    let mut world = projections::World::in_memory(projections::Config::default());
+    let intended: std::collections::HashSet<String> = records
+        .iter()
+        .flat_map(|r| world.apply(r))
+        .map(|d| d.id)
+        .collect();
+    let mut made = std::collections::HashSet::new();
+    let mut lines = 0;
+    for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
+        let delivery: serde_json::Value = serde_json::from_str(line)?;
+        let id = delivery["id"].as_str().ok_or("a delivery without an id")?;
+        made.insert(id.to_owned());
+        lines += 1;
+    }
+    let of_intended = made.intersection(&intended).count();
+    Ok(format!(
+        "deliveries: {of_intended} of {} intended (by one fold in event-time order), \
+         {} sent twice, {} not intended",
+        intended.len(),
+        lines - made.len(),
+        made.len() - of_intended
+    ))
 }
 
 /// Puts the records, 500 a call, in order per partition key.

@@ -136,6 +136,12 @@ impl Fold {
         let mut keys: Vec<Key> = want.into_iter().collect();
         // Sorted keys read a B-tree front to back, and make request batches deterministic.
         keys.sort_unstable();
+        // A room's history since the earliest time asked holds what every later time asks
+        // for: one read a room, however many of the chunk's memberships ask.
+        keys.dedup_by(|later, earlier| match (later, earlier) {
+            (Key::History { room: a, .. }, Key::History { room: b, .. }) => a == b,
+            _ => false,
+        });
         Some(keys)
     }
 }

@@ -1,8 +1,8 @@
 //! The items of rooms' message histories: one per message, in the room's partition after its
 //! members (`sk` = `timeline#{sentAt}#{eventId}`, the time zero-padded to 13 digits so that sort
 //! keys order by time), with the message as plain attributes for anyone reading the table:
-//! `sentAt` (ms), `eventId`, `connectionId` (the sender's) and `message` (the JSON sent), and a
-//! `ttl`. Only the sender's shard writes a message, once, so it goes without a condition.
+//! `sentAt` (ms), `eventId`, `connectionId` and `from` (the sender's connection and client) and
+//! `message` (the JSON sent), and a `ttl`. Only the sender's shard writes a message, once, so it goes without a condition.
 //!
 //! A room's **head** is one more item, `pk` = `history#{chatId}`, `sk` = `state`, with `newest`:
 //! the time of the newest message the room ever kept, a max-register written after the messages
@@ -93,6 +93,9 @@ pub fn encode_message(room: &str, message: &Message, lifetime_ms: u64) -> Item {
         "connectionId".into(),
         AttributeValue::S(message.connection_id.clone()),
     );
+    if let Some(from) = &message.from {
+        item.insert("from".into(), AttributeValue::S(from.clone()));
+    }
     item.insert(
         "message".into(),
         AttributeValue::S(message.message.to_string()),
@@ -136,6 +139,7 @@ fn decode_message(pk: &str, item: &Item) -> Result<Message, StoreError> {
         sent_at,
         event_id,
         connection_id,
+        from: get_s(item, "from").map(str::to_owned),
         message,
     })
 }
@@ -150,6 +154,7 @@ mod tests {
             sent_at: 1_700_000_000_123,
             event_id: EventId(0xabc),
             connection_id: "w1=".to_owned(),
+            from: Some("alice".to_owned()),
             message: serde_json::json!({"text": "hi", "n": 3}),
         };
         let item = encode_message("r 1", &message, 60_000);
