@@ -236,3 +236,62 @@ fn explain_says_why_a_message_became_a_push_and_the_html_is_self_contained() {
         assert!(!page.contains(external), "the page refers to {external}");
     }
 }
+
+#[test]
+fn explain_shows_a_catch_up_delivery_and_why() {
+    // dana's join at +1 s is on a shard that lagged: the file has it after erin's message at
+    // +10 s, which dana was a member at.
+    let t = 1_732_350_000_000u64;
+    let ws = |conn: &str, route: &str, at: u64, body: Option<&str>| {
+        let mut line = serde_json::json!({"kind":"websocket","schemaVersion":2,
+            "eventType": if route == "$connect" { "CONNECT" } else { "MESSAGE" },
+            "routeKey":route,"connectionId":conn,"connectedAt":t,"requestTimeEpoch":at});
+        if route == "$connect" {
+            line["clientId"] = conn.trim_end_matches("-conn").into();
+        }
+        if let Some(body) = body {
+            line["body"] = body.into();
+        }
+        line.to_string()
+    };
+    let lines = [
+        ws("dana-conn", "$connect", t, None),
+        ws("erin-conn", "$connect", t, None),
+        ws(
+            "erin-conn",
+            "join",
+            t + 5_000,
+            Some(r#"{"action":"join","chatId":"7"}"#),
+        ),
+        ws(
+            "erin-conn",
+            "sendmessage",
+            t + 10_000,
+            Some(r#"{"action":"sendmessage","chatId":"7","message":"you there?"}"#),
+        ),
+        ws(
+            "dana-conn",
+            "join",
+            t + 1_000,
+            Some(r#"{"action":"join","chatId":"7"}"#),
+        ),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write(tmp.path(), "late.jsonl", lines.join("\n").as_bytes());
+    let out = replay_bin(&[
+        "explain",
+        "--from",
+        path.to_str().unwrap(),
+        "--client",
+        "dana",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("delivery: websocket to dana-conn"), "{text}");
+    let why = format!(
+        "catch-up from room 7's history: joined at {}, processed after the message sent at {}",
+        t + 1_000,
+        t + 10_000
+    );
+    assert!(text.contains(&why), "{text}");
+}

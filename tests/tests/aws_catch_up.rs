@@ -99,3 +99,37 @@ async fn a_shard_held_back_until_the_others_are_drained_still_gets_every_message
     assert!(twice.is_empty(), "made more than once: {twice:?}");
     assert_eq!(made.len(), want.len(), "and nothing else");
 }
+
+#[tokio::test]
+async fn a_member_recovers_a_rooms_messages_with_history_read_from_the_table() {
+    let f = fixture(1).await.unwrap();
+    let shards = shards();
+    let h = handler(f.store.clone(), RecordingSink::new());
+    for (shard, lines) in &shards {
+        let report = h.handle(&batch(shard, lines)).await;
+        assert_eq!(report.failed_at, None, "{:?}", report.failure);
+    }
+    // A fresh invocation: the history comes from the table, not from a world in memory.
+    let asks = [ws_message(
+        "m0",
+        T,
+        T + 5_000,
+        json!({"action":"history","chatId":"r0","since":T + 1_010,"limit":2}),
+    )];
+    let h = handler(f.store.clone(), RecordingSink::new());
+    let report = h.handle(&batch("shardId-000000000000", &asks)).await;
+    assert_eq!(report.failed_at, None, "{:?}", report.failure);
+    let sent = h.sink.sent();
+    let reply = &sent.first().unwrap().payload;
+    assert_eq!(reply["type"], "history", "{reply}");
+    let texts: Vec<&str> = reply["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["message"].as_str().unwrap())
+        .collect();
+    // Room r0's messages after T + 1,010 ms: n = 2 at +1,021 and +1,022, then n = 4.
+    assert_eq!(texts, ["1/2", "2/2"]);
+    assert_eq!(reply["more"], true);
+    assert_eq!(reply["messages"][0]["from"], "sender-1");
+}

@@ -54,6 +54,21 @@ pub fn notes(
 }
 
 fn reason(record: &Record, d: &Delivery) -> String {
+    let how = channel_reason(record, d);
+    // A chat message delivered by a record other than its own: a membership catching up.
+    if d.payload["type"] == "message" && d.event_id != record.event_id() {
+        let sent_at = d.payload["sentAt"].as_u64().unwrap_or_default();
+        let room = d.payload["chatId"].as_str().unwrap_or("?");
+        return format!(
+            "catch-up from room {room}'s history: joined at {}, processed after the message \
+             sent at {sent_at} (later), which it was a member at; {how}",
+            record.event_time()
+        );
+    }
+    how
+}
+
+fn channel_reason(record: &Record, d: &Delivery) -> String {
     let p = &d.payload;
     let text = |k: &str| p.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
     match (&d.channel, p.get("type").and_then(|t| t.as_str())) {
@@ -84,6 +99,11 @@ fn reason(record: &Record, d: &Delivery) -> String {
         (Channel::WebSocket { .. }, Some("usage")) => {
             format!("usage reply to the sender: {}", text("reason"))
         }
+        (Channel::WebSocket { .. }, Some("history")) => format!(
+            "history reply to the sender, a member of room {}: {} messages",
+            text("chatId"),
+            p["messages"].as_array().map_or(0, Vec::len)
+        ),
         _ => format!("decided by the fold for a {} record", record.kind_name()),
     }
 }
