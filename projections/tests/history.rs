@@ -120,3 +120,21 @@ fn a_client_outside_the_room_or_asking_about_the_future_gets_a_usage_reply() {
         "{reason}"
     );
 }
+
+#[test]
+fn a_batch_counts_the_deliveries_a_late_leave_cannot_take_back() {
+    // bob's leave at +15 s is folded after alice's message at +20 s, which he received.
+    let mut records = room();
+    records.push(ws_message(
+        "wb",
+        T0,
+        T0 + 15_000,
+        r#"{"action":"leave","chatId":"r"}"#,
+    ));
+    let mut world = projections::World::in_memory(Config::default());
+    let mut batch = projections::Batch::fold_only(&records, usize::MAX);
+    while batch.next(&mut world).unwrap() != projections::Step::Done {}
+    // "two" at +20 s and "three" at +30 s went to bob before his leave at +15 s was folded.
+    assert_eq!(batch.late_leaves(), 2);
+    assert_eq!(world.late_leaves(), 2);
+}

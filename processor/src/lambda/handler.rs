@@ -64,6 +64,9 @@ pub struct BatchReport {
     pub duplicates: usize,
     /// Connections found gone.
     pub gone: usize,
+    /// Chat deliveries made to clients whose leave, processed after the message, came before
+    /// it: made, and not undone (`World::late_leaves`).
+    pub late_leaves: u64,
     /// What the batch's store calls cost (requests, read and write units, bytes).
     pub cost: Cost,
 }
@@ -139,6 +142,7 @@ where
             delivered = report.delivered,
             duplicates = report.duplicates,
             gone = report.gone,
+            late_leaves = report.late_leaves,
             failed_at = ?report.failed_at.map(|i| &input[i].seq),
             requests = report.cost.requests,
             read_units = report.cost.read_units,
@@ -273,7 +277,10 @@ where
                     }
                     batch.committed(&world, out);
                 }
-                Step::Done => return Ok(batch.into_deliveries()),
+                Step::Done => {
+                    report.late_leaves += batch.late_leaves();
+                    return Ok(batch.into_deliveries());
+                }
             }
         }
     }

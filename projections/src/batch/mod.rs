@@ -116,6 +116,8 @@ pub struct Batch<'r> {
     revisions: Revisions,
     attempts: usize,
     deliveries: Vec<(usize, Delivery)>,
+    /// The world's late leaves when the batch began, and how many its first pass counted.
+    late_leaves: (Option<u64>, u64),
 }
 
 #[derive(Debug)]
@@ -149,6 +151,7 @@ impl<'r> Batch<'r> {
             revisions: Revisions::default(),
             attempts: 0,
             deliveries: Vec::new(),
+            late_leaves: (None, 0),
         }
     }
 
@@ -185,6 +188,7 @@ impl<'r> Batch<'r> {
     /// [`BatchError`]: the fold never settled, or the commits kept conflicting. The batch stays
     /// failed.
     pub fn next(&mut self, world: &mut World) -> Result<Step, BatchError> {
+        let began = *self.late_leaves.0.get_or_insert(world.late_leaves());
         loop {
             match &mut self.phase {
                 Phase::Folding { pass, first } => {
@@ -195,6 +199,9 @@ impl<'r> Batch<'r> {
                             deliveries.extend(decided.into_iter().map(|d| (at, d)));
                         }
                     });
+                    if decide && matches!(asked, Ok(None)) {
+                        self.late_leaves.1 = world.late_leaves().saturating_sub(began);
+                    }
                     match asked {
                         Ok(Some(keys)) => return Ok(Step::Load(keys)),
                         Ok(None) if self.commits => self.phase = Phase::Commit,
@@ -267,6 +274,12 @@ impl<'r> Batch<'r> {
     /// already holds the batch.
     pub fn deliveries(&self) -> &[(usize, Delivery)] {
         &self.deliveries
+    }
+
+    /// How many of the deliveries decided went to clients whose leave, folded after the
+    /// message, says they were no members when it was sent ([`World::late_leaves`]).
+    pub fn late_leaves(&self) -> u64 {
+        self.late_leaves.1
     }
 
     /// The deliveries decided, taken.
