@@ -112,42 +112,20 @@ impl DynamoStore {
         room: &str,
         since: u64,
     ) -> Result<Vec<Item>, StoreError> {
-        let _permit = permits.acquire().await.map_err(|e| StoreError {
-            retryable: false,
-            op: "Query",
-            message: e.to_string(),
-        })?;
-        let mut items: Vec<Item> = Vec::new();
-        let mut start: Option<Item> = None;
-        while items.len() < self.history_max {
-            let limit = i32::try_from(self.history_max - items.len()).unwrap_or(i32::MAX);
-            self.meter.request();
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", AttributeValue::S(format!("room#{room}")))
-                .expression_attribute_values(":from", AttributeValue::S(item::timeline_from(since)))
-                .expression_attribute_values(":to", AttributeValue::S(item::TIMELINE_END.into()))
-                .scan_index_forward(false)
-                .limit(limit)
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(|e| classify("Query", e))?;
-            self.meter.reported(out.consumed_capacity());
-            let page = out.items.unwrap_or_default();
-            self.meter.read(Some(page.iter().map(item_size).sum()));
-            items.extend(page);
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
-        Ok(items)
+        let values = HashMap::from([
+            (":pk".to_owned(), AttributeValue::S(format!("room#{room}"))),
+            (
+                ":from".to_owned(),
+                AttributeValue::S(item::timeline_from(since)),
+            ),
+            (
+                ":to".to_owned(),
+                AttributeValue::S(item::TIMELINE_END.into()),
+            ),
+        ]);
+        let range = "pk = :pk AND sk BETWEEN :from AND :to";
+        self.query(permits, (range, values), Some(self.history_max))
+            .await
     }
 
     /// [`DynamoStore::query_partition`], once `permits` has a permit for it.
@@ -156,13 +134,6 @@ impl DynamoStore {
         permits: &tokio::sync::Semaphore,
         pk: String,
     ) -> Result<Vec<Item>, StoreError> {
-        let _permit = permits.acquire().await.map_err(|e| StoreError {
-            retryable: false,
-            op: "Query",
-            message: e.to_string(),
-        })?;
-        let mut items = Vec::new();
-        let mut start: Option<Item> = None;
         // A room's messages sort after its members, and are read on their own.
         let mut values = HashMap::from([(":pk".to_owned(), AttributeValue::S(pk.clone()))]);
         let condition = if pk.starts_with("room#") {
@@ -174,7 +145,29 @@ impl DynamoStore {
         } else {
             "pk = :pk"
         };
+        self.query(permits, (condition, values), None).await
+    }
+
+    /// The items a key condition (with its values) selects, strongly consistent, page by page,
+    /// once `permits` has a permit; with `newest`, at most that many, the last by sort key.
+    async fn query(
+        &self,
+        permits: &tokio::sync::Semaphore,
+        (condition, values): (&str, Item),
+        newest: Option<usize>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let _permit = permits.acquire().await.map_err(|e| StoreError {
+            retryable: false,
+            op: "Query",
+            message: e.to_string(),
+        })?;
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
         loop {
+            let left = newest.map(|n| n.saturating_sub(items.len()));
+            if left == Some(0) {
+                return Ok(items);
+            }
             self.meter.request();
             let out = self
                 .client
@@ -182,6 +175,8 @@ impl DynamoStore {
                 .table_name(&self.table)
                 .key_condition_expression(condition)
                 .set_expression_attribute_values(Some(values.clone()))
+                .set_scan_index_forward(newest.map(|_| false))
+                .set_limit(left.map(|n| i32::try_from(n).unwrap_or(i32::MAX)))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
