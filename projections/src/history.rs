@@ -159,6 +159,17 @@ impl World {
         self.late_leaves
     }
 
+    /// The client that sent `message`: the one it names, or, when it was folded before its
+    /// connection's `$connect` and stored so, its connection's (which a world loads for it:
+    /// `World::needs`).
+    pub fn sender_of<'a>(&'a self, message: &'a Message) -> Option<&'a str> {
+        message.from.as_deref().or_else(|| {
+            self.conns
+                .get(message.connection_id.as_str())
+                .and_then(|c| c.summary.client_id.as_deref())
+        })
+    }
+
     /// Names `client` the sender of the messages of `connection_id` the loaded histories hold
     /// without one: its `$connect` was folded after them (a stream out of order, or two halves of
     /// one joined). Each message changed is listed to write.
@@ -205,7 +216,7 @@ impl World {
         history
             .since(t)
             .iter()
-            .filter(|m| m.from.as_deref() != Some(client))
+            .filter(|m| self.sender_of(m) != Some(client))
             .filter(|m| state.is_some_and(|c| c.member_at(room, m.sent_at, None)))
             .map(Message::stamp)
             .collect()
@@ -235,7 +246,7 @@ impl World {
         for message in history.recent_since(&self.config, t) {
             let was = before.binary_search(&message.stamp()).is_ok();
             let is = state.is_some_and(|c| c.member_at(room, message.sent_at, None));
-            if message.from.as_deref() == Some(client) {
+            if self.sender_of(message) == Some(client) {
                 continue;
             }
             match (was, is) {

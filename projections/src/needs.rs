@@ -47,7 +47,10 @@ impl World {
                         .topics
                         .iter()
                         .filter_map(|t| self.config.chat_topic.room_of(t));
-                    want.extend(rooms.filter_map(|r| self.history_key(r, e.timestamp())));
+                    for room in rooms {
+                        want.extend(self.history_key(room, e.timestamp()));
+                        want.extend(self.unnamed_senders(room, e.timestamp()));
+                    }
                 }
             }
             Record::WebSocket(ws) => {
@@ -91,9 +94,11 @@ impl World {
                     // A reply holds a page of the history.
                     Action::History { chat_id, since, .. } => {
                         want.extend(self.history_key(&chat_id, since.saturating_add(1)));
+                        want.extend(self.unnamed_senders(&chat_id, since.saturating_add(1)));
                     }
                     Action::Join { chat_id } | Action::Leave { chat_id } => {
                         want.extend(self.history_key(&chat_id, ws.request_time_epoch));
+                        want.extend(self.unnamed_senders(&chat_id, ws.request_time_epoch));
                         want.push(Key::Room(chat_id))
                     }
                     _ => {}
@@ -132,6 +137,20 @@ impl World {
         })
     }
 
+    /// The connections of the recent messages of `room` since `t` that name no sender: folded
+    /// before their connection's `$connect` (out of order) and stored so, they are told apart by
+    /// their connection's client ([`World::sender_of`]). A stream in order has none.
+    fn unnamed_senders(&self, room: &str, t: u64) -> impl Iterator<Item = Key> + '_ {
+        let recent = match self.histories.get(room) {
+            Some(history) => history.recent_since(&self.config, t),
+            None => &[],
+        };
+        recent
+            .iter()
+            .filter(|m| m.from.is_none())
+            .map(|m| Key::Connection(m.connection_id.clone()))
+    }
+
     /// Whether the history [`World::history_key`] names is loaded, without allocating its key.
     fn history_loaded(&self, room: &str, t: u64) -> bool {
         let since = if self.parts_apart { t } else { 0 };
@@ -152,6 +171,7 @@ impl World {
                     self.config.chat_topic.room_of(t).is_none_or(|r| {
                         (self.parts_apart || self.rooms.contains_key(r))
                             && self.history_loaded(r, e.timestamp())
+                            && self.unnamed_senders(r, e.timestamp()).all(|k| self.has(&k))
                     })
                 })
             }

@@ -13,8 +13,8 @@ use std::collections::BTreeSet;
 /// ([`ClientState::member_at`](crate::ClientState::member_at)), but the sender, gets it as
 /// [`reach`] decides.
 pub(crate) fn chat(world: &World, room: &str, sent: &Message) -> Vec<Delivery> {
-    let sender = sent.from.as_deref();
-    let payload = chat_payload(sent, room);
+    let sender = world.sender_of(sent);
+    let payload = chat_payload(sent, sender, room);
     let mut out = Vec::new();
     let mut topics = BTreeSet::new();
     let members = world
@@ -52,7 +52,7 @@ pub(crate) fn to_member(
     sent: &Message,
     out: &mut Vec<Delivery>,
 ) {
-    let payload = chat_payload(sent, room);
+    let payload = chat_payload(sent, world.sender_of(sent), room);
     let mut topics = BTreeSet::new();
     let state = world.client_state(member);
     reach(world, member, state, room, sent, &payload, out, &mut topics);
@@ -127,14 +127,8 @@ fn publish<'a>(
 }
 
 /// What a chat message's recipients receive (see [`message_payload`]).
-pub(crate) fn chat_payload(sent: &Message, room: &str) -> serde_json::Value {
-    message_payload(
-        sent.event_id,
-        sent.sent_at,
-        sent.from.as_deref(),
-        Some(room),
-        &sent.message,
-    )
+pub(crate) fn chat_payload(sent: &Message, from: Option<&str>, room: &str) -> serde_json::Value {
+    message_payload(sent.event_id, sent.sent_at, from, Some(room), &sent.message)
 }
 
 /// What a chat or broadcast recipient receives: `{"type":"message",...}`, the same for every
@@ -253,7 +247,10 @@ pub(crate) fn history(
     let (page, more) = world
         .history(room)
         .map_or((&[][..], false), |h| h.page(world.config(), since, limit));
-    let messages: Vec<serde_json::Value> = page.iter().map(|m| chat_payload(m, room)).collect();
+    let messages: Vec<serde_json::Value> = page
+        .iter()
+        .map(|m| chat_payload(m, world.sender_of(m), room))
+        .collect();
     let payload = json!({
         "type": "history",
         "chatId": room,
