@@ -27,7 +27,7 @@ impl World {
             self.mark_watermark();
         }
         match record {
-            Record::Lifecycle(e) => lifecycle(self, e),
+            Record::Lifecycle(e) => lifecycle(self, e, record),
             Record::WebSocket(ws) => websocket(self, ws, record),
             Record::Telemetry(t) => crate::route::telemetry(self, t, record.event_id()),
             Record::ConnectionGone(g) => {
@@ -103,7 +103,7 @@ impl World {
 
 /// An IoT lifecycle event: the client's session record, and room memberships for subscriptions
 /// to chat topics. Its only deliveries are those a subscription folded late catches up on.
-pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) -> Vec<Delivery> {
+pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle, record: &Record) -> Vec<Delivery> {
     let ts = event.timestamp();
     let client_id = event.client_id();
     match event {
@@ -143,6 +143,9 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle) -> Vec<Delivery> {
             // Most of a stream is lifecycle events, and many worlds hold no message to catch
             // up on: skip the comparison there.
             let catching_up = !world.histories.is_empty() && !rooms.is_empty();
+            for room in &rooms {
+                world.note_turn(room, client_id, ts, record);
+            }
             let turns: SmallVec<[Vec<_>; 4]> = match catching_up {
                 true => rooms
                     .iter()
@@ -289,11 +292,19 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
     // A membership write may change whether its client was a member at messages of the room's
     // history: how it was before, to compare after.
     let turn = match &action {
-        Action::Join { chat_id } | Action::Leave { chat_id } => world
-            .conns
-            .get(id)
-            .and_then(|c| c.summary.client_id.as_deref())
-            .map(|client| world.membership_turn(chat_id, client, ts)),
+        Action::Join { chat_id } | Action::Leave { chat_id } => {
+            // The client the write goes to: the connection's, or the one the record names
+            // (from an authorizer) when the connection's `$connect` is not folded yet.
+            let known = world
+                .conns
+                .get(id)
+                .and_then(|c| c.summary.client_id.clone());
+            let client = known.or_else(|| ws.resolved_client_id().map(str::to_owned));
+            client.map(|client| {
+                world.note_turn(chat_id, &client, ts, record);
+                world.membership_turn(chat_id, &client, ts)
+            })
+        }
         _ => None,
     };
     let (summary_changed, named_late) = {

@@ -193,8 +193,9 @@ impl World {
         if self.config.history_max == 0 {
             return;
         }
+        let stored = self.folded_published(message);
         let history = self.histories.entry_ref(&Lookup(room)).or_default();
-        if history.add(message) {
+        if history.add(message) && !stored {
             if self.complete {
                 history.bound(&self.config);
             }
@@ -216,7 +217,7 @@ impl World {
         history
             .since(t)
             .iter()
-            .filter(|m| self.sender_of(m) != Some(client))
+            .filter(|m| self.sender_of(m) != Some(client) && !self.is_pending(m))
             .filter(|m| state.is_some_and(|c| c.member_at(room, m.sent_at, None)))
             .map(Message::stamp)
             .collect()
@@ -246,7 +247,7 @@ impl World {
         for message in history.recent_since(&self.config, t) {
             let was = before.binary_search(&message.stamp()).is_ok();
             let is = state.is_some_and(|c| c.member_at(room, message.sent_at, None));
-            if self.sender_of(message) == Some(client) {
+            if self.sender_of(message) == Some(client) || self.is_pending(message) {
                 continue;
             }
             match (was, is) {

@@ -16,6 +16,7 @@
 //!   [`history`]: rooms' recent messages, which memberships folded late catch up on.
 //! - [`view`]: the client projection readers see; `compact`: bounding state without changing it.
 
+mod ahead;
 pub mod batch;
 pub mod client;
 mod compact;

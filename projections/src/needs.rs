@@ -76,15 +76,19 @@ impl World {
                         chat_id: Some(room),
                         ..
                     } => {
-                        if let Some(state) = self.rooms.get(room.as_str()) {
-                            let members = state.members_around(ws.request_time_epoch);
-                            want.extend(members.map(|(m, _)| Key::Client(m.to_owned())));
+                        // A store shared by batches folded at once takes the message before its
+                        // room's members are read (see `ahead`).
+                        if self.is_published(ws.request_time_epoch, record) {
+                            if let Some(state) = self.rooms.get(room.as_str()) {
+                                let members = state.members_around(ws.request_time_epoch);
+                                want.extend(members.map(|(m, _)| Key::Client(m.to_owned())));
+                            }
+                            want.push(Key::Room(room.clone()));
                         }
                         // A store that keeps histories whole writes the message into it.
                         if !self.parts_apart {
                             want.extend(self.history_key(&room, 0));
                         }
-                        want.push(Key::Room(room));
                     }
                     // A message without a room goes to every connection of the lobby.
                     Action::SendMessage { chat_id: None, .. } => want.push(Key::Lobby),

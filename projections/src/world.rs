@@ -9,6 +9,7 @@
 //! folding a batch hands back the changed ones ([`World::take_dirty`]) to write. The batch
 //! protocol ([`crate::batch`]) drives this in every process.
 
+use crate::ahead::Ahead;
 use crate::dirty::{mark, Dirty};
 use crate::history::History;
 use crate::id::{Id, Map, Set};
@@ -47,6 +48,8 @@ pub struct World {
     pub(crate) clock_from_entries: bool,
     /// Clients whose `Left` memberships compaction must keep: see [`World::keep_history_of`].
     pub(crate) kept: Set,
+    /// What the batch in progress stored ahead and checks again after its commit (see `ahead`).
+    pub(crate) ahead: Ahead,
 }
 
 impl World {
@@ -69,6 +72,7 @@ impl World {
             parts_apart: false,
             clock_from_entries: false,
             kept: Set::default(),
+            ahead: Ahead::default(),
         }
     }
 
@@ -140,7 +144,7 @@ impl World {
                 Key::Client(id) => self.clients.contains_key(id.as_str()),
                 Key::Connection(id) => self.conns.contains_key(id.as_str()),
                 Key::Room(id) | Key::Member { room: id, .. } | Key::Subscriber { room: id, .. } => {
-                    self.rooms.contains_key(id.as_str())
+                    self.rooms.contains_key(id.as_str()) && !self.is_stale(id)
                 }
                 Key::Device(id) | Key::Watcher { device: id, .. } => {
                     self.devices.contains_key(id.as_str())
@@ -177,6 +181,7 @@ impl World {
                 self.saw(newest);
             }
             (Key::Room(id), e) => {
+                self.read_members(&id);
                 let v = self.rooms.entry_ref(id.as_str()).or_default();
                 if let Some(Entry::Room(s)) = e {
                     v.join(&s);

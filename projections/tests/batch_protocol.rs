@@ -7,155 +7,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
-use projections::{
-    Batch, BatchError, CommitOutcome, Config, Entry, Key, Plan, Revision, Step, World,
-};
+use projections::{Batch, BatchError, Config, Key, Plan, Step, World};
 use proptest::prelude::*;
 use schemas::Record;
-use std::collections::{BTreeMap, HashSet};
+use support::shared::{run_interleaved, Driver, SharedStore, ATTEMPTS};
 use support::strategies::*;
 use support::*;
-
-/// A table of entries with revisions, written on condition: the semantics of the DynamoDB store.
-#[derive(Default)]
-struct RevisionedMap {
-    items: BTreeMap<Key, (Entry, Revision)>,
-}
-
-impl RevisionedMap {
-    fn read(&self, key: &Key) -> (Option<Entry>, Option<Revision>) {
-        match self.items.get(key) {
-            Some((entry, rev)) => (Some(entry.clone()), Some(*rev)),
-            None => (None, None),
-        }
-    }
-
-    /// Writes each entry whose stored revision is still the expected one.
-    fn commit(&mut self, world: &World, writes: &[projections::Write]) -> CommitOutcome {
-        let mut outcome = CommitOutcome::default();
-        for write in writes {
-            // Every batch would write it: a shared table keeps none.
-            assert_ne!(write.key, Key::Watermark, "a batch wrote the watermark");
-            // A part is joined into its whole, and never conflicts.
-            if write.key.is_part() {
-                let part = world
-                    .entry(&write.key)
-                    .expect("a write's entry is in the world");
-                let whole = write.key.whole();
-                let (stored, rev) = match self.items.remove(&whole) {
-                    Some((entry, rev)) => (Some(entry), rev),
-                    None => (None, 0),
-                };
-                let joined = write.key.join_part(stored, &part).expect("a part's entry");
-                self.items.insert(whole, (joined, rev));
-                continue;
-            }
-            let stored = self.items.get(&write.key).map(|(_, rev)| *rev);
-            if stored != write.expected {
-                outcome.conflicts.push(write.key.clone());
-                continue;
-            }
-            let rev = stored.map_or(1, |r| r + 1);
-            let entry = world
-                .entry(&write.key)
-                .expect("a write's entry is in the world");
-            self.items.insert(write.key.clone(), (entry, rev));
-            outcome.written.push((write.key.clone(), rev));
-        }
-        outcome
-    }
-
-    /// A complete world of every stored entry, to derive views from.
-    fn world(&self, config: &Config) -> World {
-        let mut world = World::new(config.clone()).clock_from_entries();
-        for (key, (entry, _)) in &self.items {
-            world.load(key.clone(), Some(entry.clone()));
-        }
-        world
-    }
-}
-
-/// One driver: its batches in order, the batch in progress over a fresh world (as a Lambda
-/// invocation has), and every (key, entry) the batch in progress wrote.
-struct Driver {
-    batches: Vec<&'static [Record]>,
-    current: usize,
-    world: World,
-    batch: Option<Batch<'static>>,
-    wrote: HashSet<(Key, String)>,
-    restarts: usize,
-}
-
-const ATTEMPTS: usize = 3;
-
-impl Driver {
-    fn new(batches: Vec<Vec<Record>>) -> Self {
-        Driver {
-            // Each batch's records live as long as the test's batches borrow them: leaked once,
-            // as a test may.
-            batches: batches.into_iter().map(|b| &*b.leak()).collect(),
-            current: 0,
-            world: World::new(Config::default())
-                .parts_apart()
-                .clock_from_entries(),
-            batch: None,
-            wrote: HashSet::new(),
-            restarts: 0,
-        }
-    }
-
-    fn done(&self) -> bool {
-        self.current == self.batches.len()
-    }
-
-    /// Takes one step of the protocol against `store`: a load, a commit, or the end of a batch.
-    fn step(&mut self, store: &mut RevisionedMap) {
-        if self.batch.is_none() {
-            self.batch = Some(Batch::new(
-                self.batches[self.current],
-                Plan::shared(ATTEMPTS),
-            ));
-            self.world = World::new(Config::default())
-                .parts_apart()
-                .clock_from_entries();
-            self.wrote.clear();
-        }
-        let batch = self.batch.as_mut().unwrap();
-        match batch.next(&mut self.world) {
-            Ok(Step::Load(keys)) => {
-                for key in keys {
-                    let (entry, rev) = store.read(&key);
-                    batch.load(&mut self.world, key, entry, rev);
-                }
-            }
-            Ok(Step::Commit(writes)) => {
-                let as_is = |key: &Key| (key.clone(), format!("{:?}", self.world.entry(key)));
-                for w in &writes {
-                    assert!(
-                        !self.wrote.contains(&as_is(&w.key)),
-                        "{} written again unchanged by one batch",
-                        w.key
-                    );
-                }
-                let outcome = store.commit(&self.world, &writes);
-                let wrote: Vec<_> = outcome.written.iter().map(|(k, _)| as_is(k)).collect();
-                self.wrote.extend(wrote);
-                batch.committed(&self.world, outcome);
-            }
-            Ok(Step::Done) => {
-                self.batch = None;
-                self.current += 1;
-            }
-            // The Lambda's answer: the batch is retried, from a fresh world.
-            Err(BatchError::StillConflicting { .. }) => {
-                self.restarts += 1;
-                assert!(self.restarts < 1_000, "a driver never got its batch in");
-                self.batch = None;
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
-}
 
 /// Two to four record sets drawn from one pool, so they overlap (the same record on two shards is
 /// a duplicate, as Kinesis and retries make them), each cut into batches; and the order in which
@@ -204,22 +61,15 @@ proptest! {
     ) {
         let config = Config::default();
         let every: Vec<Record> = sets.iter().flatten().flatten().cloned().collect();
-        let mut alone = RevisionedMap::default();
+        let mut alone = SharedStore::default();
         let mut one = Driver::new(vec![every.clone()]);
         while !one.done() {
             one.step(&mut alone);
         }
 
-        let mut shared = RevisionedMap::default();
+        let mut shared = SharedStore::default();
         let mut drivers: Vec<Driver> = sets.into_iter().map(Driver::new).collect();
-        // The schedule's turns first, then round robin until every driver is done.
-        let mut turns = schedule.into_iter().chain((0..drivers.len()).cycle());
-        while drivers.iter().any(|d| !d.done()) {
-            let d = turns.next().unwrap();
-            if !drivers[d].done() {
-                drivers[d].step(&mut shared);
-            }
-        }
+        run_interleaved(&mut drivers, &mut shared, &schedule);
 
         let want = views(&world_of(&every));
         prop_assert_eq!(&views(&alone.world(&config)), &want);
@@ -230,7 +80,7 @@ proptest! {
 /// Runs one batch of `records` from a fresh world over `store`; with `stop`, its first commit
 /// writes only that many of its writes, in the order handed out, and the batch stops there (a
 /// Lambda that failed midway through its commit).
-fn run_batch(store: &mut RevisionedMap, records: &[Record], stop: Option<usize>) {
+fn run_batch(store: &mut SharedStore, records: &[Record], stop: Option<usize>) {
     let mut world = World::new(Config::default())
         .parts_apart()
         .clock_from_entries();
@@ -243,6 +93,7 @@ fn run_batch(store: &mut RevisionedMap, records: &[Record], stop: Option<usize>)
                     batch.load(&mut world, key, entry, rev);
                 }
             }
+            Step::Publish(messages) => store.publish(&world, &messages),
             Step::Commit(writes) => {
                 if let Some(n) = stop {
                     store.commit(&world, &writes[..n.min(writes.len())]);
@@ -265,7 +116,7 @@ proptest! {
         sizes in prop::collection::vec(1usize..8, 1..4),
         stops in prop::collection::vec(0usize..12, 1..4),
     ) {
-        let mut store = RevisionedMap::default();
+        let mut store = SharedStore::default();
         let mut rest = &records[..];
         let (mut sizes, mut stops) = (sizes.iter().cycle(), stops.iter().cycle());
         while !rest.is_empty() {
@@ -296,7 +147,7 @@ fn example() -> Vec<Record> {
 fn a_driver_whose_commits_always_conflict_gives_up_after_its_bound_having_written_nothing_twice() {
     let records = example();
     let contended = Key::Client("bob".into());
-    let mut store = RevisionedMap::default();
+    let mut store = SharedStore::default();
     let mut world = World::new(Config::default())
         .parts_apart()
         .clock_from_entries();
@@ -311,6 +162,7 @@ fn a_driver_whose_commits_always_conflict_gives_up_after_its_bound_having_writte
                     batch.load(&mut world, key, entry, rev);
                 }
             }
+            Ok(Step::Publish(messages)) => store.publish(&world, &messages),
             Ok(Step::Commit(writes)) => {
                 commits += 1;
                 // A rival writes bob's entry, as it is, between every read and write of ours.

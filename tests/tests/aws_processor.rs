@@ -227,6 +227,9 @@ impl RevisionedStore for RacingStore {
         }
         self.inner.commit(writes).await
     }
+    async fn publish(&self, messages: &[Write]) -> Result<(), StoreError> {
+        self.inner.publish(messages).await
+    }
     async fn delivered(&self, events: &[EventId]) -> Result<HashMap<EventId, Sent>, StoreError> {
         self.inner.delivered(events).await
     }
@@ -267,6 +270,53 @@ async fn a_concurrent_writer_causes_a_refold_and_both_writes_survive() {
     assert_eq!(got, want.clients());
     let bob = got.iter().find(|c| c.client_id == "bob").unwrap();
     assert!(bob.connected && bob.rooms == ["42"], "{bob:?}");
+}
+
+#[tokio::test]
+async fn a_join_committed_while_another_shard_routes_a_message_gets_it_after_its_commit() {
+    let f = fixture(1).await.unwrap();
+    let t = 1_732_350_000_000u64;
+    // Our shard: carol joins room 42. Another shard, folded whole between our loads and our
+    // commit: alice's message to the room, sent after carol joined. Its batch reads the room
+    // before carol's membership is stored, and ours read the room's history before the message
+    // was: only reading the history again after our commit finds it.
+    let ours = vec![
+        ws_connect("carol-conn", "carol", t),
+        ws_message(
+            "carol-conn",
+            t,
+            t + 10,
+            json!({"action":"join","chatId":"42"}),
+        ),
+    ];
+    let theirs = vec![
+        ws_connect("alice-conn", "alice", t),
+        ws_message(
+            "alice-conn",
+            t,
+            t + 20,
+            json!({"action":"sendmessage","chatId":"42","message":"hi carol"}),
+        ),
+    ];
+    let store = RacingStore {
+        inner: f.store.clone(),
+        racer: Mutex::new(Some(batch("shardId-000000000001", &theirs))),
+    };
+    let h = handler(store, RecordingSink::new());
+    let report = h.handle(&batch("shardId-000000000000", &ours)).await;
+    assert_eq!(report.failed_at, None, "{:?}", report.failure);
+    let sent = h.sink.sent();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].payload["message"], "hi carol");
+    assert_eq!(sent[0].recipient(), Some("carol"));
+    // The delivery has the id the message's own batch would have given it.
+    let mut both = ours.clone();
+    both.extend(theirs);
+    let fresh = fixture(1).await.unwrap();
+    let in_order = handler(fresh.store.clone(), RecordingSink::new());
+    let report = in_order.handle(&batch("shardId-000000000000", &both)).await;
+    assert_eq!(report.failed_at, None, "{:?}", report.failure);
+    assert_eq!(ids(&in_order.sink.sent()), ids(&sent));
 }
 
 #[tokio::test]
@@ -332,6 +382,9 @@ impl RevisionedStore for ThrottledStore {
             });
         }
         self.inner.commit(writes).await
+    }
+    async fn publish(&self, messages: &[Write]) -> Result<(), StoreError> {
+        self.inner.publish(messages).await
     }
     async fn delivered(&self, events: &[EventId]) -> Result<HashMap<EventId, Sent>, StoreError> {
         self.inner.delivered(events).await

@@ -77,6 +77,11 @@ pub trait RevisionedStore: Send + Sync {
         writes: &[Write],
     ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
 
+    /// Stores chat messages ([`Key::Message`]) and moves their rooms' history heads up to them,
+    /// unconditionally (each message has one writer): before the batch reads their rooms'
+    /// members (`projections::Step::Publish`).
+    fn publish(&self, messages: &[Write]) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// For each of `events` with deliveries already sent, what is done of them.
     fn delivered(
         &self,
@@ -108,6 +113,9 @@ impl<T: RevisionedStore> RevisionedStore for std::sync::Arc<T> {
     ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send {
         (**self).commit(writes)
     }
+    fn publish(&self, messages: &[Write]) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).publish(messages)
+    }
     fn delivered(
         &self,
         events: &[EventId],
@@ -131,6 +139,27 @@ struct Tables {
     views: BTreeMap<String, ClientProjection>,
     dedup: HashMap<EventId, Sent>,
     requests: u64,
+}
+
+impl Tables {
+    /// Joins a part into its whole, as the table keeps it apart.
+    fn put_part(&mut self, w: &Write, op: &'static str) -> Result<(), StoreError> {
+        let whole = w.key.whole();
+        let (stored, rev) = match self.entries.remove(&whole) {
+            Some((entry, rev)) => (Some(entry), rev),
+            None => (None, 0),
+        };
+        let joined = w
+            .key
+            .join_part(stored, &w.entry)
+            .ok_or_else(|| StoreError {
+                retryable: false,
+                op,
+                message: format!("{} holds no part: {:?}", w.key, w.entry),
+            })?;
+        self.entries.insert(whole, (joined, rev));
+        Ok(())
+    }
 }
 
 /// The store in memory, with the same semantics as the DynamoDB adapter.
@@ -183,7 +212,7 @@ impl RevisionedStore for MemoryRevisionedStore {
         t.requests += 1;
         Ok(keys
             .iter()
-            .map(|k| match t.entries.get(k) {
+            .map(|k| match t.entries.get(&*k.stored()) {
                 Some((e, r)) => Loaded {
                     entry: Some(e.clone()),
                     rev: Some(*r),
@@ -201,20 +230,7 @@ impl RevisionedStore for MemoryRevisionedStore {
             // A part (a room's member, a connection of the lobby) is joined into its whole, as
             // the table keeps it: it never conflicts.
             if w.key.is_part() {
-                let whole = w.key.whole();
-                let (stored, rev) = match t.entries.remove(&whole) {
-                    Some((entry, rev)) => (Some(entry), rev),
-                    None => (None, 0),
-                };
-                let joined = w
-                    .key
-                    .join_part(stored, &w.entry)
-                    .ok_or_else(|| StoreError {
-                        retryable: false,
-                        op: "commit",
-                        message: format!("{} holds no part: {:?}", w.key, w.entry),
-                    })?;
-                t.entries.insert(whole, (joined, rev));
+                t.put_part(w, "commit")?;
                 continue;
             }
             let current = t.entries.get(&w.key).map(|(e, r)| (e.clone(), *r));
@@ -231,6 +247,15 @@ impl RevisionedStore for MemoryRevisionedStore {
             out.written.push((w.key.clone(), rev));
         }
         Ok(out)
+    }
+
+    async fn publish(&self, messages: &[Write]) -> Result<(), StoreError> {
+        let mut t = self.lock("publish")?;
+        t.requests += 1;
+        for w in messages {
+            t.put_part(w, "publish")?;
+        }
+        Ok(())
     }
 
     async fn delivered(&self, events: &[EventId]) -> Result<HashMap<EventId, Sent>, StoreError> {

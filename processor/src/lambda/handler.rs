@@ -247,6 +247,23 @@ where
                         batch.load(&mut world, key, l.entry, l.rev);
                     }
                 }
+                Step::Publish(messages) => {
+                    let writes = messages
+                        .into_iter()
+                        .map(|key| {
+                            Ok(Write {
+                                entry: world
+                                    .entry(&key)
+                                    .ok_or_else(|| FoldError::Unheld(key.clone()))?,
+                                view: None,
+                                expected: None,
+                                key,
+                            })
+                        })
+                        .collect::<Result<Vec<Write>, FoldError>>()?;
+                    self.store.publish(&writes).await?;
+                    report.entries_written += writes.len();
+                }
                 Step::Commit(writes) => {
                     let writes = writes
                         .into_iter()

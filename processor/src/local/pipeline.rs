@@ -45,6 +45,10 @@ pub enum FoldError<E: std::error::Error + 'static> {
     /// The batch protocol stopped (the fold kept asking for more keys).
     #[error(transparent)]
     Batch(#[from] BatchError),
+    /// The batch protocol asked for a step only a store shared by concurrent batches is asked
+    /// (a bug: the embedded store has one writer).
+    #[error("the batch protocol asked the embedded store to {0}, which only a shared store does: a bug in projections")]
+    Unasked(&'static str),
 }
 
 /// The fold over a store.
@@ -94,9 +98,16 @@ impl<S: ProjectionStore> Pipeline<S> {
         let mut batch = Batch::fold_only(records, PREFETCH_CHUNK);
         let mut loaded = 0;
         // A fold-only batch asks for loads, then is done: its changes stay marked for `commit`.
-        while let Step::Load(keys) = batch.next(&mut self.world)? {
-            loaded += keys.len();
-            load(&self.store, &mut self.world, &mut batch, keys).map_err(FoldError::Store)?;
+        loop {
+            match batch.next(&mut self.world)? {
+                Step::Load(keys) => {
+                    loaded += keys.len();
+                    load(&self.store, &mut self.world, &mut batch, keys)
+                        .map_err(FoldError::Store)?;
+                }
+                Step::Publish(_) => return Err(FoldError::Unasked("publish messages ahead")),
+                Step::Commit(_) | Step::Done => break,
+            }
         }
         let decided = batch.into_deliveries();
         let load_and_fold_time = started.elapsed();
@@ -196,6 +207,7 @@ impl<S: ProjectionStore> Pipeline<S> {
                 }
                 Step::Load(keys) => load(&self.store, &mut self.world, &mut batch, keys)
                     .map_err(FoldError::Store)?,
+                Step::Publish(_) => return Err(FoldError::Unasked("publish messages ahead")),
                 Step::Done => break,
             }
         }

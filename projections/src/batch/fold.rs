@@ -6,6 +6,10 @@
 //! for a chunk of records ([`PREFETCH_ROUNDS`]), then, just before applying each record, until it
 //! needs nothing ([`RECORD_ROUNDS`]), because applying earlier records of the batch can change
 //! what a later one reads.
+//!
+//! In a world over a shared store, a chat message is stored before its room's members are read
+//! (see `ahead`): once its connection is loaded, a round asks to publish it ([`Ask::Publish`])
+//! before it asks for the room.
 
 use crate::{Delivery, Key, World};
 use schemas::Record;
@@ -25,6 +29,15 @@ pub struct Unsettled {
     pub kind: &'static str,
     /// The last key asked for.
     pub key: String,
+}
+
+/// What a pass asks of its driver before it can go on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Ask {
+    /// Load these keys (sorted).
+    Load(Vec<Key>),
+    /// Store these chat messages ([`Key::Message`], sorted) before their rooms' members are read.
+    Publish(Vec<Key>),
 }
 
 /// One pass of a batch's records over a world: the first, which decides deliveries, or one
@@ -62,17 +75,17 @@ impl Fold {
     }
 
     /// Applies records as far as the loaded entries allow, handing each one's deliveries to
-    /// `decided` with its position. Returns the keys to load next (sorted), or `None` once every
+    /// `decided` with its position. Returns what to load or store next, or `None` once every
     /// record is applied.
     pub(super) fn advance(
         &mut self,
         world: &mut World,
         records: &[Record],
         mut decided: impl FnMut(usize, Vec<Delivery>),
-    ) -> Result<Option<Vec<Key>>, Unsettled> {
+    ) -> Result<Option<Ask>, Unsettled> {
         while let Some(record) = records.get(self.next) {
-            if let Some(keys) = self.prefetch_round(world, records) {
-                return Ok(Some(keys));
+            if let Some(ask) = self.prefetch_round(world, records) {
+                return Ok(Some(ask));
             }
             // What a lifecycle record reads depends on the record alone (its client, its chat
             // rooms, the watermark), and a loaded entry stays loaded: once the prefetch has
@@ -81,6 +94,9 @@ impl Fold {
             // lookups.
             let settled = matches!(self.prefetch, Prefetch::Done { settled: true });
             if !(settled && matches!(record, Record::Lifecycle(_))) {
+                if let Some((room, message)) = world.to_publish(record) {
+                    return Ok(Some(Ask::Publish(vec![world.publish(&room, &message)])));
+                }
                 let needs = world.needs(record);
                 if let Some(last) = needs.last() {
                     if self.record_rounds == RECORD_ROUNDS {
@@ -90,7 +106,7 @@ impl Fold {
                         });
                     }
                     self.record_rounds += 1;
-                    return Ok(Some(needs));
+                    return Ok(Some(Ask::Load(needs)));
                 }
             }
             decided(self.next, world.apply(record));
@@ -104,8 +120,10 @@ impl Fold {
     }
 
     /// The next bulk round of the current chunk, if it asks for anything. Only records that
-    /// asked in a round are asked again: loading one entry can reveal keys behind it.
-    fn prefetch_round(&mut self, world: &World, records: &[Record]) -> Option<Vec<Key>> {
+    /// asked in a round are asked again: loading one entry can reveal keys behind it. The
+    /// messages the chunk's records can publish are published first, in a step that is no
+    /// round: their rooms are asked for after it.
+    fn prefetch_round(&mut self, world: &mut World, records: &[Record]) -> Option<Ask> {
         let (rounds, mut pending) = match std::mem::replace(&mut self.prefetch, Prefetch::Due) {
             Prefetch::Due => {
                 let end = records.len().min(self.next.saturating_add(self.chunk));
@@ -120,6 +138,20 @@ impl Fold {
         if rounds == PREFETCH_ROUNDS {
             self.prefetch = Prefetch::Done { settled: false };
             return None;
+        }
+        let publish: Vec<_> = pending
+            .iter()
+            .filter_map(|&at| world.to_publish(&records[at]))
+            .collect();
+        if !publish.is_empty() {
+            let mut keys: Vec<Key> = publish
+                .iter()
+                .map(|(room, message)| world.publish(room, message))
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            self.prefetch = Prefetch::Asking(rounds, pending);
+            return Some(Ask::Publish(keys));
         }
         let mut want: HashSet<Key> = HashSet::new();
         pending.retain(|&at| {
@@ -142,6 +174,6 @@ impl Fold {
             (Key::History { room: a, .. }, Key::History { room: b, .. }) => a == b,
             _ => false,
         });
-        Some(keys)
+        Some(Ask::Load(keys))
     }
 }

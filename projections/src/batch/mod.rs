@@ -17,6 +17,12 @@
 //!    folding is idempotent; then the next commit. After [`Plan::commit_attempts`] commits that
 //!    conflicted, the batch gives up with [`BatchError::StillConflicting`].
 //!
+//! Over a store that batches write at once ([`World::parts_apart`]), a chat message is stored
+//! before its room's members are loaded (**publish**, during step 1), and the histories of the
+//! rooms whose memberships the batch wrote are loaded again after its commit (**recheck**): a
+//! member whose join another shard's batch commits at the same time gets the message from one
+//! batch or the other (see `ahead`).
+//!
 //! A driver is a loop that does what each step says:
 //!
 //! ```text
@@ -26,6 +32,7 @@
 //!         Step::Load(keys) => for (key, (entry, rev)) in keys.into_iter().zip(store.read(&keys)) {
 //!             batch.load(&mut world, key, entry, rev)
 //!         },
+//!         Step::Publish(messages) => store.put_messages(&messages, &world),
 //!         Step::Commit(writes) => batch.committed(&world, store.write(&writes, &world)),
 //!         Step::Done => break,
 //!     }
@@ -35,6 +42,7 @@
 mod fold;
 mod revisions;
 
+use fold::Ask;
 pub use fold::Unsettled;
 pub use revisions::{CommitOutcome, Write};
 
@@ -73,8 +81,15 @@ impl Plan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     /// Read these keys and hand each entry, or its absence, to [`Batch::load`], then ask again.
-    /// Sorted; after a conflict, keys already loaded are asked again.
+    /// Sorted; after a conflict, keys already loaded are asked again, and after the commit the
+    /// histories of rooms whose memberships the batch wrote.
     Load(Vec<Key>),
+    /// Store these chat messages ([`Key::Message`]: their values are in the world) and move
+    /// their rooms' history heads up to them, unconditionally, then ask again. Sorted. Only a
+    /// world over a shared store ([`World::parts_apart`]) asks: the message must be stored
+    /// before the batch reads its room's members, so that a batch committing a join of the
+    /// room at the same time finds it when it reads the room's history after its commit.
+    Publish(Vec<Key>),
     /// Write these entries (their values are in the world), each on its revision condition,
     /// and hand the store's answer to [`Batch::committed`]. Sorted by key; the first commit of
     /// a batch comes even when it writes no entry.
@@ -133,6 +148,9 @@ enum Phase {
     Committing(Vec<Write>),
     /// Load these keys again, then fold again.
     Reload(Vec<Key>),
+    /// Committed: reading the histories of rooms whose memberships the batch wrote again, then
+    /// the senders of messages found there (the round), then delivering what they owe.
+    Recheck(u8),
     Failed(BatchError),
     Done,
 }
@@ -203,7 +221,8 @@ impl<'r> Batch<'r> {
                         self.late_leaves.1 = world.late_leaves().saturating_sub(began);
                     }
                     match asked {
-                        Ok(Some(keys)) => return Ok(Step::Load(keys)),
+                        Ok(Some(Ask::Load(keys))) => return Ok(Step::Load(keys)),
+                        Ok(Some(Ask::Publish(messages))) => return Ok(Step::Publish(messages)),
                         Ok(None) if self.commits => self.phase = Phase::Commit,
                         Ok(None) => self.phase = Phase::Done,
                         Err(e) => self.phase = Phase::Failed(e.into()),
@@ -214,7 +233,10 @@ impl<'r> Batch<'r> {
                     // The first commit is handed out even when no entry changed: a driver may
                     // commit more than entries with it (the embedded store's log position).
                     if writes.is_empty() && self.attempts > 0 {
-                        self.phase = Phase::Done;
+                        self.phase = match world.has_turns() {
+                            true => Phase::Recheck(0),
+                            false => Phase::Done,
+                        };
                     } else {
                         self.attempts += 1;
                         self.phase = Phase::Committing(writes.clone());
@@ -230,8 +252,36 @@ impl<'r> Batch<'r> {
                     };
                     return Ok(Step::Load(keys));
                 }
+                Phase::Recheck(round) => {
+                    let keys = match round {
+                        0 => world.recheck_keys(),
+                        1 => world.recheck_needs(),
+                        _ => Vec::new(),
+                    };
+                    if *round < 2 {
+                        *round += 1;
+                        if !keys.is_empty() {
+                            return Ok(Step::Load(keys));
+                        }
+                        continue;
+                    }
+                    let before = world.late_leaves();
+                    for (event_id, delivery) in world.recheck() {
+                        let at = self
+                            .records
+                            .iter()
+                            .position(|r| r.event_id() == event_id)
+                            .unwrap_or_default();
+                        self.deliveries.push((at, delivery));
+                    }
+                    self.late_leaves.1 += world.late_leaves().saturating_sub(before);
+                    self.phase = Phase::Done;
+                }
                 Phase::Failed(e) => return Err(e.clone()),
-                Phase::Done => return Ok(Step::Done),
+                Phase::Done => {
+                    world.end_batch();
+                    return Ok(Step::Done);
+                }
             }
         }
     }
@@ -258,6 +308,7 @@ impl<'r> Batch<'r> {
         }
         let conflicts = self.revisions.committed(world, outcome);
         self.phase = match conflicts.first() {
+            None if world.has_turns() => Phase::Recheck(0),
             None => Phase::Done,
             Some(first) if self.attempts >= self.plan.commit_attempts.max(1) => {
                 Phase::Failed(BatchError::StillConflicting {

@@ -8,6 +8,7 @@ use schemas::{
 };
 use std::collections::BTreeMap;
 
+pub mod shared;
 pub mod strategies;
 
 pub const MIN: u64 = 60_000;
@@ -270,6 +271,12 @@ impl MemStore {
                     for key in keys {
                         let entry = self.items.get(&*key.stored()).cloned();
                         protocol.load(world, key, entry, None);
+                    }
+                }
+                Step::Publish(messages) => {
+                    for key in messages {
+                        let entry = world.entry(&key).unwrap();
+                        self.put(key, entry);
                     }
                 }
                 // The crash: the records before it are folded, nothing is persisted.

@@ -11,6 +11,8 @@
 //!   room's `subscriber#` items and the lobby's connections likewise). A room's `member#` item is
 //!   a register, put on condition that the stored one is older: it never conflicts. Parts of
 //!   rooms and of the lobby are stored before the other entries (see `Step::Commit`).
+//! - `publish`: a batch's chat messages, BatchWriteItem, then their rooms' heads, each a PutItem
+//!   on condition that the stored head is older (see `Step::Publish`).
 //! - dedup marks: BatchGetItem / BatchWriteItem (25 per call), with a `ttl`; a mark holds the
 //!   buckets of the event's deliveries that are done ([`crate::aws::dedup`]), at most 576 bytes.
 //!
@@ -229,6 +231,15 @@ impl RevisionedStore for DynamoStore {
                 }
             })
             .collect()
+    }
+
+    async fn publish(&self, messages: &[Write]) -> Result<(), StoreError> {
+        let messages: Vec<&Write> = messages.iter().collect();
+        let permits = tokio::sync::Semaphore::new(WRITES_IN_FLIGHT);
+        self.put_unconditionally(&permits, &messages).await?;
+        // A room's head moves only once its messages are stored: a reader that sees it finds
+        // them.
+        self.put_heads(&permits, &messages).await
     }
 
     async fn commit(&self, writes: &[Write]) -> Result<CommitOutcome, StoreError> {
