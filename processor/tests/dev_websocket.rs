@@ -101,6 +101,65 @@ async fn seed_002_telemetry_reaches_watchers() {
     device.disconnect().await;
 }
 
+/// A room's members chat; a client that joins later reads the room's history with `history`,
+/// oldest first, a page at a time; a client that is no member gets a usage reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_joiner_reads_the_rooms_history() {
+    let dev = Dev::start();
+    let mut alice = Ws::connect(&dev, "alice").await;
+    let mut bob = Ws::connect(&dev, "bob").await;
+    for ws in [&mut alice, &mut bob] {
+        ws.send(json!({"action": "join", "chatId": "lobby-7"}))
+            .await;
+    }
+    dev.wait_client("bob", "in lobby-7", |c| has(&c["rooms"], "lobby-7"))
+        .await;
+    for text in ["one", "two", "three"] {
+        alice
+            .send(json!({"action": "sendmessage", "chatId": "lobby-7", "message": text}))
+            .await;
+        let got = bob.recv().await;
+        assert_eq!(got["message"], text);
+        // Each message its own millisecond: a page ends after the last time it holds.
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+
+    let mut carol = Ws::connect(&dev, "carol").await;
+    carol
+        .send(json!({"action": "history", "chatId": "lobby-7", "since": 0}))
+        .await;
+    let refused = carol.recv().await;
+    assert_eq!(refused["type"], "usage", "{refused}");
+    assert_eq!(refused["action"], "history");
+
+    carol
+        .send(json!({"action": "join", "chatId": "lobby-7"}))
+        .await;
+    carol
+        .send(json!({"action": "history", "chatId": "lobby-7", "since": 0, "limit": 2}))
+        .await;
+    let page = carol.recv().await;
+    assert_eq!(page["type"], "history", "{page}");
+    assert_eq!(page["chatId"], "lobby-7");
+    let texts: Vec<&str> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["one", "two"]);
+    assert_eq!(page["more"], true);
+    assert_eq!(page["messages"][0]["from"], "alice");
+    let after = page["messages"][1]["sentAt"].as_u64().unwrap();
+    carol
+        .send(json!({"action": "history", "chatId": "lobby-7", "since": after}))
+        .await;
+    let rest = carol.recv().await;
+    assert_eq!(rest["messages"].as_array().map(Vec::len), Some(1), "{rest}");
+    assert_eq!(rest["messages"][0]["message"], "three");
+    assert_eq!(rest["more"], false);
+}
+
 /// Presence over HTTP flips with a WebSocket connection's connect and close; GET /clients lists.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_presence_flips() {

@@ -7,9 +7,10 @@
 //! it reads, on both sides:
 //!
 //! - a chat message is stored ([`crate::Step::Publish`]) before its room's members are read;
-//! - a batch that changed memberships reads those rooms' histories again after its commit, and
-//!   owes the messages it learns of there as a membership folded late owes them
-//!   ([`World::recheck`]).
+//! - a batch that changed memberships reads those rooms' histories after its commit, not while
+//!   folding, and owes the messages it finds there as a membership folded late owes them
+//!   ([`World::recheck`]): each one the client is a member at after the batch and was not
+//!   before it. A batch's own messages are folded with it, and are caught up on then.
 //!
 //! Whichever write is stored first, the other batch's read comes after it: the message's batch
 //! finds the member, or the membership's batch finds the message. When both do, both deliver,
@@ -23,46 +24,67 @@ use crate::Key;
 use schemas::{Action, EventId, Record};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-/// What a batch over a shared store has stored ahead and must check again after its commit.
+/// What a batch over a shared store has stored ahead and must check after its commit.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Ahead {
     /// Messages stored before their records are folded, by stamp: the sender each was stored
     /// with, and whether its record is folded yet.
     published: HashMap<(u64, EventId), (Option<String>, bool)>,
-    /// The memberships the batch wrote, by (room, client).
-    turns: BTreeMap<(String, String), Turn>,
-    /// While rechecking: the messages of each turned room the fold saw.
+    /// The membership writes the batch folded, in order.
+    turns: Vec<Turn>,
+    /// While rechecking: the messages of each turned room the fold saw (the batch's own).
     seen: HashMap<String, HashSet<(u64, EventId)>>,
     /// Rooms whose members were read before a message of theirs was stored: read again.
     stale: HashSet<String>,
+    /// The batch's own chat messages, with how many membership writes were folded before each:
+    /// a write compares the room's history as it was when it was folded, without the batch's
+    /// later messages, whose times move the history's recent window.
+    own: HashMap<(u64, EventId), usize>,
+    /// Connections whose `$connect` the batch folded after other records of theirs, with how
+    /// many membership writes were folded before it: a message of theirs stored without its
+    /// sender names none to those writes, as it named none while they were folded.
+    named: HashMap<String, usize>,
 }
 
-/// A client's memberships of one room as a batch found them, before its first write.
+/// One membership write as it was folded, to compare with the room's history after the commit
+/// as [`World::catch_up`] compares it while folding.
 #[derive(Debug, Clone)]
 struct Turn {
-    /// The earliest time the batch wrote.
+    room: String,
+    client: String,
+    /// The write's time.
     since: u64,
-    /// The client's writes before the batch's: its register and earlier writes.
+    /// The client's writes in the room (its register and earlier writes) before the record was
+    /// folded, and after.
     before: Vec<Lww<Membership>>,
-    /// The record of the first write, whose position a recheck's deliveries take.
+    after: Vec<Lww<Membership>>,
+    /// What reached the client after the record was folded: sockets, chat topics.
+    reach: (Vec<String>, Vec<String>),
+    /// The record, whose position a recheck's deliveries take.
     event_id: EventId,
 }
 
-impl Turn {
-    /// Whether the client was a member at `t` by the writes before the batch's.
-    fn member_at(&self, t: u64) -> bool {
-        self.before
-            .iter()
-            .filter(|w| w.ts <= t)
-            .max_by_key(|w| (w.ts, w.value))
-            .is_some_and(|w| w.value.is_joined())
-    }
+/// Whether `writes` say a member at `t`: the latest at or before `t` (at equal times, leaving
+/// wins) is a join.
+fn member_at(writes: &[Lww<Membership>], t: u64) -> bool {
+    writes
+        .iter()
+        .filter(|w| w.ts <= t)
+        .max_by_key(|w| (w.ts, w.value))
+        .is_some_and(|w| w.value.is_joined())
 }
 
 impl World {
     /// Whether this world stores chat messages ahead and rechecks memberships (see `ahead`).
     fn ahead_of_members(&self) -> bool {
         self.parts_apart && !self.complete && self.config.history_max > 0
+    }
+
+    /// Whether memberships are compared with their rooms' histories after the batch's commit
+    /// ([`World::recheck`]) rather than while folded: one read of a room's history a batch,
+    /// after its memberships are stored, which a read before could not spare.
+    pub(crate) fn rechecks_memberships(&self) -> bool {
+        self.ahead_of_members()
     }
 
     /// The chat message `record` sends, to store before its room's members are read: once its
@@ -89,11 +111,12 @@ impl World {
         {
             return None;
         }
-        let known = self
+        // The sender is the connection's client, which its `$connect` names, as when the
+        // record is folded.
+        let from = self
             .conns
             .get(ws.connection_id.as_str())
-            .and_then(|c| c.summary.client_id.as_deref());
-        let from = ws.resolved_client_id().max(known).map(str::to_owned);
+            .and_then(|c| c.summary.client_id.clone());
         Some((
             room,
             Message {
@@ -156,41 +179,89 @@ impl World {
                 .is_some_and(|(_, folded)| !folded)
     }
 
-    /// Notes a membership write of `client` in `room` at `t` by `record`, before it is folded:
-    /// the first of the batch keeps the client's writes before it.
-    pub(crate) fn note_turn(&mut self, room: &str, client: &str, t: u64, record: &Record) {
-        if !self.ahead_of_members() {
-            return;
-        }
-        let key = (room.to_owned(), client.to_owned());
-        if let Some(turn) = self.ahead.turns.get_mut(&key) {
-            turn.since = turn.since.min(t);
-            return;
-        }
-        let before = self.clients.get(client).map(|c| {
-            let register = c.rooms.get(room).cloned();
-            let earlier = c.earlier.get(room).into_iter().flat_map(|e| e.iter());
-            register
-                .into_iter()
-                .chain(earlier.cloned())
-                .collect::<Vec<_>>()
-        });
-        self.ahead.turns.insert(
-            key,
-            Turn {
-                since: t,
-                before: before.unwrap_or_default(),
-                event_id: record.event_id(),
-            },
-        );
+    /// `client`'s membership writes in `room`, before a membership record is folded, in a
+    /// world that compares them with the room's history after its commit; `None` in others.
+    pub(crate) fn writes_before(&self, room: &str, client: &str) -> Option<Vec<Lww<Membership>>> {
+        self.rechecks_memberships()
+            .then(|| self.membership_writes(room, client))
     }
 
-    /// The histories to read again after the batch's commit (see `ahead`): one per room whose
-    /// memberships it wrote, since the earliest write. Notes the messages the fold saw.
+    /// Notes that the batch folded `message`, a chat message of its own.
+    pub(crate) fn folded_own(&mut self, message: &Message) {
+        if self.rechecks_memberships() {
+            let turns = self.ahead.turns.len();
+            self.ahead.own.entry(message.stamp()).or_insert(turns);
+        }
+    }
+
+    /// Notes that the `$connect` of `connection_id` is folded after other records of it.
+    pub(crate) fn named_late(&mut self, connection_id: &str) {
+        if self.rechecks_memberships() {
+            let turns = self.ahead.turns.len();
+            self.ahead
+                .named
+                .entry(connection_id.to_owned())
+                .or_insert(turns);
+        }
+    }
+
+    /// The sender of `message` as the fold knew it when the `turn`-th membership write was
+    /// folded.
+    fn sender_at<'a>(&'a self, message: &'a Message, turn: usize) -> Option<&'a str> {
+        let named_after = self
+            .ahead
+            .named
+            .get(&message.connection_id)
+            .is_some_and(|at| *at > turn);
+        match message.from {
+            None if named_after => None,
+            _ => self.sender_of(message),
+        }
+    }
+
+    /// `client`'s register in `room` and its earlier writes.
+    fn membership_writes(&self, room: &str, client: &str) -> Vec<Lww<Membership>> {
+        let Some(c) = self.clients.get(client) else {
+            return Vec::new();
+        };
+        let register = c.rooms.get(room).cloned();
+        let earlier = c.earlier.get(room).into_iter().flat_map(|e| e.iter());
+        register.into_iter().chain(earlier.cloned()).collect()
+    }
+
+    /// Keeps a membership write of `client` in `room` at `t`, now folded, by `record`, with the
+    /// client's writes `before` it ([`World::writes_before`]), to compare with the room's
+    /// history after the commit ([`World::recheck`]).
+    pub(crate) fn defer_catch_up(
+        &mut self,
+        room: &str,
+        client: &str,
+        t: u64,
+        before: Option<Vec<Lww<Membership>>>,
+        record: &Record,
+    ) {
+        let Some(before) = before else {
+            return;
+        };
+        let turn = Turn {
+            room: room.to_owned(),
+            client: client.to_owned(),
+            since: t,
+            before,
+            after: self.membership_writes(room, client),
+            reach: crate::route::reach_of(self, client, room),
+            event_id: record.event_id(),
+        };
+        self.ahead.turns.push(turn);
+    }
+
+    /// The histories to read after the batch's commit (see `ahead`): one per room whose
+    /// memberships it wrote, since the earliest write. Notes the messages the fold saw (the
+    /// batch's own).
     pub(crate) fn recheck_keys(&mut self) -> Vec<Key> {
         let mut since: BTreeMap<&str, u64> = BTreeMap::new();
-        for ((room, _), turn) in &self.ahead.turns {
-            let t = since.entry(room).or_insert(turn.since);
+        for turn in &self.ahead.turns {
+            let t = since.entry(&turn.room).or_insert(turn.since);
             *t = (*t).min(turn.since);
         }
         let mut seen = HashMap::new();
@@ -213,18 +284,26 @@ impl World {
         keys
     }
 
-    /// The messages of the turned rooms the fold did not see, with the memberships they are
-    /// checked against.
-    fn unseen(&self) -> Vec<(&(String, String), &Turn, &Message)> {
+    /// The messages of the turned rooms the fold did not see, with the membership writes they
+    /// are checked against.
+    fn unseen(&self) -> Vec<(usize, &Turn, &Message)> {
         let mut out = Vec::new();
-        for (key @ (room, _), turn) in &self.ahead.turns {
-            let Some(history) = self.histories.get(room.as_str()) else {
+        for (i, turn) in self.ahead.turns.iter().enumerate() {
+            let Some(history) = self.histories.get(turn.room.as_str()) else {
                 continue;
             };
-            let seen = self.ahead.seen.get(room);
-            for m in history.recent_since(&self.config, turn.since) {
+            // The history as the write was folded with: without the batch's later messages.
+            let then: Vec<&Message> = history
+                .messages()
+                .iter()
+                .filter(|m| self.ahead.own.get(&m.stamp()).is_none_or(|at| *at <= i))
+                .collect();
+            let recent = &then[crate::history::first_recent(&then, &self.config)..];
+            let since = &recent[recent.partition_point(|m| m.sent_at < turn.since)..];
+            let seen = self.ahead.seen.get(&turn.room);
+            for m in since {
                 if !seen.is_some_and(|s| s.contains(&m.stamp())) {
-                    out.push((key, turn, m));
+                    out.push((i, turn, *m));
                 }
             }
         }
@@ -246,27 +325,34 @@ impl World {
         keys
     }
 
-    /// What the batch's memberships owe for the messages its history reads after the commit
-    /// found and its fold did not see: each one a client is a member at now and was not before
-    /// the batch is delivered (with the id of the membership record that owes it); each one it
-    /// was a member at before and is not now was delivered to a client that had left, and is
-    /// counted ([`World::late_leaves`]). Forgets the batch's turns.
+    /// What the batch's membership writes owe for the messages of their rooms' histories,
+    /// read after the commit, that the fold did not see: as [`World::catch_up`] decides while
+    /// folding, each one the client is a member at after a write and was not before it is
+    /// delivered (reached as the client was then, with the id of the write's record), and each
+    /// one it was a member at before and is not after was delivered to a client that had left,
+    /// and is counted ([`World::late_leaves`]). Forgets the batch's writes.
     pub(crate) fn recheck(&mut self) -> Vec<(EventId, Delivery)> {
         let mut owed = Vec::new();
         let mut late = 0;
-        for ((room, client), turn, message) in self.unseen() {
-            if self.sender_of(message) == Some(client.as_str()) {
+        for (i, turn, message) in self.unseen() {
+            let sender = self.sender_at(message, i);
+            if sender == Some(turn.client.as_str()) {
                 continue;
             }
-            let was = turn.member_at(message.sent_at);
-            let is = self
-                .clients
-                .get(client.as_str())
-                .is_some_and(|c| c.member_at(room, message.sent_at, None));
+            let was = member_at(&turn.before, message.sent_at);
+            let is = member_at(&turn.after, message.sent_at);
             match (was, is) {
                 (false, true) => {
                     let mut out = Vec::new();
-                    crate::route::to_member(self, client, room, message, &mut out);
+                    let (sockets, mqtt) = &turn.reach;
+                    crate::route::to_member_reached(
+                        &turn.client,
+                        &turn.room,
+                        message,
+                        sender,
+                        (sockets, mqtt),
+                        &mut out,
+                    );
                     owed.extend(out.into_iter().map(|d| (turn.event_id, d)));
                 }
                 (true, false) => late += 1,
@@ -276,6 +362,8 @@ impl World {
         self.late_leaves += late;
         self.ahead.turns.clear();
         self.ahead.seen.clear();
+        self.ahead.named.clear();
+        self.ahead.own.clear();
         owed
     }
 

@@ -142,14 +142,17 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle, record: &Record) -
             }
             // Most of a stream is lifecycle events, and many worlds hold no message to catch
             // up on: skip the comparison there.
-            let catching_up = !world.histories.is_empty() && !rooms.is_empty();
-            for room in &rooms {
-                world.note_turn(room, client_id, ts, record);
-            }
-            let turns: SmallVec<[Vec<_>; 4]> = match catching_up {
+            let catching_up =
+                (!world.histories.is_empty() || world.rechecks_memberships()) && !rooms.is_empty();
+            let turns: SmallVec<[_; 4]> = match catching_up {
                 true => rooms
                     .iter()
-                    .map(|room| world.membership_turn(room, client_id, ts))
+                    .map(|room| {
+                        (
+                            world.membership_turn(room, client_id, ts),
+                            world.writes_before(room, client_id),
+                        )
+                    })
                     .collect(),
                 false => SmallVec::new(),
             };
@@ -171,8 +174,9 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle, record: &Record) -
                 return Vec::new();
             }
             let mut owed = Vec::new();
-            for (room, before) in rooms.iter().zip(turns) {
+            for (room, (before, writes)) in rooms.iter().zip(turns) {
                 owed.extend(world.catch_up(room, client_id, ts, &before));
+                world.defer_catch_up(room, client_id, ts, writes, record);
             }
             return owed;
         }
@@ -293,16 +297,16 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
     // history: how it was before, to compare after.
     let turn = match &action {
         Action::Join { chat_id } | Action::Leave { chat_id } => {
-            // The client the write goes to: the connection's, or the one the record names
-            // (from an authorizer) when the connection's `$connect` is not folded yet.
-            let known = world
+            // The client the write goes to: the connection's (its `$connect` names it).
+            let client = world
                 .conns
                 .get(id)
                 .and_then(|c| c.summary.client_id.clone());
-            let client = known.or_else(|| ws.resolved_client_id().map(str::to_owned));
             client.map(|client| {
-                world.note_turn(chat_id, &client, ts, record);
-                world.membership_turn(chat_id, &client, ts)
+                (
+                    world.membership_turn(chat_id, &client, ts),
+                    world.writes_before(chat_id, &client),
+                )
             })
         }
         _ => None,
@@ -357,6 +361,9 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
         let changed = named || (conn.summary.connected_at, conn.summary.closed_at) != times;
         (changed, named && earlier)
     };
+    if named_late {
+        world.named_late(id);
+    }
     if let (true, Some(client)) = (named_late, ws.resolved_client_id()) {
         if !world.histories.is_empty() {
             world.name_sender(id, client);
@@ -393,8 +400,10 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
                     },
                 );
                 membership(world, &chat_id, &client, &write, ts);
-                let before = turn.unwrap_or_default();
-                world.catch_up(&chat_id, &client, ts, &before)
+                let (before, writes) = turn.unwrap_or_default();
+                let owed = world.catch_up(&chat_id, &client, ts, &before);
+                world.defer_catch_up(&chat_id, &client, ts, writes, record);
+                owed
             }
             None => crate::route::usage(
                 world,

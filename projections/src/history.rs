@@ -118,10 +118,7 @@ impl History {
     }
 
     fn first_recent(&self, config: &Config) -> usize {
-        let newest = self.0.last().map_or(0, |m| m.sent_at);
-        let cut = newest.saturating_sub(config.history_ms);
-        let old = self.0.partition_point(|m| m.sent_at < cut);
-        old.max(self.0.len().saturating_sub(config.history_max))
+        first_recent(&self.0, config)
     }
 
     /// Forgets all but the recent messages. Returns how many it keeps.
@@ -130,6 +127,18 @@ impl History {
         self.0.drain(..first);
         self.0.len()
     }
+}
+
+/// Where the recent messages of `messages` (oldest first) begin: the newest
+/// [`Config::history_max`] of those sent within [`Config::history_ms`] of the newest.
+pub(crate) fn first_recent<M: std::borrow::Borrow<Message>>(
+    messages: &[M],
+    config: &Config,
+) -> usize {
+    let newest = messages.last().map_or(0, |m| m.borrow().sent_at);
+    let cut = newest.saturating_sub(config.history_ms);
+    let old = messages.partition_point(|m| m.borrow().sent_at < cut);
+    old.max(messages.len().saturating_sub(config.history_max))
 }
 
 /// The messages of `messages` (oldest first) sent at or after `t`.
@@ -194,6 +203,7 @@ impl World {
             return;
         }
         let stored = self.folded_published(message);
+        self.folded_own(message);
         let history = self.histories.entry_ref(&Lookup(room)).or_default();
         if history.add(message) && !stored {
             if self.complete {

@@ -48,7 +48,7 @@ impl World {
                         .iter()
                         .filter_map(|t| self.config.chat_topic.room_of(t));
                     for room in rooms {
-                        want.extend(self.history_key(room, e.timestamp()));
+                        want.extend(self.membership_history_key(room, e.timestamp()));
                         want.extend(self.unnamed_senders(room, e.timestamp()));
                     }
                 }
@@ -101,7 +101,7 @@ impl World {
                         want.extend(self.unnamed_senders(&chat_id, since.saturating_add(1)));
                     }
                     Action::Join { chat_id } | Action::Leave { chat_id } => {
-                        want.extend(self.history_key(&chat_id, ws.request_time_epoch));
+                        want.extend(self.membership_history_key(&chat_id, ws.request_time_epoch));
                         want.extend(self.unnamed_senders(&chat_id, ws.request_time_epoch));
                         want.push(Key::Room(chat_id))
                     }
@@ -155,11 +155,21 @@ impl World {
             .map(|m| Key::Connection(m.connection_id.clone()))
     }
 
-    /// Whether the history [`World::history_key`] names is loaded, without allocating its key.
+    /// The history a membership write at `t` of `room` compares while it is folded: none in a
+    /// world that reads it after the batch's commit instead (`ahead`), which finds every
+    /// message the fold would and those stored meanwhile.
+    fn membership_history_key(&self, room: &str, t: u64) -> Option<Key> {
+        self.history_key(room, t)
+            .filter(|_| !self.rechecks_memberships())
+    }
+
+    /// Whether the history [`World::membership_history_key`] names is loaded (or none is
+    /// needed), without allocating its key.
     fn history_loaded(&self, room: &str, t: u64) -> bool {
         let since = if self.parts_apart { t } else { 0 };
         self.config.history_max == 0
             || self.complete
+            || self.rechecks_memberships()
             || self
                 .history_since
                 .get(room)

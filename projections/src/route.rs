@@ -61,6 +61,55 @@ pub(crate) fn to_member(
     out.extend(publish(topics, sent, payload));
 }
 
+/// A message of `room`'s history from `sender` to one client catching up on it, reached as it
+/// was when its membership was folded: by the sockets and chat topics [`reach_of`] found then.
+pub(crate) fn to_member_reached(
+    member: &str,
+    room: &str,
+    sent: &Message,
+    sender: Option<&str>,
+    (sockets, mqtt): (&[String], &[String]),
+    out: &mut Vec<Delivery>,
+) {
+    let payload = chat_payload(sent, sender, room);
+    let mut topics = BTreeSet::new();
+    let sockets = sockets.iter().map(String::as_str);
+    let mqtt = mqtt.iter().map(String::as_str).collect();
+    deliver(member, sockets, mqtt, sent, &payload, out, &mut topics);
+    out.extend(publish(topics, sent, payload));
+}
+
+/// What reaches `member` now about `room`: its live WebSocket connections, and the room's chat
+/// topics its open IoT session subscribes to.
+pub(crate) fn reach_of(world: &World, member: &str, room: &str) -> (Vec<String>, Vec<String>) {
+    let (sockets, mqtt) = targets(world, world.client_state(member), room);
+    let owned = |v: Vec<&str>| v.into_iter().map(str::to_owned).collect();
+    (owned(sockets), owned(mqtt))
+}
+
+/// See [`reach_of`].
+fn targets<'w>(
+    world: &'w World,
+    state: Option<&'w ClientState>,
+    room: &str,
+) -> (Vec<&'w str>, Vec<&'w str>) {
+    let config = world.config();
+    let now = world.watermark();
+    let sockets: Vec<&str> = state
+        .into_iter()
+        .flat_map(|c| c.live_connections(now, config.connection_max_age_ms))
+        .collect();
+    let session =
+        state.and_then(|c| crate::presence::current_session(&c.sessions, config.reset_horizon_ms));
+    let mqtt: Vec<&str> = session
+        .filter(|(_, s)| s.is_open())
+        .into_iter()
+        .flat_map(|(_, s)| s.active_topics())
+        .filter(|t| config.chat_topic.room_of(t) == Some(room))
+        .collect();
+    (sockets, mqtt)
+}
+
 /// How a chat message reaches one member: by socket when a socket reaches them (a live
 /// WebSocket connection, or an IoT session subscribed to the room's topic, added to `topics`:
 /// one MQTT publish per topic reaches every subscriber), and by push otherwise.
@@ -75,21 +124,30 @@ fn reach<'w>(
     out: &mut Vec<Delivery>,
     topics: &mut BTreeSet<&'w str>,
 ) {
-    let config = world.config();
-    let now = world.watermark();
-    let sockets: Vec<&str> = state
-        .into_iter()
-        .flat_map(|c| c.live_connections(now, config.connection_max_age_ms))
-        .filter(|c| *c != sent.connection_id)
-        .collect();
-    let session =
-        state.and_then(|c| crate::presence::current_session(&c.sessions, config.reset_horizon_ms));
-    let mqtt: Vec<&str> = session
-        .filter(|(_, s)| s.is_open())
-        .into_iter()
-        .flat_map(|(_, s)| s.active_topics())
-        .filter(|t| config.chat_topic.room_of(t) == Some(room))
-        .collect();
+    let (sockets, mqtt) = targets(world, state, room);
+    deliver(
+        member,
+        sockets.into_iter(),
+        mqtt,
+        sent,
+        payload,
+        out,
+        topics,
+    );
+}
+
+/// The deliveries of a chat message to one member reached by `sockets` (the message's own
+/// connection left out) and `mqtt` (added to `topics`), or by push when neither reaches it.
+fn deliver<'a>(
+    member: &str,
+    sockets: impl Iterator<Item = &'a str>,
+    mqtt: Vec<&'a str>,
+    sent: &Message,
+    payload: &serde_json::Value,
+    out: &mut Vec<Delivery>,
+    topics: &mut BTreeSet<&'a str>,
+) {
+    let sockets: Vec<&str> = sockets.filter(|c| *c != sent.connection_id).collect();
     if sockets.is_empty() && mqtt.is_empty() {
         // The channel names the client already; a second `clientId` would repeat the key.
         let channel = Channel::Push {

@@ -132,13 +132,17 @@ pub fn run_consume(args: &ConsumeArgs) -> Result<String> {
         let s = consume(&source, &checkpoints, &handler, &options).await?;
         let per_record = |n: u64| n as f64 / s.records.max(1) as f64;
         Ok(format!(
-            "consumed {} records in {} batches ({} failed) from {} shards; DynamoDB: {} requests, \
+            "consumed {} records in {} batches ({} failed) from {} shards; {} deliveries ({} to \
+             clients that had left: late leaves); {} revision conflicts; DynamoDB: {} requests, \
              {} read units, {} write units, {:.1} KB written ({:.3} requests, {:.3} read units, \
              {:.3} write units, {:.0} bytes written per record; AWS reported {:.1} units); {:.1}s",
             s.records,
             s.batches,
             s.failed_batches,
             s.shard_order.len(),
+            s.delivered,
+            s.late_leaves,
+            s.conflicts,
             s.cost.requests,
             s.cost.read_units,
             s.cost.write_units,

@@ -56,6 +56,14 @@ pub struct Summary {
     pub shard_order: Vec<String>,
     /// What the batches' store calls cost.
     pub cost: Cost,
+    /// Deliveries sent.
+    pub delivered: u64,
+    /// Chat deliveries made to clients whose leave, processed after the message, came before
+    /// it (`projections::World::late_leaves`).
+    pub late_leaves: u64,
+    /// Revision conflicts met (each a reload and a refold: another writer changed an entry
+    /// between the batch's load and its commit).
+    pub conflicts: u64,
 }
 
 /// Consumes the stream until idle (or forever).
@@ -151,6 +159,9 @@ where
             summary.records += page.records.len() as u64;
             let report = handler.handle(&page.records).await;
             summary.cost.add(&report.cost);
+            summary.delivered += report.delivered as u64;
+            summary.late_leaves += report.late_leaves;
+            summary.conflicts += report.conflicts as u64;
             let completed = match report.failed_at {
                 None => page.records.last(),
                 Some(0) => None,

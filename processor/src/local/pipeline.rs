@@ -109,6 +109,7 @@ impl<S: ProjectionStore> Pipeline<S> {
                 Step::Commit(_) | Step::Done => break,
             }
         }
+        summary.late_leaves += batch.late_leaves();
         let decided = batch.into_deliveries();
         let load_and_fold_time = started.elapsed();
 

@@ -19,6 +19,9 @@ pub struct Summary {
     pub deliveries: [u64; 3],
     /// Deliveries not printed because their event had already been routed.
     pub duplicates: u64,
+    /// Chat deliveries made to clients whose leave, folded after the message, came before it
+    /// (`projections::World::late_leaves`).
+    pub late_leaves: u64,
     /// Batches committed.
     pub batches: u64,
     /// Clients in the store after the run.
@@ -73,6 +76,13 @@ impl fmt::Display for Summary {
         if self.duplicates > 0 {
             write!(f, "; {} skipped as already routed", self.duplicates)?;
         }
+        if self.late_leaves > 0 {
+            write!(
+                f,
+                "; {} to clients whose leave, before the message, came after it",
+                self.late_leaves
+            )?;
+        }
         Ok(())
     }
 }
@@ -89,6 +99,7 @@ mod tests {
             clients: 10,
             online: 4,
             duplicates: 1,
+            late_leaves: 2,
             batches: 1,
             elapsed: Duration::from_millis(500),
             ..Summary::default()
@@ -105,6 +116,10 @@ mod tests {
         assert!(text.contains("clients: 10 (4 online)"), "{text}");
         assert!(
             text.contains("deliveries: 3 (websocket 1, mqtt 0, push 2); 1 skipped"),
+            "{text}"
+        );
+        assert!(
+            text.contains("; 2 to clients whose leave, before the message, came after it"),
             "{text}"
         );
     }

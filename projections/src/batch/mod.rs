@@ -19,9 +19,9 @@
 //!
 //! Over a store that batches write at once ([`World::parts_apart`]), a chat message is stored
 //! before its room's members are loaded (**publish**, during step 1), and the histories of the
-//! rooms whose memberships the batch wrote are loaded again after its commit (**recheck**): a
-//! member whose join another shard's batch commits at the same time gets the message from one
-//! batch or the other (see `ahead`).
+//! rooms whose memberships the batch wrote are loaded after its commit (**recheck**), not before
+//! the fold: a member whose join another shard's batch commits at the same time gets the message
+//! from one batch or the other (see `ahead`).
 //!
 //! A driver is a loop that does what each step says:
 //!
@@ -82,7 +82,8 @@ impl Plan {
 pub enum Step {
     /// Read these keys and hand each entry, or its absence, to [`Batch::load`], then ask again.
     /// Sorted; after a conflict, keys already loaded are asked again, and after the commit the
-    /// histories of rooms whose memberships the batch wrote.
+    /// histories of rooms whose memberships the batch wrote (and the connections of messages
+    /// there that name no sender).
     Load(Vec<Key>),
     /// Store these chat messages ([`Key::Message`]: their values are in the world) and move
     /// their rooms' history heads up to them, unconditionally, then ask again. Sorted. Only a
@@ -148,7 +149,7 @@ enum Phase {
     Committing(Vec<Write>),
     /// Load these keys again, then fold again.
     Reload(Vec<Key>),
-    /// Committed: reading the histories of rooms whose memberships the batch wrote again, then
+    /// Committed: reading the histories of rooms whose memberships the batch wrote, then
     /// the senders of messages found there (the round), then delivering what they owe.
     Recheck(u8),
     Failed(BatchError),
@@ -275,6 +276,9 @@ impl<'r> Batch<'r> {
                         self.deliveries.push((at, delivery));
                     }
                     self.late_leaves.1 += world.late_leaves().saturating_sub(before);
+                    // In record order: a member catching up gets the room's earlier messages
+                    // before the batch's later ones.
+                    self.deliveries.sort_by_key(|(at, _)| *at);
                     self.phase = Phase::Done;
                 }
                 Phase::Failed(e) => return Err(e.clone()),
