@@ -10,7 +10,7 @@ mod support;
 use projections::{Batch, BatchError, Config, Key, Plan, Step, World};
 use proptest::prelude::*;
 use schemas::Record;
-use support::shared::{run_interleaved, Driver, SharedStore, ATTEMPTS};
+use support::shared::{cut, run_interleaved, Driver, SharedStore, ATTEMPTS};
 use support::strategies::*;
 use support::*;
 
@@ -34,17 +34,7 @@ fn drivers_and_schedule() -> impl Strategy<Value = (Vec<Vec<Vec<Record>>>, Vec<u
                 .into_iter()
                 .map(|(picks, sizes)| {
                     let records: Vec<Record> = picks.iter().map(|&i| pool[i].clone()).collect();
-                    let mut batches = Vec::new();
-                    let mut rest = &records[..];
-                    for size in sizes.iter().cycle() {
-                        if rest.is_empty() {
-                            break;
-                        }
-                        let (batch, more) = rest.split_at((*size).min(rest.len()));
-                        batches.push(batch.to_vec());
-                        rest = more;
-                    }
-                    batches
+                    cut(&records, &sizes)
                 })
                 .collect();
             (drivers, schedule)

@@ -5,7 +5,7 @@ use processor::aws::dedup::Sent;
 use processor::aws::dynamo::DynamoStore;
 use processor::aws::sink_port::RecordingSink;
 use processor::aws::store_port::{DedupMark, Loaded, RevisionedStore, StoreError, Write};
-use processor::lambda::InRecord;
+use processor::lambda::{BatchReport, InRecord};
 use projections::{CommitOutcome, Delivery, Key};
 use schemas::EventId;
 use serde_json::json;
@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tests::aws::{
     assert_stored_as_folded, batch, expected, fixture, handler, stored, ws_connect, ws_message,
-    FlakySink,
+    Fixture, FlakySink,
 };
 
 /// alice and bob on WebSockets, in room 42; alice writes three messages, one record twice.
@@ -241,6 +241,19 @@ impl RevisionedStore for RacingStore {
     }
 }
 
+/// Handles `ours` on one shard while `theirs`, on another, is handled whole between our loads and
+/// our commit: the report (which must have failed nothing) and what we delivered.
+async fn raced(f: &Fixture, ours: &[String], theirs: &[String]) -> (BatchReport, Vec<Delivery>) {
+    let store = RacingStore {
+        inner: f.store.clone(),
+        racer: Mutex::new(Some(batch("shardId-000000000001", theirs))),
+    };
+    let h = handler(store, RecordingSink::new());
+    let report = h.handle(&batch("shardId-000000000000", ours)).await;
+    assert_eq!(report.failed_at, None, "{:?}", report.failure);
+    (report, h.sink.sent())
+}
+
 #[tokio::test]
 async fn a_concurrent_writer_causes_a_refold_and_both_writes_survive() {
     let f = fixture(1).await.unwrap();
@@ -253,13 +266,7 @@ async fn a_concurrent_writer_causes_a_refold_and_both_writes_survive() {
         ws_message("carol-conn", t + 6, t + 7, json!({"action":"join","chatId":"42"})),
     ];
     let ours = chat();
-    let store = RacingStore {
-        inner: f.store.clone(),
-        racer: Mutex::new(Some(batch("shardId-000000000001", &theirs))),
-    };
-    let h = handler(store, RecordingSink::new());
-    let report = h.handle(&batch("shardId-000000000000", &ours)).await;
-    assert_eq!(report.failed_at, None, "{:?}", report.failure);
+    let (report, _) = raced(&f, &ours, &theirs).await;
     assert!(
         report.conflicts > 0,
         "the racer should have caused a conflict"
@@ -278,8 +285,8 @@ async fn a_join_committed_while_another_shard_routes_a_message_gets_it_after_its
     let t = 1_732_350_000_000u64;
     // Our shard: carol joins room 42. Another shard, folded whole between our loads and our
     // commit: alice's message to the room, sent after carol joined. Its batch reads the room
-    // before carol's membership is stored, and ours read the room's history before the message
-    // was: only reading the history again after our commit finds it.
+    // before carol's membership is stored; ours reads the room's history after its commit, and
+    // finds the message there.
     let ours = vec![
         ws_connect("carol-conn", "carol", t),
         ws_message(
@@ -298,14 +305,7 @@ async fn a_join_committed_while_another_shard_routes_a_message_gets_it_after_its
             json!({"action":"sendmessage","chatId":"42","message":"hi carol"}),
         ),
     ];
-    let store = RacingStore {
-        inner: f.store.clone(),
-        racer: Mutex::new(Some(batch("shardId-000000000001", &theirs))),
-    };
-    let h = handler(store, RecordingSink::new());
-    let report = h.handle(&batch("shardId-000000000000", &ours)).await;
-    assert_eq!(report.failed_at, None, "{:?}", report.failure);
-    let sent = h.sink.sent();
+    let (_, sent) = raced(&f, &ours, &theirs).await;
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0].payload["message"], "hi carol");
     assert_eq!(sent[0].recipient(), Some("carol"));

@@ -248,39 +248,13 @@ where
                     }
                 }
                 Step::Publish(messages) => {
-                    let writes = messages
-                        .into_iter()
-                        .map(|key| {
-                            Ok(Write {
-                                entry: world
-                                    .entry(&key)
-                                    .ok_or_else(|| FoldError::Unheld(key.clone()))?,
-                                view: None,
-                                expected: None,
-                                key,
-                            })
-                        })
-                        .collect::<Result<Vec<Write>, FoldError>>()?;
+                    let writes = to_writes(&world, messages.into_iter().map(|key| (key, None)))?;
                     self.store.publish(&writes).await?;
                     report.entries_written += writes.len();
                 }
                 Step::Commit(writes) => {
-                    let writes = writes
-                        .into_iter()
-                        .map(|w| {
-                            Ok(Write {
-                                entry: world
-                                    .entry(&w.key)
-                                    .ok_or_else(|| FoldError::Unheld(w.key.clone()))?,
-                                view: match &w.key {
-                                    Key::Client(id) => world.client(id),
-                                    _ => None,
-                                },
-                                expected: w.expected,
-                                key: w.key,
-                            })
-                        })
-                        .collect::<Result<Vec<Write>, FoldError>>()?;
+                    let writes =
+                        to_writes(&world, writes.into_iter().map(|w| (w.key, w.expected)))?;
                     let out = self.store.commit(&writes).await?;
                     // Room members are written too, though they carry no revision to list.
                     report.entries_written += writes.len() - out.conflicts.len();
@@ -301,4 +275,26 @@ where
             }
         }
     }
+}
+
+/// The writes of `keys` (each with the revision it is written on), their entries and, for
+/// clients, their views taken from `world`.
+fn to_writes(
+    world: &World,
+    keys: impl Iterator<Item = (Key, Option<projections::Revision>)>,
+) -> Result<Vec<Write>, FoldError> {
+    keys.map(|(key, expected)| {
+        Ok(Write {
+            entry: world
+                .entry(&key)
+                .ok_or_else(|| FoldError::Unheld(key.clone()))?,
+            view: match &key {
+                Key::Client(id) => world.client(id),
+                _ => None,
+            },
+            expected,
+            key,
+        })
+    })
+    .collect()
 }

@@ -180,6 +180,21 @@ impl Driver {
     }
 }
 
+/// `records` cut into batches of `sizes`, in turn.
+pub fn cut(records: &[Record], sizes: &[usize]) -> Vec<Vec<Record>> {
+    let mut batches = Vec::new();
+    let mut rest = records;
+    for size in sizes.iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let (batch, more) = rest.split_at((*size).min(rest.len()));
+        batches.push(batch.to_vec());
+        rest = more;
+    }
+    batches
+}
+
 /// Runs `drivers` over `store` until every one is done: the `schedule`'s turns first (each
 /// names a driver, which takes one step), then round robin.
 pub fn run_interleaved(drivers: &mut [Driver], store: &mut SharedStore, schedule: &[usize]) {
