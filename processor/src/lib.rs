@@ -15,7 +15,6 @@ pub mod cli;
 pub mod consume;
 pub mod dev;
 pub mod fold_flags;
-pub mod halves;
 pub mod ingest;
 pub mod lambda;
 pub mod local;

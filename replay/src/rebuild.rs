@@ -105,7 +105,7 @@ pub fn run(args: &RebuildArgs) -> Result<Summary, Error> {
     let mut world = fold.finish()?;
     pass.summary.elapsed += joining.elapsed();
     let mut clients = if args.clients.is_empty() {
-        processor::halves::clients(&world)
+        embedded_store::halves::clients(&world)
     } else {
         let mut wanted: Vec<&String> = args.clients.iter().collect();
         wanted.sort();

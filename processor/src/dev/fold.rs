@@ -11,10 +11,10 @@
 //! arrived before it folded.
 
 use crate::local::deliveries::{Deliveries, Discard};
-use crate::local::log::Log;
 use crate::local::pipeline::Pipeline;
-use crate::local::redb_store::RedbStore;
 use crate::local::summary::Summary;
+use embedded_store::log::Log;
+use embedded_store::redb_store::RedbStore;
 use projections::{Channel, ClientProjection, Delivery};
 use schemas::{ConnectionGone, Record};
 use std::collections::VecDeque;

@@ -21,14 +21,14 @@ pub mod mqtt_session;
 
 use crate::fold_flags::{parse_duration_ms, FoldFlags};
 use crate::local::deliveries::Discard;
-use crate::local::log::{Log, LogReader, DEFAULT_SEGMENT_BYTES};
 use crate::local::pipeline::Pipeline;
-use crate::local::redb_store::RedbStore;
-use crate::local::run::{DB_FILE, LOG_DIR};
-use crate::local::store::ProjectionStore;
 use crate::local::summary::Summary;
 use anyhow::{Context, Result};
 use clap::Args;
+use embedded_store::log::{Log, LogReader, DEFAULT_SEGMENT_BYTES};
+use embedded_store::redb_store::RedbStore;
+use embedded_store::store::ProjectionStore;
+use embedded_store::{DB_FILE, LOG_DIR};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

@@ -66,7 +66,7 @@ pub struct LocalArgs {
     pub quiet: bool,
 
     /// Start a new log segment once the current one reaches this many bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = crate::local::log::DEFAULT_SEGMENT_BYTES,
+    #[arg(long, value_name = "BYTES", default_value_t = embedded_store::log::DEFAULT_SEGMENT_BYTES,
           hide = true)]
     pub segment_bytes: u64,
 }

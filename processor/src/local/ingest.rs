@@ -6,8 +6,8 @@
 //! quarantine, so the store never commits a position the log could lose.
 
 use crate::local::input::{InputError, Lines};
-use crate::local::log::{Log, LogError};
-use crate::local::quarantine::{Quarantine, QuarantineError};
+use embedded_store::log::{Log, LogError};
+use embedded_store::quarantine::{Quarantine, QuarantineError};
 use schemas::Record;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::thread::{self, JoinHandle};

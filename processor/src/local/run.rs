@@ -6,21 +6,17 @@ use crate::local::cli::LocalArgs;
 use crate::local::deliveries::{Deliveries, JsonLines};
 use crate::local::ingest;
 use crate::local::input::Lines;
-use crate::local::log::{Log, LogReader};
 use crate::local::pipeline::Pipeline;
-use crate::local::quarantine::Quarantine;
-use crate::local::redb_store::RedbStore;
-use crate::local::store::ProjectionStore;
 use crate::local::summary::Summary;
 use anyhow::{Context, Result};
+use embedded_store::log::{Log, LogReader};
+use embedded_store::quarantine::Quarantine;
+use embedded_store::redb_store::RedbStore;
+use embedded_store::store::ProjectionStore;
+use embedded_store::{DB_FILE, LOG_DIR};
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::time::Instant;
-
-/// The database file inside the store directory.
-pub const DB_FILE: &str = "projections.redb";
-/// The log directory inside the store directory.
-pub const LOG_DIR: &str = "log";
 
 /// Runs `processor local` with `args`, writing deliveries to stdout and reports to stderr.
 ///

@@ -30,10 +30,10 @@ pub enum SinkError {
     },
     /// The embedded store failed.
     #[error(transparent)]
-    Store(#[from] processor::local::redb_store::StoreError),
+    Store(#[from] embedded_store::redb_store::StoreError),
     /// An entry would not encode for the embedded store (a bug).
     #[error(transparent)]
-    Encode(#[from] processor::local::store::EncodeError),
+    Encode(#[from] embedded_store::store::EncodeError),
     /// The target store already holds projections or a log.
     #[error("{dir} already holds a store ({what}): rebuild into an empty or new directory, so nothing old is mixed with the rebuilt projections")]
     NotEmpty {

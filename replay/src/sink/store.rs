@@ -7,9 +7,9 @@
 //! nothing. The directory must not already hold a store or a log, so nothing old is mixed in.
 
 use super::{ProjectionSink, SinkError, Written};
-use processor::local::redb_store::RedbStore;
-use processor::local::run::{DB_FILE, LOG_DIR};
-use processor::local::store::{encode_entries, Commit, ProjectionStore};
+use embedded_store::redb_store::RedbStore;
+use embedded_store::store::{encode_entries, Commit, ProjectionStore};
+use embedded_store::{DB_FILE, LOG_DIR};
 use projections::{ClientProjection, Key, World};
 use std::path::{Path, PathBuf};
 

@@ -18,7 +18,7 @@
 //! failure. Until it lands, `load` and `routed` read its entries and ids from memory, so the store
 //! reads its own writes at every moment.
 
-use crate::local::store::{Commit, Encoded, ProjectionStore};
+use crate::store::{Commit, Encoded, ProjectionStore};
 use projections::{Entry, Key};
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 use schemas::EventId;
@@ -354,7 +354,7 @@ impl ProjectionStore for RedbStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::local::store::contract;
+    use crate::store::contract;
 
     #[test]
     fn redb_store_round_trips_and_survives_reopen() {

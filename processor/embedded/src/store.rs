@@ -1,5 +1,5 @@
 //! The projection store port: what the batch loop needs from a database, and an in-memory
-//! adapter. The embedded on-disk adapter is [`crate::local::redb_store`]; a DynamoDB one will
+//! adapter. The embedded on-disk adapter is [`crate::redb_store`]; a DynamoDB one will
 //! implement the same trait.
 //!
 //! A store keeps three things: projection entries by key, the event ids that already had their
