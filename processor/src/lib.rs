@@ -5,12 +5,11 @@
 //! `main.rs` parses and dispatches. [`dev`] is `processor dev`: the same embedded run fed live by a
 //! local WebSocket gateway and MQTT broker.
 //!
-//! On AWS: [`sinks`] sends deliveries (API Gateway `PostToConnection`, IoT publish, SNS push)
-//! behind the `DeliverySink` port, [`quarantine_aws`] keeps poison records in S3 behind the
-//! `Quarantine` port, and [`ingest`] (the `ingest` binary) writes API Gateway WebSocket route
-//! events to the Kinesis stream.
+//! On AWS: [`lambda`] is the processor Lambda's batch handler, written against the ports of the
+//! `aws_adapters` crate (the store, the delivery sinks, the quarantine, the feedback stream) and
+//! configured by [`settings`]; [`consume`] runs it over a Kinesis stream polled through the SDK;
+//! [`ingest`] (the `ingest` binary) writes API Gateway WebSocket route events to the stream.
 
-pub mod aws;
 pub mod cli;
 pub mod consume;
 pub mod dev;
@@ -18,5 +17,4 @@ pub mod fold_flags;
 pub mod ingest;
 pub mod lambda;
 pub mod local;
-pub mod quarantine_aws;
-pub mod sinks;
+pub mod settings;

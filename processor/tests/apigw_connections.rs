@@ -8,7 +8,7 @@
 
 mod support;
 
-use processor::sinks::{ApiGatewaySink, DeliveryOutcome, DeliverySink};
+use aws_adapters::sinks::{ApiGatewaySink, DeliveryOutcome, DeliverySink};
 use projections::{Channel, Delivery};
 use schemas::EventId;
 use std::sync::{Arc, Mutex};
@@ -240,11 +240,11 @@ fn ws(event: &str, route: &str, conn: &str, t: u64, extra: serde_json::Value) ->
 /// live one; the batch completes.
 #[tokio::test]
 async fn handler_feeds_back_gone_and_quarantines_each_undeliverable_delivery() {
-    use processor::aws::config::HandlerSettings;
-    use processor::aws::feedback::MemoryFeedback;
-    use processor::aws::quarantine_port::MemoryQuarantine;
-    use processor::aws::store_port::MemoryRevisionedStore;
+    use aws_adapters::feedback::MemoryFeedback;
+    use aws_adapters::quarantine_port::MemoryQuarantine;
+    use aws_adapters::store_port::MemoryRevisionedStore;
     use processor::lambda::{Handler, InRecord};
+    use processor::settings::HandlerSettings;
 
     let server = Connections::start().await;
     let t = 1_732_350_000_000u64;

@@ -5,13 +5,13 @@
 
 mod support;
 
+use aws_adapters::quarantine_aws::S3Quarantine;
+use aws_adapters::sinks::{
+    AwsRouter, DeliveryOutcome, DeliverySink, PoisonRecord, Quarantine, SinksConfig, SnsPushSink,
+};
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use base64::Engine;
 use processor::ingest::{handle, KinesisWriter};
-use processor::quarantine_aws::S3Quarantine;
-use processor::sinks::{
-    AwsRouter, DeliveryOutcome, DeliverySink, PoisonRecord, Quarantine, SinksConfig, SnsPushSink,
-};
 use projections::{Channel, Delivery};
 use schemas::{decode_json, EventId, Record};
 use std::time::{Duration, Instant};

@@ -18,7 +18,7 @@ pub fn runtime() -> std::io::Result<Runtime> {
 
 /// The SDK configuration, with `endpoint_url` if given.
 pub async fn sdk_config(endpoint_url: Option<&str>) -> SdkConfig {
-    processor::aws::clients::sdk_config(endpoint_url).await
+    aws_adapters::clients::sdk_config(endpoint_url).await
 }
 
 /// The S3 client: path-style addressing when an endpoint is given (emulators serve buckets

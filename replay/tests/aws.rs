@@ -10,11 +10,11 @@
 
 mod common;
 
+use aws_adapters::dynamo::DynamoStore;
+use aws_adapters::provision::{provision, Plan};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use common::{expected, gzip, replay_bin_env, stderr, stdout, workload};
-use processor::aws::dynamo::DynamoStore;
-use processor::aws::provision::{provision, Plan};
 use std::path::Path;
 
 mod moto {
@@ -127,7 +127,7 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 async fn sdk() -> aws_config::SdkConfig {
-    processor::aws::clients::emulator_config(moto::endpoint()).await
+    aws_adapters::clients::emulator_config(moto::endpoint()).await
 }
 
 /// A fresh stream (`shards` shards) and table.
@@ -353,7 +353,7 @@ fn dynamodb_sink_writes_processor_items_idempotently_and_diff_finds_changes() {
         .clone();
     rt.block_on(async {
         let donor_item =
-            processor::aws::dynamo::get_item(&dynamo, &plan.table, &format!("client#{donor}"))
+            aws_adapters::dynamo::get_item(&dynamo, &plan.table, &format!("client#{donor}"))
                 .await
                 .unwrap()
                 .unwrap();
@@ -372,7 +372,7 @@ fn dynamodb_sink_writes_processor_items_idempotently_and_diff_finds_changes() {
         dynamo
             .delete_item()
             .table_name(&plan.table)
-            .set_key(Some(processor::aws::item::key_of(format!(
+            .set_key(Some(aws_adapters::item::key_of(format!(
                 "client#{deleted}"
             ))))
             .send()
@@ -434,14 +434,14 @@ fn dynamodb_sink_writes_processor_items_idempotently_and_diff_finds_changes() {
 
 #[test]
 fn replaying_the_stream_of_an_integration_run_gives_the_projections_the_processor_wrote() {
-    use processor::aws::config::HandlerSettings;
-    use processor::aws::feedback::KinesisFeedback;
-    use processor::aws::quarantine_port::MemoryQuarantine;
-    use processor::aws::sink_port::RecordingSink;
+    use aws_adapters::feedback::KinesisFeedback;
+    use aws_adapters::quarantine_port::MemoryQuarantine;
+    use aws_adapters::sink_port::RecordingSink;
     use processor::consume::checkpoint::DynamoCheckpoints;
     use processor::consume::source::KinesisSource;
     use processor::consume::{consume, Options};
     use processor::lambda::Handler;
+    use processor::settings::HandlerSettings;
     use std::sync::Arc;
 
     let rt = rt();

@@ -7,9 +7,9 @@
 //! Run by `scripts/bench/dynamodb-cost`, which builds the processor first:
 //! `cargo run -p tests --example dynamodb_cost -- target/debug/processor [websocket|iot]...`
 
+use aws_adapters::cost::item_size;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
-use processor::aws::cost::item_size;
 use std::process::{Command, Stdio};
 use tests::fleet::{self, Put};
 
@@ -78,7 +78,7 @@ async fn run(processor: &str, name: &str) -> Result<(), Error> {
         .args(["--endpoint-url", &endpoint])
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        // The region of the fixture's own clients (`processor::aws::clients::emulator_config`).
+        // The region of the fixture's own clients (`aws_adapters::clients::emulator_config`).
         .env("AWS_REGION", "us-east-1")
         .env("RUST_LOG", "warn")
         .env_remove("QUARANTINE_URL")

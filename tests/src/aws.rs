@@ -2,9 +2,9 @@
 //! builders, and reading projections back from the table.
 
 use crate::emulator;
-use processor::aws::dynamo::DynamoStore;
-use processor::aws::provision::{provision, Plan};
-use processor::aws::store_port::RevisionedStore;
+use aws_adapters::dynamo::DynamoStore;
+use aws_adapters::provision::{provision, Plan};
+use aws_adapters::store_port::RevisionedStore;
 use processor::lambda::InRecord;
 use projections::{ClientProjection, Config, World};
 use std::sync::Arc;
@@ -123,7 +123,7 @@ pub fn ws_message(conn: &str, connected_at: u64, t: u64, body: serde_json::Value
 /// records the others.
 pub struct FlakySink {
     /// What was delivered.
-    pub inner: processor::aws::sink_port::RecordingSink,
+    pub inner: aws_adapters::sink_port::RecordingSink,
     calls: std::sync::atomic::AtomicUsize,
     fail_on: usize,
 }
@@ -132,22 +132,21 @@ impl FlakySink {
     /// Fails the `fail_on`-th call.
     pub fn new(fail_on: usize) -> Self {
         FlakySink {
-            inner: processor::aws::sink_port::RecordingSink::new(),
+            inner: aws_adapters::sink_port::RecordingSink::new(),
             calls: std::sync::atomic::AtomicUsize::new(0),
             fail_on,
         }
     }
 }
 
-impl processor::aws::sink_port::DeliverySink for FlakySink {
+impl aws_adapters::sink_port::DeliverySink for FlakySink {
     async fn deliver(
         &self,
         d: &projections::Delivery,
-    ) -> Result<processor::aws::sink_port::DeliveryOutcome, processor::aws::sink_port::SinkError>
-    {
+    ) -> Result<aws_adapters::sink_port::DeliveryOutcome, aws_adapters::sink_port::SinkError> {
         use std::sync::atomic::Ordering;
         if self.calls.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_on {
-            return Err(processor::aws::sink_port::SinkError::new(
+            return Err(aws_adapters::sink_port::SinkError::new(
                 d,
                 true,
                 "LimitExceededException: throttled",
@@ -163,19 +162,19 @@ pub fn handler<S, D>(
     sink: D,
 ) -> processor::lambda::Handler<
     S,
-    processor::aws::quarantine_port::MemoryQuarantine,
+    aws_adapters::quarantine_port::MemoryQuarantine,
     D,
-    processor::aws::feedback::MemoryFeedback,
+    aws_adapters::feedback::MemoryFeedback,
 >
 where
     S: RevisionedStore,
-    D: processor::aws::sink_port::DeliverySink,
+    D: aws_adapters::sink_port::DeliverySink,
 {
     processor::lambda::Handler {
         store,
-        quarantine: processor::aws::quarantine_port::MemoryQuarantine::new(),
+        quarantine: aws_adapters::quarantine_port::MemoryQuarantine::new(),
         sink,
-        feedback: processor::aws::feedback::MemoryFeedback::new(),
-        settings: processor::aws::config::HandlerSettings::default(),
+        feedback: aws_adapters::feedback::MemoryFeedback::new(),
+        settings: processor::settings::HandlerSettings::default(),
     }
 }

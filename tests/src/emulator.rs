@@ -112,5 +112,5 @@ fn ready(port: u16) -> bool {
 /// The emulator is not available.
 pub async fn sdk_config() -> Result<aws_config::SdkConfig, String> {
     let e = emulator()?;
-    Ok(processor::aws::clients::emulator_config(&e.endpoint).await)
+    Ok(aws_adapters::clients::emulator_config(&e.endpoint).await)
 }

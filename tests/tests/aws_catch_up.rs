@@ -5,7 +5,7 @@
 //! event-time order makes is made, once by id.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use processor::aws::sink_port::RecordingSink;
+use aws_adapters::sink_port::RecordingSink;
 use projections::{Config, World};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};

@@ -6,7 +6,7 @@
 //! room when a message was sent gets it, and the conflicts and partial retries it cost are counted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use processor::aws::sink_port::RecordingSink;
+use aws_adapters::sink_port::RecordingSink;
 use projections::{Config, World};
 use schemas::Record;
 use serde_json::json;

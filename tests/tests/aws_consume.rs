@@ -3,16 +3,16 @@
 //! checked with an in-memory shard source: after a split moto puts every record, old and new,
 //! back into the closed parent, unlike Kinesis, so children there are always empty.
 
+use aws_adapters::feedback::KinesisFeedback;
+use aws_adapters::quarantine_port::MemoryQuarantine;
+use aws_adapters::sink_port::RecordingSink;
+use aws_adapters::store_port::MemoryRevisionedStore;
 use aws_sdk_kinesis::primitives::Blob;
-use processor::aws::config::HandlerSettings;
-use processor::aws::feedback::KinesisFeedback;
-use processor::aws::quarantine_port::MemoryQuarantine;
-use processor::aws::sink_port::RecordingSink;
-use processor::aws::store_port::MemoryRevisionedStore;
 use processor::consume::checkpoint::{DynamoCheckpoints, MemoryCheckpoints};
 use processor::consume::source::{KinesisSource, MemorySource};
 use processor::consume::{consume, Options};
 use processor::lambda::Handler;
+use processor::settings::HandlerSettings;
 use serde_json::json;
 use tests::aws::{
     assert_stored_as_folded, expected, fixture, handler, stored, ws_connect, ws_message, Fixture,

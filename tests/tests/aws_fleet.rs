@@ -4,8 +4,8 @@
 //! when the fleet doubles, and no batch writes a watermark.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use processor::aws::cost::item_size;
-use processor::aws::sink_port::RecordingSink;
+use aws_adapters::cost::item_size;
+use aws_adapters::sink_port::RecordingSink;
 use projections::Channel;
 use serde_json::json;
 use std::collections::BTreeMap;

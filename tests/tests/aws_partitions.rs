@@ -4,10 +4,10 @@
 //! still counts.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use processor::aws::cost::item_size;
-use processor::aws::item::{self, Item};
-use processor::aws::sink_port::RecordingSink;
-use processor::aws::store_port::{RevisionedStore, Write};
+use aws_adapters::cost::item_size;
+use aws_adapters::item::{self, Item};
+use aws_adapters::sink_port::RecordingSink;
+use aws_adapters::store_port::{RevisionedStore, Write};
 use projections::{Channel, ConnSummary, Entry, Key, LobbyState, Lww, Membership, Min, RoomState};
 use serde_json::json;
 use tests::aws::{

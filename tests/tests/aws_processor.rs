@@ -1,10 +1,10 @@
 //! The Lambda batch handler against DynamoDB in the emulator (moto): DESIGN.md section 5.
 
-use processor::aws::cost::{item_size, Cost};
-use processor::aws::dedup::Sent;
-use processor::aws::dynamo::DynamoStore;
-use processor::aws::sink_port::RecordingSink;
-use processor::aws::store_port::{DedupMark, Loaded, RevisionedStore, StoreError, Write};
+use aws_adapters::cost::{item_size, Cost};
+use aws_adapters::dedup::Sent;
+use aws_adapters::dynamo::DynamoStore;
+use aws_adapters::sink_port::RecordingSink;
+use aws_adapters::store_port::{DedupMark, Loaded, RevisionedStore, StoreError, Write};
 use processor::lambda::{BatchReport, InRecord};
 use projections::{CommitOutcome, Delivery, Key};
 use schemas::EventId;
@@ -157,7 +157,7 @@ async fn connections_have_one_writer_and_go_many_to_a_request() {
     let rev = |key: Key| {
         let f = f.clone();
         async move {
-            processor::aws::dynamo::revision(&f.dynamo, &f.table, &key)
+            aws_adapters::dynamo::revision(&f.dynamo, &f.table, &key)
                 .await
                 .unwrap()
         }

@@ -1,18 +1,18 @@
 //! The flags of `processor consume` and `processor provision`, and running them.
 
-use crate::aws::clients;
-use crate::aws::config::HandlerSettings;
-use crate::aws::dynamo::DynamoStore;
-use crate::aws::feedback::KinesisFeedback;
-use crate::aws::provision::{provision, Plan};
-use crate::aws::provision_delivery::provision_delivery;
-use crate::aws::sink_port::StdoutSink;
 use crate::consume::checkpoint::DynamoCheckpoints;
 use crate::consume::source::KinesisSource;
 use crate::consume::{consume, Options};
 use crate::lambda::Handler;
-use crate::sinks::{AnyQuarantine, AnySink, SinksConfig};
+use crate::settings::HandlerSettings;
 use anyhow::Result;
+use aws_adapters::clients;
+use aws_adapters::dynamo::DynamoStore;
+use aws_adapters::feedback::KinesisFeedback;
+use aws_adapters::provision::{provision, Plan};
+use aws_adapters::provision_delivery::provision_delivery;
+use aws_adapters::sink_port::StdoutSink;
+use aws_adapters::sinks::{AnyQuarantine, AnySink, SinksConfig};
 use clap::Args;
 use projections::TopicPattern;
 use std::time::Instant;

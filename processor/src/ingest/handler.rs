@@ -1,8 +1,8 @@
 //! The I/O half of ingest: write the mapped record to the stream, answer API Gateway.
 
 use super::map::{json_response, ok_response, to_record};
-use crate::sinks::classify::{classify, facts, ErrorClass};
-use crate::sinks::config::{var, ConfigError};
+use aws_adapters::sinks::classify::{classify, facts, ErrorClass};
+use aws_adapters::sinks::config::{var, ConfigError};
 use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_sdk_kinesis::primitives::Blob;

@@ -1,13 +1,13 @@
 //! Step 5 of the batch handler: sending the batch's deliveries, with bounded concurrency and in
 //! order per target, skipping those an earlier attempt or record already sent (dedup marks per
-//! event id, [`crate::aws::dedup`]), feeding `connection_gone` back to the stream on a 410 Gone, and keeping a delivery
+//! event id, [`aws_adapters::dedup`]), feeding `connection_gone` back to the stream on a 410 Gone, and keeping a delivery
 //! that can never be sent in the quarantine rather than blocking the shard.
 
 use super::handler::{now_ms, BatchReport, Handler, InRecord};
-use crate::aws::feedback::Feedback;
-use crate::aws::quarantine_port::{PoisonRecord, Quarantine, QuarantineError};
-use crate::aws::sink_port::{DeliveryOutcome, DeliverySink};
-use crate::aws::store_port::{DedupMark, RevisionedStore};
+use aws_adapters::feedback::Feedback;
+use aws_adapters::quarantine_port::{PoisonRecord, Quarantine, QuarantineError};
+use aws_adapters::sink_port::{DeliveryOutcome, DeliverySink};
+use aws_adapters::store_port::{DedupMark, RevisionedStore};
 use projections::{Channel, Delivery};
 use schemas::{ConnectionGone, EventId};
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -1,5 +1,5 @@
 //! The batch handler: DESIGN.md section 5, for one batch of one shard, over the ports of
-//! [`crate::aws`]. Lambda calls it per Kinesis event; `processor consume` per `GetRecords` page.
+//! the `aws_adapters` crate. Lambda calls it per Kinesis event; `processor consume` per `GetRecords` page.
 //!
 //! 1. Decode every record; a poison record goes to the [`Quarantine`] and the rest go on.
 //! 2. Load the keys the batch touches in bulk,
@@ -19,12 +19,12 @@
 //! delivery twice.
 
 use super::deliver::Pending;
-use crate::aws::config::HandlerSettings;
-use crate::aws::cost::Cost;
-use crate::aws::feedback::Feedback;
-use crate::aws::quarantine_port::{PoisonRecord, Quarantine};
-use crate::aws::sink_port::DeliverySink;
-use crate::aws::store_port::{RevisionedStore, StoreError, Write};
+use crate::settings::HandlerSettings;
+use aws_adapters::cost::Cost;
+use aws_adapters::feedback::Feedback;
+use aws_adapters::quarantine_port::{PoisonRecord, Quarantine};
+use aws_adapters::sink_port::DeliverySink;
+use aws_adapters::store_port::{RevisionedStore, StoreError, Write};
 use projections::{Batch, BatchError, Delivery, Key, Plan, Step, World};
 use schemas::Record;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};

@@ -1,16 +1,16 @@
 //! Running under `lambda_runtime`: clients built once at cold start from the typed
 //! configuration, then one [`Handler::handle`] per event.
 
-use crate::aws::clients;
-use crate::aws::config::AwsConfig;
-use crate::aws::dynamo::DynamoStore;
-use crate::aws::feedback::{Feedback, KinesisFeedback};
-use crate::aws::quarantine_port::Quarantine;
-use crate::aws::sink_port::DeliverySink;
-use crate::aws::store_port::RevisionedStore;
 use crate::lambda::handler::{BatchReport, Handler, InRecord};
-use crate::quarantine_aws::S3Quarantine;
-use crate::sinks::{AwsRouter, ConfigError, SinksConfig};
+use crate::settings::AwsConfig;
+use aws_adapters::clients;
+use aws_adapters::dynamo::DynamoStore;
+use aws_adapters::feedback::{Feedback, KinesisFeedback};
+use aws_adapters::quarantine_aws::S3Quarantine;
+use aws_adapters::quarantine_port::Quarantine;
+use aws_adapters::sink_port::DeliverySink;
+use aws_adapters::sinks::{AwsRouter, ConfigError, SinksConfig};
+use aws_adapters::store_port::RevisionedStore;
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use lambda_runtime::{service_fn, LambdaEvent};

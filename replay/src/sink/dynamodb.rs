@@ -1,5 +1,5 @@
 //! `dynamodb://table`: the rebuilt world written into the processor's table, in exactly
-//! processor's format (`processor::aws::item`: one item per projection entry, `pk` = the key,
+//! processor's format (`aws_adapters::item`: one item per projection entry, `pk` = the key,
 //! `sk` = `state`, the entry as MessagePack in `state`, `rev`, and the readers' plain attributes
 //! on `client#` items; a room as one item per member and one per message of its history, the
 //! lobby as one per connection), so the
@@ -22,9 +22,9 @@
 
 use super::{ProjectionSink, SinkError, Written};
 use crate::aws;
-use processor::aws::dynamo::{classify, get_item, DynamoStore};
-use processor::aws::item::{self, Item};
-use processor::aws::store_port::{RevisionedStore, StoreError, Write};
+use aws_adapters::dynamo::{classify, get_item, DynamoStore};
+use aws_adapters::item::{self, Item};
+use aws_adapters::store_port::{RevisionedStore, StoreError, Write};
 use projections::{ClientProjection, Config, Entry, Key, World};
 use std::sync::Arc;
 use tokio::runtime::Runtime;

@@ -44,7 +44,7 @@ pub enum SinkError {
     },
     /// A DynamoDB request failed (after retries).
     #[error("dynamodb: {0}")]
-    Aws(#[from] processor::aws::store_port::StoreError),
+    Aws(#[from] aws_adapters::store_port::StoreError),
 }
 
 /// A sink as named on the command line.

@@ -5,9 +5,9 @@ use super::port::{
     DeliveryOutcome, DeliverySink, PoisonRecord, Quarantine, QuarantineError, SinkError,
 };
 use super::{AwsRouter, SinksConfig};
-use crate::aws::quarantine_port::LogQuarantine;
-use crate::aws::sink_port::StdoutSink;
 use crate::quarantine_aws::S3Quarantine;
+use crate::quarantine_port::LogQuarantine;
+use crate::sink_port::StdoutSink;
 use aws_config::SdkConfig;
 use projections::Delivery;
 

@@ -55,7 +55,7 @@ pub use timeline::{
     message_lifetime_ms, timeline_from, TIMELINE, TIMELINE_END,
 };
 
-use crate::aws::store_port::{StoreError, Write};
+use crate::store_port::{StoreError, Write};
 use attrs::corrupt;
 use aws_sdk_dynamodb::types::AttributeValue;
 use projections::{Entry, Key, Revision};

@@ -3,9 +3,9 @@
 //! `BatchWriteItem` calls for entries with one writer and for dedup marks.
 
 use super::{backoff, classify, DynamoStore, BATCH_WRITE_ITEMS, UNPROCESSED_ROUNDS};
-use crate::aws::cost::item_size;
-use crate::aws::item::{self, n, Item};
-use crate::aws::store_port::{StoreError, Write};
+use crate::cost::item_size;
+use crate::item::{self, n, Item};
+use crate::store_port::{StoreError, Write};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, ReturnConsumedCapacity, WriteRequest};
 use projections::{Entry, Key, Lww, Membership, Merge};
@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashSet};
 impl DynamoStore {
     /// Puts up to 25 items (DynamoDB's maximum) in one `BatchWriteItem` call, unconditionally
     /// (the call takes no conditions), once `permits` has a permit for it, retrying unprocessed
-    /// items with backoff; counted in [`RevisionedStore::cost`](crate::aws::store_port::RevisionedStore::cost).
+    /// items with backoff; counted in [`RevisionedStore::cost`](crate::store_port::RevisionedStore::cost).
     ///
     /// # Errors
     /// DynamoDB errors (after the SDK's retries), or items still unprocessed after a few rounds

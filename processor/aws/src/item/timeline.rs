@@ -16,7 +16,7 @@
 
 use super::attrs::{corrupt, get_n, get_s, key_of, n, Item};
 use super::parts::Condition;
-use crate::aws::store_port::StoreError;
+use crate::store_port::StoreError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use projections::{History, Message};
 use schemas::EventId;

@@ -9,8 +9,8 @@
 //! The store also remembers which deliveries went out ([`RevisionedStore::delivered`]), per
 //! event id, so a retried batch sends nothing twice.
 
-use crate::aws::cost::Cost;
-use crate::aws::dedup::Sent;
+use crate::cost::Cost;
+use crate::dedup::Sent;
 use projections::{ClientProjection, CommitOutcome, Entry, Key, Revision};
 use schemas::EventId;
 use std::collections::{BTreeMap, HashMap};

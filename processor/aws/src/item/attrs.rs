@@ -1,6 +1,6 @@
 //! Attributes of items: the single-item entry's key and encoded `state`, numbers and strings.
 
-use crate::aws::store_port::StoreError;
+use crate::store_port::StoreError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use projections::{Entry, Revision};
 use std::collections::HashMap;

@@ -3,9 +3,9 @@
 //! counted in what the store's calls cost.
 
 use super::{backoff, classify, DynamoStore, UNPROCESSED_ROUNDS};
-use crate::aws::cost::item_size;
-use crate::aws::item::{self, key_of, Item};
-use crate::aws::store_port::StoreError;
+use crate::cost::item_size;
+use crate::item::{self, key_of, Item};
+use crate::store_port::StoreError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
 use std::collections::HashMap;
 
@@ -91,7 +91,7 @@ impl DynamoStore {
 
     /// Every item of the partition `pk` (a room's members, without its messages: see
     /// [`DynamoStore::history_items`]), by `Query`, strongly consistent,
-    /// page by page; counted in [`RevisionedStore::cost`](crate::aws::store_port::RevisionedStore::cost).
+    /// page by page; counted in [`RevisionedStore::cost`](crate::store_port::RevisionedStore::cost).
     ///
     /// # Errors
     /// DynamoDB errors (after the SDK's retries).

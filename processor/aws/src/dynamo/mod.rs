@@ -1,4 +1,4 @@
-//! The DynamoDB adapter of [`RevisionedStore`] (the item layout is in [`crate::aws::item`]).
+//! The DynamoDB adapter of [`RevisionedStore`] (the item layout is in [`crate::item`]).
 //!
 //! - `load_many`: BatchGetItem, 100 keys per call, strongly consistent (a stale read would only
 //!   cost a conflict and a reload, but consistent reads make conflicts rare), `UnprocessedKeys`
@@ -14,16 +14,16 @@
 //! - `publish`: a batch's chat messages, BatchWriteItem, then their rooms' heads, each a PutItem
 //!   on condition that the stored head is older (see `Step::Publish`).
 //! - dedup marks: BatchGetItem / BatchWriteItem (25 per call), with a `ttl`; a mark holds the
-//!   buckets of the event's deliveries that are done ([`crate::aws::dedup`]), at most 576 bytes.
+//!   buckets of the event's deliveries that are done ([`crate::dedup`]), at most 576 bytes.
 //!
-//! Throttling and 5xx are retried by the SDK (see [`crate::aws::clients`]); what still fails is a
+//! Throttling and 5xx are retried by the SDK (see [`crate::clients`]); what still fails is a
 //! [`StoreError`] marked retryable, and the batch is retried from its first record.
 
-use crate::aws::cost::{Cost, CostMeter};
-use crate::aws::dedup::Sent;
-use crate::aws::item::{self, get_n, key_of, n, Item};
-use crate::aws::store_port::{DedupMark, Loaded, RevisionedStore, StoreError, Write};
+use crate::cost::{Cost, CostMeter};
+use crate::dedup::Sent;
+use crate::item::{self, get_n, key_of, n, Item};
 use crate::sinks::classify::ErrorClass;
+use crate::store_port::{DedupMark, Loaded, RevisionedStore, StoreError, Write};
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;

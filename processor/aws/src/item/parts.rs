@@ -3,7 +3,7 @@
 //! back from a partition's items.
 
 use super::attrs::{corrupt, decode, get_n, get_s, key_of, n, Item, SK};
-use crate::aws::store_port::StoreError;
+use crate::store_port::StoreError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use projections::{
     ConnSummary, DeviceState, Entry, Key, LobbyState, Lww, Membership, Merge, Min, RoomState,
