@@ -242,8 +242,9 @@ fn ws(event: &str, route: &str, conn: &str, t: u64, extra: serde_json::Value) ->
 async fn handler_feeds_back_gone_and_quarantines_each_undeliverable_delivery() {
     use aws_adapters::feedback::MemoryFeedback;
     use aws_adapters::quarantine_port::MemoryQuarantine;
+    use aws_adapters::source::InRecord;
     use aws_adapters::store_port::MemoryRevisionedStore;
-    use processor::lambda::{Handler, InRecord};
+    use processor::lambda::Handler;
     use processor::settings::HandlerSettings;
 
     let server = Connections::start().await;

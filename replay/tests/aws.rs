@@ -434,11 +434,11 @@ fn dynamodb_sink_writes_processor_items_idempotently_and_diff_finds_changes() {
 
 #[test]
 fn replaying_the_stream_of_an_integration_run_gives_the_projections_the_processor_wrote() {
+    use aws_adapters::checkpoint::DynamoCheckpoints;
     use aws_adapters::feedback::KinesisFeedback;
     use aws_adapters::quarantine_port::MemoryQuarantine;
     use aws_adapters::sink_port::RecordingSink;
-    use processor::consume::checkpoint::DynamoCheckpoints;
-    use processor::consume::source::KinesisSource;
+    use aws_adapters::source::KinesisSource;
     use processor::consume::{consume, Options};
     use processor::lambda::Handler;
     use processor::settings::HandlerSettings;

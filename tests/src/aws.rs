@@ -4,8 +4,8 @@
 use crate::emulator;
 use aws_adapters::dynamo::DynamoStore;
 use aws_adapters::provision::{provision, Plan};
+use aws_adapters::source::InRecord;
 use aws_adapters::store_port::RevisionedStore;
-use processor::lambda::InRecord;
 use projections::{ClientProjection, Config, World};
 use std::sync::Arc;
 

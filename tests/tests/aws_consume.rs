@@ -3,13 +3,13 @@
 //! checked with an in-memory shard source: after a split moto puts every record, old and new,
 //! back into the closed parent, unlike Kinesis, so children there are always empty.
 
+use aws_adapters::checkpoint::{DynamoCheckpoints, MemoryCheckpoints};
 use aws_adapters::feedback::KinesisFeedback;
 use aws_adapters::quarantine_port::MemoryQuarantine;
 use aws_adapters::sink_port::RecordingSink;
+use aws_adapters::source::{KinesisSource, MemorySource};
 use aws_adapters::store_port::MemoryRevisionedStore;
 use aws_sdk_kinesis::primitives::Blob;
-use processor::consume::checkpoint::{DynamoCheckpoints, MemoryCheckpoints};
-use processor::consume::source::{KinesisSource, MemorySource};
 use processor::consume::{consume, Options};
 use processor::lambda::Handler;
 use processor::settings::HandlerSettings;
@@ -195,7 +195,7 @@ async fn consume_reads_a_split_stream_in_the_emulator() {
     put_all(&f, &after).await;
     let source = KinesisSource::new(f.kinesis.clone(), &f.stream);
     // ListShards as the consumer sees it: the parent closed, both children naming it.
-    let shards = processor::consume::source::ShardSource::shards(&source)
+    let shards = aws_adapters::source::ShardSource::shards(&source)
         .await
         .unwrap();
     assert_eq!(shards.len(), 3, "{shards:?}");

@@ -7,9 +7,12 @@
 //!   push), with one classification of what an adapter's error means ([`sinks::classify`]).
 //! - [`quarantine_port`] and [`quarantine_aws`]: poison records, in S3; [`feedback`]:
 //!   `connection_gone` records put back on the Kinesis stream.
+//! - [`source`]: the shards a stream is read from (Kinesis, or memory), and [`checkpoint`]: where
+//!   a reader keeps each shard's position (the table, or memory).
 //! - [`clients`]: SDK clients with an endpoint override and retries; [`provision`],
 //!   [`provision_delivery`]: creating the stream, the table, the bucket and the topic.
 
+pub mod checkpoint;
 pub mod clients;
 pub mod cost;
 pub mod dedup;
@@ -22,4 +25,5 @@ pub mod quarantine_aws;
 pub mod quarantine_port;
 pub mod sink_port;
 pub mod sinks;
+pub mod source;
 pub mod store_port;

@@ -1,11 +1,10 @@
 //! The flags of `processor consume` and `processor provision`, and running them.
 
-use crate::consume::checkpoint::DynamoCheckpoints;
-use crate::consume::source::KinesisSource;
 use crate::consume::{consume, Options};
 use crate::lambda::Handler;
 use crate::settings::HandlerSettings;
 use anyhow::Result;
+use aws_adapters::checkpoint::DynamoCheckpoints;
 use aws_adapters::clients;
 use aws_adapters::dynamo::DynamoStore;
 use aws_adapters::feedback::KinesisFeedback;
@@ -13,6 +12,7 @@ use aws_adapters::provision::{provision, Plan};
 use aws_adapters::provision_delivery::provision_delivery;
 use aws_adapters::sink_port::StdoutSink;
 use aws_adapters::sinks::{AnyQuarantine, AnySink, SinksConfig};
+use aws_adapters::source::KinesisSource;
 use clap::Args;
 use projections::TopicPattern;
 use std::time::Instant;

@@ -6,15 +6,15 @@
 //! backoff), as Lambda does with `batchItemFailures`. A shard whose parents (after a split or a
 //! merge) are not finished is not read: the parents' records come first.
 
-use crate::consume::checkpoint::{Checkpoint, Checkpoints};
-use crate::consume::source::{Position, ShardSource};
 use crate::lambda::Handler;
 use anyhow::{bail, Context, Result};
+use aws_adapters::checkpoint::{Checkpoint, Checkpoints};
 use aws_adapters::cost::Cost;
 use aws_adapters::dynamo::backoff;
 use aws_adapters::feedback::Feedback;
 use aws_adapters::quarantine_port::Quarantine;
 use aws_adapters::sink_port::DeliverySink;
+use aws_adapters::source::{Position, ShardSource};
 use aws_adapters::store_port::RevisionedStore;
 use std::collections::HashMap;
 use std::time::Duration;

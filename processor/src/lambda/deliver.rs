@@ -3,10 +3,11 @@
 //! event id, [`aws_adapters::dedup`]), feeding `connection_gone` back to the stream on a 410 Gone, and keeping a delivery
 //! that can never be sent in the quarantine rather than blocking the shard.
 
-use super::handler::{now_ms, BatchReport, Handler, InRecord};
+use super::handler::{now_ms, BatchReport, Handler};
 use aws_adapters::feedback::Feedback;
 use aws_adapters::quarantine_port::{PoisonRecord, Quarantine, QuarantineError};
 use aws_adapters::sink_port::{DeliveryOutcome, DeliverySink};
+use aws_adapters::source::InRecord;
 use aws_adapters::store_port::{DedupMark, RevisionedStore};
 use projections::{Channel, Delivery};
 use schemas::{ConnectionGone, EventId};

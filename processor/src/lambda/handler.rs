@@ -24,22 +24,12 @@ use aws_adapters::cost::Cost;
 use aws_adapters::feedback::Feedback;
 use aws_adapters::quarantine_port::{PoisonRecord, Quarantine};
 use aws_adapters::sink_port::DeliverySink;
+use aws_adapters::source::InRecord;
 use aws_adapters::store_port::{RevisionedStore, StoreError, Write};
 use projections::{Batch, BatchError, Delivery, Key, Plan, Step, World};
 use schemas::Record;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tracing::Instrument;
-
-/// One record of a batch, as read from the stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InRecord {
-    /// The shard.
-    pub shard: String,
-    /// Its sequence number.
-    pub seq: String,
-    /// The payload.
-    pub data: Vec<u8>,
-}
 
 /// What a batch did and cost.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -8,4 +8,4 @@ mod deliver;
 pub mod handler;
 pub mod runtime;
 
-pub use handler::{BatchReport, Handler, InRecord};
+pub use handler::{BatchReport, Handler};

@@ -1,7 +1,7 @@
 //! Running under `lambda_runtime`: clients built once at cold start from the typed
 //! configuration, then one [`Handler::handle`] per event.
 
-use crate::lambda::handler::{BatchReport, Handler, InRecord};
+use crate::lambda::handler::{BatchReport, Handler};
 use crate::settings::AwsConfig;
 use aws_adapters::clients;
 use aws_adapters::dynamo::DynamoStore;
@@ -10,6 +10,7 @@ use aws_adapters::quarantine_aws::S3Quarantine;
 use aws_adapters::quarantine_port::Quarantine;
 use aws_adapters::sink_port::DeliverySink;
 use aws_adapters::sinks::{AwsRouter, ConfigError, SinksConfig};
+use aws_adapters::source::InRecord;
 use aws_adapters::store_port::RevisionedStore;
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};

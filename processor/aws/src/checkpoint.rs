@@ -2,9 +2,9 @@
 //! whether the shard is finished (closed and read to its end). In the table, as
 //! `checkpoint#{stream}#{shardId}` items with `seq` and `done`.
 
-use aws_adapters::dynamo;
-use aws_adapters::item::{get_s, Item};
-use aws_adapters::store_port::StoreError;
+use crate::dynamo;
+use crate::item::{get_s, Item};
+use crate::store_port::StoreError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 use std::future::Future;

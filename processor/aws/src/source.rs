@@ -2,10 +2,20 @@
 //! for tests (the emulator's resharding does not behave like Kinesis: after a split, moto puts
 //! records, old and new, back into the closed parent).
 
-use crate::lambda::InRecord;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Mutex;
+
+/// One record of a batch, as read from the stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InRecord {
+    /// The shard.
+    pub shard: String,
+    /// Its sequence number.
+    pub seq: String,
+    /// The payload.
+    pub data: Vec<u8>,
+}
 
 /// One shard of the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
