@@ -13,7 +13,6 @@
 pub mod cli;
 pub mod consume;
 pub mod dev;
-pub mod fold_flags;
 pub mod ingest;
 pub mod lambda;
 pub mod local;

@@ -12,7 +12,7 @@
 //! | `COMMIT_ATTEMPTS` | fold-and-write attempts on revision conflicts (1-20) | 5 |
 //! | `DEDUP_TTL` | how long sent deliveries are remembered | `24h` |
 
-use crate::fold_flags::parse_duration_ms;
+use fold_flags::parse_duration_ms;
 use projections::{Config, TopicPattern};
 
 /// A setting that is missing or invalid.
@@ -109,7 +109,7 @@ impl AwsConfig {
         }
         if let Some(v) = get("HISTORY_MAX") {
             handler.fold.history_max =
-                crate::fold_flags::parse_history_max(&v).map_err(|e| err("HISTORY_MAX", e))?;
+                fold_flags::parse_history_max(&v).map_err(|e| err("HISTORY_MAX", e))?;
         }
         if let Some(v) = get("DEDUP_TTL") {
             handler.dedup_ttl_ms = parse_duration_ms(&v).map_err(|e| err("DEDUP_TTL", e))?;

@@ -5,7 +5,7 @@ use crate::sink::SinkSpec;
 use crate::source::SourceSpec;
 use crate::time::parse_time;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use processor::fold_flags::FoldFlags;
+use fold_flags::FoldFlags;
 use std::path::PathBuf;
 
 /// Rebuild presence projections from archived events, and explain a client's timeline.

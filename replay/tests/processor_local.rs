@@ -18,7 +18,7 @@ fn processor_local(input: &Path, store: &Path, out: &Path) -> String {
         store: store.to_owned(),
         projections_out: Some(out.to_owned()),
         batch_size: 250,
-        fold: processor::fold_flags::FoldFlags {
+        fold: fold_flags::FoldFlags {
             chat_topic: projections::TopicPattern::default(),
             reset_horizon: 30 * 60 * 1000,
             history: projections::config::DEFAULT_HISTORY_MS,

@@ -42,15 +42,15 @@ pub struct ConsumeArgs {
     pub chat_topic: TopicPattern,
     /// The presence rule's reset horizon (e.g. `30m`).
     #[arg(long, value_name = "DURATION", default_value = "30m", env = "RESET_HORIZON",
-          value_parser = crate::fold_flags::parse_duration_ms)]
+          value_parser = fold_flags::parse_duration_ms)]
     pub reset_horizon: u64,
     /// How long a room's message history keeps a message after the room's newest (e.g. `10m`).
     #[arg(long, value_name = "DURATION", default_value = "10m", env = "HISTORY",
-          value_parser = crate::fold_flags::parse_duration_ms)]
+          value_parser = fold_flags::parse_duration_ms)]
     pub history: u64,
     /// How many messages a room's history keeps at most (0: none, no catch-up).
     #[arg(long, value_name = "N", default_value = "1000", env = "HISTORY_MAX",
-          value_parser = crate::fold_flags::parse_history_max)]
+          value_parser = fold_flags::parse_history_max)]
     pub history_max: usize,
     /// Where deliveries go: `stdout` (one JSON line each, as `processor local` prints them) or
     /// `aws` (API Gateway, IoT and SNS, set up by WEBSOCKET_API_ENDPOINT, IOT_DATA_ENDPOINT and

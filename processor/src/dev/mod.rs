@@ -19,7 +19,6 @@ pub mod http;
 pub mod mqtt_codec;
 pub mod mqtt_session;
 
-use crate::fold_flags::{parse_duration_ms, FoldFlags};
 use crate::local::deliveries::Discard;
 use crate::local::pipeline::Pipeline;
 use crate::local::summary::Summary;
@@ -29,6 +28,7 @@ use embedded_store::log::{Log, LogReader, DEFAULT_SEGMENT_BYTES};
 use embedded_store::redb_store::RedbStore;
 use embedded_store::store::ProjectionStore;
 use embedded_store::{DB_FILE, LOG_DIR};
+use fold_flags::{parse_duration_ms, FoldFlags};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

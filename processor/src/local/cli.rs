@@ -1,8 +1,8 @@
 //! `processor local`: its flags, their defaults and environment variables, and the fold
 //! settings they make.
 
-use crate::fold_flags::{parse_duration_ms, FoldFlags};
 use clap::Args;
+use fold_flags::{parse_duration_ms, FoldFlags};
 use std::path::PathBuf;
 
 /// Fold raw records from a file or stdin into an embedded store, printing deliveries.
