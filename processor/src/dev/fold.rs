@@ -10,11 +10,11 @@
 //! Queries (`GET /clients`) travel on the same channel, so a query sees every record that
 //! arrived before it folded.
 
-use crate::local::deliveries::{Deliveries, Discard};
-use crate::local::pipeline::Pipeline;
-use crate::local::summary::Summary;
+use embedded_store::deliveries::{Deliveries, Discard};
 use embedded_store::log::Log;
+use embedded_store::pipeline::Pipeline;
 use embedded_store::redb_store::RedbStore;
+use embedded_store::summary::Summary;
 use projections::{Channel, ClientProjection, Delivery};
 use schemas::{ConnectionGone, Record};
 use std::collections::VecDeque;

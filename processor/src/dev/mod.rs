@@ -19,14 +19,14 @@ pub mod http;
 pub mod mqtt_codec;
 pub mod mqtt_session;
 
-use crate::local::deliveries::Discard;
-use crate::local::pipeline::Pipeline;
-use crate::local::summary::Summary;
 use anyhow::{Context, Result};
 use clap::Args;
+use embedded_store::deliveries::Discard;
 use embedded_store::log::{Log, LogReader, DEFAULT_SEGMENT_BYTES};
+use embedded_store::pipeline::Pipeline;
 use embedded_store::redb_store::RedbStore;
 use embedded_store::store::ProjectionStore;
+use embedded_store::summary::Summary;
 use embedded_store::{DB_FILE, LOG_DIR};
 use fold_flags::{parse_duration_ms, FoldFlags};
 use std::path::PathBuf;

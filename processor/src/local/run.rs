@@ -3,16 +3,16 @@
 //! the summary.
 
 use crate::local::cli::LocalArgs;
-use crate::local::deliveries::{Deliveries, JsonLines};
 use crate::local::ingest;
 use crate::local::input::Lines;
-use crate::local::pipeline::Pipeline;
-use crate::local::summary::Summary;
 use anyhow::{Context, Result};
+use embedded_store::deliveries::{Deliveries, JsonLines};
 use embedded_store::log::{Log, LogReader};
+use embedded_store::pipeline::Pipeline;
 use embedded_store::quarantine::Quarantine;
 use embedded_store::redb_store::RedbStore;
 use embedded_store::store::ProjectionStore;
+use embedded_store::summary::Summary;
 use embedded_store::{DB_FILE, LOG_DIR};
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};

@@ -11,9 +11,9 @@
 //! commit. Committing less often means a busy client's entry is written once per commit instead
 //! of once per batch: on a million events over 50,000 clients that is most of the run's cost.
 
-use crate::local::deliveries::Deliveries;
-use crate::local::summary::Summary;
-use embedded_store::store::{encode_entries, Commit, EncodeError, ProjectionStore};
+use crate::deliveries::Deliveries;
+use crate::store::{encode_entries, Commit, EncodeError, ProjectionStore};
+use crate::summary::Summary;
 use projections::{Batch, BatchError, ClientProjection, CommitOutcome, Config, Key, Step, World};
 use schemas::{EventId, Record};
 use std::collections::{HashMap, HashSet};
@@ -247,7 +247,7 @@ impl<S: ProjectionStore> Pipeline<S> {
             missing.extend(self.store.scan_keys(prefix)?);
         }
         self.load_missing(missing)?;
-        Ok(embedded_store::halves::clients(&self.world))
+        Ok(crate::halves::clients(&self.world))
     }
 
     /// One client's projection, or `None` if no event was about it. Reads only what the view
@@ -296,8 +296,8 @@ mod tests {
     #![allow(clippy::unwrap_used)] // Tests fail by panicking.
 
     use super::*;
-    use crate::local::deliveries::Discard;
-    use embedded_store::store::MemoryStore;
+    use crate::deliveries::Discard;
+    use crate::store::MemoryStore;
     use projections::Delivery;
 
     /// The README's example (every seed's scenario), and alice's live connection then watching a
