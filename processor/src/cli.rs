@@ -23,7 +23,7 @@ pub enum Command {
     /// Poll a Kinesis stream and fold it into DynamoDB, as the Lambda does.
     Consume(crate::consume::cli::ConsumeArgs),
     /// Run the whole pipeline locally: WebSocket gateway, MQTT broker, processor, HTTP.
-    Dev(crate::dev::DevArgs),
+    Dev(dev_server::DevArgs),
     /// Create the stream, the table, the quarantine bucket and the push topic, if missing.
     Provision(crate::consume::cli::ProvisionArgs),
 }

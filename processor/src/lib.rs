@@ -1,9 +1,9 @@
-//! Binaries and adapters around the pure fold of the `projections` crate.
+//! The processor's binaries around the pure fold of the `projections` crate.
 //!
 //! [`local`] is `processor local`, the embedded run: a local append-only log as the stream, an
-//! embedded database as the store, stdout as the delivery sink. [`cli`] is the command line that
-//! `main.rs` parses and dispatches. [`dev`] is `processor dev`: the same embedded run fed live by a
-//! local WebSocket gateway and MQTT broker.
+//! embedded database as the store (the `embedded_store` crate), stdout as the delivery sink.
+//! [`cli`] is the command line that `main.rs` parses and dispatches; `processor dev` (the same
+//! embedded run fed live by a local WebSocket gateway and MQTT broker) is the `dev_server` crate.
 //!
 //! On AWS: [`lambda`] is the processor Lambda's batch handler, written against the ports of the
 //! `aws_adapters` crate (the store, the delivery sinks, the quarantine, the feedback stream) and
@@ -12,7 +12,6 @@
 
 pub mod cli;
 pub mod consume;
-pub mod dev;
 pub mod ingest;
 pub mod lambda;
 pub mod local;

@@ -37,7 +37,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Consume(args) => report(processor::consume::cli::run_consume(&args)),
-        Command::Dev(args) => report(processor::dev::run(&args)),
+        Command::Dev(args) => report(dev_server::run(&args)),
         Command::Provision(args) => report(processor::consume::cli::run_provision(&args)),
     }
 }

@@ -6,8 +6,8 @@
 
 mod dev_support;
 
+use dev_server::mqtt_codec::{self, Packet};
 use dev_support::{has, Dev, Mqtt, Ws, DEADLINE};
-use processor::dev::mqtt_codec::{self, Packet};
 use serde_json::json;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
