@@ -18,7 +18,7 @@ use projections::{Config, TopicPattern};
 /// A setting that is missing or invalid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("environment variable {var}: {reason}")]
-pub struct ConfigError {
+pub struct SettingsError {
     /// The variable.
     pub var: &'static str,
     /// What is wrong.
@@ -68,7 +68,7 @@ impl AwsConfig {
     ///
     /// # Errors
     /// The first missing or invalid variable.
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub fn from_env() -> Result<Self, SettingsError> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
@@ -76,8 +76,8 @@ impl AwsConfig {
     ///
     /// # Errors
     /// The first missing or invalid variable.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let err = |var: &'static str, reason: String| ConfigError { var, reason };
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let err = |var: &'static str, reason: String| SettingsError { var, reason };
         let required = |var: &'static str| {
             get(var)
                 .filter(|v| !v.trim().is_empty())
@@ -141,7 +141,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn from(pairs: &[(&str, &str)]) -> Result<AwsConfig, ConfigError> {
+    fn from(pairs: &[(&str, &str)]) -> Result<AwsConfig, SettingsError> {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

@@ -1,8 +1,8 @@
 //! [`Error`]: why a replay run failed, grouped by what the caller does next, which is also the
 //! exit code: 1 for a failed run (or differences found by `replay diff`), 2 for a usage error.
 
-use crate::sink::SinkError;
-use crate::source::{Corrupt, SourceError};
+use crate::sink::ProjectionSinkError;
+use crate::source::{ArchiveError, Corrupt};
 use std::path::PathBuf;
 
 /// Why a run failed.
@@ -10,10 +10,10 @@ use std::path::PathBuf;
 pub enum Error {
     /// The source failed (an unreadable file or directory, a failed AWS request).
     #[error(transparent)]
-    Source(#[from] SourceError),
+    Source(#[from] ArchiveError),
     /// The sink failed.
     #[error(transparent)]
-    Sink(#[from] SinkError),
+    Sink(#[from] ProjectionSinkError),
     /// `--strict`: the first corrupt record stops the run.
     #[error("corrupt record (--strict): {0}")]
     Strict(Corrupt),

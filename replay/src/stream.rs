@@ -5,7 +5,7 @@ use crate::cli::Input;
 use crate::error::Error;
 use crate::progress::{Progress, Summary};
 use crate::source::reader::{self, Batch};
-use crate::source::{self, Position, SourceError};
+use crate::source::{self, ArchiveError, Position};
 use schemas::Record;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -103,24 +103,24 @@ pub fn each_batch(
 
 /// Reports a corrupt record (or stops, with `--strict`); any other error is fatal.
 fn report(
-    e: SourceError,
+    e: ArchiveError,
     input: &Input,
     progress: &Progress,
     summary: &mut Summary,
 ) -> Result<(), Error> {
     match e {
-        SourceError::Corrupt(c) if input.strict => Err(Error::Strict(c.clone())),
-        SourceError::Corrupt(c) => {
+        ArchiveError::Corrupt(c) if input.strict => Err(Error::Strict(c.clone())),
+        ArchiveError::Corrupt(c) => {
             summary.corrupt += 1;
             if !input.quiet && summary.corrupt <= MAX_REPORTS {
                 progress.println(&format!("corrupt record skipped: {c}"));
             }
             Ok(())
         }
-        SourceError::Io { path, source } => Err(Error::Source(SourceError::Io {
+        ArchiveError::Io { path, source } => Err(Error::Source(ArchiveError::Io {
             path: path.clone(),
             source: std::io::Error::new(source.kind(), source.to_string()),
         })),
-        SourceError::Aws { op, message } => Err(Error::Source(SourceError::Aws { op, message })),
+        ArchiveError::Aws { op, message } => Err(Error::Source(ArchiveError::Aws { op, message })),
     }
 }

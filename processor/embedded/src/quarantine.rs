@@ -18,7 +18,7 @@ pub const FILE_NAME: &str = "quarantine.jsonl";
 /// Writing the quarantine failed.
 #[derive(Debug, thiserror::Error)]
 #[error("quarantine {path}: {source}")]
-pub struct QuarantineError {
+pub struct QuarantineFileError {
     /// The quarantine file.
     pub path: PathBuf,
     /// The underlying error.
@@ -69,7 +69,7 @@ impl Quarantine {
     ///
     /// # Errors
     /// The file cannot be opened or written.
-    pub fn add(&mut self, line: u64, raw: &[u8], error: &str) -> Result<(), QuarantineError> {
+    pub fn add(&mut self, line: u64, raw: &[u8], error: &str) -> Result<(), QuarantineFileError> {
         let quarantined_at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
@@ -82,7 +82,7 @@ impl Quarantine {
             quarantined_at,
         };
         let path = &self.path;
-        let err = |source| QuarantineError {
+        let err = |source| QuarantineFileError {
             path: path.clone(),
             source,
         };
@@ -107,10 +107,10 @@ impl Quarantine {
     ///
     /// # Errors
     /// The file cannot be written or synced.
-    pub fn flush(&mut self) -> Result<(), QuarantineError> {
+    pub fn flush(&mut self) -> Result<(), QuarantineFileError> {
         if let Some(file) = &mut self.file {
             let path = &self.path;
-            let err = |source| QuarantineError {
+            let err = |source| QuarantineFileError {
                 path: path.clone(),
                 source,
             };

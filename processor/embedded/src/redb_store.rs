@@ -35,7 +35,7 @@ const LOG_POSITION: &str = "log_position";
 
 /// Why the embedded store failed. Every variant is fatal for a run (exit code 1).
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub enum RedbError {
     /// The database reported an error (I/O, corruption, or another process holds it).
     #[error("store {path}: {source}")]
     Db {
@@ -82,7 +82,7 @@ pub struct RedbStore {
 #[derive(Debug)]
 struct InFlight {
     write: Arc<Write>,
-    writer: JoinHandle<Result<(), StoreError>>,
+    writer: JoinHandle<Result<(), RedbError>>,
 }
 
 /// One commit, as one transaction writes it.
@@ -103,7 +103,7 @@ impl RedbStore {
     ///
     /// # Errors
     /// The file cannot be opened or created, is damaged, or is in use by another process.
-    pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
+    pub fn open(path: &Path) -> Result<RedbStore, RedbError> {
         let db = Database::create(path).map_err(db_err(path))?;
         let store = RedbStore {
             db: Arc::new(db),
@@ -122,19 +122,19 @@ impl RedbStore {
         Ok(store)
     }
 
-    fn err<E: Into<redb::Error>>(&self) -> impl Fn(E) -> StoreError + '_ {
+    fn err<E: Into<redb::Error>>(&self) -> impl Fn(E) -> RedbError + '_ {
         db_err(&self.path)
     }
 
-    fn corrupt(&self, key: &str, reason: impl ToString) -> StoreError {
-        StoreError::Corrupt {
+    fn corrupt(&self, key: &str, reason: impl ToString) -> RedbError {
+        RedbError::Corrupt {
             path: self.path.clone(),
             key: key.to_owned(),
             reason: reason.to_string(),
         }
     }
 
-    fn decode(&self, key: &str, bytes: &[u8]) -> Result<Entry, StoreError> {
+    fn decode(&self, key: &str, bytes: &[u8]) -> Result<Entry, RedbError> {
         rmp_serde::from_slice(bytes).map_err(|e| self.corrupt(key, e))
     }
 
@@ -147,13 +147,13 @@ impl RedbStore {
     }
 
     /// Waits for the commit in flight to land, and reports how it went.
-    fn settle(&self) -> Result<(), StoreError> {
+    fn settle(&self) -> Result<(), RedbError> {
         let Some(done) = self.in_flight().take() else {
             return Ok(());
         };
         match done.writer.join() {
             Ok(result) => result,
-            Err(_) => Err(StoreError::Writer {
+            Err(_) => Err(RedbError::Writer {
                 path: self.path.clone(),
             }),
         }
@@ -170,7 +170,7 @@ impl Drop for RedbStore {
 }
 
 /// Writes one commit in one transaction: on the background thread.
-fn write(db: &Database, path: &Path, write: &Write) -> Result<(), StoreError> {
+fn write(db: &Database, path: &Path, write: &Write) -> Result<(), RedbError> {
     let mut txn = db.begin_write().map_err(db_err(path))?;
     if !write.durable {
         txn.set_durability(Durability::None);
@@ -221,17 +221,17 @@ fn write(db: &Database, path: &Path, write: &Write) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn db_err<E: Into<redb::Error>>(path: &Path) -> impl Fn(E) -> StoreError + '_ {
-    move |e| StoreError::Db {
+fn db_err<E: Into<redb::Error>>(path: &Path) -> impl Fn(E) -> RedbError + '_ {
+    move |e| RedbError::Db {
         path: path.to_owned(),
         source: Box::new(e.into()),
     }
 }
 
 impl ProjectionStore for RedbStore {
-    type Error = StoreError;
+    type Error = RedbError;
 
-    fn load(&self, keys: &[Key]) -> Result<Vec<Option<Entry>>, StoreError> {
+    fn load(&self, keys: &[Key]) -> Result<Vec<Option<Entry>>, RedbError> {
         let pending = self.in_flight().as_ref().map(|f| Arc::clone(&f.write));
         let txn = self.db.begin_read().map_err(self.err())?;
         let table = txn.open_table(ENTRIES).map_err(self.err())?;
@@ -257,7 +257,7 @@ impl ProjectionStore for RedbStore {
             .collect()
     }
 
-    fn scan(&self, prefix: &str) -> Result<Vec<(Key, Entry)>, StoreError> {
+    fn scan(&self, prefix: &str) -> Result<Vec<(Key, Entry)>, RedbError> {
         self.settle()?;
         let txn = self.db.begin_read().map_err(self.err())?;
         let table = txn.open_table(ENTRIES).map_err(self.err())?;
@@ -274,7 +274,7 @@ impl ProjectionStore for RedbStore {
         Ok(out)
     }
 
-    fn scan_keys(&self, prefix: &str) -> Result<Vec<Key>, StoreError> {
+    fn scan_keys(&self, prefix: &str) -> Result<Vec<Key>, RedbError> {
         self.settle()?;
         let txn = self.db.begin_read().map_err(self.err())?;
         let table = txn.open_table(ENTRIES).map_err(self.err())?;
@@ -290,7 +290,7 @@ impl ProjectionStore for RedbStore {
         Ok(out)
     }
 
-    fn routed(&self, ids: &[EventId]) -> Result<HashSet<EventId>, StoreError> {
+    fn routed(&self, ids: &[EventId]) -> Result<HashSet<EventId>, RedbError> {
         let txn = self.db.begin_read().map_err(self.err())?;
         let table = txn.open_table(ROUTED).map_err(self.err())?;
         let mut found = HashSet::new();
@@ -312,7 +312,7 @@ impl ProjectionStore for RedbStore {
         Ok(found)
     }
 
-    fn log_position(&self) -> Result<u64, StoreError> {
+    fn log_position(&self) -> Result<u64, RedbError> {
         self.settle()?;
         let txn = self.db.begin_read().map_err(self.err())?;
         let table = txn.open_table(META).map_err(self.err())?;
@@ -320,7 +320,7 @@ impl ProjectionStore for RedbStore {
         Ok(position.map(|v| v.value()).unwrap_or(0))
     }
 
-    fn commit(&mut self, commit: Commit<'_>) -> Result<(), StoreError> {
+    fn commit(&mut self, commit: Commit<'_>) -> Result<(), RedbError> {
         // Sorted and keyed before waiting, while the previous commit may still be writing.
         let job = Arc::new(Write {
             entries: commit.entries.into_iter().collect(),
@@ -334,7 +334,7 @@ impl ProjectionStore for RedbStore {
         let writer = std::thread::Builder::new()
             .name("redb-commit".into())
             .spawn(move || write(&db, &path, &shared))
-            .map_err(|source| StoreError::Spawn {
+            .map_err(|source| RedbError::Spawn {
                 path: self.path.clone(),
                 source,
             })?;
@@ -342,7 +342,7 @@ impl ProjectionStore for RedbStore {
         Ok(())
     }
 
-    fn sync(&mut self) -> Result<(), StoreError> {
+    fn sync(&mut self) -> Result<(), RedbError> {
         self.settle()?;
         // An empty durable commit makes the non-durable ones before it durable too.
         let txn = self.db.begin_write().map_err(self.err())?;

@@ -7,7 +7,7 @@
 
 use crate::local::input::{InputError, Lines};
 use embedded_store::log::{Log, LogError};
-use embedded_store::quarantine::{Quarantine, QuarantineError};
+use embedded_store::quarantine::{Quarantine, QuarantineFileError};
 use schemas::Record;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::thread::{self, JoinHandle};
@@ -26,7 +26,7 @@ pub struct Batch {
 
 /// Why ingest stopped early.
 #[derive(Debug, thiserror::Error)]
-pub enum IngestError {
+pub enum LocalIngestError {
     /// Reading the input failed.
     #[error(transparent)]
     Input(#[from] InputError),
@@ -35,7 +35,7 @@ pub enum IngestError {
     Log(#[from] LogError),
     /// Writing the quarantine failed.
     #[error(transparent)]
-    Quarantine(#[from] QuarantineError),
+    Quarantine(#[from] QuarantineFileError),
 }
 
 /// What ingest did, when it finished.
@@ -63,7 +63,10 @@ pub fn spawn(
     mut quarantine: Quarantine,
     mut log: Log,
     options: Options,
-) -> (Receiver<Batch>, JoinHandle<Result<Ingested, IngestError>>) {
+) -> (
+    Receiver<Batch>,
+    JoinHandle<Result<Ingested, LocalIngestError>>,
+) {
     let (tx, rx) = sync_channel::<Batch>(AHEAD);
     let handle = thread::spawn(move || {
         let name = lines.name().to_owned();
@@ -113,7 +116,7 @@ fn read_batch(
     max: usize,
     quarantine: &mut Quarantine,
     quiet: bool,
-) -> Result<bool, IngestError> {
+) -> Result<bool, LocalIngestError> {
     while batch.len() < max {
         let Some((number, line)) = lines.next_line()? else {
             return Ok(false);

@@ -20,7 +20,7 @@
 //! SDK's standard retries). Rebuild into a table no processor writes at the same time: a batch
 //! write is unconditional, so a concurrent live update between the read and the write is lost.
 
-use super::{ProjectionSink, SinkError, Written};
+use super::{ProjectionSink, ProjectionSinkError, Written};
 use crate::aws;
 use aws_adapters::dynamo::{classify, get_item, DynamoStore};
 use aws_adapters::item::{self, Item};
@@ -54,9 +54,9 @@ impl DynamoSink {
         table: &str,
         endpoint_url: Option<&str>,
         only: &[String],
-    ) -> Result<DynamoSink, SinkError> {
+    ) -> Result<DynamoSink, ProjectionSinkError> {
         let runtime = aws::runtime().map_err(|e| {
-            SinkError::Aws(StoreError {
+            ProjectionSinkError::Aws(StoreError {
                 retryable: false,
                 op: "runtime",
                 message: e.to_string(),
@@ -301,7 +301,7 @@ impl ProjectionSink for DynamoSink {
         &mut self,
         world: &mut World,
         _clients: &[ClientProjection],
-    ) -> Result<Written, SinkError> {
+    ) -> Result<Written, ProjectionSinkError> {
         let outcome = self
             .runtime
             .block_on(write_world(&self.store, world, &self.only))?;

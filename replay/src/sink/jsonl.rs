@@ -1,7 +1,7 @@
 //! `jsonl:PATH`: one client projection per line, sorted by clientId: the same bytes as
 //! `processor local --projections-out` for the same projections.
 
-use super::{ProjectionSink, SinkError, Written};
+use super::{ProjectionSink, ProjectionSinkError, Written};
 use projections::{ClientProjection, World};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -34,8 +34,8 @@ impl ProjectionSink for JsonlSink {
         &mut self,
         _world: &mut World,
         clients: &[ClientProjection],
-    ) -> Result<Written, SinkError> {
-        let err = |source| SinkError::Io {
+    ) -> Result<Written, ProjectionSinkError> {
+        let err = |source| ProjectionSinkError::Io {
             path: self.path.clone(),
             source,
         };

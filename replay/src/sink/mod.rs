@@ -19,7 +19,7 @@ use std::str::FromStr;
 
 /// Why a sink failed.
 #[derive(Debug, thiserror::Error)]
-pub enum SinkError {
+pub enum ProjectionSinkError {
     /// Writing a file failed.
     #[error("writing {path}")]
     Io {
@@ -30,7 +30,7 @@ pub enum SinkError {
     },
     /// The embedded store failed.
     #[error(transparent)]
-    Store(#[from] embedded_store::redb_store::StoreError),
+    Store(#[from] embedded_store::redb_store::RedbError),
     /// An entry would not encode for the embedded store (a bug).
     #[error(transparent)]
     Encode(#[from] embedded_store::store::EncodeError),
@@ -109,7 +109,7 @@ pub trait ProjectionSink {
         &mut self,
         world: &mut World,
         clients: &[ClientProjection],
-    ) -> Result<Written, SinkError>;
+    ) -> Result<Written, ProjectionSinkError>;
 }
 
 /// Opens the sink `spec` names; `only` is `--client` (empty: every client), which a `dynamodb://`
@@ -121,7 +121,7 @@ pub fn open(
     spec: &SinkSpec,
     endpoint_url: Option<&str>,
     only: &[String],
-) -> Result<Box<dyn ProjectionSink>, SinkError> {
+) -> Result<Box<dyn ProjectionSink>, ProjectionSinkError> {
     match spec {
         SinkSpec::Jsonl(path) => Ok(Box::new(jsonl::JsonlSink::new(path.clone()))),
         SinkSpec::Store(dir) => Ok(Box::new(store::StoreSink::open(dir)?)),

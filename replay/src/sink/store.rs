@@ -6,7 +6,7 @@
 //! The store records log position 0 and no routed deliveries: replay wrote no log and sent
 //! nothing. The directory must not already hold a store or a log, so nothing old is mixed in.
 
-use super::{ProjectionSink, SinkError, Written};
+use super::{ProjectionSink, ProjectionSinkError, Written};
 use embedded_store::redb_store::RedbStore;
 use embedded_store::store::{encode_entries, Commit, ProjectionStore};
 use embedded_store::{DB_FILE, LOG_DIR};
@@ -26,9 +26,9 @@ impl StoreSink {
     /// Checks that `dir` holds no store yet (it is created when written).
     ///
     /// # Errors
-    /// [`SinkError::NotEmpty`] when `dir` already has a database or a log.
-    pub fn open(dir: &Path) -> Result<StoreSink, SinkError> {
-        let not_empty = |what: &str| SinkError::NotEmpty {
+    /// [`ProjectionSinkError::NotEmpty`] when `dir` already has a database or a log.
+    pub fn open(dir: &Path) -> Result<StoreSink, ProjectionSinkError> {
+        let not_empty = |what: &str| ProjectionSinkError::NotEmpty {
             dir: dir.to_owned(),
             what: what.to_owned(),
         };
@@ -50,8 +50,8 @@ impl ProjectionSink for StoreSink {
         &mut self,
         world: &mut World,
         _clients: &[ClientProjection],
-    ) -> Result<Written, SinkError> {
-        std::fs::create_dir_all(&self.dir).map_err(|source| SinkError::Io {
+    ) -> Result<Written, ProjectionSinkError> {
+        std::fs::create_dir_all(&self.dir).map_err(|source| ProjectionSinkError::Io {
             path: self.dir.clone(),
             source,
         })?;

@@ -11,7 +11,7 @@
 //! hides `MillisBehindLatest`, so the few calls are made here.)
 
 use super::kinesis_wrap::{decode_object, Decoded};
-use super::{Corrupt, Location, Meter, Position, RecordSource, SourceError};
+use super::{ArchiveError, Corrupt, Location, Meter, Position, RecordSource};
 use crate::aws;
 use aws_sdk_kinesis::primitives::DateTime;
 use aws_sdk_kinesis::types::ShardIteratorType;
@@ -38,7 +38,7 @@ pub struct KinesisSource {
     /// The shard being read: its index, iterator (None when its end was reached), records read.
     current: Option<(u32, Option<String>, u64)>,
     empty_behind: u32,
-    pending: VecDeque<Result<(Record, Position), SourceError>>,
+    pending: VecDeque<Result<(Record, Position), ArchiveError>>,
     meter: Meter,
 }
 
@@ -51,8 +51,8 @@ impl KinesisSource {
         stream: &str,
         since: Option<u64>,
         endpoint_url: Option<&str>,
-    ) -> Result<KinesisSource, SourceError> {
-        let runtime = aws::runtime().map_err(|e| SourceError::Aws {
+    ) -> Result<KinesisSource, ArchiveError> {
+        let runtime = aws::runtime().map_err(|e| ArchiveError::Aws {
             op: "starting the AWS runtime".into(),
             message: e.to_string(),
         })?;
@@ -79,14 +79,14 @@ impl KinesisSource {
         })
     }
 
-    fn aws_err(&self, op: &str, e: impl std::error::Error + 'static) -> SourceError {
-        SourceError::Aws {
+    fn aws_err(&self, op: &str, e: impl std::error::Error + 'static) -> ArchiveError {
+        ArchiveError::Aws {
             op: format!("{op} kinesis://{}", self.stream),
             message: aws_sdk_kinesis::error::DisplayErrorContext(e).to_string(),
         }
     }
 
-    fn iterator(&self, shard: &str) -> Result<String, SourceError> {
+    fn iterator(&self, shard: &str) -> Result<String, ArchiveError> {
         let mut request = self
             .client
             .get_shard_iterator()
@@ -102,14 +102,14 @@ impl KinesisSource {
             .runtime
             .block_on(request.send())
             .map_err(|e| self.aws_err("GetShardIterator", e))?;
-        out.shard_iterator.ok_or_else(|| SourceError::Aws {
+        out.shard_iterator.ok_or_else(|| ArchiveError::Aws {
             op: format!("GetShardIterator kinesis://{}/{shard}", self.stream),
             message: "no iterator returned".into(),
         })
     }
 
     /// Reads the next page of the current shard into `pending`; ends the shard when drained.
-    fn page(&mut self) -> Result<(), SourceError> {
+    fn page(&mut self) -> Result<(), ArchiveError> {
         let Some((file, Some(iterator), read)) = self.current.clone() else {
             self.current = None;
             return Ok(());
@@ -140,7 +140,7 @@ impl KinesisSource {
                 .and_then(|t| u64::try_from(t.to_millis().ok()?).ok());
             let position = Position { file, at, arrived };
             let corrupt = |reason: String| {
-                SourceError::Corrupt(Corrupt {
+                ArchiveError::Corrupt(Corrupt {
                     file: format!("{name} seq {}", r.sequence_number),
                     at,
                     reason,
@@ -186,7 +186,7 @@ impl KinesisSource {
 async fn list_shards(
     client: &aws_sdk_kinesis::Client,
     stream: &str,
-) -> Result<Vec<(String, Vec<String>)>, SourceError> {
+) -> Result<Vec<(String, Vec<String>)>, ArchiveError> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -195,7 +195,7 @@ async fn list_shards(
             Some(t) => client.list_shards().next_token(t),
             None => client.list_shards().stream_name(stream),
         };
-        let page = request.send().await.map_err(|e| SourceError::Aws {
+        let page = request.send().await.map_err(|e| ArchiveError::Aws {
             op: format!("ListShards kinesis://{stream}"),
             message: aws_sdk_kinesis::error::DisplayErrorContext(e).to_string(),
         })?;
@@ -241,7 +241,7 @@ pub fn parents_first(mut shards: Vec<(String, Vec<String>)>) -> Vec<String> {
 }
 
 impl RecordSource for KinesisSource {
-    fn next_record(&mut self) -> Option<Result<(Record, Position), SourceError>> {
+    fn next_record(&mut self) -> Option<Result<(Record, Position), ArchiveError>> {
         loop {
             if let Some(item) = self.pending.pop_front() {
                 return Some(item);

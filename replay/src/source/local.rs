@@ -7,7 +7,7 @@
 
 use super::detect::{self, FileRecords};
 use super::sequence::{FileSequence, Files, Unread};
-use super::{Meter, Position, RecordSource, SourceError};
+use super::{ArchiveError, Meter, Position, RecordSource};
 use schemas::Record;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -31,7 +31,7 @@ impl Files for LocalFiles {
     fn open(&mut self, index: usize) -> Result<Option<Box<dyn FileRecords>>, Unread> {
         let path = &self.paths[index];
         let io = |source| {
-            Unread::Fatal(SourceError::Io {
+            Unread::Fatal(ArchiveError::Io {
                 path: path.clone(),
                 source,
             })
@@ -51,7 +51,7 @@ impl Files for LocalFiles {
         if matches!(source.kind(), InvalidData | InvalidInput | UnexpectedEof) {
             return Unread::Skip(format!("damaged data, rest of the file skipped: {source}"));
         }
-        Unread::Fatal(SourceError::Io {
+        Unread::Fatal(ArchiveError::Io {
             path: self.paths[index].clone(),
             source,
         })
@@ -63,10 +63,10 @@ impl LocalSource {
     ///
     /// # Errors
     /// `path` or a directory under it cannot be read.
-    pub fn open(path: &Path) -> Result<LocalSource, SourceError> {
+    pub fn open(path: &Path) -> Result<LocalSource, ArchiveError> {
         let io = |path: &Path| {
             let path = path.to_owned();
-            move |source| SourceError::Io { path, source }
+            move |source| ArchiveError::Io { path, source }
         };
         let meta = fs::metadata(path).map_err(io(path))?;
         let mut paths = Vec::new();
@@ -101,8 +101,8 @@ impl LocalSource {
     }
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SourceError> {
-    let err = |source| SourceError::Io {
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ArchiveError> {
+    let err = |source| ArchiveError::Io {
         path: dir.to_owned(),
         source,
     };
@@ -123,7 +123,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SourceError> {
 }
 
 impl RecordSource for LocalSource {
-    fn next_record(&mut self) -> Option<Result<(Record, Position), SourceError>> {
+    fn next_record(&mut self) -> Option<Result<(Record, Position), ArchiveError>> {
         self.sequence.next_record(&mut self.files)
     }
 

@@ -78,7 +78,7 @@ pub struct Corrupt {
 
 /// Why a source failed.
 #[derive(Debug, thiserror::Error)]
-pub enum SourceError {
+pub enum ArchiveError {
     /// One record is bad; the source can go on.
     #[error("corrupt record: {0}")]
     Corrupt(Corrupt),
@@ -164,10 +164,10 @@ pub struct Meter {
 /// A stream of records in arrival order: the port every source implements.
 ///
 /// An S3 (Firehose) or Kinesis adapter implements the same trait: it yields records with a
-/// position, reports corrupt ones as [`SourceError::Corrupt`] and carries on.
+/// position, reports corrupt ones as [`ArchiveError::Corrupt`] and carries on.
 pub trait RecordSource: Send {
     /// The next record and where it was, a corrupt record, a fatal error, or `None` at the end.
-    fn next_record(&mut self) -> Option<Result<(Record, Position), SourceError>>;
+    fn next_record(&mut self) -> Option<Result<(Record, Position), ArchiveError>>;
 
     /// The names of the files (or objects, or shards) positions refer to.
     fn files(&self) -> &[String];
@@ -180,7 +180,7 @@ pub trait RecordSource: Send {
 ///
 /// # Errors
 /// I/O errors listing a directory; AWS errors listing objects or shards.
-pub fn open(input: &crate::cli::Input) -> Result<Box<dyn RecordSource>, SourceError> {
+pub fn open(input: &crate::cli::Input) -> Result<Box<dyn RecordSource>, ArchiveError> {
     let endpoint = input.endpoint_url.as_deref();
     match &input.from {
         SourceSpec::Local(path) => Ok(Box::new(local::LocalSource::open(path)?)),

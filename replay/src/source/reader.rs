@@ -4,7 +4,7 @@
 //! back empty-handed over a second one, so the records are dropped, and the vectors reused, on
 //! the decoding thread too: the fold thread only folds.
 
-use super::{Position, RecordSource, SourceError};
+use super::{ArchiveError, Position, RecordSource};
 use schemas::Record;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread;
@@ -21,7 +21,7 @@ pub struct Batch {
     /// The records and where they came from.
     pub records: Vec<(Record, Position)>,
     /// Errors, in the order met; each says where it is.
-    pub errors: Vec<SourceError>,
+    pub errors: Vec<ArchiveError>,
 }
 
 /// A source being read on its own thread.
@@ -52,7 +52,7 @@ pub fn spawn(mut source: Box<dyn RecordSource>) -> Reader {
                 match source.next_record() {
                     Some(Ok(item)) => batch.records.push(item),
                     Some(Err(e)) => {
-                        let fatal = !matches!(e, SourceError::Corrupt(_));
+                        let fatal = !matches!(e, ArchiveError::Corrupt(_));
                         batch.errors.push(e);
                         if fatal {
                             done = true;

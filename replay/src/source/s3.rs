@@ -14,7 +14,7 @@
 
 use super::detect::{self, FileRecords};
 use super::sequence::{FileSequence, Files, Unread};
-use super::{Meter, Position, RecordSource, SourceError};
+use super::{ArchiveError, Meter, Position, RecordSource};
 use crate::aws;
 use schemas::Record;
 use std::io::Cursor;
@@ -51,8 +51,8 @@ impl S3Source {
         since: Option<u64>,
         until: Option<u64>,
         endpoint_url: Option<&str>,
-    ) -> Result<S3Source, SourceError> {
-        let runtime = aws::runtime().map_err(|e| SourceError::Aws {
+    ) -> Result<S3Source, ArchiveError> {
+        let runtime = aws::runtime().map_err(|e| ArchiveError::Aws {
             op: "starting the AWS runtime".into(),
             message: e.to_string(),
         })?;
@@ -90,8 +90,8 @@ impl S3Source {
 }
 
 impl S3Objects {
-    fn get(&self, key: &str) -> Result<Vec<u8>, SourceError> {
-        let aws_err = |e: String| SourceError::Aws {
+    fn get(&self, key: &str) -> Result<Vec<u8>, ArchiveError> {
+        let aws_err = |e: String| ArchiveError::Aws {
             op: format!("GetObject s3://{}/{key}", self.bucket),
             message: e,
         };
@@ -137,7 +137,7 @@ async fn list(
     client: &aws_sdk_s3::Client,
     bucket: &str,
     prefix: &str,
-) -> Result<Vec<(String, u64)>, SourceError> {
+) -> Result<Vec<(String, u64)>, ArchiveError> {
     let mut out = Vec::new();
     let mut pages = client
         .list_objects_v2()
@@ -146,7 +146,7 @@ async fn list(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| SourceError::Aws {
+        let page = page.map_err(|e| ArchiveError::Aws {
             op: format!("ListObjectsV2 s3://{bucket}/{prefix}"),
             message: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
         })?;
@@ -200,7 +200,7 @@ pub fn wanted(hour: Option<u64>, since: Option<u64>, until: Option<u64>) -> bool
 }
 
 impl RecordSource for S3Source {
-    fn next_record(&mut self) -> Option<Result<(Record, Position), SourceError>> {
+    fn next_record(&mut self) -> Option<Result<(Record, Position), ArchiveError>> {
         self.sequence.next_record(&mut self.objects)
     }
 

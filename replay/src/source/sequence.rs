@@ -3,7 +3,7 @@
 //! is opened, and what a read error in the middle of one means, is theirs ([`Files`]).
 
 use super::detect::{FileError, FileRecords};
-use super::{Corrupt, Location, Position, SourceError};
+use super::{ArchiveError, Corrupt, Location, Position};
 use schemas::Record;
 
 /// Why a file could not be read.
@@ -11,7 +11,7 @@ pub enum Unread {
     /// The file is reported as corrupt, with this reason, and skipped.
     Skip(String),
     /// The source stops.
-    Fatal(SourceError),
+    Fatal(ArchiveError),
 }
 
 /// How a source opens its files.
@@ -53,7 +53,7 @@ impl FileSequence {
     pub fn next_record(
         &mut self,
         files: &mut impl Files,
-    ) -> Option<Result<(Record, Position), SourceError>> {
+    ) -> Option<Result<(Record, Position), ArchiveError>> {
         loop {
             if let Some((file, records)) = self.current.as_mut() {
                 let file = *file;
@@ -86,15 +86,15 @@ impl FileSequence {
         }
     }
 
-    fn unread(&self, file: u32, unread: Unread) -> SourceError {
+    fn unread(&self, file: u32, unread: Unread) -> ArchiveError {
         match unread {
             Unread::Skip(reason) => self.corrupt(file, Location::File, reason),
             Unread::Fatal(error) => error,
         }
     }
 
-    fn corrupt(&self, file: u32, at: Location, reason: String) -> SourceError {
-        SourceError::Corrupt(Corrupt {
+    fn corrupt(&self, file: u32, at: Location, reason: String) -> ArchiveError {
+        ArchiveError::Corrupt(Corrupt {
             file: self.names[file as usize].clone(),
             at,
             reason,
