@@ -32,7 +32,8 @@ pub(crate) struct Ahead {
     published: HashMap<(u64, EventId), (Option<String>, bool)>,
     /// The membership writes the batch folded, in order.
     turns: Vec<Turn>,
-    /// While rechecking: the messages of each turned room the fold saw (the batch's own).
+    /// While rechecking: the messages of each turned room the fold held (loaded for `history`
+    /// requests, or the batch's own).
     seen: HashMap<String, HashSet<(u64, EventId)>>,
     /// Rooms whose members were read before a message of theirs was stored: read again.
     stale: HashSet<String>,
@@ -300,9 +301,15 @@ impl World {
                 .collect();
             let recent = &then[crate::history::first_recent(&then, &self.config)..];
             let since = &recent[recent.partition_point(|m| m.sent_at < turn.since)..];
+            // The batch's own messages were decided while folding (a membership folded before
+            // one is routed it, one folded after catches up on it), even those the commit's
+            // compaction has since dropped from the history.
             let seen = self.ahead.seen.get(&turn.room);
             for m in since {
-                if !seen.is_some_and(|s| s.contains(&m.stamp())) {
+                let stamp = m.stamp();
+                let decided =
+                    self.ahead.own.contains_key(&stamp) || seen.is_some_and(|s| s.contains(&stamp));
+                if !decided {
                     out.push((i, turn, *m));
                 }
             }
