@@ -41,6 +41,9 @@ pub(crate) struct Ahead {
     /// a write compares the room's history as it was when it was folded, without the batch's
     /// later messages, whose times move the history's recent window.
     own: HashMap<(u64, EventId), usize>,
+    /// Whether the batch's first pass is folded: a pass after a conflict folds the same records
+    /// again, and its membership writes change nothing to compare.
+    refolding: bool,
     /// Connections whose `$connect` the batch folded after other records of theirs, with how
     /// many membership writes were folded before it: a message of theirs stored without its
     /// sender names none to those writes, as it named none while they were folded.
@@ -76,16 +79,12 @@ fn member_at(writes: &[Lww<Membership>], t: u64) -> bool {
 }
 
 impl World {
-    /// Whether this world stores chat messages ahead and rechecks memberships (see `ahead`).
-    fn ahead_of_members(&self) -> bool {
-        self.parts_apart && !self.complete && self.config.history_max > 0
-    }
-
-    /// Whether memberships are compared with their rooms' histories after the batch's commit
-    /// ([`World::recheck`]) rather than while folded: one read of a room's history a batch,
-    /// after its memberships are stored, which a read before could not spare.
+    /// Whether this world stores chat messages ahead and compares memberships with their
+    /// rooms' histories after the batch's commit ([`World::recheck`]) rather than while folded:
+    /// one read of a room's history a batch, after its memberships are stored, which a read
+    /// before could not spare (see `ahead`).
     pub(crate) fn rechecks_memberships(&self) -> bool {
-        self.ahead_of_members()
+        self.parts_apart && !self.complete && self.config.history_max > 0
     }
 
     /// The chat message `record` sends, to store before its room's members are read: once its
@@ -94,7 +93,7 @@ impl World {
         let Record::WebSocket(ws) = record else {
             return None;
         };
-        if !self.ahead_of_members() || !self.has(&Key::Connection(ws.connection_id.clone())) {
+        if !self.rechecks_memberships() || !self.has(&Key::Connection(ws.connection_id.clone())) {
             return None;
         }
         let Action::SendMessage {
@@ -104,12 +103,8 @@ impl World {
         else {
             return None;
         };
-        let sent_at = ws.request_time_epoch;
-        if self
-            .ahead
-            .published
-            .contains_key(&(sent_at, record.event_id()))
-        {
+        let (sent_at, event_id) = (ws.request_time_epoch, record.event_id());
+        if self.ahead.published.contains_key(&(sent_at, event_id)) {
             return None;
         }
         // The sender is the connection's client, which its `$connect` names, as when the
@@ -122,7 +117,7 @@ impl World {
             room,
             Message {
                 sent_at,
-                event_id: record.event_id(),
+                event_id,
                 connection_id: ws.connection_id.clone(),
                 from,
                 message,
@@ -133,7 +128,7 @@ impl World {
     /// Whether the chat message `record` sent at `sent_at` is stored: a world that stores
     /// messages ahead reads the room's members only then.
     pub(crate) fn is_published(&self, sent_at: u64, record: &Record) -> bool {
-        !self.ahead_of_members()
+        !self.rechecks_memberships()
             || self
                 .ahead
                 .published
@@ -241,7 +236,7 @@ impl World {
         before: Option<Vec<Lww<Membership>>>,
         record: &Record,
     ) {
-        let Some(before) = before else {
+        let Some(before) = before.filter(|_| !self.ahead.refolding) else {
             return;
         };
         let turn = Turn {
@@ -385,6 +380,11 @@ impl World {
         if !self.ahead.stale.is_empty() {
             self.ahead.stale.remove(room);
         }
+    }
+
+    /// The batch's first pass is folded: later passes note no membership write.
+    pub(crate) fn first_pass_folded(&mut self) {
+        self.ahead.refolding = true;
     }
 
     /// Forgets what the batch stored ahead: its records are folded and committed.

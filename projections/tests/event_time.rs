@@ -162,11 +162,20 @@ fn intended(records: &[Record]) -> BTreeSet<(String, String)> {
 /// What a delivery may have reached besides the rule's recipients: a client that left before
 /// a message was sent, by a leave folded after the message.
 fn late_leaves(records: &[Record]) -> BTreeSet<(String, String)> {
+    leaves_before(records, |leave, message| leave.at > message.at)
+}
+
+/// The (message, client) pairs of each message and every other client with a leave at or before
+/// it that `counts`.
+fn leaves_before(
+    records: &[Record],
+    counts: impl Fn(&Seen, &Seen) -> bool,
+) -> BTreeSet<(String, String)> {
     let seen = seen(records);
     let mut out = BTreeSet::new();
     for m in seen.iter().filter(|m| m.what.is_none()) {
         for w in &seen {
-            if w.what == Some(false) && w.t <= m.t && w.at > m.at && w.client != m.client {
+            if w.what == Some(false) && w.t <= m.t && w.client != m.client && counts(w, m) {
                 out.insert((m.text.clone(), format!("c{}", w.client)));
             }
         }
@@ -256,16 +265,7 @@ fn delivered_concurrently(
 /// The clients that may get a message beyond the rule's when shards are folded at once: those
 /// with a leave at or before it, which a batch folding the message may not see yet.
 fn left_before(records: &[Record]) -> BTreeSet<(String, String)> {
-    let seen = seen(records);
-    let mut out = BTreeSet::new();
-    for m in seen.iter().filter(|m| m.what.is_none()) {
-        for w in &seen {
-            if w.what == Some(false) && w.t <= m.t && w.client != m.client {
-                out.insert((m.text.clone(), format!("c{}", w.client)));
-            }
-        }
-    }
-    out
+    leaves_before(records, |_, _| true)
 }
 
 proptest! {

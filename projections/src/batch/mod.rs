@@ -220,6 +220,7 @@ impl<'r> Batch<'r> {
                     });
                     if decide && matches!(asked, Ok(None)) {
                         self.late_leaves.1 = world.late_leaves().saturating_sub(began);
+                        world.first_pass_folded();
                     }
                     match asked {
                         Ok(Some(Ask::Load(keys))) => return Ok(Step::Load(keys)),
@@ -267,18 +268,22 @@ impl<'r> Batch<'r> {
                         continue;
                     }
                     let before = world.late_leaves();
-                    for (event_id, delivery) in world.recheck() {
-                        let at = self
-                            .records
-                            .iter()
-                            .position(|r| r.event_id() == event_id)
-                            .unwrap_or_default();
-                        self.deliveries.push((at, delivery));
-                    }
+                    let owed = world.recheck();
                     self.late_leaves.1 += world.late_leaves().saturating_sub(before);
-                    // In record order: a member catching up gets the room's earlier messages
-                    // before the batch's later ones.
-                    self.deliveries.sort_by_key(|(at, _)| *at);
+                    if !owed.is_empty() {
+                        // Each record's id once, the first of duplicates keeping its position.
+                        let mut position = std::collections::HashMap::new();
+                        for (at, record) in self.records.iter().enumerate().rev() {
+                            position.insert(record.event_id(), at);
+                        }
+                        for (event_id, delivery) in owed {
+                            let at = position.get(&event_id).copied().unwrap_or_default();
+                            self.deliveries.push((at, delivery));
+                        }
+                        // In record order: a member catching up gets the room's earlier
+                        // messages before the batch's later ones.
+                        self.deliveries.sort_by_key(|(at, _)| *at);
+                    }
                     self.phase = Phase::Done;
                 }
                 Phase::Failed(e) => return Err(e.clone()),
