@@ -1,5 +1,5 @@
-//! The `processor` command line: one subcommand per way of running the processor. Started by
-//! Lambda (`AWS_LAMBDA_RUNTIME_API` set), the binary ignores its arguments and runs the handler.
+//! The `processor` command line: one subcommand per way of running the processor outside Lambda
+//! (the Lambda runs the `processor-lambda` binary).
 
 use clap::{Parser, Subcommand};
 

@@ -7,7 +7,7 @@ Lambda would (with its standard environment), hands it one event and reports, as
   invoke_ms from handing out the event to the response,
   response  what the function returned (the partial batch response).
 
-Usage: scripts/bench/lambda_runtime_api.py EVENT.json BINARY
+Usage: scripts/bench/lambda_runtime_api.py EVENT.json BINARY (target/release/processor-lambda)
 The function's own settings (TABLE_NAME, STREAM_NAME, QUARANTINE_URL, AWS_ENDPOINT_URL, ...) come
 from the caller's environment; point them at moto for a local run.
 """

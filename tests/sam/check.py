@@ -11,12 +11,13 @@
    same stack (as outputs); `processor consume --until-idle` then runs with exactly that environment
    on `examples/seeds.jsonl`, and the deliveries, the quarantined record and the projections in the
    table are asserted.
-5. The same on a second stack with the binary started as Lambda starts it: a local runtime API
+5. The same on a second stack with `processor-lambda` (the binary template.yaml deploys) started
+   as Lambda starts it: a local runtime API
    hands it one Kinesis event of the seeds and takes its partial batch response; deliveries go
    through the real sinks (SNS in the emulator, read back through an SQS subscription;
    `@connections` and IoT Publish to the local server, since the emulator has neither).
 
-Usage: check.py --processor PATH [--moto-server PATH]. Every tool it needs must be there: a missing
+Usage: check.py --processor PATH --lambda PATH [--moto-server PATH]. Every tool it needs must be there: a missing
 one is a failure, never a skip.
 """
 
@@ -144,6 +145,14 @@ def translate() -> dict:
             )
             resource["Properties"]["CodeUri"] = f"s3://sam-package/{name}.zip"
     return transform(sam, {}, NoManagedPolicies())
+
+
+def built_binary(function: str) -> str:
+    """The cargo binary `sam build` builds for `function` (its `BuildProperties.Binary`)."""
+    from samtranslator.yaml_helper import yaml_parse
+
+    sam = yaml_parse(TEMPLATE.read_text())
+    return sam["Resources"][function].get("Metadata", {}).get("BuildProperties", {}).get("Binary")
 
 
 # ---------------------------------------------------------------------------- static checks
@@ -429,7 +438,7 @@ def check_outcome(client, env: dict[str, str], deliveries: list[tuple[str, str, 
     )
 
 
-def emulator_run(cfn: dict, processor: str, moto_server: str) -> None:
+def emulator_run(cfn: dict, processor: str, lambda_bin: str, moto_server: str) -> None:
     import boto3
 
     proc, endpoint = start_moto(moto_server)
@@ -469,7 +478,7 @@ def emulator_run(cfn: dict, processor: str, moto_server: str) -> None:
         check_outcome(client, env, [summarize(d) for d in printed])
 
         step("emulator: the processor as Lambda runs it, on one Kinesis event of the seeds")
-        lambda_run(client, cf, template, env_outputs, processor, emulator)
+        lambda_run(client, cf, template, env_outputs, lambda_bin, emulator)
     finally:
         proc.terminate()
         try:
@@ -590,8 +599,8 @@ def kinesis_event(kinesis, stream: str) -> dict:
     }
 
 
-def lambda_run(client, cf, template, env_outputs, processor: str, emulator: dict) -> None:
-    """The deployed code path: `processor` started as Lambda starts it (AWS_LAMBDA_RUNTIME_API),
+def lambda_run(client, cf, template, env_outputs, lambda_bin: str, emulator: dict) -> None:
+    """The deployed code path: `processor-lambda` started as Lambda starts it (AWS_LAMBDA_RUNTIME_API),
     configured by the function's environment from the stack, handed one Kinesis event of the
     seeds. Deliveries go through the real sinks: SNS to the stack's push topic in the emulator
     (read back through an SQS subscription), `@connections` and IoT Publish to the local gateway.
@@ -633,7 +642,7 @@ def lambda_run(client, cf, template, env_outputs, processor: str, emulator: dict
             "AWS_LAMBDA_LOG_STREAM_NAME": "check",
         }
         with tempfile.TemporaryFile() as logs:
-            fn = subprocess.Popen([processor], env=lambda_env, stdout=logs, stderr=logs)
+            fn = subprocess.Popen([lambda_bin], env=lambda_env, stdout=logs, stderr=logs)
             try:
                 deadline = time.monotonic() + 120
                 while not gateway.done.wait(0.2):
@@ -686,11 +695,21 @@ def channel_target(delivery: dict) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processor", required=True, help="the processor binary")
+    parser.add_argument(
+        "--lambda", dest="lambda_bin", required=True, help="the processor-lambda binary"
+    )
     parser.add_argument("--moto-server", default=str(VENV_BIN / "moto_server"))
     args = parser.parse_args()
     try:
         need(Path(args.processor).is_file(), f"{args.processor}: no processor binary (cargo build)")
+        need(Path(args.lambda_bin).is_file(), f"{args.lambda_bin}: no Lambda binary (cargo build)")
         need(Path(args.moto_server).is_file(), f"{args.moto_server} not found: run scripts/test")
+        deployed = built_binary("ProcessorFunction")
+        need(
+            deployed == Path(args.lambda_bin).name,
+            f"template.yaml builds {deployed!r} for ProcessorFunction; the check runs"
+            f" {Path(args.lambda_bin).name!r}",
+        )
         step("cfn-lint template.yaml")
         lint(TEMPLATE)
         step("SAM translation")
@@ -703,7 +722,7 @@ def main() -> int:
         step("static checks")
         static_checks(cfn)
         step("emulator: the translated stack's supported resources (moto CloudFormation)")
-        emulator_run(cfn, args.processor, args.moto_server)
+        emulator_run(cfn, args.processor, args.lambda_bin, args.moto_server)
     except CheckFailed as e:
         print(f"FAILED: {e}", file=sys.stderr)
         return 1

@@ -17,11 +17,6 @@ use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventRes
 use lambda_runtime::{service_fn, LambdaEvent};
 use std::sync::Arc;
 
-/// Whether this process was started by Lambda.
-pub fn in_lambda() -> bool {
-    std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
-}
-
 /// The batch of a Kinesis event, in order. The shard comes from `eventID`
 /// (`shardId-000000000000:4954...`).
 pub fn batch_of(event: KinesisEvent) -> Vec<InRecord> {
