@@ -1,10 +1,10 @@
 //! Chat messages and memberships that meet across batches folded at once.
 //!
-//! A batch folding a chat message reads its room's members; another shard's batch folding a
-//! `join` of the room, or a subscription to its chat topic, reads the room's history. Lambda
-//! runs both at once (DESIGN.md, Concurrency): if each read before the other's write, the member
-//! would miss the message. So a world over a shared store ([`World::parts_apart`]) writes before
-//! it reads, on both sides:
+//! A batch folding a chat message reads its room's members; another shard's batch folding a `join`
+//! of the room, or a subscription to its chat topic, reads the room's history. Lambda runs both at
+//! once (docs/architecture.md, Every shard at once): if each read before the other's write, the
+//! member would miss the message. So a world over a shared store ([`World::parts_apart`]) writes
+//! before it reads, on both sides:
 //!
 //! - a chat message is stored ([`crate::Step::Publish`]) before its room's members are read;
 //! - a batch that changed memberships reads those rooms' histories after its commit, not while

@@ -1,9 +1,9 @@
 //! A room's message history: its recent chat messages, so that a membership folded after
-//! messages it precedes in event time catches up on them (DESIGN.md, Deliveries by event time).
+//! messages it precedes in event time catches up on them (docs/architecture.md, Deliveries).
 //!
 //! A message is added to its room's history when its `sendmessage` is folded; a membership
 //! write folded later whose time is before the message's may change whether the client was a
-//! member when the message was sent. [`World::membership_turn`] and [`World::catch_up`] compare
+//! member when the message was sent. `World::membership_turn` and `World::catch_up` compare
 //! the client's membership at each later message before and after the write: a client that
 //! becomes a member at a message's time receives it then, by socket or push as it is reachable
 //! now, with the id the message's live delivery to it would have had; one that stops being a
@@ -233,11 +233,11 @@ impl World {
             .collect()
     }
 
-    /// The deliveries a membership write of `client` at `t` in `room` owes, now that it is
-    /// folded: each recent message of the room's history since `t`, not sent by the client, that the
-    /// client is a member at now and was not before (`before`, from
-    /// [`World::membership_turn`]). Messages it was a member at before and is not now were
-    /// delivered to a client that had left: they are counted ([`World::late_leaves`]).
+    /// The deliveries a membership write of `client` at `t` in `room` owes, now that it is folded:
+    /// each recent message of the room's history since `t`, not sent by the client, that the client
+    /// is a member at now and was not before (`before`, from [`World::membership_turn`]). Messages
+    /// it was a member at before and is not now were delivered to a client that had left: they are
+    /// counted ([`World::late_leaves`]).
     pub(crate) fn catch_up(
         &mut self,
         room: &str,

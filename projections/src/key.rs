@@ -1,5 +1,5 @@
 //! Keys and entries: how the world is cut into items a store can load and write one at a time.
-//! The names are the DynamoDB `pk`s of DESIGN.md section 5.
+//! The names are the DynamoDB `pk`s of docs/architecture.md, Table layout.
 
 use crate::history::{History, Message};
 use crate::lattice::{Lww, Membership, Merge};

@@ -1,7 +1,7 @@
 //! Whether a client was a member of a room at a time: the recipients of a chat message are the
-//! room's members when it was sent, in event time, not when the processor reaches it (DESIGN.md,
-//! Deliveries by event time). Shards are not ordered against each other, so a `join` or a `leave`
-//! on another shard may be folded before or after a message it precedes or follows.
+//! room's members when it was sent, in event time, not when the processor reaches it
+//! (docs/architecture.md, Deliveries). Shards are not ordered against each other, so a `join` or a
+//! `leave` on another shard may be folded before or after a message it precedes or follows.
 //!
 //! A room and its parts keep each member's latest write (a last-writer-wins register); the
 //! client's entry keeps the register too, and its earlier writes ([`Earlier`]), so that the

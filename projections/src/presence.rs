@@ -1,4 +1,4 @@
-//! The presence rule (DESIGN.md section 4, exactly), over a client's [`Sessions`].
+//! The presence rule (docs/architecture.md, The presence rule), over a client's [`Sessions`].
 //!
 //! Let `T` be the largest `last_ts` of a client's sessions; candidates are the sessions with
 //! `last_ts >= T - H`; the current session is the candidate with the largest (version, with none

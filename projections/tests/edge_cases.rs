@@ -1,5 +1,5 @@
-//! The named ordering edge cases of DESIGN.md section 4 and the issue, each as a given-events /
-//! expect-projection test, checked in every arrival order.
+//! The named ordering edge cases of docs/architecture.md (The presence rule), each as a
+//! given-events / expect-projection test, checked in every arrival order.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;

@@ -1,9 +1,10 @@
 //! Every shard's batches at once against one DynamoDB table in the emulator (moto), as Lambda runs
-//! them (DESIGN.md, Concurrency): four shards, each with a parallelization factor of 2 (two
-//! invocations per shard, ordered per partition key, here the connection id), so eight batch
-//! streams whose loads and commits interleave. Clients join and leave rooms while others chat in
-//! them. The table ends with the projections one fold of every record derives, every member of a
-//! room when a message was sent gets it, and the conflicts and partial retries it cost are counted.
+//! them (docs/architecture.md, Every shard at once): four shards, each with a parallelization
+//! factor of 2 (two invocations per shard, ordered per partition key, here the connection id), so
+//! eight batch streams whose loads and commits interleave. Clients join and leave rooms while
+//! others chat in them. The table ends with the projections one fold of every record derives, every
+//! member of a room when a message was sent gets it, and the conflicts and partial retries it cost
+//! are counted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use aws_adapters::sink_port::RecordingSink;

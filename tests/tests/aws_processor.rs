@@ -1,4 +1,5 @@
-//! The Lambda batch handler against DynamoDB in the emulator (moto): DESIGN.md section 5.
+//! The Lambda batch handler against DynamoDB in the emulator (moto): docs/architecture.md, The
+//! batch protocol.
 
 use aws_adapters::cost::{item_size, Cost};
 use aws_adapters::dedup::Sent;

@@ -1,5 +1,6 @@
 //! The quarantine port: where records that cannot be decoded go, with why, so that nothing is
-//! retried forever, blocks the shard, or is dropped silently (DESIGN.md section 5, step 1).
+//! retried forever, blocks the shard, or is dropped silently (docs/architecture.md, The batch
+//! protocol, step 1).
 //!
 //! The S3/SQS adapter lives beside the delivery sinks; [`MemoryQuarantine`] is for tests and
 //! [`LogQuarantine`] writes each item as one JSON line to stderr (CloudWatch on Lambda).

@@ -1,6 +1,7 @@
-//! One batch, as DESIGN.md section 5 has it: load the keys the batch touches in bulk, fold the
-//! records in order, decide deliveries against the state at each point, skip those already
-//! routed, and commit the changed entries with the routed ids and the log position at once.
+//! One batch, as docs/architecture.md (The batch protocol) has it: load the keys the batch touches
+//! in bulk, fold the records in order, decide deliveries against the state at each point, skip
+//! those already routed, and commit the changed entries with the routed ids and the log position at
+//! once.
 //!
 //! The [`World`] is kept across batches as a cache: entries it has loaded stay loaded, so a
 //! client seen in the previous batch costs no read in this one.

@@ -1,5 +1,5 @@
 //! The quarantine: records that could not be decoded, kept with why, so nothing is dropped
-//! silently and the run goes on (DESIGN.md section 5, step 1).
+//! silently and the run goes on (docs/architecture.md, The batch protocol, step 1).
 //!
 //! `DIR/quarantine.jsonl` gets one JSON object per bad line: `line` (1-based), `input` (the
 //! file name, or `-` for stdin), `error`, `raw` (the line, lossily as UTF-8) and `quarantinedAt`

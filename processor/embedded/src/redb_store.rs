@@ -1,9 +1,10 @@
 //! The embedded on-disk [`ProjectionStore`]: one redb file, `DIR/projections.redb`.
 //!
 //! Tables:
-//! - `entries`: key string (`client#c1`, the DynamoDB `pk` of DESIGN.md section 5) -> the entry
-//!   as compact MessagePack (fields by position: about half the bytes and time of named fields).
-//!   Entries are derived data: deleting the file makes the next run fold the whole log again;
+//! - `entries`: key string (`client#c1`, the DynamoDB `pk` of docs/architecture.md, Table layout)
+//!   -> the entry as compact MessagePack (fields by position: about half the bytes and time of
+//!   named fields). Entries are derived data: deleting the file makes the next run fold the whole
+//!   log again;
 //! - `routed`: event id -> event time, the events whose deliveries went out;
 //! - `routed_by_time`: (event time, event id), the same set ordered for pruning;
 //! - `meta`: `log_position`, the log position folded so far.

@@ -1,5 +1,6 @@
-//! The batch handler: DESIGN.md section 5, for one batch of one shard, over the ports of
-//! the `aws_adapters` crate. Lambda calls it per Kinesis event; `processor consume` per `GetRecords` page.
+//! The batch handler (docs/architecture.md, The batch protocol), for one batch of one shard, over
+//! the ports of the `aws_adapters` crate. Lambda calls it per Kinesis event; `processor consume`
+//! per `GetRecords` page.
 //!
 //! 1. Decode every record; a poison record goes to the [`Quarantine`] and the rest go on.
 //! 2. Load the keys the batch touches in bulk,

@@ -1,4 +1,5 @@
-//! `processor local`: the embedded run, with no AWS at all (DESIGN.md section 6).
+//! `processor local`: the embedded run, with no AWS at all (docs/architecture.md, Where each
+//! process runs).
 //!
 //! The stream is a local append-only log, the store an embedded database, and the pipeline that
 //! folds batches over it with the same pure fold the Lambda runs (all in the `embedded_store`

@@ -26,7 +26,7 @@
 //!
 //! A room's partition also holds its message history, one item per message after the members
 //! (`sk` = `timeline#{sentAt}#{eventId}`), and an item `history#{chatId}` the time of its newest
-//! message ([`timeline`]).
+//! message (`timeline`).
 //!
 //! A device is a partition too, of one item per watching connection: `pk` = `device#{id}`, `sk` =
 //! `watcher#{connectionId}`, with `listedAt` (when the connection last listed the device) and a
