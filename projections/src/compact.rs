@@ -169,10 +169,9 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> Option<usize> {
 /// how many registers and earlier writes remain.
 ///
 /// A `Left` register only matters to overrule an older `Joined` write, and under the lateness
-/// assumption none can arrive any more: not from the stream, and not from a connection's own
-/// copy either, since syncing a connection skips registers this old
-/// (`fold::resync_membership`). Without this, a client's every room ever left would stay on the
-/// client and on the room for good.
+/// assumption none can arrive any more: not from the stream, and not from a connection's own copy
+/// either, since syncing a connection skips registers this old (`fold::rooms::resync_membership`).
+/// Without this, a client's every room ever left would stay on the client and on the room for good.
 fn memberships(
     rooms: &mut VecMap<Lww<Membership>>,
     earlier: &mut VecMap<Earlier>,

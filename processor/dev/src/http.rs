@@ -12,7 +12,8 @@
 //! requests): this is a loopback development server, not a web server.
 
 use super::fold::{Input, Stream};
-use super::gateway::{percent_decode, Gateway};
+use super::gateway::Gateway;
+use super::url::percent_decode;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

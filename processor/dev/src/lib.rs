@@ -18,6 +18,7 @@ pub mod gateway;
 pub mod http;
 pub mod mqtt_codec;
 pub mod mqtt_session;
+pub mod url;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -189,7 +190,7 @@ async fn serve(args: &DevArgs) -> Result<String> {
 
     let (shutdown_tx, shutdown) = watch::channel(false);
     let (done_tx, mut done) = mpsc::channel::<()>(1);
-    tokio::spawn(gateway::serve(
+    tokio::spawn(gateway::server::serve(
         ws,
         gateway.clone(),
         stream.clone(),
