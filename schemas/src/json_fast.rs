@@ -14,7 +14,7 @@
 //! `tests::fast_path_agrees_with_serde` checks, over generated objects, that whatever this path
 //! accepts serde decodes to the same `Wire`.
 
-use crate::decode::Wire;
+use crate::wire::Wire;
 use std::borrow::Cow;
 
 /// The `Wire` of a flat lifecycle record, or `None` when the general decoder must decide.
@@ -190,7 +190,7 @@ impl<'a> Scan<'a> {
             "disconnectReason" => set(&mut w.disconnect_reason, self.str_value()?),
             "topics" => set(&mut w.topics, self.strings()?),
             "connectFailureReason" => set(&mut w.connect_failure_reason, self.str_value()?),
-            _ if crate::decode::WIRE_FIELDS.contains(&key) => None,
+            _ if crate::wire::WIRE_FIELDS.contains(&key) => None,
             _ => self.ignored(),
         }
     }

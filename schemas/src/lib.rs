@@ -29,6 +29,7 @@ pub mod schema;
 pub mod telemetry;
 pub mod utf8;
 pub mod websocket;
+mod wire;
 
 pub use action::Action;
 pub use decode::decode_json;

@@ -81,7 +81,7 @@ fn stop_finds_the_first_quote_backslash_or_control_byte() {
 /// Keys: every field of `Wire` (the lifecycle ones and the other kinds'), unknown ones, and
 /// an escaped spelling of a known one (which serde unescapes).
 fn key() -> impl Strategy<Value = String> {
-    let mut named = crate::decode::WIRE_FIELDS.to_vec();
+    let mut named = crate::wire::WIRE_FIELDS.to_vec();
     named.extend(["topic", "futureField", "client\\u0049d", ""]);
     prop_oneof![
         3 => prop::sample::select(named).prop_map(str::to_owned),

@@ -16,24 +16,28 @@
 //! - dedup marks: BatchGetItem / BatchWriteItem (25 per call), with a `ttl`; a mark holds the
 //!   buckets of the event's deliveries that are done ([`crate::dedup`]), at most 576 bytes.
 //!
+//! The reads are in `read` (calls) and `load` (which keys are items and which partitions), the
+//! writes in `write`, the dedup marks in `marks`.
+//!
 //! Throttling and 5xx are retried by the SDK (see [`crate::clients`]); what still fails is a
 //! [`StoreError`] marked retryable, and the batch is retried from its first record.
 
 use crate::cost::{Cost, CostMeter};
 use crate::dedup::Sent;
-use crate::item::{self, get_n, key_of, n, Item};
+use crate::item::{self, get_n, key_of, Item};
 use crate::sinks::classify::ErrorClass;
 use crate::store_port::{DedupMark, Loaded, RevisionedStore, StoreError, Write};
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
-use projections::{CommitOutcome, Entry, Key};
+use projections::{CommitOutcome, Key};
 use schemas::EventId;
 use std::collections::HashMap;
 use std::time::Duration;
 use write::one_writer;
 
+mod load;
+mod marks;
 mod read;
 mod write;
 
@@ -128,109 +132,7 @@ impl RevisionedStore for DynamoStore {
     }
 
     async fn load_many(&self, keys: &[Key]) -> Result<Vec<Loaded>, StoreError> {
-        // Rooms, devices and the lobby are partitions, read by `Query`; every other entry is one item,
-        // and so is a whole lobby an earlier release wrote, read along with its partitions.
-        // A room's history is read only when its head (read with the other items) says it has
-        // a message as new as the membership asking: most memberships are newer than every
-        // message of their room.
-        let (histories, keys_left): (Vec<&Key>, Vec<&Key>) =
-            keys.iter().partition(|k| matches!(k, Key::History { .. }));
-        let (rooms, items): (Vec<&Key>, Vec<&Key>) = keys_left
-            .into_iter()
-            .partition(|k| matches!(k, Key::Room(_) | Key::Device(_)));
-        let mut pks: Vec<String> = items.iter().map(ToString::to_string).collect();
-        let histories: Vec<(&Key, &str, u64)> = histories
-            .into_iter()
-            .filter_map(|key| match key {
-                Key::History { room, since } => Some((key, room.as_str(), *since)),
-                _ => None,
-            })
-            .collect();
-        pks.extend(histories.iter().map(|(_, room, _)| item::head_pk(room)));
-        pks.sort_unstable();
-        pks.dedup();
-        let found = self.batch_get(pks).await?;
-        let mut pks: Vec<String> = rooms.iter().map(ToString::to_string).collect();
-        if keys.contains(&Key::Lobby) {
-            pks.extend((0..item::LOBBY_PARTITIONS).map(|n| format!("lobby#{n}")));
-        }
-        let permits = tokio::sync::Semaphore::new(WRITES_IN_FLIGHT);
-        let queries = pks
-            .iter()
-            .map(|pk| self.query_limited(&permits, pk.clone()));
-        let asked: Vec<(&Key, &str, u64)> = histories
-            .into_iter()
-            .filter(|(_, room, since)| {
-                let head = found.get(&item::head_pk(room));
-                head.and_then(item::head_newest)
-                    .is_some_and(|newest| newest >= *since)
-            })
-            .collect();
-        let history_queries = asked
-            .iter()
-            .map(|(_, room, since)| self.query_history(&permits, room, *since));
-        let (results, history_results) = futures_util::future::join(
-            futures_util::future::join_all(queries),
-            futures_util::future::join_all(history_queries),
-        )
-        .await;
-        let mut partitions: HashMap<String, Vec<Item>> = HashMap::with_capacity(pks.len());
-        for (pk, result) in pks.iter().zip(results) {
-            partitions.insert(pk.clone(), result?);
-        }
-        let mut loaded_histories: HashMap<&Key, Vec<Item>> = HashMap::new();
-        for ((key, ..), result) in asked.iter().zip(history_results) {
-            loaded_histories.insert(key, result?);
-        }
-        keys.iter()
-            .map(|key| {
-                if let Key::History { .. } = key {
-                    let pk = key.to_string();
-                    let messages = loaded_histories.get(key).map_or(&[][..], Vec::as_slice);
-                    // Messages are written on their own: the history has no revision.
-                    let history = item::decode_history(&pk, messages)?;
-                    return Ok(Loaded {
-                        entry: (!history.is_empty()).then_some(Entry::History(history)),
-                        rev: None,
-                    });
-                }
-                let pk = key.to_string();
-                if let Some(parts) = partitions.get(&pk) {
-                    // Neither has a revision: their parts are written on their own.
-                    let entry = match key {
-                        Key::Device(_) => Entry::Device(item::decode_device(&pk, parts)?),
-                        _ => Entry::Room(item::decode_room(&pk, parts)?),
-                    };
-                    return Ok(Loaded {
-                        entry: (!parts.is_empty()).then_some(entry),
-                        rev: None,
-                    });
-                }
-                if *key == Key::Lobby {
-                    // Neither has the lobby: each connection's item is written on its own.
-                    let mut parts: Vec<Item> = found.get(&pk).into_iter().cloned().collect();
-                    for n in 0..item::LOBBY_PARTITIONS {
-                        let partition = partitions.get(&format!("lobby#{n}"));
-                        parts.extend(partition.into_iter().flatten().cloned());
-                    }
-                    let lobby = item::decode_lobby(&parts)?;
-                    return Ok(Loaded {
-                        entry: (!parts.is_empty()).then_some(Entry::Lobby(lobby)),
-                        rev: None,
-                    });
-                }
-                match found.get(&pk) {
-                    Some(item) => {
-                        let (entry, rev) = item::decode(&pk, item)?;
-                        Ok(Loaded {
-                            entry: Some(entry),
-                            rev: Some(rev),
-                        })
-                    }
-                    None => Ok(Loaded::default()),
-                }
-            })
-            .collect()
+        self.load_entries(keys).await
     }
 
     async fn publish(&self, messages: &[Write]) -> Result<(), StoreError> {
@@ -303,57 +205,11 @@ impl RevisionedStore for DynamoStore {
     }
 
     async fn delivered(&self, events: &[EventId]) -> Result<HashMap<EventId, Sent>, StoreError> {
-        let pks: Vec<String> = events.iter().map(|e| format!("dedup#{e}")).collect();
-        let found = self.batch_get(pks.clone()).await?;
-        let mut out = HashMap::new();
-        for (event, pk) in events.iter().zip(&pks) {
-            let Some(mark) = found.get(pk) else {
-                continue;
-            };
-            // The ids an earlier release recorded one by one, and the buckets done.
-            let mut sent = match mark.get("sent") {
-                Some(AttributeValue::Ss(ids)) => Sent::from_ids(ids.iter().cloned()),
-                _ => Sent::new(),
-            };
-            if let Some(AttributeValue::B(done)) = mark.get("done") {
-                sent = sent.with_bytes(done.as_ref()).ok_or_else(|| StoreError {
-                    retryable: false,
-                    op: "decode",
-                    message: format!("item {pk}: `done` is not a dedup record"),
-                })?;
-            }
-            out.insert(*event, sent);
-        }
-        Ok(out)
+        self.read_marks(events).await
     }
 
     async fn mark_delivered(&self, marks: &[DedupMark]) -> Result<(), StoreError> {
-        let items: Vec<Item> = marks
-            .iter()
-            .filter(|m| !m.sent.is_empty())
-            .map(|m| {
-                let mut item = key_of(format!("dedup#{}", m.event_id));
-                let done = m.sent.to_bytes();
-                if !done.is_empty() {
-                    item.insert("done".into(), AttributeValue::B(done.into()));
-                }
-                let ids: Vec<String> = m.sent.ids().map(str::to_owned).collect();
-                if !ids.is_empty() {
-                    item.insert("sent".into(), AttributeValue::Ss(ids));
-                }
-                item.insert("ttl".into(), n(m.expires_at_s));
-                item
-            })
-            .collect();
-        let permits = tokio::sync::Semaphore::new(WRITES_IN_FLIGHT);
-        let calls: Vec<_> = items
-            .chunks(BATCH_WRITE_ITEMS)
-            .map(|chunk| self.batch_write(&permits, chunk.to_vec()))
-            .collect();
-        futures_util::future::join_all(calls)
-            .await
-            .into_iter()
-            .collect()
+        self.write_marks(marks).await
     }
 }
 
