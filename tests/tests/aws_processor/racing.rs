@@ -1,0 +1,127 @@
+//! Another shard's batch committed between this batch's loads and its commit.
+
+use crate::{chat, ids};
+use aws_adapters::cost::Cost;
+use aws_adapters::dedup::Sent;
+use aws_adapters::dynamo::DynamoStore;
+use aws_adapters::sink_port::RecordingSink;
+use aws_adapters::source::InRecord;
+use aws_adapters::store_port::{DedupMark, Loaded, RevisionedStore, StoreError, Write};
+use processor::lambda::BatchReport;
+use projections::{CommitOutcome, Delivery, Key};
+use schemas::EventId;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tests::aws::{batch, expected, fixture, handler, stored, ws_connect, ws_message, Fixture};
+
+/// A store that lets another writer commit once, between this batch's load and its write.
+struct RacingStore {
+    inner: Arc<DynamoStore>,
+    racer: Mutex<Option<Vec<InRecord>>>,
+}
+
+impl RevisionedStore for RacingStore {
+    async fn load_many(&self, keys: &[Key]) -> Result<Vec<Loaded>, StoreError> {
+        self.inner.load_many(keys).await
+    }
+    async fn commit(&self, writes: &[Write]) -> Result<CommitOutcome, StoreError> {
+        let racer = self.racer.lock().ok().and_then(|mut r| r.take());
+        if let Some(records) = racer {
+            let other = handler(self.inner.clone(), RecordingSink::new());
+            let report = other.handle(&records).await;
+            assert_eq!(report.failed_at, None, "{:?}", report.failure);
+        }
+        self.inner.commit(writes).await
+    }
+    async fn publish(&self, messages: &[Write]) -> Result<(), StoreError> {
+        self.inner.publish(messages).await
+    }
+    async fn delivered(&self, events: &[EventId]) -> Result<HashMap<EventId, Sent>, StoreError> {
+        self.inner.delivered(events).await
+    }
+    async fn mark_delivered(&self, marks: &[DedupMark]) -> Result<(), StoreError> {
+        self.inner.mark_delivered(marks).await
+    }
+    fn cost(&self) -> Cost {
+        self.inner.cost()
+    }
+}
+
+/// Handles `ours` on one shard while `theirs`, on another, is handled whole between our loads and
+/// our commit: the report (which must have failed nothing) and what we delivered.
+async fn raced(f: &Fixture, ours: &[String], theirs: &[String]) -> (BatchReport, Vec<Delivery>) {
+    let store = RacingStore {
+        inner: f.store.clone(),
+        racer: Mutex::new(Some(batch("shardId-000000000001", theirs))),
+    };
+    let h = handler(store, RecordingSink::new());
+    let report = h.handle(&batch("shardId-000000000000", ours)).await;
+    assert_eq!(report.failed_at, None, "{:?}", report.failure);
+    (report, h.sink.sent())
+}
+
+#[tokio::test]
+async fn a_concurrent_writer_causes_a_refold_and_both_writes_survive() {
+    let f = fixture(1).await.unwrap();
+    let t = 1_732_350_000_000u64;
+    // Another shard: bob's IoT session and a room join by carol, touching bob's and room 42's
+    // entries too.
+    let theirs = vec![
+        json!({"eventType":"connected","clientId":"bob","timestamp":t + 5,"sessionIdentifier":"s-bob","versionNumber":1}).to_string(),
+        ws_connect("carol-conn", "carol", t + 6),
+        ws_message("carol-conn", t + 6, t + 7, json!({"action":"join","chatId":"42"})),
+    ];
+    let ours = chat();
+    let (report, _) = raced(&f, &ours, &theirs).await;
+    assert!(
+        report.conflicts > 0,
+        "the racer should have caused a conflict"
+    );
+    let all: Vec<String> = ours.iter().chain(&theirs).cloned().collect();
+    let want = expected(&all);
+    let got = stored(f.store.as_ref(), &want).await.unwrap();
+    assert_eq!(got, want.clients());
+    let bob = got.iter().find(|c| c.client_id == "bob").unwrap();
+    assert!(bob.connected && bob.rooms == ["42"], "{bob:?}");
+}
+
+#[tokio::test]
+async fn a_join_committed_while_another_shard_routes_a_message_gets_it_after_its_commit() {
+    let f = fixture(1).await.unwrap();
+    let t = 1_732_350_000_000u64;
+    // Our shard: carol joins room 42. Another shard, folded whole between our loads and our
+    // commit: alice's message to the room, sent after carol joined. Its batch reads the room
+    // before carol's membership is stored; ours reads the room's history after its commit, and
+    // finds the message there.
+    let ours = vec![
+        ws_connect("carol-conn", "carol", t),
+        ws_message(
+            "carol-conn",
+            t,
+            t + 10,
+            json!({"action":"join","chatId":"42"}),
+        ),
+    ];
+    let theirs = vec![
+        ws_connect("alice-conn", "alice", t),
+        ws_message(
+            "alice-conn",
+            t,
+            t + 20,
+            json!({"action":"sendmessage","chatId":"42","message":"hi carol"}),
+        ),
+    ];
+    let (_, sent) = raced(&f, &ours, &theirs).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].payload["message"], "hi carol");
+    assert_eq!(sent[0].recipient(), Some("carol"));
+    // The delivery has the id the message's own batch would have given it.
+    let mut both = ours.clone();
+    both.extend(theirs);
+    let fresh = fixture(1).await.unwrap();
+    let in_order = handler(fresh.store.clone(), RecordingSink::new());
+    let report = in_order.handle(&batch("shardId-000000000000", &both)).await;
+    assert_eq!(report.failed_at, None, "{:?}", report.failure);
+    assert_eq!(ids(&in_order.sink.sent()), ids(&sent));
+}
