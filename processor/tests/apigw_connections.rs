@@ -8,7 +8,8 @@
 
 mod support;
 
-use aws_adapters::sinks::{ApiGatewaySink, DeliveryOutcome, DeliverySink};
+use aws_adapters::sink_port::{DeliveryOutcome, DeliverySink};
+use aws_adapters::sinks::ApiGatewaySink;
 use projections::{Channel, Delivery};
 use schemas::EventId;
 use std::sync::{Arc, Mutex};

@@ -6,9 +6,9 @@
 mod support;
 
 use aws_adapters::quarantine_aws::S3Quarantine;
-use aws_adapters::sinks::{
-    AwsRouter, DeliveryOutcome, DeliverySink, PoisonRecord, Quarantine, SinksConfig, SnsPushSink,
-};
+use aws_adapters::quarantine_port::{PoisonRecord, Quarantine};
+use aws_adapters::sink_port::{DeliveryOutcome, DeliverySink};
+use aws_adapters::sinks::{AwsRouter, SinksConfig, SnsPushSink};
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use base64::Engine;
 use processor::ingest::{handle, KinesisWriter};

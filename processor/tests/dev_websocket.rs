@@ -242,7 +242,8 @@ async fn connections_api() {
 /// turns into `connection_gone` feedback.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_processors_api_gateway_sink_delivers_through_connections() {
-    use aws_adapters::sinks::{ApiGatewaySink, DeliveryOutcome, DeliverySink};
+    use aws_adapters::sink_port::{DeliveryOutcome, DeliverySink};
+    use aws_adapters::sinks::ApiGatewaySink;
     use projections::{Channel, Delivery};
 
     let dev = Dev::start();

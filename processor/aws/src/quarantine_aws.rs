@@ -13,8 +13,8 @@
 //! batch retried after a partial failure quarantines the same record onto the same object instead
 //! of a duplicate. Operators list a shard's prefix, read an object, fix and re-put the record.
 
+use crate::quarantine_port::{PoisonRecord, Quarantine, QuarantineError};
 use crate::sinks::classify::quarantine_error;
-use crate::sinks::port::{PoisonRecord, Quarantine, QuarantineError};
 use aws_config::SdkConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use base64::Engine;

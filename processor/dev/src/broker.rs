@@ -23,8 +23,6 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use tokio::sync::mpsc;
 
-pub use super::mqtt_session::serve;
-
 /// What a session's writer is told.
 #[derive(Debug)]
 pub(super) enum Outbound {

@@ -197,7 +197,7 @@ async fn serve(args: &DevArgs) -> Result<String> {
         shutdown.clone(),
         done_tx.clone(),
     ));
-    tokio::spawn(broker::serve(
+    tokio::spawn(mqtt_session::serve(
         mqtt,
         broker.clone(),
         shutdown.clone(),

@@ -9,7 +9,7 @@
 //! (see [`super::classify`]).
 
 use super::classify::delivery_error;
-use super::port::{DeliveryOutcome, DeliverySink, SinkError};
+use crate::sink_port::{DeliveryOutcome, DeliverySink, SinkError};
 use aws_config::SdkConfig;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use projections::{Channel, Delivery};

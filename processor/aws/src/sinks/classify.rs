@@ -6,7 +6,8 @@
 //! failures with its own backoff by the time we see them (unless retries are disabled), so
 //! `Retryable` here means "fail the batch from this record and let Kinesis redeliver it".
 
-use super::port::{DeliveryOutcome, QuarantineError, SinkError};
+use crate::quarantine_port::QuarantineError;
+use crate::sink_port::{DeliveryOutcome, SinkError};
 use aws_sdk_sns::config::http::HttpResponse;
 use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use projections::Delivery;

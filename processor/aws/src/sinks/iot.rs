@@ -6,7 +6,7 @@
 
 use super::apigw::payload_bytes;
 use super::classify::delivery_error;
-use super::port::{DeliveryOutcome, DeliverySink, SinkError};
+use crate::sink_port::{DeliveryOutcome, DeliverySink, SinkError};
 use aws_config::SdkConfig;
 use aws_sdk_iotdataplane::primitives::Blob;
 use projections::{Channel, Delivery};

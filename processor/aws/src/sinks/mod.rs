@@ -1,4 +1,4 @@
-//! Delivery sinks on AWS, behind the [`port::DeliverySink`] port.
+//! Delivery sinks on AWS, behind the [`DeliverySink`](crate::sink_port::DeliverySink) port.
 //!
 //! - [`apigw`]: WebSocket deliveries, API Gateway `PostToConnection`;
 //! - [`iot`]: MQTT deliveries, IoT data-plane `Publish` (QoS 1);
@@ -15,7 +15,6 @@ pub mod apigw;
 pub mod classify;
 pub mod config;
 pub mod iot;
-pub mod port;
 pub mod router;
 pub mod select;
 pub mod sns;
@@ -23,9 +22,6 @@ pub mod sns;
 pub use apigw::ApiGatewaySink;
 pub use config::{ConfigError, SinksConfig};
 pub use iot::IotSink;
-pub use port::{
-    DeliveryOutcome, DeliverySink, PoisonRecord, Quarantine, QuarantineError, SinkError,
-};
 pub use router::{AwsRouter, Router};
 pub use select::{AnyQuarantine, AnySink};
 pub use sns::SnsPushSink;

@@ -3,8 +3,8 @@
 use super::apigw::ApiGatewaySink;
 use super::config::SinksConfig;
 use super::iot::IotSink;
-use super::port::{DeliveryOutcome, DeliverySink, SinkError};
 use super::sns::SnsPushSink;
+use crate::sink_port::{DeliveryOutcome, DeliverySink, SinkError};
 use aws_config::SdkConfig;
 use projections::{Channel, Delivery};
 

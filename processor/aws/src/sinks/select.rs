@@ -1,13 +1,10 @@
 //! Choosing adapters at start-up: the real AWS delivery sinks or stdout, an S3 quarantine or the
 //! log. The handler is generic over its ports; these enums let one binary pick at run time.
 
-use super::port::{
-    DeliveryOutcome, DeliverySink, PoisonRecord, Quarantine, QuarantineError, SinkError,
-};
 use super::{AwsRouter, SinksConfig};
 use crate::quarantine_aws::S3Quarantine;
-use crate::quarantine_port::LogQuarantine;
-use crate::sink_port::StdoutSink;
+use crate::quarantine_port::{LogQuarantine, PoisonRecord, Quarantine, QuarantineError};
+use crate::sink_port::{DeliveryOutcome, DeliverySink, SinkError, StdoutSink};
 use aws_config::SdkConfig;
 use projections::Delivery;
 
