@@ -2,8 +2,9 @@
 //! test binary itself on a free loopback port, shared by every test of the binary, and stopped
 //! when the binary exits (it is started under a shell that kills it when our pipe closes).
 //!
-//! `scripts/test` installs moto into `.venv` at the repository root. If it cannot be found there
-//! or on `PATH`, [`emulator`] fails the test saying so: tests are never skipped silently.
+//! `scripts/test` installs moto into `.venv` at the repository root. It is found as `$MOTO_SERVER`,
+//! else there, else on `PATH`; when it cannot be found, [`emulator`] fails the test saying so:
+//! tests are never skipped silently.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -42,6 +43,9 @@ pub fn unique(prefix: &str) -> String {
 }
 
 fn moto_server() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("MOTO_SERVER") {
+        return Some(PathBuf::from(path));
+    }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let venv = root.join(".venv/bin/moto_server");
     if venv.is_file() {
@@ -56,7 +60,7 @@ fn moto_server() -> Option<PathBuf> {
 
 fn start() -> Result<Emulator, String> {
     let bin = moto_server().ok_or(
-        "moto_server not found in .venv/bin or on PATH: run scripts/test, which installs it",
+        "moto_server not found ($MOTO_SERVER, .venv/bin, PATH): run scripts/test, which installs it",
     )?;
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

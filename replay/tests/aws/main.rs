@@ -14,7 +14,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod dynamodb;
-mod moto;
 mod sources;
 mod unprocessed;
 
@@ -23,15 +22,14 @@ use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use common::{replay_bin_env, stderr};
 use std::path::Path;
+use tests::emulator::unique;
 
-fn unique(prefix: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
+/// The emulator's endpoint; fails the test when moto cannot start.
+fn moto() -> &'static str {
+    match tests::emulator::emulator() {
+        Ok(e) => &e.endpoint,
+        Err(e) => panic!("{e}"),
+    }
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -43,7 +41,7 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 async fn sdk() -> aws_config::SdkConfig {
-    aws_adapters::clients::emulator_config(moto::endpoint()).await
+    aws_adapters::clients::emulator_config(moto()).await
 }
 
 /// A fresh stream (`shards` shards) and table.
@@ -87,7 +85,7 @@ async fn put_lines(kinesis: &aws_sdk_kinesis::Client, stream: &str, lines: &[Str
 /// Runs the binary against the emulator.
 fn run_replay(args: &[&str]) -> std::process::Output {
     let mut argv = args.to_vec();
-    argv.extend(["--quiet", "--endpoint-url", moto::endpoint()]);
+    argv.extend(["--quiet", "--endpoint-url", moto()]);
     replay_bin_env(&argv)
 }
 

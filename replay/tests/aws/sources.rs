@@ -9,7 +9,7 @@ fn s3_source_reads_the_firehose_hours_of_the_window() {
     let bucket = unique("archive");
     let s3 = rt.block_on(async {
         let sdk = sdk().await;
-        let s3 = replay::aws::s3_client(&sdk, Some(moto::endpoint()));
+        let s3 = replay::aws::s3_client(&sdk, Some(moto()));
         s3.create_bucket().bucket(&bucket).send().await.unwrap();
         s3
     });
