@@ -179,9 +179,14 @@ async fn websocket_presence_flips() {
         .unwrap()
         .iter()
         .any(|c| c["clientId"] == "erin"));
+    let online_seen = c["lastSeen"].as_u64().expect("lastSeen while online");
     erin.close().await;
-    dev.wait_client("erin", "offline", |c| c["online"] == false)
+    let c = dev
+        .wait_client("erin", "offline", |c| c["online"] == false)
         .await;
+    // Last seen at her `$disconnect`, no earlier than the last time she was seen online.
+    let last_seen = c["lastSeen"].as_u64().expect("lastSeen once offline");
+    assert!(last_seen >= online_seen, "{c}");
 
     // No clientId: refused, as ingest refuses it (401).
     let refused = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/", dev.ws)).await;

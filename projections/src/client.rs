@@ -35,6 +35,12 @@ pub struct ClientState {
     /// before it existed decode without any.
     #[serde(default)]
     pub(crate) earlier: VecMap<Earlier>,
+    /// The newest time the client was seen: an IoT lifecycle event of one of its sessions (not a
+    /// refused connection), or a route record of one of its WebSocket connections. A maximum of
+    /// what each record says, so no arrival order changes it. Entries written before it existed
+    /// decode with 0.
+    #[serde(default)]
+    pub last_seen: u64,
     /// Whether a partial world listed the entry as changed since it last handed out its changes
     /// (`World::take_dirty`). Bookkeeping, not state: see [`Listed`].
     #[serde(skip)]
@@ -72,6 +78,7 @@ impl Merge for ClientState {
         self.updated_at = self.updated_at.max(other.updated_at);
         self.seen |= other.seen;
         self.stamped_at = self.stamped_at.max(other.stamped_at);
+        self.last_seen = self.last_seen.max(other.last_seen);
     }
 }
 

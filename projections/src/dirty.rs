@@ -76,6 +76,14 @@ impl World {
         client
     }
 
+    /// [`World::client_stamped`] for an event of one of the client's sessions, which says the
+    /// client was there at `ts`.
+    pub(crate) fn client_seen(&mut self, client_id: &str, ts: u64) -> &mut ClientState {
+        let client = self.client_stamped(client_id, ts);
+        client.last_seen = client.last_seen.max(ts);
+        client
+    }
+
     pub(crate) fn mark_conn(&mut self, id: &str) {
         if !self.complete {
             mark(&mut self.dirty.conns, id);

@@ -38,6 +38,10 @@ pub struct ClientProjection {
     pub watching: Vec<String>,
     /// The latest event time about this client.
     pub updated_at: u64,
+    /// When the client was last seen: `now` while online; otherwise the newest time one of its
+    /// IoT sessions or WebSocket connections had an event (none if never).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<u64>,
 }
 
 impl ClientProjection {
@@ -64,10 +68,11 @@ impl ClientProjection {
         let ended = current
             .and_then(|(_, s)| s.disconnect.as_ref())
             .filter(|_| open.is_none());
+        let online = open.is_some() || !connections.is_empty();
         ClientProjection {
             client_id: client_id.to_owned(),
             connected: open.is_some(),
-            online: open.is_some() || !connections.is_empty(),
+            online,
             session_id: open.map(|(id, _)| id.to_owned()),
             topics: open
                 .map(|(_, s)| s.active_topics().map(str::to_owned).collect())
@@ -87,6 +92,10 @@ impl ClientProjection {
             rooms: state.joined_rooms().map(str::to_owned).collect(),
             watching: watching.into_iter().map(str::to_owned).collect(),
             updated_at: state.updated_at,
+            last_seen: match online {
+                true => Some(now.max(state.last_seen)),
+                false => (state.last_seen > 0).then_some(state.last_seen),
+            },
         }
     }
 }

@@ -221,8 +221,14 @@ fn explain_says_why_a_message_became_a_push_and_the_html_is_self_contained() {
         "{text}"
     );
     assert!(text.contains("delivery: mqtt to app/bob/chat/42"), "{text}");
+    // bob's keep-alive timeout at 08:21:01 is the last time he was seen.
+    assert!(
+        text.contains("offline (last seen 2024-11-23T08:21:01.000Z)"),
+        "{text}"
+    );
 
     let page = std::fs::read_to_string(html).unwrap();
+    assert!(page.contains("offline, last seen 2024-11-23T08:21:01.000Z"));
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.contains("<svg"), "no chart");
     assert!(

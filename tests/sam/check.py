@@ -428,7 +428,10 @@ def check_outcome(client, env: dict[str, str], deliveries: list[tuple[str, str, 
     sensor = client_item("sensor-7")
     need(flag(sensor, "connected"), "sensor-7 not connected")
     need(sensor.get("versionNumber", {}).get("N") == "6", f"sensor-7 version: {sensor}")
-    need(not flag(client_item("bob"), "online"), "bob online")
+    bob = client_item("bob")
+    need(not flag(bob, "online"), "bob online")
+    # bob's keep-alive timeout (seed line 17) is the last time he was seen.
+    need(bob.get("lastSeen", {}).get("N") == "1732350061000", f"bob lastSeen: {bob}")
     need(flag(client_item("alice"), "online"), "alice offline")
     need(not flag(client_item("carol"), "online"), "carol online")
     need(not flag(client_item("mallory"), "online"), "mallory online")

@@ -205,6 +205,9 @@ fn writes_every_clients_projection_sorted_by_client_id() {
     assert_eq!(dev2["online"], false);
     assert!(dev2.get("sessionId").is_none());
     assert_eq!(dev2["topics"], serde_json::json!([]));
+    // dev1 is online (seen now, the newest event time); dev2 was last seen disconnecting.
+    assert_eq!(dev1["lastSeen"], 1_003);
+    assert_eq!(dev2["lastSeen"], 1_003);
 
     // A later run on other input still lists the clients of the earlier one.
     let more = tmp.path().join("more.jsonl");

@@ -17,14 +17,14 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle, record: &Record) -
     let client_id = event.client_id();
     match event {
         Lifecycle::Connected(c) => {
-            let client = world.client_stamped(client_id, ts);
+            let client = world.client_seen(client_id, ts);
             let s = client.sessions.get_or_insert(&c.session_identifier);
             s.version = s.version.max(c.version_number);
             s.connected_at.add(ts);
             s.last_ts = s.last_ts.max(ts);
         }
         Lifecycle::Disconnected(d) => {
-            let client = world.client_stamped(client_id, ts);
+            let client = world.client_seen(client_id, ts);
             let s = client.sessions.get_or_insert(&d.session_identifier);
             s.version = s.version.max(d.version_number);
             let info = DisconnectInfo {
@@ -65,7 +65,7 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle, record: &Record) -
                     .collect(),
                 false => SmallVec::new(),
             };
-            let client = world.client_stamped(client_id, ts);
+            let client = world.client_seen(client_id, ts);
             let s = client.sessions.get_or_insert(&sub.session_identifier);
             s.last_ts = s.last_ts.max(ts);
             s.subscribed |= state.is_joined();

@@ -69,6 +69,7 @@ impl World {
                 .map_or(0, |c| self.config.forget_before(c.updated_at));
             let client = self.client_mut(client_id, last_ts);
             client.stamped_at = client.stamped_at.max(stamped_at);
+            client.last_seen = client.last_seen.max(stamped_at);
             let slot = client
                 .connections
                 .entry(connection_id.to_owned())

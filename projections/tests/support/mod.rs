@@ -320,3 +320,34 @@ impl MemStore {
         world
     }
 }
+
+/// Every permutation of `records` gives the projection `check` accepts, and the same one.
+pub fn in_every_order(
+    records: &[schemas::Record],
+    client: &str,
+    check: impl Fn(&projections::ClientProjection),
+) {
+    let mut order: Vec<usize> = (0..records.len()).collect();
+    let first = given(records, client);
+    check(&first);
+    // Heap's algorithm over indices: all n! orders (n is small in these tests).
+    let mut c = vec![0; order.len()];
+    let mut i = 0;
+    while i < order.len() {
+        if c[i] < i {
+            if i % 2 == 0 {
+                order.swap(0, i)
+            } else {
+                order.swap(c[i], i)
+            }
+            let permuted: Vec<_> = order.iter().map(|&j| records[j].clone()).collect();
+            let p = given(&permuted, client);
+            assert_eq!(p, first, "order {order:?} derived a different projection");
+            c[i] += 1;
+            i = 0;
+        } else {
+            c[i] = 0;
+            i += 1;
+        }
+    }
+}

@@ -248,6 +248,7 @@ mod tests {
             rooms: vec![],
             watching: vec![],
             updated_at: t,
+            last_seen: Some(t),
         };
         Step {
             seq: t,

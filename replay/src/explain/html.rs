@@ -93,7 +93,11 @@ fn table(html: &mut String, steps: &[Step]) {
                     "not connected"
                 },
                 if c.online { "yes" } else { "no" },
-                if c.online { "online" } else { "offline" },
+                match (c.online, c.last_seen) {
+                    (true, _) => "online".to_owned(),
+                    (false, Some(t)) => format!("offline, last seen {}", Rfc3339(t)),
+                    (false, None) => "offline".to_owned(),
+                },
                 c.session_id
                     .as_deref()
                     .map(|id| format!("session {}<br>", esc(id)))

@@ -48,7 +48,11 @@ pub fn write_text(out: &mut impl Write, client: &str, steps: &[Step]) -> io::Res
                 } else {
                     "not connected"
                 },
-                if state.online { "online" } else { "offline" },
+                match (state.online, state.last_seen) {
+                    (true, _) => "online".to_owned(),
+                    (false, Some(t)) => format!("offline (last seen {})", Rfc3339(t)),
+                    (false, None) => "offline".to_owned(),
+                },
                 state.topics.join(", "),
                 state.connections.join(", "),
                 state.rooms.join(", "),

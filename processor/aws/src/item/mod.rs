@@ -112,6 +112,9 @@ pub fn encode(write: &Write, rev: Revision) -> Result<Item, StoreError> {
             item.insert("since".into(), n(since));
         }
         item.insert("updatedAt".into(), n(v.updated_at));
+        if let Some(seen) = v.last_seen {
+            item.insert("lastSeen".into(), n(seen));
+        }
     }
     Ok(item)
 }
