@@ -100,6 +100,17 @@ impl World {
                         want.extend(self.history_key(&chat_id, since.saturating_add(1)));
                         want.extend(self.unnamed_senders(&chat_id, since.saturating_add(1)));
                     }
+                    // A reply holds the room's members' presence, or the devices'.
+                    Action::Presence(schemas::PresenceOf::Room(room)) => {
+                        if let Some(state) = self.rooms.get(room.as_str()) {
+                            let members = state.members_around(ws.request_time_epoch);
+                            want.extend(members.map(|(m, _)| Key::Client(m.to_owned())));
+                        }
+                        want.push(Key::Room(room));
+                    }
+                    Action::Presence(schemas::PresenceOf::Devices(devices)) => {
+                        want.extend(devices.into_iter().map(Key::Client))
+                    }
                     Action::Join { chat_id } | Action::Leave { chat_id } => {
                         want.extend(self.membership_history_key(&chat_id, ws.request_time_epoch));
                         want.extend(self.unnamed_senders(&chat_id, ws.request_time_epoch));

@@ -362,4 +362,6 @@ pub const USAGE: &str = "Use the sendmessage route to send a message: \
 Other actions: {\"action\":\"join\",\"chatId\":\"r1\"}, {\"action\":\"leave\",\"chatId\":\"r1\"}, \
 {\"action\":\"set_notify_list\",\"devices\":[\"d1\"]}, \
 {\"action\":\"history\",\"chatId\":\"r1\",\"since\":1700000000000,\"limit\":100} for a room's \
-messages after a time (ms), oldest first, to its members.";
+messages after a time (ms), oldest first, to its members; {\"action\":\"presence\",\"chatId\":\"r1\"} \
+or {\"action\":\"presence\",\"devices\":[\"d1\"]} for who is online in a room or which watched \
+devices are connected.";

@@ -43,6 +43,9 @@ pub enum Action {
         /// At most this many messages, the oldest (at most [`HISTORY_LIMIT_MAX`]).
         limit: usize,
     },
+    /// `presence`: the presence of a room's members (to a member) or of devices the connection
+    /// watches, to the sender, as a `presence_state` reply.
+    Presence(PresenceOf),
     /// `$default`: no route matched, or the body did not fit its route. The sender gets a usage
     /// reply saying why.
     Default {
@@ -52,6 +55,18 @@ pub enum Action {
         reason: String,
     },
 }
+
+/// Whose presence a `presence` body asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PresenceOf {
+    /// The members of a room.
+    Room(String),
+    /// Devices, sorted, without repeats (1 to [`PRESENCE_DEVICES_MAX`]).
+    Devices(Vec<String>),
+}
+
+/// The most devices one `presence` body may name: one `BatchGetItem` reads them all.
+pub const PRESENCE_DEVICES_MAX: usize = 100;
 
 /// The messages a `history` reply holds unless the body asks for fewer or more.
 pub const HISTORY_LIMIT_DEFAULT: usize = 100;
@@ -91,28 +106,30 @@ impl Action {
                 },
             },
             Some("set_notify_list") => match parsed.devices {
-                Some(serde_json::Value::Array(items)) => {
-                    let devices: Option<Vec<String>> = items
-                        .into_iter()
-                        .map(|d| match d {
-                            serde_json::Value::String(s) if !s.is_empty() => Some(s),
-                            _ => None,
-                        })
-                        .collect();
-                    match devices {
-                        Some(mut devices) => {
-                            devices.sort();
-                            devices.dedup();
-                            Action::SetNotifyList { devices }
-                        }
-                        None => {
-                            default(action, "\"devices\" must be an array of non-empty strings")
-                        }
-                    }
-                }
+                Some(list @ serde_json::Value::Array(_)) => match devices(list) {
+                    Ok(devices) => Action::SetNotifyList { devices },
+                    Err(why) => default(action, why),
+                },
                 _ => default(
                     action,
                     "set_notify_list needs \"devices\": an array of device ids",
+                ),
+            },
+            Some("presence") => match (chat_id(parsed.chat_id), parsed.devices) {
+                (Err(why), _) => default(action, why),
+                (Ok(Some(room)), None) => Action::Presence(PresenceOf::Room(room)),
+                (Ok(None), Some(list)) => match devices(list) {
+                    Ok(d) if d.is_empty() => default(action, "\"devices\" names no device"),
+                    Ok(d) if d.len() > PRESENCE_DEVICES_MAX => default(
+                        action,
+                        "\"devices\" names more than 100 devices: ask for them in parts",
+                    ),
+                    Ok(d) => Action::Presence(PresenceOf::Devices(d)),
+                    Err(why) => default(action, why),
+                },
+                _ => default(
+                    action,
+                    "presence needs a \"chatId\" or \"devices\" (an array of device ids), not both",
                 ),
             },
             Some(verb @ ("join" | "leave")) => match chat_id(parsed.chat_id) {
@@ -137,6 +154,24 @@ impl Action {
             None => default(None, "the body has no \"action\""),
         }
     }
+}
+
+/// A list of device ids: non-empty strings, sorted, without repeats.
+fn devices(v: serde_json::Value) -> Result<Vec<String>, &'static str> {
+    const WHY: &str = "\"devices\" must be an array of non-empty strings";
+    let serde_json::Value::Array(items) = v else {
+        return Err(WHY);
+    };
+    let mut devices = items
+        .into_iter()
+        .map(|d| match d {
+            serde_json::Value::String(s) if !s.is_empty() => Ok(s),
+            _ => Err(WHY),
+        })
+        .collect::<Result<Vec<String>, _>>()?;
+    devices.sort();
+    devices.dedup();
+    Ok(devices)
 }
 
 fn default(action: Option<String>, reason: &str) -> Action {
@@ -189,6 +224,30 @@ mod tests {
             Action::Default { reason, .. } => reason,
             other => panic!("{body} parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn presence_asks_for_a_room_or_for_devices() {
+        let parse = |body| Action::parse_body(Some(body));
+        assert_eq!(
+            parse(r#"{"action":"presence","chatId":42}"#),
+            Action::Presence(PresenceOf::Room("42".into()))
+        );
+        assert_eq!(
+            parse(r#"{"action":"presence","devices":["d2","d1","d2"]}"#),
+            Action::Presence(PresenceOf::Devices(vec!["d1".into(), "d2".into()]))
+        );
+        assert!(reason(r#"{"action":"presence"}"#).contains("\"chatId\" or \"devices\""));
+        assert!(
+            reason(r#"{"action":"presence","chatId":"1","devices":["d"]}"#).contains("not both")
+        );
+        assert!(reason(r#"{"action":"presence","devices":[]}"#).contains("no device"));
+        assert!(reason(r#"{"action":"presence","devices":[1]}"#).contains("non-empty strings"));
+        let many: Vec<String> = (0..=PRESENCE_DEVICES_MAX)
+            .map(|n| format!("d{n}"))
+            .collect();
+        let body = serde_json::json!({"action": "presence", "devices": many}).to_string();
+        assert!(reason(&body).contains("more than 100"));
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub mod utf8;
 pub mod websocket;
 mod wire;
 
-pub use action::Action;
+pub use action::{Action, PresenceOf};
 pub use decode::decode_json;
 pub use encode::encode_json;
 pub use error::DecodeError;

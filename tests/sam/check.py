@@ -80,6 +80,7 @@ ROUTES = {
     "join",
     "leave",
     "history",
+    "presence",
 }
 
 # The README's five deliveries: (channel, target, message or (payload type)).

@@ -39,9 +39,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 /// Run the whole pipeline locally: a WebSocket gateway, an MQTT broker and the processor.
 ///
 /// Listens on 127.0.0.1. WebSocket clients connect to `ws://127.0.0.1:WS_PORT/?clientId=ID` and
-/// send JSON with an `action` (`sendmessage`, `set_notify_list`, `join`, `leave`, `history`;
-/// anything else is `$default`). MQTT 3.1.1 clients connect to MQTT_PORT (QoS 0 and 1, no retained
-/// messages); devices publish telemetry to `devices/{deviceId}/params`. The HTTP port serves
+/// send JSON with an `action` (`sendmessage`, `set_notify_list`, `join`, `leave`, `history`,
+/// `presence`; anything else is `$default`). MQTT 3.1.1 clients connect to MQTT_PORT (QoS 0 and
+/// 1, no retained messages); devices publish telemetry to `devices/{deviceId}/params`. The HTTP port serves
 /// `GET /clients[/{clientId}]` and API Gateway's `@connections/{connectionId}` API.
 ///
 /// Push deliveries are printed to stdout, one JSON line each: there is no push service

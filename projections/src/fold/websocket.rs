@@ -164,6 +164,13 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
             (since, limit),
             record.event_id(),
         ),
+        Action::Presence(asked) => crate::presence_reply::presence_state(
+            world,
+            ws,
+            client.as_deref(),
+            &asked,
+            record.event_id(),
+        ),
         Action::Default { action, reason } => {
             crate::route::usage(world, ws, record.event_id(), action, &reason)
         }

@@ -3,7 +3,7 @@
 
 use super::{Candidate, Mark, Presence};
 use projections::{Channel, Delivery, PresenceDecision, World};
-use schemas::{Action, Lifecycle, Record, WsEventType};
+use schemas::{Action, Lifecycle, PresenceOf, Record, WsEventType};
 use serde::Serialize;
 
 /// One delivery and why it was decided.
@@ -206,6 +206,10 @@ fn action(a: &Action) -> String {
             since,
             limit,
         } => format!("history of room {chat_id} after {since} (at most {limit})"),
+        Action::Presence(PresenceOf::Room(room)) => format!("presence of room {room}"),
+        Action::Presence(PresenceOf::Devices(devices)) => {
+            format!("presence of devices [{}]", devices.join(", "))
+        }
         Action::Default { action, reason } => format!(
             "{} ($default: {reason})",
             action.as_deref().unwrap_or("no action")

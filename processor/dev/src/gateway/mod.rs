@@ -23,7 +23,14 @@ pub const MAX_AGE: Duration = Duration::from_secs(2 * 60 * 60);
 /// API Gateway's WebSocket frame and message quota.
 pub const MAX_MESSAGE: usize = 128 * 1024;
 /// The custom routes: any other `action` goes to `$default`.
-pub const ROUTES: [&str; 5] = ["sendmessage", "set_notify_list", "join", "leave", "history"];
+pub const ROUTES: [&str; 6] = [
+    "sendmessage",
+    "set_notify_list",
+    "join",
+    "leave",
+    "history",
+    "presence",
+];
 
 /// What the gateway tells a connection's task.
 #[derive(Debug)]

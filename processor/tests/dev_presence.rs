@@ -1,0 +1,70 @@
+//! `presence` against `processor dev`: a room's members and a watched device's connectivity,
+//! asked by a WebSocket client, with a real MQTT device (rumqttc) coming and going.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod dev_support;
+mod support;
+
+use dev_support::{has, Dev, Mqtt, Ws};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_and_a_watcher_ask_for_presence() {
+    let dev = Dev::start();
+    let mut alice = Ws::connect(&dev, "alice").await;
+    let mut bob = Ws::connect(&dev, "bob").await;
+    for ws in [&mut alice, &mut bob] {
+        ws.send(json!({"action": "join", "chatId": "r9"})).await;
+    }
+    dev.wait_client("bob", "in r9", |c| has(&c["rooms"], "r9"))
+        .await;
+    alice
+        .send(json!({"action": "presence", "chatId": "r9"}))
+        .await;
+    let state = alice.recv().await;
+    assert_eq!(state["type"], "presence_state", "{state}");
+    assert_eq!(state["chatId"], "r9");
+    let members: Vec<(&str, bool)> = state["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["clientId"].as_str().unwrap(), m["online"] == true))
+        .collect();
+    assert_eq!(members, [("alice", true), ("bob", true)]);
+
+    // A device alice watches: connected, then gone with a last sighting.
+    let device = Mqtt::connect(&dev, "thermostat-3").await;
+    alice
+        .send(json!({"action": "set_notify_list", "devices": ["thermostat-3"]}))
+        .await;
+    dev.wait_client("thermostat-3", "connected", |c| c["connected"] == true)
+        .await;
+    dev.wait_client("alice", "watching", |c| has(&c["watching"], "thermostat-3"))
+        .await;
+    alice
+        .send(json!({"action": "presence", "devices": ["thermostat-3"]}))
+        .await;
+    let state = alice.recv().await;
+    assert_eq!(state["devices"][0]["deviceId"], "thermostat-3", "{state}");
+    assert_eq!(state["devices"][0]["connected"], true, "{state}");
+    device.disconnect().await;
+    dev.wait_client("thermostat-3", "gone", |c| c["connected"] == false)
+        .await;
+    alice
+        .send(json!({"action": "presence", "devices": ["thermostat-3"]}))
+        .await;
+    let state = alice.recv().await;
+    assert_eq!(state["devices"][0]["connected"], false, "{state}");
+    assert!(
+        state["devices"][0]["lastSeen"].as_u64().is_some(),
+        "{state}"
+    );
+
+    // bob watches nothing: asking about the device is refused.
+    bob.send(json!({"action": "presence", "devices": ["thermostat-3"]}))
+        .await;
+    let refused = bob.recv().await;
+    assert_eq!(refused["type"], "usage", "{refused}");
+    assert_eq!(refused["action"], "presence");
+}
