@@ -65,6 +65,10 @@ async fn seed_002_telemetry_reaches_watchers() {
         .await;
 
     let device = Mqtt::connect(&dev, "thermostat-1").await;
+    // Carol hears her device come online, then its telemetry.
+    let heard = carol.recv().await;
+    assert_eq!(heard["type"], "presence", "{heard}");
+    assert_eq!(heard["event"], "connected");
     device
         .publish(
             "devices/thermostat-1/params",

@@ -41,6 +41,12 @@ pub struct ClientState {
     /// decode with 0.
     #[serde(default)]
     pub last_seen: u64,
+    /// Until when a connection that listed this client as a device (`set_notify_list`) may be
+    /// live: its lifecycle events before then may have watchers to tell of a change of its
+    /// connectivity (`presence_events`). A listing is no event about the device: it moves
+    /// neither `seen` nor `updated_at`. Entries written before it existed decode with 0.
+    #[serde(default)]
+    pub watched_until: u64,
     /// Whether a partial world listed the entry as changed since it last handed out its changes
     /// (`World::take_dirty`). Bookkeeping, not state: see [`Listed`].
     #[serde(skip)]
@@ -79,6 +85,7 @@ impl Merge for ClientState {
         self.seen |= other.seen;
         self.stamped_at = self.stamped_at.max(other.stamped_at);
         self.last_seen = self.last_seen.max(other.last_seen);
+        self.watched_until = self.watched_until.max(other.watched_until);
     }
 }
 

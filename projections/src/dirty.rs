@@ -84,6 +84,20 @@ impl World {
         client
     }
 
+    /// Records on `device`'s client entry that a connection watching it may be live until
+    /// `until` (`ClientState::watched_until`).
+    pub(crate) fn mark_watched(&mut self, device: &str, until: u64) {
+        let client = self.clients.entry_ref(&Lookup(device)).or_default();
+        if client.watched_until >= until {
+            return;
+        }
+        client.watched_until = until;
+        if !self.complete && !client.listed.0 {
+            client.listed.0 = true;
+            self.dirty.clients.push(device.into());
+        }
+    }
+
     pub(crate) fn mark_conn(&mut self, id: &str) {
         if !self.complete {
             mark(&mut self.dirty.conns, id);

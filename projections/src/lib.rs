@@ -35,6 +35,7 @@ mod merge;
 mod needs;
 mod parts;
 pub mod presence;
+mod presence_events;
 mod presence_reply;
 pub mod route;
 pub mod session;

@@ -28,6 +28,7 @@ impl World {
         match record {
             Record::Lifecycle(e) => {
                 want.push(Key::Client(e.client_id().to_owned()));
+                want.extend(self.device_watchers(e));
                 // A store that writes members apart takes a subscription without its room.
                 let subscription = match e {
                     schemas::Lifecycle::Subscribed(s) | schemas::Lifecycle::Unsubscribed(s) => {
@@ -92,8 +93,10 @@ impl World {
                     }
                     // A message without a room goes to every connection of the lobby.
                     Action::SendMessage { chat_id: None, .. } => want.push(Key::Lobby),
+                    // Each device's client entry keeps until when it may be watched.
                     Action::SetNotifyList { devices } => {
-                        want.extend(devices.into_iter().map(Key::Device))
+                        want.extend(devices.iter().cloned().map(Key::Client));
+                        want.extend(devices.into_iter().map(Key::Device));
                     }
                     // A reply holds a page of the history.
                     Action::History { chat_id, since, .. } => {
@@ -202,7 +205,31 @@ impl World {
             }
             _ => true,
         };
-        rooms_loaded && self.watermark.is_some() && self.clients.contains_key(e.client_id())
+        rooms_loaded
+            && self.watermark.is_some()
+            && self.clients.contains_key(e.client_id())
+            && self.device_watchers(e).next().is_none()
+    }
+
+    /// What a lifecycle event of a watched device reads to tell its watchers of a change: the
+    /// device's watchers and their connections. Nothing for a client no connection listed
+    /// lately (most of them), nor before its entry is loaded.
+    fn device_watchers(&self, e: &schemas::Lifecycle) -> impl Iterator<Item = Key> + '_ {
+        let id = e.client_id();
+        let watched = self
+            .clients
+            .get(id)
+            .is_some_and(|c| c.watched_until >= e.timestamp());
+        let device = watched.then(|| (Key::Device(id.to_owned()), self.devices.get(id)));
+        device.into_iter().flat_map(move |(key, state)| {
+            let conns = state
+                .into_iter()
+                .flat_map(|d| d.watchers.keys())
+                .map(|c| Key::Connection(c.clone()));
+            std::iter::once(key)
+                .chain(conns)
+                .filter(move |k| !self.has(k))
+        })
     }
 
     /// Syncing a connection writes its rooms' memberships, so those rooms must be loaded.

@@ -252,24 +252,17 @@ pub(crate) fn telemetry(world: &mut World, t: &Telemetry, event_id: EventId) -> 
         "params": t.parameters,
         "timestamp": t.timestamp,
     });
-    let now = world.watermark();
-    let max_age = world.config().connection_max_age_ms;
-    let Some(device) = world.devices.get(t.device_id.as_str()) else {
-        return Vec::new();
-    };
-    device
-        .watchers
-        .keys()
-        .filter_map(|id| world.conns.get(id.as_str()).map(|c| (id, c)))
-        .filter(|(_, c)| c.summary.is_live(now, max_age) && c.watches(&t.device_id))
-        .map(|(id, c)| {
+    world
+        .watchers(&t.device_id)
+        .into_iter()
+        .map(|(id, client)| {
             let channel = Channel::WebSocket {
-                connection_id: id.clone(),
+                connection_id: id.to_owned(),
             };
             Delivery::new(
                 event_id,
                 channel,
-                c.summary.client_id.clone(),
+                client.map(str::to_owned),
                 payload.clone(),
             )
         })

@@ -11,8 +11,25 @@ use schemas::{Lifecycle, Record};
 use smallvec::SmallVec;
 
 /// An IoT lifecycle event: the client's session record, and room memberships for subscriptions
-/// to chat topics. Its only deliveries are those a subscription folded late catches up on.
+/// to chat topics. Its deliveries: what a subscription folded late catches up on, and, when the
+/// event changes whether the client is IoT-connected, the connections watching it as a device
+/// hear it (`presence_events`).
 pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle, record: &Record) -> Vec<Delivery> {
+    let id = event.client_id();
+    let watched = world
+        .clients
+        .get(&Lookup(id))
+        .is_some_and(|c| c.watched_until >= event.timestamp());
+    let before = watched.then(|| world.iot_connected(id));
+    let mut out = sessions_and_rooms(world, event, record);
+    if before.is_some_and(|before| before != world.iot_connected(id)) {
+        out.extend(crate::presence_events::device(world, id, record.event_id()));
+    }
+    out
+}
+
+/// The event's own part of [`lifecycle`]: the session record and the chat-topic memberships.
+fn sessions_and_rooms(world: &mut World, event: &Lifecycle, record: &Record) -> Vec<Delivery> {
     let ts = event.timestamp();
     let client_id = event.client_id();
     match event {

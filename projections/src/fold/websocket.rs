@@ -98,6 +98,8 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
     match action {
         Action::Connect | Action::Disconnect => Vec::new(),
         Action::SetNotifyList { devices } => {
+            // The connection lives at most its longest life past the listing.
+            let until = ts.saturating_add(world.config.connection_max_age_ms);
             for device in &devices {
                 let state = world.devices.entry_ref(device.as_str()).or_default();
                 let seen = state.watchers.entry(id.to_owned()).or_default();
@@ -105,6 +107,7 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
                     *seen = ts;
                     world.mark_watcher(device, id, ts);
                 }
+                world.mark_watched(device, until);
             }
             Vec::new()
         }

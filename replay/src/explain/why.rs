@@ -104,6 +104,19 @@ fn channel_reason(record: &Record, d: &Delivery) -> String {
             text("chatId"),
             p["messages"].as_array().map_or(0, Vec::len)
         ),
+        (Channel::WebSocket { connection_id }, Some("presence")) => format!(
+            "device {} is {} now and was not before this event; live connection \
+             {connection_id} watches it (set_notify_list) -> socket",
+            text("deviceId"),
+            if p["connected"] == true {
+                "connected"
+            } else {
+                "disconnected"
+            },
+        ),
+        (Channel::WebSocket { .. }, Some("presence_state")) => {
+            "presence reply to the sender".to_owned()
+        }
         _ => format!("decided by the fold for a {} record", record.kind_name()),
     }
 }
