@@ -163,6 +163,18 @@ fn explain_names_the_takeover_candidates_and_the_winner() {
     let out = replay_bin(&["explain", "--from", from, "--client", "sensor-7"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
+    // The takeover's late DUPLICATE_CLIENTID disconnect changes nothing, so tells no watcher.
+    assert!(
+        text.contains(
+            "presence event: late disconnect of an older session: presence unchanged \
+             (connected), nothing sent"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("presence event: not connected -> connected"),
+        "{text}"
+    );
     assert!(
         text.contains(&format!("candidate {old}: version 5")),
         "{text}"

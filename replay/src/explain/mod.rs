@@ -46,6 +46,10 @@ pub struct Step {
     pub state: Option<ClientProjection>,
     /// The presence rule after the record.
     pub presence: Option<Presence>,
+    /// For the client's own lifecycle events: whether its connectivity changed, so that the
+    /// connections watching it were told (a `presence` event), or why nothing was sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence_event: Option<String>,
     /// The deliveries the record caused that concern the client (all of them, for its own
     /// messages), with reasons.
     pub deliveries: Vec<why::DeliveryNote>,
@@ -164,6 +168,7 @@ pub fn timeline(args: &ExplainArgs) -> Result<(Vec<Step>, Summary), Error> {
     let pass = each_record(&args.input, |record, position| {
         seq += 1;
         let own_before = relation(&fold.world, record, id);
+        let connected_before = fold.world.client(id).is_some_and(|c| c.connected);
         let deliveries = fold.apply(record);
         let world = &fold.world;
         let relation = own_before.or_else(|| relation(world, record, id));
@@ -173,7 +178,17 @@ pub fn timeline(args: &ExplainArgs) -> Result<(Vec<Step>, Summary), Error> {
             None if !notes.is_empty() => "delivery to it",
             None => return Ok(()),
         };
-        steps.push(step(world, id, record, seq, relation, notes));
+        let mut step = step(world, id, record, seq, relation, notes);
+        if let Record::Lifecycle(e) = record {
+            if e.client_id() == id {
+                let told = deliveries
+                    .iter()
+                    .filter(|d| d.payload["type"] == "presence")
+                    .count();
+                step.presence_event = Some(why::presence_event(world, e, connected_before, told));
+            }
+        }
+        steps.push(step);
         positions.push(position);
         Ok(())
     })?;
@@ -231,6 +246,7 @@ fn step(
         relation,
         state: world.client(id),
         presence,
+        presence_event: None,
         deliveries,
         mark,
     }

@@ -232,6 +232,37 @@ fn action(a: &Action) -> String {
     }
 }
 
+/// Whether the client's own lifecycle event `e` changed its connectivity (from
+/// `connected_before`), and so was told to its `told` watchers, or why nothing was sent.
+pub fn presence_event(world: &World, e: &Lifecycle, connected_before: bool, told: usize) -> String {
+    let state = |c: bool| if c { "connected" } else { "not connected" };
+    let connected = world.client(e.client_id()).is_some_and(|c| c.connected);
+    if connected != connected_before {
+        return format!(
+            "{} -> {}: a presence event to {told} watching connection{}",
+            state(connected_before),
+            state(connected),
+            if told == 1 { "" } else { "s" }
+        );
+    }
+    let current = world
+        .presence_decision(e.client_id())
+        .and_then(|d| d.current.map(str::to_owned));
+    let why = match e {
+        Lifecycle::Disconnected(d) if current.as_deref() != Some(d.session_identifier.as_str()) => {
+            "late disconnect of an older session"
+        }
+        Lifecycle::Connected(c) if current.as_deref() != Some(c.session_identifier.as_str()) => {
+            "connect of a session that is not the current one"
+        }
+        _ => "the event leaves connectivity as it was",
+    };
+    format!(
+        "{why}: presence unchanged ({}), nothing sent",
+        state(connected)
+    )
+}
+
 /// The rule's reasoning as data, with the winner's reason in words. `sessions` is how many
 /// sessions the client has in all (candidates or not).
 pub fn presence(d: &PresenceDecision<'_>, sessions: usize) -> Presence {
