@@ -260,6 +260,7 @@ mod tests {
             relation: "own event",
             state: Some(state),
             presence: None,
+            presence_event: None,
             deliveries: vec![],
             mark,
         }
