@@ -1,9 +1,11 @@
 //! IoT lifecycle events: a client's session records, and room memberships for subscriptions to
 //! chat topics.
 
+use crate::client::ClientState;
 use crate::id::Lookup;
 use crate::lattice::{Lww, Membership};
 use crate::parts::Via;
+use crate::presence::current_session;
 use crate::session::DisconnectInfo;
 use crate::world::World;
 use crate::Delivery;
@@ -16,25 +18,35 @@ use smallvec::SmallVec;
 /// hear it (`presence_events`).
 pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle, record: &Record) -> Vec<Delivery> {
     let id = event.client_id();
-    let watched = world
-        .clients
-        .get(&Lookup(id))
-        .is_some_and(|c| c.watched_until >= event.timestamp());
-    let before = watched.then(|| world.iot_connected(id));
-    let mut out = sessions_and_rooms(world, event, record);
+    let (mut out, before) = sessions_and_rooms(world, event, record);
     if before.is_some_and(|before| before != world.iot_connected(id)) {
         out.extend(crate::presence_events::device(world, id, record.event_id()));
     }
     out
 }
 
-/// The event's own part of [`lifecycle`]: the session record and the chat-topic memberships.
-fn sessions_and_rooms(world: &mut World, event: &Lifecycle, record: &Record) -> Vec<Delivery> {
+/// Whether a watched `client` is IoT-connected before the event at `ts` changes it: `None` for a
+/// client no connection watches at `ts` (most), which spares the comparison.
+fn connected_if_watched(client: &ClientState, ts: u64, horizon_ms: u64) -> Option<bool> {
+    (client.watched_until >= ts)
+        .then(|| current_session(&client.sessions, horizon_ms).is_some_and(|(_, s)| s.is_open()))
+}
+
+/// The event's own part of [`lifecycle`]: the session record and the chat-topic memberships, and
+/// whether the client was IoT-connected before, if watched.
+fn sessions_and_rooms(
+    world: &mut World,
+    event: &Lifecycle,
+    record: &Record,
+) -> (Vec<Delivery>, Option<bool>) {
     let ts = event.timestamp();
     let client_id = event.client_id();
+    let horizon = world.config.reset_horizon_ms;
+    let before;
     match event {
         Lifecycle::Connected(c) => {
             let client = world.client_seen(client_id, ts);
+            before = connected_if_watched(client, ts, horizon);
             let s = client.sessions.get_or_insert(&c.session_identifier);
             s.version = s.version.max(c.version_number);
             s.connected_at.add(ts);
@@ -42,6 +54,7 @@ fn sessions_and_rooms(world: &mut World, event: &Lifecycle, record: &Record) -> 
         }
         Lifecycle::Disconnected(d) => {
             let client = world.client_seen(client_id, ts);
+            before = connected_if_watched(client, ts, horizon);
             let s = client.sessions.get_or_insert(&d.session_identifier);
             s.version = s.version.max(d.version_number);
             let info = DisconnectInfo {
@@ -83,6 +96,7 @@ fn sessions_and_rooms(world: &mut World, event: &Lifecycle, record: &Record) -> 
                 false => SmallVec::new(),
             };
             let client = world.client_seen(client_id, ts);
+            before = connected_if_watched(client, ts, horizon);
             let s = client.sessions.get_or_insert(&sub.session_identifier);
             s.last_ts = s.last_ts.max(ts);
             s.subscribed |= state.is_joined();
@@ -97,14 +111,14 @@ fn sessions_and_rooms(world: &mut World, event: &Lifecycle, record: &Record) -> 
                 subscription(world, room, client_id, &write, client_changed);
             }
             if !catching_up {
-                return Vec::new();
+                return (Vec::new(), before);
             }
             let mut owed = Vec::new();
-            for (room, (before, writes)) in rooms.iter().zip(turns) {
-                owed.extend(world.catch_up(room, client_id, ts, &before));
+            for (room, (turn, writes)) in rooms.iter().zip(turns) {
+                owed.extend(world.catch_up(room, client_id, ts, &turn));
                 world.defer_catch_up(room, client_id, ts, writes, record);
             }
-            return owed;
+            return (owed, before);
         }
         Lifecycle::ConnectFailed(f) => {
             let reason = f
@@ -116,9 +130,11 @@ fn sessions_and_rooms(world: &mut World, event: &Lifecycle, record: &Record) -> 
                 &mut client.last_connect_failure,
                 &Some(Lww::new(ts, reason)),
             );
+            // A refused connection changes no session.
+            before = None;
         }
     }
-    Vec::new()
+    (Vec::new(), before)
 }
 
 /// The room's side of a subscription's membership write. The `subscriber#` part written is the
