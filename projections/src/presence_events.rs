@@ -24,8 +24,14 @@ impl World {
         })
     }
 
-    /// The live connections watching `device`, with the client of each.
-    pub(crate) fn watchers(&self, device: &str) -> Vec<(&str, Option<&str>)> {
+    /// `payload` to each live connection watching `device` (a telemetry record's or a presence
+    /// event's), by socket.
+    pub(crate) fn to_watchers(
+        &self,
+        device: &str,
+        event_id: EventId,
+        payload: &serde_json::Value,
+    ) -> Vec<Delivery> {
         let now = self.watermark();
         let max_age = self.config.connection_max_age_ms;
         let Some(state) = self.devices.get(device) else {
@@ -36,7 +42,17 @@ impl World {
             .keys()
             .filter_map(|id| self.conns.get(id.as_str()).map(|c| (id, c)))
             .filter(|(_, c)| c.summary.is_live(now, max_age) && c.watches(device))
-            .map(|(id, c)| (id.as_str(), c.summary.client_id.as_deref()))
+            .map(|(id, c)| {
+                let channel = Channel::WebSocket {
+                    connection_id: id.clone(),
+                };
+                Delivery::new(
+                    event_id,
+                    channel,
+                    c.summary.client_id.clone(),
+                    payload.clone(),
+                )
+            })
             .collect()
     }
 }
@@ -56,19 +72,5 @@ pub(crate) fn device(world: &World, device: &str, event_id: EventId) -> Vec<Deli
     if let (Some(reason), false) = (reason, connected) {
         payload["reason"] = json!(reason);
     }
-    world
-        .watchers(device)
-        .into_iter()
-        .map(|(conn, client)| {
-            let channel = Channel::WebSocket {
-                connection_id: conn.to_owned(),
-            };
-            Delivery::new(
-                event_id,
-                channel,
-                client.map(str::to_owned),
-                payload.clone(),
-            )
-        })
-        .collect()
+    world.to_watchers(device, event_id, &payload)
 }

@@ -252,21 +252,7 @@ pub(crate) fn telemetry(world: &mut World, t: &Telemetry, event_id: EventId) -> 
         "params": t.parameters,
         "timestamp": t.timestamp,
     });
-    world
-        .watchers(&t.device_id)
-        .into_iter()
-        .map(|(id, client)| {
-            let channel = Channel::WebSocket {
-                connection_id: id.to_owned(),
-            };
-            Delivery::new(
-                event_id,
-                channel,
-                client.map(str::to_owned),
-                payload.clone(),
-            )
-        })
-        .collect()
+    world.to_watchers(&t.device_id, event_id, &payload)
 }
 
 /// `history`: the room's recent messages after `since` to the sender's connection, if its

@@ -209,8 +209,28 @@ proptest! {
             rest = &rest[n..];
         }
         prop_assert_eq!(views(&store.world(&config())), views(&plain));
-        prop_assert_eq!(stored_deliveries, plain_deliveries);
+        prop_assert_eq!(recipients(&stored_deliveries), recipients(&plain_deliveries));
     }
+}
+
+/// Who got what: each delivery as its event and its recipient (a socket's client, a push's
+/// client, a topic), sorted. A batch's now lags the stream's (docs/architecture.md, The fold):
+/// a connection in its last minutes before API Gateway's two hours may be live to a batch and
+/// past them to the whole stream, so the one may reach a client by socket where the other
+/// pushes. The recipients must be the same.
+fn recipients(deliveries: &[projections::Delivery]) -> Vec<(schemas::EventId, String)> {
+    let mut out: Vec<(schemas::EventId, String)> = deliveries
+        .iter()
+        .map(|d| {
+            let who = match (&d.channel, &d.client_id) {
+                (projections::Channel::WebSocket { .. }, Some(client)) => client.clone(),
+                (channel, _) => channel.target().to_owned(),
+            };
+            (d.event_id, who)
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 fn membership(world: &World, client: &str, room: &str) -> (Option<Membership>, Option<Membership>) {
