@@ -107,6 +107,75 @@ async fn a_gone_connection_is_fed_back_through_the_stream_and_ends_the_client() 
     assert_eq!(again.records, 0);
 }
 
+/// The fold chose bob's socket for a room's message, but API Gateway had closed it (410): bob has
+/// no other socket, so the message is pushed to him instead of being lost.
+#[tokio::test]
+async fn a_room_message_to_a_gone_socket_is_pushed_instead() {
+    let f = fixture(1).await.unwrap();
+    let t = 1_732_350_000_000u64;
+    let lines = [
+        ws_connect("alice-conn", "alice", t),
+        ws_connect("bob-conn", "bob", t + 10),
+        ws_message(
+            "alice-conn",
+            t,
+            t + 20,
+            json!({"action":"join","chatId":"42"}),
+        ),
+        ws_message(
+            "bob-conn",
+            t + 10,
+            t + 30,
+            json!({"action":"join","chatId":"42"}),
+        ),
+        ws_message(
+            "alice-conn",
+            t,
+            t + 40,
+            json!({"action":"sendmessage","chatId":"42","message":"still there?"}),
+        ),
+        // A broadcast is for live sockets only: nothing is pushed for it.
+        ws_message(
+            "alice-conn",
+            t,
+            t + 50,
+            json!({"action":"sendmessage","message":"hi all"}),
+        ),
+    ];
+    put_all(&f, &lines).await;
+    let sink = RecordingSink::new();
+    sink.set_gone("bob-conn");
+    let handler = Handler {
+        store: f.store.clone(),
+        quarantine: MemoryQuarantine::new(),
+        sink,
+        feedback: KinesisFeedback::new(f.kinesis.clone(), &f.stream),
+        settings: HandlerSettings::default(),
+    };
+    let source = KinesisSource::new(f.kinesis.clone(), &f.stream);
+    let checkpoints = DynamoCheckpoints::new(f.dynamo.clone(), &f.table, &f.stream);
+    consume(&source, &checkpoints, &handler, &until_idle())
+        .await
+        .unwrap();
+    let sent: Vec<(String, String)> = handler
+        .sink
+        .sent()
+        .iter()
+        .map(|d| (d.channel.name().to_owned(), d.channel.target().to_owned()))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("websocket".to_owned(), "bob-conn".to_owned()),
+            ("push".to_owned(), "bob".to_owned()),
+        ],
+        "the room's message to bob's gone socket, then to bob by push; the broadcast to him is \
+         not retried: {sent:?}"
+    );
+    let push = &handler.sink.sent()[1];
+    assert_eq!(push.payload["message"], "still there?");
+}
+
 /// A parent shard split into two children: bob joins room 42 on the parent, alice writes to it
 /// on a child, bob leaves on the other.
 fn resharded() -> MemorySource {

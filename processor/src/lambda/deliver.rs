@@ -1,7 +1,13 @@
 //! Step 5 of the batch handler: sending the batch's deliveries, with bounded concurrency and in
 //! order per target, skipping those an earlier attempt or record already sent (dedup marks per
-//! event id, [`aws_adapters::dedup`]), feeding `connection_gone` back to the stream on a 410 Gone, and keeping a delivery
-//! that can never be sent in the quarantine rather than blocking the shard.
+//! event id, [`aws_adapters::dedup`]), feeding `connection_gone` back to the stream on a 410
+//! Gone, and keeping a delivery that can never be sent in the quarantine rather than blocking
+//! the shard.
+//!
+//! A batch's now lags the stream's (docs/architecture.md, The fold), so the fold may choose a
+//! socket that API Gateway has already closed. A room's chat message to it would be lost: when no
+//! other socket of the member gets the message, it is pushed to the member instead, as the fold
+//! would have decided had it known.
 
 use super::handler::{now_ms, BatchReport, Handler};
 use aws_adapters::feedback::Feedback;
@@ -79,16 +85,28 @@ where
             }
             groups.entry(&p.delivery.channel).or_default().push(p);
         }
+        // Members a message reaches by more than one socket: one gone socket loses them nothing.
+        let mut sockets: HashMap<(EventId, &str), usize> = HashMap::new();
+        for p in &decided {
+            if let (Channel::WebSocket { .. }, Some(client)) =
+                (&p.delivery.channel, &p.delivery.client_id)
+            {
+                *sockets
+                    .entry((p.delivery.event_id, client.as_str()))
+                    .or_default() += 1;
+            }
+        }
         let permits = tokio::sync::Semaphore::new(self.settings.delivery_concurrency.max(1));
         let mut runs = Vec::with_capacity(groups.len());
         for group in groups.into_values() {
-            runs.push(self.deliver_group(&permits, input, group));
+            runs.push(self.deliver_group(&permits, input, group, &sockets));
         }
         let mut done: BTreeMap<EventId, HashSet<&str>> = BTreeMap::new();
         let mut event_at: HashMap<EventId, usize> = HashMap::new();
         for outcome in futures_util::future::join_all(runs).await {
             report.delivered += outcome.sent;
             report.gone += outcome.gone;
+            report.pushed_instead += outcome.pushed_instead;
             for p in outcome.done {
                 event_at.entry(p.delivery.event_id).or_insert(p.at);
                 done.entry(p.delivery.event_id)
@@ -131,6 +149,7 @@ where
         permits: &tokio::sync::Semaphore,
         input: &[InRecord],
         group: Vec<&'a Pending>,
+        sockets: &HashMap<(EventId, &str), usize>,
     ) -> GroupOutcome<'a> {
         let mut out = GroupOutcome::default();
         let Ok(_permit) = permits.acquire().await else {
@@ -142,12 +161,16 @@ where
         let mut gone = false;
         for p in group {
             let d = &p.delivery;
+            let r = &input[p.at];
             if gone {
                 // The same connection, already found gone in this batch.
+                if let Err(failed) = self.push_instead(r, d, sockets, &mut out).await {
+                    out.failed = Some((p.at, failed));
+                    return out;
+                }
                 out.done.push(p);
                 continue;
             }
-            let r = &input[p.at];
             match self.sink.deliver(d).await {
                 Ok(DeliveryOutcome::Sent) => {
                     out.sent += 1;
@@ -182,6 +205,10 @@ where
                     }
                     out.gone += 1;
                     gone = true;
+                    if let Err(failed) = self.push_instead(r, d, sockets, &mut out).await {
+                        out.failed = Some((p.at, failed));
+                        return out;
+                    }
                     out.done.push(p);
                 }
                 Err(e) if e.retryable => {
@@ -199,6 +226,50 @@ where
             }
         }
         out
+    }
+
+    /// A room's chat message whose socket was gone, pushed to its member when no other socket of
+    /// the member gets it. Presence events, replies and broadcasts go by socket only.
+    ///
+    /// # Errors
+    /// Why the push could not be sent or kept, when retrying may help.
+    async fn push_instead(
+        &self,
+        r: &InRecord,
+        d: &Delivery,
+        sockets: &HashMap<(EventId, &str), usize>,
+        out: &mut GroupOutcome<'_>,
+    ) -> Result<(), String> {
+        let Some(client) = d.client_id.as_deref() else {
+            return Ok(());
+        };
+        let chat = d.payload["type"] == "message" && d.payload.get("chatId").is_some();
+        if !chat || sockets.get(&(d.event_id, client)).is_some_and(|n| *n > 1) {
+            return Ok(());
+        }
+        let push = Delivery::new(
+            d.event_id,
+            Channel::Push {
+                client_id: client.to_owned(),
+            },
+            None,
+            d.payload.clone(),
+        );
+        match self.sink.deliver(&push).await {
+            Ok(DeliveryOutcome::Sent | DeliveryOutcome::Gone) => {
+                out.pushed_instead += 1;
+                Ok(())
+            }
+            Err(e) if e.retryable => Err(e.to_string()),
+            Ok(DeliveryOutcome::TooLarge) => self
+                .quarantine_delivery(r, &push, "push delivery too large".into())
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => self
+                .quarantine_delivery(r, &push, e.to_string())
+                .await
+                .map_err(|e| e.to_string()),
+        }
     }
 
     /// Keeps a delivery that can never be sent (too large, or refused for good) in the
@@ -227,6 +298,7 @@ where
 struct GroupOutcome<'a> {
     sent: usize,
     gone: usize,
+    pushed_instead: usize,
     done: Vec<&'a Pending>,
     failed: Option<(usize, String)>,
 }

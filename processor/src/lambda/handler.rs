@@ -55,6 +55,8 @@ pub struct BatchReport {
     pub duplicates: usize,
     /// Connections found gone.
     pub gone: usize,
+    /// Chat messages pushed to a member because the socket the fold chose was gone.
+    pub pushed_instead: usize,
     /// Chat deliveries made to clients whose leave, processed after the message, came before
     /// it: made, and not undone (`World::late_leaves`).
     pub late_leaves: u64,
@@ -133,6 +135,7 @@ where
             delivered = report.delivered,
             duplicates = report.duplicates,
             gone = report.gone,
+            pushed_instead = report.pushed_instead,
             late_leaves = report.late_leaves,
             failed_at = ?report.failed_at.map(|i| &input[i].seq),
             requests = report.cost.requests,
