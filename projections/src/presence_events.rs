@@ -9,19 +9,25 @@
 //! events all come on its own shard, in order (the stream's partition key is the client id), and
 //! nothing else changes its sessions: the decision the first pass of a batch makes is final.
 
+use crate::client::ClientState;
 use crate::delivery::{Channel, Delivery};
 use crate::presence::current_session;
 use crate::world::World;
 use schemas::EventId;
 use serde_json::json;
 
+/// Whether `client` is IoT-connected: its current session is open.
+pub(crate) fn iot_connected(client: &ClientState, horizon_ms: u64) -> bool {
+    current_session(&client.sessions, horizon_ms).is_some_and(|(_, s)| s.is_open())
+}
+
 impl World {
-    /// Whether `client` is IoT-connected: its current session is open.
-    pub(crate) fn iot_connected(&self, client: &str) -> bool {
-        self.clients.get(client).is_some_and(|c| {
-            current_session(&c.sessions, self.config.reset_horizon_ms)
-                .is_some_and(|(_, s)| s.is_open())
-        })
+    /// Whether the client `id` is IoT-connected.
+    pub(crate) fn iot_connected(&self, id: &str) -> bool {
+        let horizon = self.config.reset_horizon_ms;
+        self.clients
+            .get(id)
+            .is_some_and(|c| iot_connected(c, horizon))
     }
 
     /// `payload` to each live connection watching `device` (a telemetry record's or a presence

@@ -5,7 +5,6 @@ use crate::client::ClientState;
 use crate::id::Lookup;
 use crate::lattice::{Lww, Membership};
 use crate::parts::Via;
-use crate::presence::current_session;
 use crate::session::DisconnectInfo;
 use crate::world::World;
 use crate::Delivery;
@@ -28,8 +27,7 @@ pub(crate) fn lifecycle(world: &mut World, event: &Lifecycle, record: &Record) -
 /// Whether a watched `client` is IoT-connected before the event at `ts` changes it: `None` for a
 /// client no connection watches at `ts` (most), which spares the comparison.
 fn connected_if_watched(client: &ClientState, ts: u64, horizon_ms: u64) -> Option<bool> {
-    (client.watched_until >= ts)
-        .then(|| current_session(&client.sessions, horizon_ms).is_some_and(|(_, s)| s.is_open()))
+    (client.watched_until >= ts).then(|| crate::presence_events::iot_connected(client, horizon_ms))
 }
 
 /// The event's own part of [`lifecycle`]: the session record and the chat-topic memberships, and
