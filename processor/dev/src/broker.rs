@@ -195,11 +195,7 @@ fn route(state: &State, topic: &str, payload: &[u8], qos: u8) {
 
 /// A session identifier shaped like AWS's (a UUID).
 pub(super) fn session_identifier(n: u64) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let h = mix128(nanos, n);
+    let h = crate::unique::unique_bits(n);
     format!(
         "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
         h >> 96,
@@ -208,20 +204,6 @@ pub(super) fn session_identifier(n: u64) -> String {
         (h >> 56) & 0xfff,
         h & 0xffff_ffff_ffff
     )
-}
-
-/// 128 mixed bits from a time and a counter.
-fn mix128(nanos: u128, n: u64) -> u128 {
-    let split = |mut z: u64| {
-        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
-    #[allow(clippy::cast_possible_truncation)]
-    let lo = split(nanos as u64 ^ n.rotate_left(32));
-    let hi = split(lo ^ n ^ u64::from(std::process::id()));
-    (u128::from(hi) << 64) | u128::from(lo)
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod gateway;
 pub mod http;
 pub mod mqtt_codec;
 pub mod mqtt_session;
+mod unique;
 pub mod url;
 
 use anyhow::{Context, Result};

@@ -135,34 +135,12 @@ impl Gateway {
     fn connection_id(&self) -> String {
         use base64::Engine;
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let seed = id_bytes(n);
+        let seed = crate::unique::unique_bits(n).to_le_bytes();
         let mut id = base64::engine::general_purpose::URL_SAFE.encode(&seed[..8]);
         id.truncate(11);
         id.push('=');
         id
     }
-}
-
-/// 8 bytes that differ per connection and per run.
-fn id_bytes(n: u64) -> [u8; 16] {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let mix = nanos ^ (u128::from(n) << 64) ^ u128::from(std::process::id());
-    // A cheap avalanche (splitmix64 on both halves) is plenty for ids that need only be unique.
-    let split = |mut z: u64| {
-        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
-    #[allow(clippy::cast_possible_truncation)]
-    let (hi, lo) = (split((mix >> 64) as u64 ^ n), split(mix as u64));
-    let mut out = [0; 16];
-    out[..8].copy_from_slice(&(hi ^ lo).to_le_bytes());
-    out[8..].copy_from_slice(&lo.to_le_bytes());
-    out
 }
 
 #[cfg(test)]
