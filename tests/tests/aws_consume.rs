@@ -4,6 +4,7 @@
 //! back into the closed parent, unlike Kinesis, so children there are always empty.
 
 use aws_adapters::checkpoint::{DynamoCheckpoints, MemoryCheckpoints};
+use aws_adapters::dynamo::DynamoStore;
 use aws_adapters::feedback::KinesisFeedback;
 use aws_adapters::quarantine_port::MemoryQuarantine;
 use aws_adapters::sink_port::RecordingSink;
@@ -14,6 +15,7 @@ use processor::consume::{consume, Options};
 use processor::lambda::Handler;
 use processor::settings::HandlerSettings;
 use serde_json::json;
+use std::sync::Arc;
 use tests::aws::{
     assert_stored_as_folded, expected, fixture, handler, stored, ws_connect, ws_message, Fixture,
     FlakySink,
@@ -48,6 +50,23 @@ fn room_42(t: u64) -> [String; 3] {
     ]
 }
 
+/// The handler over the fixture's table whose sink answers 410 Gone for `gone`, feeding
+/// `connection_gone` back to the fixture's stream.
+fn feeding_back(
+    f: &Fixture,
+    gone: &str,
+) -> Handler<Arc<DynamoStore>, MemoryQuarantine, RecordingSink, KinesisFeedback> {
+    let sink = RecordingSink::new();
+    sink.set_gone(gone);
+    Handler {
+        store: f.store.clone(),
+        quarantine: MemoryQuarantine::new(),
+        sink,
+        feedback: KinesisFeedback::new(f.kinesis.clone(), &f.stream),
+        settings: HandlerSettings::default(),
+    }
+}
+
 fn until_idle() -> Options {
     Options {
         until_idle: true,
@@ -71,15 +90,7 @@ async fn a_gone_connection_is_fed_back_through_the_stream_and_ends_the_client() 
         ),
     ];
     put_all(&f, &lines).await;
-    let sink = RecordingSink::new();
-    sink.set_gone("bob-conn");
-    let handler = Handler {
-        store: f.store.clone(),
-        quarantine: MemoryQuarantine::new(),
-        sink,
-        feedback: KinesisFeedback::new(f.kinesis.clone(), &f.stream),
-        settings: HandlerSettings::default(),
-    };
+    let handler = feeding_back(&f, "bob-conn");
     let source = KinesisSource::new(f.kinesis.clone(), &f.stream);
     let checkpoints = DynamoCheckpoints::new(f.dynamo.clone(), &f.table, &f.stream);
     let summary = consume(&source, &checkpoints, &handler, &until_idle())
@@ -143,15 +154,7 @@ async fn a_room_message_to_a_gone_socket_is_pushed_instead() {
         ),
     ];
     put_all(&f, &lines).await;
-    let sink = RecordingSink::new();
-    sink.set_gone("bob-conn");
-    let handler = Handler {
-        store: f.store.clone(),
-        quarantine: MemoryQuarantine::new(),
-        sink,
-        feedback: KinesisFeedback::new(f.kinesis.clone(), &f.stream),
-        settings: HandlerSettings::default(),
-    };
+    let handler = feeding_back(&f, "bob-conn");
     let source = KinesisSource::new(f.kinesis.clone(), &f.stream);
     let checkpoints = DynamoCheckpoints::new(f.dynamo.clone(), &f.table, &f.stream);
     consume(&source, &checkpoints, &handler, &until_idle())
