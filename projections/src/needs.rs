@@ -205,10 +205,13 @@ impl World {
             }
             _ => true,
         };
-        rooms_loaded
-            && self.watermark.is_some()
-            && self.clients.contains_key(e.client_id())
-            && self.device_watchers(e).next().is_none()
+        let loaded = rooms_loaded && self.watermark.is_some();
+        match self.clients.get(e.client_id()) {
+            None => false,
+            // Most clients: no connection watches them, and nothing more is read.
+            Some(c) if c.watched_until < e.timestamp() => loaded,
+            Some(_) => loaded && self.device_watchers(e).next().is_none(),
+        }
     }
 
     /// What a lifecycle event of a watched device reads to tell its watchers of a change: the

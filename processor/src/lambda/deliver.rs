@@ -229,7 +229,9 @@ where
     }
 
     /// A room's chat message whose socket was gone, pushed to its member when no other socket of
-    /// the member gets it. Presence events, replies and broadcasts go by socket only.
+    /// the member gets it. Presence events, replies and broadcasts go by socket only. A member
+    /// the message also reaches by an MQTT topic is pushed too (a topic's publish names no
+    /// client): at least once, with the message's id to drop the second copy.
     ///
     /// # Errors
     /// Why the push could not be sent or kept, when retrying may help.
