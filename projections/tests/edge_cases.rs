@@ -169,6 +169,22 @@ fn a_lost_disconnect_expires_after_two_hours() {
 }
 
 #[test]
+fn a_tick_moves_time_on_a_quiet_stream() {
+    // No other event comes: the sweeper's tick is the clock.
+    let quiet = [ws_connect("c1", "web", T0), tick("shard-1", T0 + 119 * MIN)];
+    assert!(given(&quiet, "web").online);
+    let later = [ws_connect("c1", "web", T0), tick("shard-1", T0 + 2 * HOUR)];
+    in_every_order(&later, "web", |p| {
+        assert!(!p.online);
+        assert!(p.connections.is_empty());
+    });
+    // A tick is about no client and delivers nothing.
+    let (world, deliveries) = fold(&[tick("shard-1", T0)]);
+    assert!(deliveries.is_empty());
+    assert!(world.client("shard-1").is_none());
+}
+
+#[test]
 fn connection_gone_ends_the_connection() {
     let events = [
         ws_connect("c1", "web", T0),

@@ -32,7 +32,7 @@ proptest! {
     }
 
     #[test]
-    fn merge_is_commutative_associative_and_idempotent(a in records(), b in records(), c in records()) {
+    fn merge_is_commutative_associative_and_idempotent(a in records_and_ticks(), b in records_and_ticks(), c in records_and_ticks()) {
         let (a, b, c) = (world_of(&a), world_of(&b), world_of(&c));
         prop_assert_eq!(entries(&merged(&a, &b)), entries(&merged(&b, &a)));
         prop_assert_eq!(entries(&merged(&merged(&a, &b), &c)), entries(&merged(&a, &merged(&b, &c))));
@@ -40,7 +40,7 @@ proptest! {
     }
 
     #[test]
-    fn folding_two_streams_is_merging_their_folds(a in records(), b in records()) {
+    fn folding_two_streams_is_merging_their_folds(a in records_and_ticks(), b in records_and_ticks()) {
         let both: Vec<Record> = a.iter().chain(b.iter()).cloned().collect();
         let m = merged(&world_of(&a), &world_of(&b));
         prop_assert_eq!(views(&world_of(&both)), views(&m));
@@ -80,7 +80,7 @@ proptest! {
     }
 
     #[test]
-    fn batches_through_one_kept_world_persist_what_one_in_memory_fold_derives(events in records(), sizes in prop::collection::vec(1usize..8, 1..10)) {
+    fn batches_through_one_kept_world_persist_what_one_in_memory_fold_derives(events in records_and_ticks(), sizes in prop::collection::vec(1usize..8, 1..10)) {
         let config = Config::default();
         let mut store = MemStore::default();
         let mut world = World::new(config.clone());
@@ -95,7 +95,7 @@ proptest! {
     }
 
     #[test]
-    fn compaction_never_changes_a_view_now_or_after_more_events(before in records(), after in records()) {
+    fn compaction_never_changes_a_view_now_or_after_more_events(before in records_and_ticks(), after in records_and_ticks()) {
         let (mut compacted, _) = fold(&before);
         compacted.compact_all();
         let (plain, _) = fold(&before);

@@ -123,6 +123,8 @@ impl ParallelFold {
             Record::Lifecycle(e) => return hash_side(e.client_id()),
             Record::Telemetry(t) => return hash_side(&t.device_id),
             Record::ConnectionGone(g) => return self.conn_side(&g.connection_id, None),
+            // Time only: the joined world's now is the later of the halves'.
+            Record::Tick(t) => return hash_side(&t.shard_id),
             Record::WebSocket(ws) => ws,
         };
         let client = Some(conn)

@@ -9,9 +9,9 @@
 use crate::websocket::WEBSOCKET_SCHEMA_VERSION;
 use crate::wire::{Str, Wire};
 use crate::{
-    feedback::CONNECTION_GONE_SCHEMA_VERSION, ConnectFailed, Connected, ConnectionGone,
-    DecodeError, DisconnectReason, Disconnected, Lifecycle, Record, Subscription, Telemetry,
-    WebSocketRecord, WsEventType,
+    feedback::CONNECTION_GONE_SCHEMA_VERSION, tick::TICK_SCHEMA_VERSION, ConnectFailed, Connected,
+    ConnectionGone, DecodeError, DisconnectReason, Disconnected, Lifecycle, Record, Subscription,
+    Telemetry, Tick, WebSocketRecord, WsEventType,
 };
 use std::borrow::Cow;
 
@@ -100,6 +100,7 @@ fn classify(w: Wire<'_>, bytes: &[u8]) -> Result<Record, DecodeError> {
         return match kind {
             "websocket" => websocket(w).map(|r| Record::WebSocket(Box::new(r))),
             "connection_gone" => connection_gone(w).map(Record::ConnectionGone),
+            "tick" => tick(w).map(Record::Tick),
             "telemetry" => telemetry(w, bytes).map(Record::Telemetry),
             other => Err(DecodeError::UnknownKind {
                 found: format!("kind {other:?}"),
@@ -254,6 +255,23 @@ fn connection_gone(w: Wire<'_>) -> Result<ConnectionGone, DecodeError> {
         connection_id: id(w.connection_id, K, "connectionId")?,
         timestamp: required(w.timestamp, K, "timestamp")?,
         delivery_id: owned(w.delivery_id),
+    })
+}
+
+fn tick(w: Wire<'_>) -> Result<Tick, DecodeError> {
+    const K: &str = "tick";
+    let version = required(w.schema_version, K, "schemaVersion")?;
+    if version == 0 || version > TICK_SCHEMA_VERSION {
+        return Err(DecodeError::UnsupportedVersion {
+            kind: K,
+            found: version,
+            supported: TICK_SCHEMA_VERSION,
+        });
+    }
+    Ok(Tick {
+        schema_version: TICK_SCHEMA_VERSION,
+        shard_id: id(w.shard_id, K, "shardId")?,
+        timestamp: required(w.timestamp, K, "timestamp")?,
     })
 }
 

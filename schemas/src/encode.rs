@@ -9,9 +9,9 @@
 //! - WebSocket records carry `"kind":"websocket"` beside the fields of [`WebSocketRecord`], as its
 //!   serde derive writes them.
 //! - Telemetry is `{"deviceId", "timestamp", "parameters"}`, as the IoT rule writes it.
-//! - Processor feedback carries `"kind":"connection_gone"`.
+//! - Processor feedback carries `"kind":"connection_gone"`, the sweeper's ticks `"kind":"tick"`.
 
-use crate::{ConnectionGone, Lifecycle, Record, Telemetry, WebSocketRecord};
+use crate::{ConnectionGone, Lifecycle, Record, Telemetry, Tick, WebSocketRecord};
 use serde::Serialize;
 
 /// The discriminating key of each source: AWS's `eventType`, or our own `kind`.
@@ -58,6 +58,7 @@ pub fn encode_json(record: &Record) -> Vec<u8> {
         Record::ConnectionGone(e) => {
             write_tagged::<ConnectionGone>(&mut out, KIND, "connection_gone", e)
         }
+        Record::Tick(e) => write_tagged::<Tick>(&mut out, KIND, "tick", e),
     };
     // serde_json fails only on non-string map keys or a failing custom `Serialize`; our types have
     // neither, so this cannot happen. Tests encode every kind and would catch a regression.

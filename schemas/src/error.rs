@@ -29,7 +29,7 @@ pub enum DecodeError {
         field: &'static str,
     },
     /// Nothing identifies the record's kind.
-    #[error("unknown record kind: {found} (expected an IoT lifecycle `eventType`, a `kind` of websocket or connection_gone, or telemetry with `deviceId` and `parameters`)")]
+    #[error("unknown record kind: {found} (expected an IoT lifecycle `eventType`, a `kind` of websocket, connection_gone or tick, or telemetry with `deviceId` and `parameters`)")]
     UnknownKind {
         /// What the record had instead.
         found: String,

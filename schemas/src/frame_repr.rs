@@ -24,7 +24,7 @@
 use crate::lifecycle::EpochMillis;
 use crate::{
     ConnectFailed, Connected, ConnectionGone, DisconnectReason, Disconnected, Lifecycle, Record,
-    Subscription, Telemetry, WebSocketRecord, WsEventType,
+    Subscription, Telemetry, Tick, WebSocketRecord, WsEventType,
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
@@ -41,6 +41,9 @@ pub(crate) enum RecordRepr {
     Telemetry(Telemetry),
     #[serde(rename = "G", with = "ConnectionGoneRepr")]
     ConnectionGone(ConnectionGone),
+    // A kind added within version 1: older frames never hold one, so the version stands.
+    #[serde(rename = "K", with = "TickRepr")]
+    Tick(Tick),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -121,6 +124,14 @@ struct ConnectionGoneRepr {
     connection_id: String,
     timestamp: EpochMillis,
     delivery_id: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "Tick")]
+struct TickRepr {
+    schema_version: u32,
+    shard_id: String,
+    timestamp: EpochMillis,
 }
 
 #[derive(Serialize, Deserialize)]

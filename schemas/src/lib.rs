@@ -27,6 +27,7 @@ pub mod lifecycle;
 pub mod record;
 pub mod schema;
 pub mod telemetry;
+pub mod tick;
 pub mod utf8;
 pub mod websocket;
 mod wire;
@@ -44,4 +45,5 @@ pub use lifecycle::{
 };
 pub use record::{EventId, Record};
 pub use telemetry::Telemetry;
+pub use tick::Tick;
 pub use websocket::{WebSocketRecord, WsEventType};

@@ -1,6 +1,6 @@
 //! [`Record`]: any record on the stream, decoded.
 
-use crate::{ConnectionGone, EpochMillis, Lifecycle, Telemetry, WebSocketRecord};
+use crate::{ConnectionGone, EpochMillis, Lifecycle, Telemetry, Tick, WebSocketRecord};
 use serde::{Deserialize, Serialize};
 
 /// One record from the stream, typed by its source.
@@ -14,6 +14,8 @@ pub enum Record {
     Telemetry(Telemetry),
     /// Processor feedback: a connection found gone.
     ConnectionGone(ConnectionGone),
+    /// The sweeper's mark of time on a shard.
+    Tick(Tick),
 }
 
 /// A stable 128-bit id of a record's content: equal records (duplicates from retries, Firehose or
@@ -52,16 +54,19 @@ impl Record {
             Record::WebSocket(e) => e.request_time_epoch,
             Record::Telemetry(e) => e.timestamp,
             Record::ConnectionGone(e) => e.timestamp,
+            Record::Tick(e) => e.timestamp,
         }
     }
 
-    /// The Kinesis partition key its source uses: client id, connection id or device id.
+    /// The Kinesis partition key its source uses: client id, connection id or device id (a tick,
+    /// put on its shard by explicit hash key, names its shard).
     pub fn partition_key(&self) -> &str {
         match self {
             Record::Lifecycle(e) => e.client_id(),
             Record::WebSocket(e) => &e.connection_id,
             Record::Telemetry(e) => &e.device_id,
             Record::ConnectionGone(e) => &e.connection_id,
+            Record::Tick(e) => &e.shard_id,
         }
     }
 
@@ -72,6 +77,7 @@ impl Record {
             Record::WebSocket(_) => "websocket",
             Record::Telemetry(_) => "telemetry",
             Record::ConnectionGone(_) => "connection_gone",
+            Record::Tick(_) => "tick",
         }
     }
 

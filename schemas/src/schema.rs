@@ -7,8 +7,11 @@
 //! Extra properties stay allowed: AWS adds fields over time and the decoder ignores them.
 
 use crate::feedback::CONNECTION_GONE_SCHEMA_VERSION;
+use crate::tick::TICK_SCHEMA_VERSION;
 use crate::websocket::WEBSOCKET_SCHEMA_VERSION;
-use crate::{ConnectFailed, Connected, ConnectionGone, Disconnected, Subscription, Telemetry};
+use crate::{
+    ConnectFailed, Connected, ConnectionGone, Disconnected, Subscription, Telemetry, Tick,
+};
 use crate::{WebSocketRecord, WsEventType};
 use schemars::{schema_for, JsonSchema};
 use serde_json::{json, Map, Value};
@@ -26,6 +29,7 @@ pub fn json_schemas() -> Vec<(&'static str, Value)> {
         ("websocket", websocket()),
         ("telemetry", telemetry()),
         ("connection_gone", connection_gone()),
+        ("tick", tick()),
     ]
 }
 
@@ -100,6 +104,17 @@ fn connection_gone() -> Value {
     discriminator(&mut schema, "kind", "connection_gone", true);
     non_empty(&mut schema, &["connectionId"]);
     versions(&mut schema, CONNECTION_GONE_SCHEMA_VERSION);
+    schema
+}
+
+fn tick() -> Value {
+    let mut schema = base::<Tick>(
+        "tick",
+        "The sweeper's mark of time on a shard, so the fold's now moves on a quiet stream (our own record kind).",
+    );
+    discriminator(&mut schema, "kind", "tick", true);
+    non_empty(&mut schema, &["shardId"]);
+    versions(&mut schema, TICK_SCHEMA_VERSION);
     schema
 }
 

@@ -71,6 +71,9 @@ pub(crate) struct Wire<'a> {
     pub(crate) disconnect_status_code: Option<i64>,
     #[serde(borrow)]
     pub(crate) delivery_id: Str<'a>,
+    // Tick.
+    #[serde(borrow)]
+    pub(crate) shard_id: Str<'a>,
 }
 
 /// The JSON name of every [`Wire`] field: `json_fast` declines a record with a field of another
@@ -108,6 +111,7 @@ pub(crate) const WIRE_FIELDS: &[&str] = &[
     "body",
     "disconnectStatusCode",
     "deliveryId",
+    "shardId",
 ];
 
 #[cfg(test)]

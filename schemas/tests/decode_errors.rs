@@ -128,6 +128,22 @@ fn websocket_from_a_newer_release_is_unsupported() {
             ..
         })
     ));
+    let tick = r#"{"kind":"tick","schemaVersion":2,"shardId":"s","timestamp":1}"#;
+    assert!(matches!(
+        decode_json(tick.as_bytes()),
+        Err(DecodeError::UnsupportedVersion {
+            kind: "tick",
+            found: 2,
+            supported: 1
+        })
+    ));
+}
+
+#[test]
+fn a_tick_names_its_shard() {
+    let json = r#"{"kind":"tick","schemaVersion":1,"shardId":"","timestamp":1}"#;
+    let err = decode_json(json.as_bytes()).unwrap_err().to_string();
+    assert!(err.contains("shardId"), "{err}");
 }
 
 #[test]

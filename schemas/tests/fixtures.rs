@@ -275,6 +275,16 @@ fn telemetry() {
 }
 
 #[test]
+fn tick() {
+    let Record::Tick(t) = fixture("tick.json") else {
+        panic!("not a tick")
+    };
+    assert_eq!(t.shard_id, "shardId-000000000001");
+    assert_eq!(t.timestamp, 1_700_000_060_000);
+    assert_eq!(Record::Tick(t).partition_key(), "shardId-000000000001");
+}
+
+#[test]
 fn connection_gone() {
     let Record::ConnectionGone(g) = fixture("connection_gone.json") else {
         panic!("not connection_gone")

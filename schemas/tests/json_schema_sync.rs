@@ -25,7 +25,7 @@ fn schema_files_match_the_types() {
     let update = std::env::var_os("UPDATE_SCHEMAS").is_some_and(|v| v == "1");
     let mut stale = Vec::new();
     let schemas = schemas::schema::json_schemas();
-    assert_eq!(schemas.len(), 8, "one schema per record kind");
+    assert_eq!(schemas.len(), 9, "one schema per record kind");
     for (kind, schema) in schemas {
         let path = schema_path(kind);
         let expected = pretty(&schema);

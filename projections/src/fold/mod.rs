@@ -1,9 +1,10 @@
 //! Folding records into the world: each record merges in the little state it alone implies.
 //!
 //! [`World::apply`] dispatches a record by kind: IoT lifecycle events (`lifecycle`), WebSocket
-//! route records (`websocket`), telemetry (routing only) and `connection_gone` feedback. What a
-//! connection knows is copied into its client and the lobby ([`World::sync_connection`]); a
-//! membership write goes to both its client and its room (`rooms`).
+//! route records (`websocket`), telemetry (routing only), `connection_gone` feedback and the
+//! sweeper's ticks (time only). What a connection knows is copied into its client and the lobby
+//! ([`World::sync_connection`]); a membership write goes to both its client and its room
+//! (`rooms`).
 
 mod lifecycle;
 mod rooms;
@@ -24,9 +25,9 @@ impl World {
     pub fn apply(&mut self, record: &Record) -> Vec<Delivery> {
         // Only records stamped by AWS's clocks move the fold's notion of now: a device's
         // telemetry timestamp or a feedback record must not be able to age out every WebSocket
-        // connection at once.
+        // connection at once. A tick is the sweeper's clock, a Lambda's: AWS's.
         let ts = match record {
-            Record::Lifecycle(_) | Record::WebSocket(_) => record.event_time(),
+            Record::Lifecycle(_) | Record::WebSocket(_) | Record::Tick(_) => record.event_time(),
             Record::Telemetry(_) | Record::ConnectionGone(_) => 0,
         };
         if ts > self.watermark() || self.watermark.is_none() {
@@ -47,6 +48,7 @@ impl World {
                 self.sync_connection(&g.connection_id, summary_changed);
                 Vec::new()
             }
+            Record::Tick(_) => Vec::new(),
         }
     }
 

@@ -152,6 +152,10 @@ pub fn gone(conn: &str, ts: u64) -> Record {
     })
 }
 
+pub fn tick(shard: &str, ts: u64) -> Record {
+    Record::Tick(schemas::Tick::new(shard, ts))
+}
+
 /// Folds `records` in order into a complete world; returns it and every delivery.
 pub fn fold(records: &[Record]) -> (World, Vec<Delivery>) {
     fold_with(Config::default(), records)

@@ -82,6 +82,14 @@ pub fn records() -> impl Strategy<Value = Vec<Record>> {
     prop::collection::vec(record(), 0..40)
 }
 
+/// Records with the sweeper's ticks among them, on two shards. Only for worlds that keep the
+/// fold's now across batches (memory, or one kept world): a table keeps no tick's time, only
+/// what the tick's batch wrote (`lastSeen` is now while online), so its views may differ.
+pub fn records_and_ticks() -> impl Strategy<Value = Vec<Record>> {
+    let tick = (pick(&["shardId-0", "shardId-1"]), time()).prop_map(|(s, t)| tick(s, t));
+    prop::collection::vec(prop_oneof![9 => record(), 1 => tick], 0..40)
+}
+
 /// The events, shuffled, with some of them repeated.
 pub fn shuffled_with_duplicates() -> impl Strategy<Value = (Vec<Record>, Vec<Record>)> {
     records().prop_flat_map(|events| {

@@ -219,7 +219,7 @@ fn relation(world: &World, record: &Record, id: &str) -> Option<&'static str> {
         Record::WebSocket(ws) => (ws.resolved_client_id() == Some(id) || owns(&ws.connection_id))
             .then_some("own connection"),
         Record::ConnectionGone(g) => owns(&g.connection_id).then_some("own connection"),
-        Record::Telemetry(_) => None,
+        Record::Telemetry(_) | Record::Tick(_) => None,
     }
 }
 

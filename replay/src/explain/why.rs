@@ -197,6 +197,7 @@ pub fn describe_record(record: &Record) -> (String, Option<Mark>) {
             }),
         ),
         Record::Telemetry(t) => (format!("telemetry from device {}", t.device_id), None),
+        Record::Tick(t) => (format!("tick on {}", t.shard_id), None),
     }
 }
 
