@@ -1,8 +1,8 @@
 //! The API Gateway sink against a small HTTP/1.1 server playing the `@connections` API (moto does
 //! not implement it): it answers by connection id, 410 `GoneException` for ids starting with
 //! `gone`, 413 `PayloadTooLargeException` for `big`, 500 for `boom`, 429 `LimitExceededException`
-//! for `throttled`, 403 `ForbiddenException` for `forbidden`, and 200 otherwise, and records what
-//! it was sent.
+//! for `throttled`, 403 `ForbiddenException` for `forbidden`, and 200 otherwise (to a `GET`, the
+//! connection's description), and records what it was sent.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -128,9 +128,11 @@ async fn serve(mut stream: TcpStream, log: Arc<Mutex<Vec<Received>>>) -> std::io
         } else {
             (200, "OK", None)
         };
+        let get = method == "GET";
         log.lock().unwrap().push(Received { method, path, body });
         let body = match code {
             Some(code) => format!(r#"{{"message":"{code} from the test server"}}"#),
+            None if status == 200 && get => LAST_ACTIVE_JSON.to_owned(),
             None if status == 200 => String::new(),
             None => r#"{"message":"Internal server error"}"#.to_owned(),
         };
@@ -146,6 +148,9 @@ async fn serve(mut stream: TcpStream, log: Arc<Mutex<Vec<Received>>>) -> std::io
         stream.write_all(response.as_bytes()).await?;
     }
 }
+
+/// What the server answers a `GET` of a live connection, as API Gateway writes it.
+const LAST_ACTIVE_JSON: &str = r#"{"connectedAt":"2024-11-23T08:20:00.000Z","identity":{"sourceIp":"192.0.2.1","userAgent":"wscat"},"lastActiveAt":"2024-11-23T08:25:00.000Z"}"#;
 
 fn to(connection_id: &str) -> Delivery {
     Delivery::new(
@@ -222,6 +227,26 @@ async fn nobody_listening_is_retryable() {
     let sink = ApiGatewaySink::new(&support::sdk_config(), &endpoint);
     let err = sink.deliver(&to("alive")).await.unwrap_err();
     assert!(err.retryable, "{err}");
+}
+
+#[tokio::test]
+async fn get_connection_says_alive_with_its_last_activity_or_gone() {
+    use aws_adapters::sweep::probe::{ApiGatewayProbe, ConnectionProbe, Liveness};
+    let server = Connections::start().await;
+    let probe = ApiGatewayProbe::new(&support::sdk_config(), &server.endpoint);
+    assert_eq!(
+        probe.probe("alive").await,
+        Ok(Liveness::Alive {
+            // 2024-11-23T08:25:00Z
+            last_active_at: Some(1_732_350_300_000)
+        })
+    );
+    assert_eq!(probe.probe("gone-2").await, Ok(Liveness::Gone));
+    let err = probe.probe("boom").await.unwrap_err();
+    assert!(err.to_string().contains("boom"), "{err}");
+    let received = server.received();
+    assert!(received.iter().all(|r| r.method == "GET"), "{received:?}");
+    assert_eq!(received[0].path, "/prod/@connections/alive");
 }
 
 /// A WebSocket record as ingest writes it.

@@ -229,9 +229,9 @@ async fn connections_api() {
     let (status, body) = http(dev.http, "GET", &format!("/@connections/{id}"), b"");
     assert_eq!(status, 200);
     let info: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert!(info["ConnectedAt"].as_str().unwrap().ends_with('Z'));
-    assert!(info["LastActiveAt"].is_string());
-    assert_eq!(info["Identity"]["SourceIp"], "127.0.0.1");
+    assert!(info["connectedAt"].as_str().unwrap().ends_with('Z'));
+    assert!(info["lastActiveAt"].is_string());
+    assert_eq!(info["identity"]["sourceIp"], "127.0.0.1");
 
     let (status, _) = http(dev.http, "DELETE", &format!("/@connections/{id}"), b"");
     assert_eq!(status, 204);

@@ -6,7 +6,9 @@
 //! - [`sink_port`] and [`sinks`]: deliveries (API Gateway `PostToConnection`, IoT publish, SNS
 //!   push), with one classification of what an adapter's error means ([`sinks::classify`]).
 //! - [`quarantine_port`] and [`quarantine_aws`]: poison records, in S3; [`feedback`]:
-//!   `connection_gone` records put back on the Kinesis stream.
+//!   `connection_gone` and `tick` records put back on the Kinesis stream.
+//! - [`sweep`]: the sweeper (ticks on every shard, `GetConnection` for idle connections), with
+//!   its probe port ([`sweep::probe`]: API Gateway, or memory).
 //! - [`source`]: the shards a stream is read from (Kinesis, or memory), and [`checkpoint`]: where
 //!   a reader keeps each shard's position (the table, or memory).
 //! - [`clients`]: SDK clients with an endpoint override and retries; [`provision`],
@@ -27,3 +29,4 @@ pub mod sink_port;
 pub mod sinks;
 pub mod source;
 pub mod store_port;
+pub mod sweep;

@@ -2,7 +2,7 @@
 //! and the projections.
 //!
 //! - `POST /@connections/{id}` sends the body to the socket; `GET` describes the connection
-//!   (`ConnectedAt`, `LastActiveAt`, `Identity`); `DELETE` closes it. A gone id is 410
+//!   (`connectedAt`, `lastActiveAt`, `identity`, as API Gateway writes them); `DELETE` closes it. A gone id is 410
 //!   `GoneException`. A stage prefix (`/local/@connections/{id}`) is accepted, so an AWS SDK
 //!   client whose endpoint names a stage works too.
 //! - `GET /clients/{clientId}` is one client's projection, `GET /clients` all of them: the
@@ -201,9 +201,9 @@ fn connections(method: &str, id: &str, body: Vec<u8>, gateway: &Gateway) -> Resp
             Some((connected_at, last_active_at, source_ip, user_agent)) => Response::json(
                 200,
                 &serde_json::json!({
-                    "ConnectedAt": iso8601(connected_at),
-                    "LastActiveAt": iso8601(last_active_at),
-                    "Identity": {"SourceIp": source_ip, "UserAgent": user_agent},
+                    "connectedAt": iso8601(connected_at),
+                    "lastActiveAt": iso8601(last_active_at),
+                    "identity": {"sourceIp": source_ip, "userAgent": user_agent},
                 }),
             ),
             None => gone(),
