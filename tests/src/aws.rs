@@ -49,6 +49,24 @@ pub async fn fixture(shards: i32) -> Result<Fixture, String> {
     })
 }
 
+/// Puts `lines` on the fixture's stream, in order, all with one partition key (one shard).
+///
+/// # Errors
+/// A `PutRecord` failed.
+pub async fn put_all(f: &Fixture, lines: &[String]) -> Result<(), String> {
+    for l in lines {
+        f.kinesis
+            .put_record()
+            .stream_name(&f.stream)
+            .partition_key("k")
+            .data(aws_sdk_kinesis::primitives::Blob::new(l.as_bytes()))
+            .send()
+            .await
+            .map_err(|e| aws_sdk_kinesis::error::DisplayErrorContext(e).to_string())?;
+    }
+    Ok(())
+}
+
 /// A batch of `lines` from one shard, sequence numbers `00000`, `00001`, ...
 pub fn batch(shard: &str, lines: &[String]) -> Vec<InRecord> {
     lines

@@ -10,31 +10,15 @@ use aws_adapters::quarantine_port::MemoryQuarantine;
 use aws_adapters::sink_port::RecordingSink;
 use aws_adapters::source::{KinesisSource, MemorySource};
 use aws_adapters::store_port::MemoryRevisionedStore;
-use aws_sdk_kinesis::primitives::Blob;
 use processor::consume::{consume, Options};
 use processor::lambda::Handler;
 use processor::settings::HandlerSettings;
 use serde_json::json;
 use std::sync::Arc;
 use tests::aws::{
-    assert_stored_as_folded, expected, fixture, handler, stored, ws_connect, ws_message, Fixture,
-    FlakySink,
+    assert_stored_as_folded, expected, fixture, handler, put_all, stored, ws_connect, ws_message,
+    Fixture, FlakySink,
 };
-
-/// Puts `lines` on the fixture's stream, in order, all with one partition key (one shard).
-#[allow(clippy::unwrap_used)] // a test's helper: a failure is the test's
-async fn put_all(f: &Fixture, lines: &[String]) {
-    for l in lines {
-        f.kinesis
-            .put_record()
-            .stream_name(&f.stream)
-            .partition_key("k")
-            .data(Blob::new(l.as_bytes()))
-            .send()
-            .await
-            .unwrap();
-    }
-}
 
 /// alice and bob connect, and bob joins room 42.
 fn room_42(t: u64) -> [String; 3] {
@@ -89,7 +73,7 @@ async fn a_gone_connection_is_fed_back_through_the_stream_and_ends_the_client() 
             json!({"action":"sendmessage","message":"hi all"}),
         ),
     ];
-    put_all(&f, &lines).await;
+    put_all(&f, &lines).await.unwrap();
     let handler = feeding_back(&f, "bob-conn");
     let source = KinesisSource::new(f.kinesis.clone(), &f.stream);
     let checkpoints = DynamoCheckpoints::new(f.dynamo.clone(), &f.table, &f.stream);
@@ -153,7 +137,7 @@ async fn a_room_message_to_a_gone_socket_is_pushed_instead() {
             json!({"action":"sendmessage","message":"hi all"}),
         ),
     ];
-    put_all(&f, &lines).await;
+    put_all(&f, &lines).await.unwrap();
     let handler = feeding_back(&f, "bob-conn");
     let source = KinesisSource::new(f.kinesis.clone(), &f.stream);
     let checkpoints = DynamoCheckpoints::new(f.dynamo.clone(), &f.table, &f.stream);
@@ -249,7 +233,7 @@ async fn consume_reads_a_split_stream_in_the_emulator() {
     let f = fixture(1).await.unwrap();
     let t = 1_732_350_000_000u64;
     let before = room_42(t);
-    put_all(&f, &before).await;
+    put_all(&f, &before).await.unwrap();
     f.kinesis
         .split_shard()
         .stream_name(&f.stream)
@@ -264,7 +248,7 @@ async fn consume_reads_a_split_stream_in_the_emulator() {
         t + 30,
         json!({"action":"sendmessage","chatId":"42","message":"after the split"}),
     )];
-    put_all(&f, &after).await;
+    put_all(&f, &after).await.unwrap();
     let source = KinesisSource::new(f.kinesis.clone(), &f.stream);
     // ListShards as the consumer sees it: the parent closed, both children naming it.
     let shards = aws_adapters::source::ShardSource::shards(&source)
@@ -318,7 +302,7 @@ async fn after_a_failed_record_consume_checkpoints_before_it_and_reads_on_from_i
         message("two", t + 40),
         message("three", t + 50),
     ]);
-    put_all(&f, &lines).await;
+    put_all(&f, &lines).await.unwrap();
     // The second delivery ("two", record 4) is throttled once.
     let handler = handler(f.store.clone(), FlakySink::new(2));
     let source = KinesisSource::new(f.kinesis.clone(), &f.stream);
