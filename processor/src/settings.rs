@@ -11,7 +11,18 @@
 //! | `DELIVERY_CONCURRENCY` | deliveries in flight at once (1-256) | 16 |
 //! | `COMMIT_ATTEMPTS` | fold-and-write attempts on revision conflicts (1-20) | 5 |
 //! | `DEDUP_TTL` | how long sent deliveries are remembered | `24h` |
+//!
+//! The sweeper (the same binary, `Handler: sweeper`) reads `TABLE_NAME`, `STREAM_NAME`,
+//! `AWS_ENDPOINT_URL`, the `@connections` endpoint (`WEBSOCKET_API_ENDPOINT`, or
+//! `WEBSOCKET_API_DOMAIN` and `WEBSOCKET_API_STAGE`) and:
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `IDLE_AFTER` | ask API Gateway about a connection with no activity for this long | `10m` |
+//! | `SWEEP_MAX_PROBES` | questions a sweep asks at most (1-100000) | 2000 |
+//! | `SWEEP_CONCURRENCY` | questions in flight at once (1-256) | 16 |
 
+use aws_adapters::sweep::SweepSettings;
 use fold_flags::parse_duration_ms;
 use projections::{Config, TopicPattern};
 
@@ -114,18 +125,11 @@ impl AwsConfig {
         if let Some(v) = get("DEDUP_TTL") {
             handler.dedup_ttl_ms = parse_duration_ms(&v).map_err(|e| err("DEDUP_TTL", e))?;
         }
-        let int = |var: &'static str, v: String, max: usize| match v.trim().parse::<usize>() {
-            Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(err(
-                var,
-                format!("{v:?}: expected a whole number from 1 to {max}"),
-            )),
-        };
         if let Some(v) = get("DELIVERY_CONCURRENCY") {
-            handler.delivery_concurrency = int("DELIVERY_CONCURRENCY", v, 256)?;
+            handler.delivery_concurrency = whole("DELIVERY_CONCURRENCY", &v, 256)?;
         }
         if let Some(v) = get("COMMIT_ATTEMPTS") {
-            handler.commit_attempts = int("COMMIT_ATTEMPTS", v, 20)?;
+            handler.commit_attempts = whole("COMMIT_ATTEMPTS", &v, 20)?;
         }
         Ok(AwsConfig {
             table,
@@ -134,6 +138,40 @@ impl AwsConfig {
             handler,
         })
     }
+}
+
+/// A whole number from 1 to `max`.
+fn whole(var: &'static str, v: &str, max: usize) -> Result<usize, SettingsError> {
+    match v.trim().parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(SettingsError {
+            var,
+            reason: format!("{v:?}: expected a whole number from 1 to {max}"),
+        }),
+    }
+}
+
+/// The sweeper's settings, read through `get` (the environment, or a map in tests).
+///
+/// # Errors
+/// The first invalid variable.
+pub fn sweep_settings(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<SweepSettings, SettingsError> {
+    let mut settings = SweepSettings::default();
+    if let Some(v) = get("IDLE_AFTER") {
+        settings.idle_after_ms = parse_duration_ms(&v).map_err(|reason| SettingsError {
+            var: "IDLE_AFTER",
+            reason,
+        })?;
+    }
+    if let Some(v) = get("SWEEP_MAX_PROBES") {
+        settings.max_probes = whole("SWEEP_MAX_PROBES", &v, 100_000)?;
+    }
+    if let Some(v) = get("SWEEP_CONCURRENCY") {
+        settings.concurrency = whole("SWEEP_CONCURRENCY", &v, 256)?;
+    }
+    Ok(settings)
 }
 
 #[cfg(test)]
@@ -163,6 +201,20 @@ mod tests {
         assert_eq!(c.handler.delivery_concurrency, 4);
         assert_eq!(c.handler.commit_attempts, 5);
         assert_eq!(c.endpoint_url, None);
+    }
+
+    #[test]
+    fn the_sweepers_settings_and_their_defaults() {
+        let map: HashMap<&str, &str> = [("IDLE_AFTER", "5m"), ("SWEEP_MAX_PROBES", "10")].into();
+        let s = sweep_settings(|k| map.get(k).map(|v| (*v).to_owned())).unwrap();
+        assert_eq!(
+            (s.idle_after_ms, s.max_probes, s.concurrency),
+            (300_000, 10, 16)
+        );
+        let e = sweep_settings(|k| (k == "SWEEP_CONCURRENCY").then(|| "0".to_owned())).unwrap_err();
+        assert_eq!(e.var, "SWEEP_CONCURRENCY");
+        let e = sweep_settings(|k| (k == "IDLE_AFTER").then(|| "soon".to_owned())).unwrap_err();
+        assert_eq!(e.var, "IDLE_AFTER");
     }
 
     #[test]

@@ -16,6 +16,10 @@
    hands it one Kinesis event of the seeds and takes its partial batch response; deliveries go
    through the real sinks (SNS in the emulator, read back through an SQS subscription;
    `@connections` and IoT Publish to the local server, since the emulator has neither).
+6. On that stack, the same binary as the sweeper (`Handler: sweeper`) with the sweeper function's
+   environment, handed one scheduled event: it ticks the stream's shards and ends the seeds'
+   connections (all past API Gateway's two hours); `processor consume` then folds what it put, and
+   the table shows alice offline.
 
 Usage: check.py --processor PATH --lambda PATH [--moto-server PATH]. Every tool it needs must be there: a missing
 one is a failure, never a skip.
@@ -71,6 +75,9 @@ PROCESSOR_ENV = {
     "DELIVERY_CONCURRENCY",
 }
 INGEST_ENV = {"STREAM_NAME"}
+# The sweeper's: the processor's values for those it shares, and its own.
+SWEEPER_SHARED_ENV = {"TABLE_NAME", "STREAM_NAME", "WEBSOCKET_API_DOMAIN", "WEBSOCKET_API_STAGE"}
+SWEEPER_ENV = SWEEPER_SHARED_ENV | {"IDLE_AFTER"}
 ROUTES = {
     "$connect",
     "$disconnect",
@@ -238,12 +245,48 @@ def static_checks(cfn: dict) -> None:
     need(res[api]["Properties"]["RouteSelectionExpression"] == "$request.body.action", "routes")
     keys = {res[n]["Properties"]["RouteKey"] for n in by_type["AWS::ApiGatewayV2::Route"]}
     need(keys == ROUTES, f"routes {sorted(keys)}, expected {sorted(ROUTES)}")
-    (perm,) = by_type["AWS::Lambda::Permission"]
-    need(
-        res[perm]["Properties"]["FunctionName"] == {"Ref": "IngestFunction"}
-        and res[perm]["Properties"]["Principal"] == "apigateway.amazonaws.com",
-        "API Gateway may not invoke ingest",
+    invokers = sorted(
+        (res[n]["Properties"]["FunctionName"]["Ref"], res[n]["Properties"]["Principal"])
+        for n in by_type["AWS::Lambda::Permission"]
     )
+    need(
+        invokers
+        == [("IngestFunction", "apigateway.amazonaws.com"), ("SweeperFunction", "events.amazonaws.com")],
+        f"who may invoke what: {invokers}",
+    )
+
+    # The sweeper: the processor's binary as `Handler: sweeper`, on the schedule, reading only
+    # the lobby and asking only GetConnection.
+    sweeper = fns["SweeperFunction"]
+    need(sweeper["Handler"] == "sweeper", f"sweeper handler {sweeper['Handler']!r}")
+    sweeper_env = sweeper["Environment"]["Variables"]
+    need(set(sweeper_env) >= SWEEPER_ENV, f"sweeper environment lacks {SWEEPER_ENV - set(sweeper_env)}")
+    for var in SWEEPER_SHARED_ENV:
+        need(sweeper_env[var] == processor["Environment"]["Variables"][var], f"sweeper {var}")
+    need(sweeper_env["IDLE_AFTER"] == {"Ref": "IdleAfter"}, "IDLE_AFTER is not the parameter")
+    (rule,) = by_type["AWS::Events::Rule"]
+    need(
+        res[rule]["Properties"]["ScheduleExpression"] == {"Ref": "SweepSchedule"}
+        and res[rule]["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": ["SweeperFunction", "Arn"]},
+        "the sweeper's schedule",
+    )
+    sweeper_role = res[sweeper["Role"]["Fn::GetAtt"][0]]
+    actions = sorted(a for st in statements(sweeper_role) for a in as_list(st["Action"]))
+    need(
+        actions
+        == [
+            "dynamodb:BatchGetItem",
+            "dynamodb:Query",
+            "execute-api:ManageConnections",
+            "kinesis:ListShards",
+            "kinesis:PutRecord",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+        ],
+        f"sweeper actions {actions}",
+    )
+    manage = [st for st in statements(sweeper_role) if st["Action"] == "execute-api:ManageConnections"]
+    need("/GET/@connections/" in json.dumps(manage), f"the sweeper may do more than GET: {manage}")
 
     # The archive: newline-delimited, gzip.
     (fh,) = by_type["AWS::KinesisFirehose::DeliveryStream"]
@@ -482,7 +525,9 @@ def emulator_run(cfn: dict, processor: str, lambda_bin: str, moto_server: str) -
         check_outcome(client, env, [summarize(d) for d in printed])
 
         step("emulator: the processor as Lambda runs it, on one Kinesis event of the seeds")
-        lambda_run(client, cf, template, env_outputs, lambda_bin, emulator)
+        env = lambda_run(client, cf, template, env_outputs, lambda_bin, emulator)
+        step("emulator: the sweeper as Lambda runs it, on one scheduled event")
+        sweeper_run(client, cfn, env, processor, lambda_bin, emulator)
     finally:
         proc.terminate()
         try:
@@ -506,6 +551,7 @@ class Gateway:
         self.result: tuple[str, dict] | None = None
         self.done = threading.Event()
         self.posts: list[tuple[str, str, dict]] = []
+        self.asked: list[str] = []
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -525,6 +571,13 @@ class Gateway:
                     pass  # the function was stopped while waiting for its next event
 
             def do_GET(self) -> None:
+                parts = urlsplit(self.path).path.split("/")
+                if "@connections" in parts:
+                    # GetConnection: every connection is alive, active now.
+                    gateway.asked.append(unquote(parts[-1]))
+                    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                    body = {"connectedAt": now, "lastActiveAt": now, "identity": {}}
+                    return self.reply(200, json.dumps(body).encode())
                 if self.path != "/2018-06-01/runtime/invocation/next":
                     return self.reply(404)
                 if gateway.served:
@@ -603,7 +656,88 @@ def kinesis_event(kinesis, stream: str) -> dict:
     }
 
 
-def lambda_run(client, cf, template, env_outputs, lambda_bin: str, emulator: dict) -> None:
+def invoke(lambda_bin: str, env: dict, gateway: Gateway, name: str) -> tuple[str, dict, str]:
+    """Starts `lambda_bin` as Lambda starts function `name`, with the gateway as its runtime API,
+    until it answers its one event: the answer's kind (`response` or `error`), body, and logs."""
+    lambda_env = {
+        **env,
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{gateway.port}",
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "check",
+    }
+    with tempfile.TemporaryFile() as logs:
+        fn = subprocess.Popen([lambda_bin], env=lambda_env, stdout=logs, stderr=logs)
+        try:
+            deadline = time.monotonic() + 120
+            while not gateway.done.wait(0.2):
+                if fn.poll() is not None:
+                    break
+                need(time.monotonic() < deadline, f"{name} did not answer within 120 s")
+        finally:
+            fn.kill()
+            fn.wait()
+        logs.seek(0)
+        log = logs.read().decode(errors="replace")
+    need(gateway.result is not None, f"{name} stopped without answering:\n{log[-3000:]}")
+    kind, body = gateway.result
+    return kind, body, log
+
+
+def sweeper_run(
+    client, cfn: dict, env: dict, processor: str, lambda_bin: str, emulator: dict
+) -> None:
+    """`processor-lambda` as the sweeper function, with its environment from the stack the
+    processor ran on, handed one scheduled event; then `processor consume` folds what it put."""
+    event = {
+        "version": "0",
+        "id": "check",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:123456789012:rule/sweep"],
+        "detail": {},
+    }
+    gateway = Gateway(event)
+    try:
+        sweeper_env = {k: env[k] for k in SWEEPER_SHARED_ENV}
+        sweeper_env["IDLE_AFTER"] = cfn["Parameters"]["IdleAfter"]["Default"]
+        sweeper_env["WEBSOCKET_API_ENDPOINT"] = (
+            f"http://127.0.0.1:{gateway.port}/{env['WEBSOCKET_API_STAGE']}"
+        )
+        kind, report, log = invoke(
+            lambda_bin, {**emulator, **sweeper_env, "_HANDLER": "sweeper"}, gateway, "sweeper"
+        )
+    finally:
+        gateway.close()
+    need(kind == "response", f"the sweeper reported {kind}: {report}\n{log[-3000:]}")
+    print(f"   sweeper response: {json.dumps(report)}")
+    need(report["ticked"] >= 1 and not report["failures"], f"sweep report {report}")
+    # The seeds' connections are long past API Gateway's two hours: gone without asking.
+    need(report["open"] >= 1 and report["expired"] == report["open"], f"sweep report {report}")
+    need(not gateway.asked, f"asked about connections past their two hours: {gateway.asked}")
+
+    run = subprocess.run(
+        [processor, "consume", "--until-idle"],
+        env={**emulator, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    need(run.returncode == 0, f"processor consume failed ({run.returncode}):\n{run.stderr}")
+    alice = client("dynamodb").get_item(
+        TableName=env["TABLE_NAME"],
+        Key={"pk": {"S": "client#alice"}, "sk": {"S": "state"}},
+        ConsistentRead=True,
+    )["Item"]
+    need(alice["online"].get("BOOL") is False, f"alice still online after the sweep: {alice}")
+    print(f"   {report['expired']} connections ended by the sweep; alice offline in the table")
+
+
+def lambda_run(client, cf, template, env_outputs, lambda_bin: str, emulator: dict) -> dict:
     """The deployed code path: `processor-lambda` started as Lambda starts it (AWS_LAMBDA_RUNTIME_API),
     configured by the function's environment from the stack, handed one Kinesis event of the
     seeds. Deliveries go through the real sinks: SNS to the stack's push topic in the emulator
@@ -638,28 +772,8 @@ def lambda_run(client, cf, template, env_outputs, lambda_bin: str, emulator: dic
             **emulator,
             **env,
             "WEBSOCKET_API_ENDPOINT": f"{local}/{env['WEBSOCKET_API_STAGE']}",
-            "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{gateway.port}",
-            "AWS_LAMBDA_FUNCTION_NAME": "processor",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/processor",
-            "AWS_LAMBDA_LOG_STREAM_NAME": "check",
         }
-        with tempfile.TemporaryFile() as logs:
-            fn = subprocess.Popen([lambda_bin], env=lambda_env, stdout=logs, stderr=logs)
-            try:
-                deadline = time.monotonic() + 120
-                while not gateway.done.wait(0.2):
-                    if fn.poll() is not None:
-                        break
-                    need(time.monotonic() < deadline, "the Lambda did not answer within 120 s")
-            finally:
-                fn.kill()
-                fn.wait()
-            logs.seek(0)
-            log = logs.read().decode(errors="replace")
-        need(gateway.result is not None, f"the Lambda stopped without answering:\n{log[-3000:]}")
-        kind, body = gateway.result
+        kind, body, log = invoke(lambda_bin, lambda_env, gateway, "processor")
         need(kind == "response", f"the Lambda reported {kind}: {body}\n{log[-3000:]}")
         need(body.get("batchItemFailures") == [], f"batch response {body}\n{log[-3000:]}")
         print(f"   Lambda response: {json.dumps(body)}")
@@ -678,6 +792,7 @@ def lambda_run(client, cf, template, env_outputs, lambda_bin: str, emulator: dic
             client_id = note["MessageAttributes"]["clientId"]["Value"]
             got.append(("push", client_id, payload["message"]))
         check_outcome(client, env, got)
+        return env
     finally:
         gateway.close()
 
@@ -708,12 +823,13 @@ def main() -> int:
         need(Path(args.processor).is_file(), f"{args.processor}: no processor binary (cargo build)")
         need(Path(args.lambda_bin).is_file(), f"{args.lambda_bin}: no Lambda binary (cargo build)")
         need(Path(args.moto_server).is_file(), f"{args.moto_server} not found: run scripts/test")
-        deployed = built_binary("ProcessorFunction")
-        need(
-            deployed == Path(args.lambda_bin).name,
-            f"template.yaml builds {deployed!r} for ProcessorFunction; the check runs"
-            f" {Path(args.lambda_bin).name!r}",
-        )
+        for function in ("ProcessorFunction", "SweeperFunction"):
+            deployed = built_binary(function)
+            need(
+                deployed == Path(args.lambda_bin).name,
+                f"template.yaml builds {deployed!r} for {function}; the check runs"
+                f" {Path(args.lambda_bin).name!r}",
+            )
         step("cfn-lint template.yaml")
         lint(TEMPLATE)
         step("SAM translation")

@@ -1,9 +1,10 @@
-//! The processor Lambda: the Kinesis batch handler under `lambda_runtime`, and nothing else.
+//! The processor's Lambda functions under `lambda_runtime`: the Kinesis batch handler, or with
+//! `Handler: sweeper` (Lambda passes it as `_HANDLER`) the scheduled sweeper.
 //!
 //! A binary of its own so that the deployed code holds only what Lambda runs: no command line, no
 //! embedded store, no `processor dev` gateway (template.yaml builds it with `Binary:
-//! processor-lambda`). Settings come from the function's environment (`processor::settings`); a
-//! bad one stops the cold start with a message naming it.
+//! processor-lambda` for both functions). Settings come from the function's environment
+//! (`processor::settings`); a bad one stops the cold start with a message naming it.
 
 // The Lambda future (SDK clients inside the runtime service) nests deeper than the default limit.
 #![recursion_limit = "256"]
@@ -37,7 +38,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(processor::lambda::runtime::run()) {
+    let sweeper = std::env::var("_HANDLER").is_ok_and(|h| h == processor::lambda::sweeper::HANDLER);
+    let run = if sweeper {
+        runtime.block_on(processor::lambda::sweeper::run())
+    } else {
+        runtime.block_on(processor::lambda::runtime::run())
+    };
+    match run {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "lambda stopped");

@@ -1,5 +1,6 @@
 //! The flags of `processor consume` and `processor provision`, and running them.
 
+use crate::consume::sweep::{sweep_forever, MaybeProbe};
 use crate::consume::{consume, Options};
 use crate::lambda::Handler;
 use crate::settings::HandlerSettings;
@@ -13,9 +14,11 @@ use aws_adapters::provision_delivery::provision_delivery;
 use aws_adapters::sink_port::StdoutSink;
 use aws_adapters::sinks::{AnyQuarantine, AnySink, SinksConfig};
 use aws_adapters::source::KinesisSource;
+use aws_adapters::sweep::probe::ApiGatewayProbe;
+use aws_adapters::sweep::{SweepSettings, Sweeper};
 use clap::Args;
 use projections::TopicPattern;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Poll a Kinesis stream and fold it into the DynamoDB table, as the Lambda does.
 ///
@@ -23,7 +26,8 @@ use std::time::Instant;
 /// records to the same batch handler the Lambda runs, and checkpoints each shard in the table
 /// (`checkpoint#{stream}#{shardId}`), so a restart continues where it stopped. Deliveries go to
 /// stdout (one JSON object per line) or to AWS (`--deliver aws`); poison records go to
-/// QUARANTINE_URL when set, else to the log.
+/// QUARANTINE_URL when set, else to the log. Beside it the sweeper runs, as the scheduled
+/// Lambda does: a tick on every shard, and API Gateway asked about idle connections.
 #[derive(Debug, Clone, Args)]
 pub struct ConsumeArgs {
     /// The stream, the table and the endpoint.
@@ -59,6 +63,17 @@ pub struct ConsumeArgs {
     #[arg(long, value_name = "SINK", default_value = "stdout", env = "DELIVER",
           value_parser = ["stdout", "aws"])]
     pub deliver: String,
+    /// How often the sweeper runs (e.g. `1m`; `0` never): it puts a tick on every shard, ends
+    /// connections past API Gateway's two hours, and with `--deliver aws` asks API Gateway
+    /// (GetConnection) about connections idle for `--idle-after`, ending those it says are gone.
+    /// Default: every minute, or never with `--until-idle`.
+    #[arg(long, value_name = "DURATION", env = "SWEEP_EVERY",
+          value_parser = fold_flags::parse_duration_ms)]
+    pub sweep_every: Option<u64>,
+    /// The sweeper asks about a connection with no activity for this long.
+    #[arg(long, value_name = "DURATION", default_value = "10m", env = "IDLE_AFTER",
+          value_parser = fold_flags::parse_duration_ms)]
+    pub idle_after: u64,
 }
 
 /// Create what the processor needs, if it does not exist: the Kinesis stream, the DynamoDB table
@@ -115,11 +130,29 @@ pub fn run_consume(args: &ConsumeArgs) -> Result<String> {
             "aws" => AnySink::aws(&sdk, &sinks),
             _ => AnySink::Stdout(StdoutSink),
         };
+        let feedback = KinesisFeedback::new(kinesis.clone(), &args.target.stream);
+        let probe = match (&sinks.websocket_endpoint, args.deliver.as_str()) {
+            (Some(endpoint), "aws") => MaybeProbe::ApiGateway(ApiGatewayProbe::new(&sdk, endpoint)),
+            _ => MaybeProbe::Nobody,
+        };
+        let sweeper = Sweeper::new(
+            DynamoStore::new(dynamo.clone(), &args.target.table).for_fold(&settings.fold),
+            probe.clone(),
+            feedback.clone(),
+            SweepSettings {
+                idle_after_ms: args.idle_after,
+                max_probes: match probe {
+                    MaybeProbe::ApiGateway(_) => SweepSettings::default().max_probes,
+                    MaybeProbe::Nobody => 0,
+                },
+                ..SweepSettings::default()
+            },
+        );
         let handler = Handler {
             store: DynamoStore::new(dynamo.clone(), &args.target.table).for_fold(&settings.fold),
             quarantine: AnyQuarantine::from_config(&sdk, &sinks),
             sink,
-            feedback: KinesisFeedback::new(kinesis.clone(), &args.target.stream),
+            feedback,
             settings,
         };
         let source = KinesisSource::new(kinesis, &args.target.stream);
@@ -129,7 +162,23 @@ pub fn run_consume(args: &ConsumeArgs) -> Result<String> {
             limit: args.batch_size,
             ..Options::default()
         };
-        let s = consume(&source, &checkpoints, &handler, &options).await?;
+        let every = args
+            .sweep_every
+            .unwrap_or(if args.until_idle { 0 } else { 60_000 });
+        let consuming = consume(&source, &checkpoints, &handler, &options);
+        let s = if every == 0 {
+            consuming.await?
+        } else {
+            tracing::info!(
+                every_ms = every,
+                idle_after_ms = args.idle_after,
+                "sweeping"
+            );
+            tokio::select! {
+                s = consuming => s?,
+                never = sweep_forever(&sweeper, Duration::from_millis(every)) => match never {},
+            }
+        };
         let per_record = |n: u64| n as f64 / s.records.max(1) as f64;
         Ok(format!(
             "consumed {} records in {} batches ({} failed) from {} shards; {} deliveries ({} to \

@@ -3,10 +3,11 @@
 //! runs).
 //!
 //! It reads shards through `aws_adapters::source` (Kinesis or memory) and keeps each shard's
-//! position through `aws_adapters::checkpoint` (the table); [`run`] is the loop; [`cli`] holds
-//! the flags of `consume` and `provision`.
+//! position through `aws_adapters::checkpoint` (the table); [`run`] is the loop; [`sweep`] the
+//! sweeper beside it; [`cli`] holds the flags of `consume` and `provision`.
 
 pub mod cli;
 pub mod run;
+pub mod sweep;
 
 pub use run::{consume, Options, Summary};

@@ -99,7 +99,8 @@ pub struct Handler<S, Q, D, F> {
     pub settings: HandlerSettings,
 }
 
-pub(super) fn now_ms() -> u64 {
+/// The wall clock, ms epoch.
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

@@ -1,11 +1,13 @@
-//! The processor as a Lambda on the Kinesis event source mapping.
+//! The processor as a Lambda on the Kinesis event source mapping, and the sweeper on its
+//! schedule.
 //!
 //! [`handler`] is the batch handler (shared with `processor consume`), which sends its deliveries
 //! through `deliver`; [`runtime`] adapts it to `lambda_runtime`: a `KinesisEvent` in, a partial
-//! batch response (`batchItemFailures`) out.
+//! batch response (`batchItemFailures`) out. [`sweeper`] runs a sweep per scheduled event.
 
 mod deliver;
 pub mod handler;
 pub mod runtime;
+pub mod sweeper;
 
 pub use handler::{BatchReport, Handler};
