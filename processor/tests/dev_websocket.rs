@@ -354,6 +354,25 @@ async fn gone_connection_after_a_crash_is_ended_by_feedback() {
     drop(dir);
 }
 
+/// After a crash the store still has a connection whose `$disconnect` never came; with no other
+/// event, the sweeper finds the gateway no longer has it and ends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ghost_after_a_crash_is_ended_by_the_sweep() {
+    let mut dev = Dev::start();
+    let _ghost = Ws::connect(&dev, "ghost").await;
+    dev.wait_client("ghost", "online", |c| c["online"] == true)
+        .await;
+    dev.kill();
+
+    let dir = dev.take_dir().unwrap();
+    let again = Dev::start_with(&dev.store, &["--sweep-every", "200ms"]);
+    again
+        .wait_client("ghost", "ended by the sweep", |c| c["online"] == false)
+        .await;
+    drop(again);
+    drop(dir);
+}
+
 /// The gateway closes a connection at its maximum age (2 hours; a hidden flag shortens it here)
 /// and writes its `$disconnect`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

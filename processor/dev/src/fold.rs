@@ -8,7 +8,10 @@
 //! fsync and the bulk load are paid once per batch rather than once per record.
 //!
 //! Queries (`GET /clients`) travel on the same channel, so a query sees every record that
-//! arrived before it folded.
+//! arrived before it folded. So do sweeps ([`Input::Sweep`], every `--sweep-every`): the
+//! sweeper's `tick`, and a `connection_gone` for each connection the projections hold live but
+//! the gateway no longer has (after a crash, its `$disconnect` never came), the same records the
+//! AWS sweeper puts on the stream (docs/architecture.md, The sweeper).
 
 use embedded_store::deliveries::{Deliveries, Discard};
 use embedded_store::log::Log;
@@ -16,7 +19,7 @@ use embedded_store::pipeline::Pipeline;
 use embedded_store::redb_store::RedbStore;
 use embedded_store::summary::Summary;
 use projections::{Channel, ClientProjection, Delivery};
-use schemas::{ConnectionGone, Record};
+use schemas::{ConnectionGone, Record, Tick};
 use std::collections::VecDeque;
 use std::io::Write;
 use tokio::sync::{mpsc, oneshot};
@@ -36,9 +39,14 @@ pub enum Input {
         /// Where the answer goes.
         reply: oneshot::Sender<Result<Vec<ClientProjection>, String>>,
     },
+    /// Sweep: a tick, and the connections the gateway no longer has ended.
+    Sweep,
     /// Fold what is queued, commit, and stop.
     Shutdown,
 }
+
+/// The shard id of the local stream's ticks: it has one shard.
+pub const LOCAL_SHARD: &str = "local";
 
 /// The stream: where sources put records.
 pub type Stream = mpsc::UnboundedSender<Input>;
@@ -52,6 +60,8 @@ pub trait Deliver: Send {
     fn mqtt(&mut self, topic: &str, payload: &str);
     /// A push notification: there is no push service locally, so the whole delivery line.
     fn push(&mut self, line: &str);
+    /// Whether the WebSocket connection is still open (API Gateway's `GetConnection`).
+    fn is_open(&mut self, connection_id: &str) -> bool;
 }
 
 /// Counts, for the summary at shutdown.
@@ -63,8 +73,10 @@ pub struct Folded {
     pub batches: u64,
     /// Deliveries sent (all channels).
     pub delivered: u64,
-    /// `connection_gone` records written back.
+    /// `connection_gone` records written back (by deliveries and by sweeps).
     pub gone: u64,
+    /// Sweeps made.
+    pub sweeps: u64,
 }
 
 /// Runs the fold until [`Input::Shutdown`] (or every sender is dropped); then commits.
@@ -82,19 +94,35 @@ pub fn run(
     let mut feedback: VecDeque<Record> = VecDeque::new();
     let mut stopping = false;
     while !stopping {
-        let mut batch: Vec<Record> = feedback.drain(..).collect();
-        let mut queries = Vec::new();
-        if batch.is_empty() {
+        let mut taken = Taken {
+            batch: feedback.drain(..).collect(),
+            ..Taken::default()
+        };
+        if taken.batch.is_empty() {
             match inputs.blocking_recv() {
-                Some(input) => take(input, &mut batch, &mut queries, &mut stopping),
-                None => stopping = true,
+                Some(input) => taken.take(input),
+                None => taken.stopping = true,
             }
         }
-        while batch.len() < MAX_BATCH && !stopping {
+        while taken.batch.len() < MAX_BATCH && !taken.stopping {
             match inputs.try_recv() {
-                Ok(input) => take(input, &mut batch, &mut queries, &mut stopping),
+                Ok(input) => taken.take(input),
                 Err(_) => break,
             }
+        }
+        let Taken {
+            mut batch,
+            queries,
+            sweep,
+            stopping: stop,
+        } = taken;
+        stopping = stop;
+        if sweep {
+            let records = sweep_records(&mut pipeline, &mut deliver)?;
+            // All but the tick.
+            folded.gone += records.len().saturating_sub(1) as u64;
+            folded.sweeps += 1;
+            batch.extend(records);
         }
         if !batch.is_empty() {
             let position = log.append(&batch)?;
@@ -134,12 +162,48 @@ type Query = (
     oneshot::Sender<Result<Vec<ClientProjection>, String>>,
 );
 
-fn take(input: Input, batch: &mut Vec<Record>, queries: &mut Vec<Query>, stopping: &mut bool) {
-    match input {
-        Input::Record(record) => batch.push(record),
-        Input::Clients { client_id, reply } => queries.push((client_id, reply)),
-        Input::Shutdown => *stopping = true,
+/// What one turn of the loop took from the channel.
+#[derive(Default)]
+struct Taken {
+    batch: Vec<Record>,
+    queries: Vec<Query>,
+    sweep: bool,
+    stopping: bool,
+}
+
+impl Taken {
+    fn take(&mut self, input: Input) {
+        match input {
+            Input::Record(record) => self.batch.push(record),
+            Input::Clients { client_id, reply } => self.queries.push((client_id, reply)),
+            Input::Sweep => self.sweep = true,
+            Input::Shutdown => self.stopping = true,
+        }
     }
+}
+
+/// A sweep's records: a tick now, and a `connection_gone` for each connection a projection
+/// holds live that the gateway no longer has.
+fn sweep_records(
+    pipeline: &mut Pipeline<RedbStore>,
+    deliver: &mut impl Deliver,
+) -> anyhow::Result<Vec<Record>> {
+    let now = super::now_ms();
+    let mut records = vec![Record::Tick(Tick::new(LOCAL_SHARD, now))];
+    for client in pipeline.all_clients()? {
+        for connection_id in client.connections {
+            if !deliver.is_open(&connection_id) {
+                tracing::debug!(connection_id, "swept: connection gone");
+                records.push(Record::ConnectionGone(ConnectionGone {
+                    schema_version: schemas::feedback::CONNECTION_GONE_SCHEMA_VERSION,
+                    connection_id,
+                    timestamp: now,
+                    delivery_id: None,
+                }));
+            }
+        }
+    }
+    Ok(records)
 }
 
 /// A batch's deliveries, sent to the live clients as the pipeline hands them over.
@@ -219,6 +283,9 @@ mod tests {
         }
         fn push(&mut self, line: &str) {
             self.push.push(line.into());
+        }
+        fn is_open(&mut self, _: &str) -> bool {
+            !self.gone
         }
     }
 

@@ -107,6 +107,13 @@ pub struct DevArgs {
     #[arg(long, value_name = "DURATION", default_value = "2h", hide = true,
           value_parser = parse_duration_ms)]
     pub ws_max_age: u64,
+
+    /// How often the sweeper runs (`0`: never), as on AWS: a `tick` moves the fold's time, and
+    /// a connection the store holds open but the gateway no longer has (its `$disconnect` lost
+    /// in a crash) is ended with a `connection_gone` record.
+    #[arg(long, value_name = "DURATION", default_value = "1m", env = "PRESENCE_SWEEP_EVERY",
+          value_parser = parse_duration_ms)]
+    pub sweep_every: u64,
 }
 
 /// Milliseconds since the Unix epoch: the event time the local sources stamp their records with
@@ -134,6 +141,9 @@ impl fold::Deliver for Sinks {
     }
     fn push(&mut self, line: &str) {
         fold::print_push(line);
+    }
+    fn is_open(&mut self, connection_id: &str) -> bool {
+        self.gateway.describe(connection_id).is_some()
     }
 }
 
@@ -206,6 +216,12 @@ async fn serve(args: &DevArgs) -> Result<String> {
     ));
     tokio::spawn(http::serve(http, gateway.clone(), stream.clone(), shutdown));
     drop(done_tx);
+    if args.sweep_every > 0 {
+        tokio::spawn(sweep_every(
+            stream.clone(),
+            Duration::from_millis(args.sweep_every),
+        ));
+    }
 
     tokio::select! {
         () = stop_signal() => {}
@@ -223,12 +239,25 @@ async fn serve(args: &DevArgs) -> Result<String> {
         .context("waiting for the fold thread")?
         .map_err(|_| anyhow::anyhow!("the fold thread panicked"))??;
     Ok(format!(
-        "dev: folded {} records in {} batches, {} deliveries, {} connections found gone",
-        folded.records, folded.batches, folded.delivered, folded.gone
+        "dev: folded {} records in {} batches, {} deliveries, {} connections found gone, {} sweeps",
+        folded.records, folded.batches, folded.delivered, folded.gone, folded.sweeps
     ))
 }
 
 /// Ctrl-C, or SIGTERM on Unix.
+/// Asks the fold for a sweep every `every`, the first one `every` from now, until it stops.
+async fn sweep_every(stream: fold::Stream, every: Duration) {
+    let start = tokio::time::Instant::now() + every;
+    let mut ticks = tokio::time::interval_at(start, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if stream.send(fold::Input::Sweep).is_err() {
+            return;
+        }
+    }
+}
+
 async fn stop_signal() {
     #[cfg(unix)]
     {
