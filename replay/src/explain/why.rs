@@ -191,7 +191,15 @@ pub fn describe_record(record: &Record) -> (String, Option<Mark>) {
             }
         }
         Record::ConnectionGone(g) => (
-            format!("WebSocket {} found gone (410 on delivery)", g.connection_id),
+            format!(
+                "WebSocket {} found gone ({})",
+                g.connection_id,
+                if g.delivery_id.is_some() {
+                    "410 on delivery"
+                } else {
+                    "by the sweeper: 410 to GetConnection, or past API Gateway's two hours"
+                }
+            ),
             Some(Mark::ConnectionEnd {
                 connection: g.connection_id.clone(),
             }),
@@ -318,5 +326,31 @@ pub fn presence(d: &PresenceDecision<'_>, sessions: usize) -> Presence {
         current: d.current.map(str::to_owned),
         connected: d.connected,
         why: format!("{why}; the current session is {state}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schemas::ConnectionGone;
+
+    #[test]
+    fn a_connection_gone_says_who_found_it_gone() {
+        let gone = |delivery_id: Option<&str>| {
+            Record::ConnectionGone(ConnectionGone {
+                schema_version: 1,
+                connection_id: "c1".into(),
+                timestamp: 1,
+                delivery_id: delivery_id.map(str::to_owned),
+            })
+        };
+        let (on_delivery, mark) = describe_record(&gone(Some("d1")));
+        assert_eq!(on_delivery, "WebSocket c1 found gone (410 on delivery)");
+        assert!(mark.is_some());
+        let (swept, _) = describe_record(&gone(None));
+        assert!(swept.contains("by the sweeper"), "{swept}");
+        let (tick, mark) = describe_record(&Record::Tick(schemas::Tick::new("shard-0", 1)));
+        assert_eq!(tick, "tick on shard-0");
+        assert!(mark.is_none());
     }
 }
