@@ -11,6 +11,7 @@
 //! | `DELIVERY_CONCURRENCY` | deliveries in flight at once (1-256) | 16 |
 //! | `COMMIT_ATTEMPTS` | fold-and-write attempts on revision conflicts (1-20) | 5 |
 //! | `DEDUP_TTL` | how long sent deliveries are remembered | `24h` |
+//! | `PRESENCE_ROOMS` | presence rooms: ids starting with this (empty: every room) | `presence-` |
 //!
 //! The sweeper (the same binary, `Handler: sweeper`) reads `TABLE_NAME`, `STREAM_NAME`,
 //! `AWS_ENDPOINT_URL`, the `@connections` endpoint (`WEBSOCKET_API_ENDPOINT`, or
@@ -121,6 +122,9 @@ impl AwsConfig {
         if let Some(v) = get("HISTORY_MAX") {
             handler.fold.history_max =
                 fold_flags::parse_history_max(&v).map_err(|e| err("HISTORY_MAX", e))?;
+        }
+        if let Some(v) = get("PRESENCE_ROOMS") {
+            handler.fold.presence_rooms = v;
         }
         if let Some(v) = get("DEDUP_TTL") {
             handler.dedup_ttl_ms = parse_duration_ms(&v).map_err(|e| err("DEDUP_TTL", e))?;

@@ -73,3 +73,35 @@ async fn a_member_and_a_watcher_ask_for_presence() {
     assert_eq!(refused["type"], "usage", "{refused}");
     assert_eq!(refused["action"], "presence");
 }
+
+/// Two WebSocket clients in a presence room: each joiner gets the room's state, the member
+/// hears the other join and leave.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_of_a_presence_room_hear_each_other_join_and_leave() {
+    let dev = Dev::start();
+    let mut alice = Ws::connect(&dev, "alice").await;
+    let mut bob = Ws::connect(&dev, "bob").await;
+    alice
+        .send(json!({"action": "join", "chatId": "presence-7"}))
+        .await;
+    let state = alice.recv().await;
+    assert_eq!(state["type"], "presence_state", "{state}");
+    assert_eq!(state["members"][0]["clientId"], "alice", "{state}");
+    bob.send(json!({"action": "join", "chatId": "presence-7"}))
+        .await;
+    let state = bob.recv().await;
+    assert_eq!(state["type"], "presence_state", "{state}");
+    assert_eq!(state["members"].as_array().unwrap().len(), 2, "{state}");
+    let joined = alice.recv().await;
+    assert_eq!(
+        (&joined["event"], &joined["clientId"], &joined["online"]),
+        (&json!("join"), &json!("bob"), &json!(true)),
+        "{joined}"
+    );
+    bob.send(json!({"action": "leave", "chatId": "presence-7"}))
+        .await;
+    let left = alice.recv().await;
+    assert_eq!(left["event"], "leave", "{left}");
+    assert_eq!(left["clientId"], "bob", "{left}");
+    assert_eq!(left["chatId"], "presence-7", "{left}");
+}

@@ -30,6 +30,12 @@ pub struct Config {
     /// membership catches up.
     #[serde(default = "default_history_max")]
     pub history_max: usize,
+    /// Which rooms are presence rooms: those whose id starts with this (`""`: every room). Their
+    /// members hear each other `join` and `leave` and a joiner gets the room's state
+    /// (`room_presence`), as on Pusher's `presence-` channels. (Absent from settings written
+    /// before it existed: the default.)
+    #[serde(default = "default_presence_rooms")]
+    pub presence_rooms: String,
 }
 
 /// 30 minutes.
@@ -42,6 +48,11 @@ pub const DEFAULT_TOMBSTONE_RETENTION_MS: u64 = 24 * 60 * 60 * 1000;
 pub const DEFAULT_HISTORY_MS: u64 = 10 * 60 * 1000;
 /// A thousand messages.
 pub const DEFAULT_HISTORY_MAX: usize = 1000;
+/// Presence rooms are those whose id starts with `presence-`, as on Pusher.
+pub const DEFAULT_PRESENCE_ROOMS: &str = "presence-";
+/// A presence room's members hear each other while it has at most this many members (Pusher's
+/// limit for presence channels): every event reads each member's entry to find its sockets.
+pub const PRESENCE_ROOM_MAX: usize = 100;
 /// Seed 000's chat topics: `{app}/{user}/chat/{chatId}`.
 pub const DEFAULT_CHAT_TOPIC: &str = "+/+/chat/{chatId}";
 
@@ -51,6 +62,11 @@ impl Config {
     /// less than the reset horizon; see `compact`).
     pub(crate) fn forget_before(&self, newest: u64) -> u64 {
         newest.saturating_sub(self.tombstone_retention_ms.max(self.reset_horizon_ms))
+    }
+
+    /// Whether `room` is a presence room.
+    pub fn is_presence_room(&self, room: &str) -> bool {
+        room.starts_with(self.presence_rooms.as_str())
     }
 }
 
@@ -63,6 +79,7 @@ impl Default for Config {
             tombstone_retention_ms: DEFAULT_TOMBSTONE_RETENTION_MS,
             history_ms: DEFAULT_HISTORY_MS,
             history_max: DEFAULT_HISTORY_MAX,
+            presence_rooms: DEFAULT_PRESENCE_ROOMS.to_owned(),
         }
     }
 }
@@ -73,6 +90,10 @@ fn default_history_ms() -> u64 {
 
 fn default_history_max() -> usize {
     DEFAULT_HISTORY_MAX
+}
+
+fn default_presence_rooms() -> String {
+    DEFAULT_PRESENCE_ROOMS.to_owned()
 }
 
 /// Why a chat-topic pattern was rejected.

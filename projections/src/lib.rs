@@ -37,6 +37,7 @@ mod parts;
 pub mod presence;
 mod presence_events;
 mod presence_reply;
+mod room_presence;
 pub mod route;
 pub mod session;
 pub mod sessions;

@@ -51,6 +51,10 @@ impl World {
                     for room in rooms {
                         want.extend(self.membership_history_key(room, e.timestamp()));
                         want.extend(self.unnamed_senders(room, e.timestamp()));
+                        if self.config.is_presence_room(room) {
+                            want.extend(self.presence_room_members(room));
+                            want.push(Key::Room(room.to_owned()));
+                        }
                     }
                 }
             }
@@ -117,6 +121,7 @@ impl World {
                     Action::Join { chat_id } | Action::Leave { chat_id } => {
                         want.extend(self.membership_history_key(&chat_id, ws.request_time_epoch));
                         want.extend(self.unnamed_senders(&chat_id, ws.request_time_epoch));
+                        want.extend(self.presence_room_members(&chat_id));
                         want.push(Key::Room(chat_id))
                     }
                     _ => {}
@@ -251,5 +256,27 @@ impl World {
         self.conns
             .get(connection_id)
             .and_then(|c| c.summary.client_id.clone())
+    }
+}
+
+impl World {
+    /// A presence room's members' client entries, whose sockets hear its presence events: once
+    /// the room is loaded, and only up to `PRESENCE_ROOM_MAX` members (past it, none is sent).
+    fn presence_room_members(&self, room: &str) -> Vec<Key> {
+        if !self.config.is_presence_room(room) {
+            return Vec::new();
+        }
+        let Some(state) = self.rooms.get(room) else {
+            return Vec::new();
+        };
+        let joined: Vec<Key> = state
+            .members()
+            .filter(|(_, w)| w.value.is_joined())
+            .map(|(m, _)| Key::Client(m.to_owned()))
+            .collect();
+        if joined.len() > crate::config::PRESENCE_ROOM_MAX {
+            return Vec::new();
+        }
+        joined
     }
 }

@@ -16,7 +16,8 @@ fn validator(kind: &str) -> jsonschema::JSONSchema {
 }
 
 /// The README's seeds, then a member's history and presence requests, a watcher's presence
-/// request, a device coming and going, and a body that fits no route.
+/// request, a device coming and going, a presence room joined and left, and a body that fits no
+/// route.
 fn scenario() -> Vec<schemas::Record> {
     let mut records: Vec<schemas::Record> = include_str!("../../examples/seeds.jsonl")
         .lines()
@@ -55,6 +56,25 @@ fn scenario() -> Vec<schemas::Record> {
             r#"{"action":"sendmessage","message":"all"}"#,
         ),
         ws_message("cA", t, t + 10, "not json"),
+        ws_connect("cB", "ben", t + 11),
+        ws_message(
+            "cA",
+            t,
+            t + 12,
+            r#"{"action":"join","chatId":"presence-1"}"#,
+        ),
+        ws_message(
+            "cB",
+            t + 11,
+            t + 13,
+            r#"{"action":"join","chatId":"presence-1"}"#,
+        ),
+        ws_message(
+            "cA",
+            t,
+            t + 14,
+            r#"{"action":"leave","chatId":"presence-1"}"#,
+        ),
     ]);
     records
 }
@@ -92,6 +112,13 @@ fn every_payload_fits_its_schema() {
         ],
         "the scenario must produce every payload type"
     );
+    let forms = |kind: &str, key: &str| {
+        deliveries
+            .iter()
+            .any(|d| d.payload["type"] == kind && d.payload.get(key).is_some())
+    };
+    assert!(forms("presence", "deviceId") && forms("presence", "chatId"));
+    assert!(forms("presence_state", "devices") && forms("presence_state", "members"));
 }
 
 #[test]
@@ -101,6 +128,8 @@ fn the_schemas_refuse_what_the_fold_never_sends() {
         serde_json::json!({"type": "presence", "event": "connected", "connected": true, "lastSeen": 1}),
         serde_json::json!({"type": "presence", "deviceId": "d", "event": "online", "connected": true, "lastSeen": 1}),
         serde_json::json!({"type": "presence", "deviceId": "d", "event": "connected", "connected": true, "lastSeen": 1, "extra": 1}),
+        serde_json::json!({"type": "presence", "chatId": "r", "clientId": "c", "event": "connected", "online": true, "lastSeen": 1, "via": []}),
+        serde_json::json!({"type": "presence", "chatId": "r", "clientId": "c", "event": "join", "online": true, "lastSeen": 1, "via": ["sms"]}),
     ];
     for payload in bad {
         assert!(!presence.is_valid(&payload), "accepted {payload}");

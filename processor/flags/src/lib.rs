@@ -32,6 +32,12 @@ pub struct FoldFlags {
     #[arg(long, value_name = "N", default_value_t = projections::config::DEFAULT_HISTORY_MAX,
           env = "PRESENCE_HISTORY_MAX", value_parser = parse_history_max)]
     pub history_max: usize,
+
+    /// Presence rooms: those whose id starts with this (`''`: every room). Their members hear
+    /// each other join and leave, and a joiner gets the room's state.
+    #[arg(long, value_name = "PREFIX", default_value = projections::config::DEFAULT_PRESENCE_ROOMS,
+          env = "PRESENCE_ROOMS")]
+    pub presence_rooms: String,
 }
 
 impl FoldFlags {
@@ -42,6 +48,7 @@ impl FoldFlags {
             chat_topic: self.chat_topic.clone(),
             history_ms: self.history,
             history_max: self.history_max,
+            presence_rooms: self.presence_rooms.clone(),
             ..Config::default()
         }
     }

@@ -56,6 +56,10 @@ pub struct ConsumeArgs {
     #[arg(long, value_name = "N", default_value = "1000", env = "HISTORY_MAX",
           value_parser = fold_flags::parse_history_max)]
     pub history_max: usize,
+    /// Presence rooms: those whose id starts with this (`''`: every room).
+    #[arg(long, value_name = "PREFIX", default_value = projections::config::DEFAULT_PRESENCE_ROOMS,
+          env = "PRESENCE_ROOMS")]
+    pub presence_rooms: String,
     /// Where deliveries go: `stdout` (one JSON line each, as `processor local` prints them) or
     /// `aws` (API Gateway, IoT and SNS, set up by WEBSOCKET_API_ENDPOINT, IOT_DATA_ENDPOINT and
     /// PUSH_TOPIC_ARN). Poison records go to QUARANTINE_URL (`s3://bucket/prefix`) when set,
@@ -125,6 +129,10 @@ pub fn run_consume(args: &ConsumeArgs) -> Result<String> {
         settings.fold.reset_horizon_ms = args.reset_horizon;
         settings.fold.history_ms = args.history;
         settings.fold.history_max = args.history_max;
+        settings
+            .fold
+            .presence_rooms
+            .clone_from(&args.presence_rooms);
         let sinks = SinksConfig::from_env()?;
         let sink = match args.deliver.as_str() {
             "aws" => AnySink::aws(&sdk, &sinks),

@@ -5,9 +5,10 @@ use crate::client::ClientState;
 use crate::id::Lookup;
 use crate::lattice::{Lww, Membership};
 use crate::parts::Via;
+use crate::room_presence::{member_now, membership_turned};
 use crate::session::DisconnectInfo;
 use crate::world::World;
-use crate::Delivery;
+use crate::{Channel, Delivery};
 use schemas::{Lifecycle, Record};
 use smallvec::SmallVec;
 
@@ -93,6 +94,14 @@ fn sessions_and_rooms(
                     .collect(),
                 false => SmallVec::new(),
             };
+            // Presence rooms among them, with their topic and whether the client was a member.
+            let presence: SmallVec<[(&str, &str, bool); 2]> = sub
+                .topics
+                .iter()
+                .filter_map(|t| Some((world.config.chat_topic.room_of(t)?, t.as_str())))
+                .filter(|(room, _)| world.config.is_presence_room(room))
+                .map(|(room, t)| (room, t, member_now(world, room, client_id)))
+                .collect();
             let client = world.client_seen(client_id, ts);
             before = connected_if_watched(client, ts, horizon);
             let s = client.sessions.get_or_insert(&sub.session_identifier);
@@ -108,10 +117,27 @@ fn sessions_and_rooms(
             for (room, client_changed) in rooms.iter().zip(changed) {
                 subscription(world, room, client_id, &write, client_changed);
             }
-            if !catching_up {
-                return (Vec::new(), before);
-            }
             let mut owed = Vec::new();
+            for (room, topic, was) in presence {
+                let is = member_now(world, room, client_id);
+                if was != is {
+                    let joiner = Channel::Mqtt {
+                        topic: topic.to_owned(),
+                    };
+                    let event_id = record.event_id();
+                    owed.extend(membership_turned(
+                        world,
+                        room,
+                        client_id,
+                        is,
+                        event_id,
+                        Some(joiner),
+                    ));
+                }
+            }
+            if !catching_up {
+                return (owed, before);
+            }
             for (room, (turn, writes)) in rooms.iter().zip(turns) {
                 owed.extend(world.catch_up(room, client_id, ts, &turn));
                 world.defer_catch_up(room, client_id, ts, writes, record);

@@ -5,7 +5,7 @@ use super::rooms::membership;
 use crate::history::Message;
 use crate::lattice::{Lww, Membership};
 use crate::world::World;
-use crate::Delivery;
+use crate::{Channel, Delivery};
 use schemas::{Action, Record, WebSocketRecord, WsEventType};
 
 /// A WebSocket route record: the connection's state, then what its action asks for.
@@ -14,7 +14,7 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
     let id = ws.connection_id.as_str();
     let action = ws.action();
     // A membership write may change whether its client was a member at messages of the room's
-    // history: how it was before, to compare after.
+    // history, and of a presence room now: how it was before, to compare after.
     let turn = match &action {
         Action::Join { chat_id } | Action::Leave { chat_id } => {
             // The client the write goes to: the connection's (its `$connect` names it).
@@ -23,9 +23,11 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
                 .get(id)
                 .and_then(|c| c.summary.client_id.clone());
             client.map(|client| {
+                let presence = world.config.is_presence_room(chat_id);
                 (
                     world.membership_turn(chat_id, &client, ts),
                     world.writes_before(chat_id, &client),
+                    presence && crate::room_presence::member_now(world, chat_id, &client),
                 )
             })
         }
@@ -123,9 +125,24 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
                     },
                 );
                 membership(world, &chat_id, &client, &write, ts);
-                let (before, writes) = turn.unwrap_or_default();
-                let owed = world.catch_up(&chat_id, &client, ts, &before);
+                let (before, writes, was) = turn.unwrap_or_default();
+                let presence = world.config.is_presence_room(&chat_id);
+                let mut owed = world.catch_up(&chat_id, &client, ts, &before);
                 world.defer_catch_up(&chat_id, &client, ts, writes, record);
+                let is = presence && crate::room_presence::member_now(world, &chat_id, &client);
+                if was != is {
+                    let joiner = Channel::WebSocket {
+                        connection_id: ws.connection_id.clone(),
+                    };
+                    owed.extend(crate::room_presence::membership_turned(
+                        world,
+                        &chat_id,
+                        &client,
+                        is,
+                        record.event_id(),
+                        Some(joiner),
+                    ));
+                }
                 owed
             }
             None => crate::route::usage(
