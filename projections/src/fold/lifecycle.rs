@@ -73,9 +73,14 @@ fn sessions_and_rooms(
             // Room names borrow from the record, so the world stays free to mutate. On the stack:
             // a subscription names a few topics, and this runs for two events in five.
             let mut rooms: SmallVec<[&str; 4]> = SmallVec::new();
+            // Presence rooms among them, with their topic and whether the client was a member.
+            let mut presence: SmallVec<[(&str, &str, bool); 2]> = SmallVec::new();
             for topic in &sub.topics {
                 if let Some(room) = world.config.chat_topic.room_of(topic) {
                     rooms.push(room);
+                    if world.config.is_presence_room(room) {
+                        presence.push((room, topic, member_now(world, room, client_id)));
+                    }
                 }
             }
             // Most of a stream is lifecycle events, and many worlds hold no message to catch
@@ -94,14 +99,6 @@ fn sessions_and_rooms(
                     .collect(),
                 false => SmallVec::new(),
             };
-            // Presence rooms among them, with their topic and whether the client was a member.
-            let presence: SmallVec<[(&str, &str, bool); 2]> = sub
-                .topics
-                .iter()
-                .filter_map(|t| Some((world.config.chat_topic.room_of(t)?, t.as_str())))
-                .filter(|(room, _)| world.config.is_presence_room(room))
-                .map(|(room, t)| (room, t, member_now(world, room, client_id)))
-                .collect();
             let client = world.client_seen(client_id, ts);
             before = connected_if_watched(client, ts, horizon);
             let s = client.sessions.get_or_insert(&sub.session_identifier);
