@@ -2,15 +2,9 @@
 //! record, what follows still applies, and a retry recovers.
 
 use crate::chat;
-use aws_adapters::cost::Cost;
-use aws_adapters::dedup::Sent;
-use aws_adapters::dynamo::DynamoStore;
+use crate::hooked::{BeforeCommit, HookedStore};
 use aws_adapters::sink_port::RecordingSink;
-use aws_adapters::store_port::{DedupMark, Loaded, RevisionedStore, StoreError, Write};
-use projections::{CommitOutcome, Key};
-use schemas::EventId;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use tests::aws::{assert_stored_as_folded, batch, fixture, handler, FlakySink};
 
 #[tokio::test]
@@ -57,48 +51,14 @@ async fn a_throttled_delivery_is_reported_at_its_record_and_recovers_on_retry() 
     assert_stored_as_folded(f.store.as_ref(), &lines).await;
 }
 
-/// Fails every commit with a throttling error until told otherwise.
-struct ThrottledStore {
-    inner: Arc<DynamoStore>,
-    throttled: Mutex<bool>,
-}
-
-impl RevisionedStore for ThrottledStore {
-    async fn load_many(&self, keys: &[Key]) -> Result<Vec<Loaded>, StoreError> {
-        self.inner.load_many(keys).await
-    }
-    async fn commit(&self, writes: &[Write]) -> Result<CommitOutcome, StoreError> {
-        if self.throttled.lock().is_ok_and(|t| *t) {
-            return Err(StoreError {
-                retryable: true,
-                op: "PutItem",
-                message: "ProvisionedThroughputExceededException".into(),
-            });
-        }
-        self.inner.commit(writes).await
-    }
-    async fn publish(&self, messages: &[Write]) -> Result<(), StoreError> {
-        self.inner.publish(messages).await
-    }
-    async fn delivered(&self, events: &[EventId]) -> Result<HashMap<EventId, Sent>, StoreError> {
-        self.inner.delivered(events).await
-    }
-    async fn mark_delivered(&self, marks: &[DedupMark]) -> Result<(), StoreError> {
-        self.inner.mark_delivered(marks).await
-    }
-    fn cost(&self) -> Cost {
-        self.inner.cost()
-    }
-}
-
 #[tokio::test]
 async fn a_throttled_store_fails_the_batch_at_its_first_record_and_recovers() {
     let f = fixture(1).await.unwrap();
     let mut lines = vec![r#"{"not":"a record"}"#.to_owned()];
     lines.extend(chat());
-    let store = ThrottledStore {
+    let store = HookedStore {
         inner: f.store.clone(),
-        throttled: Mutex::new(true),
+        before_commit: BeforeCommit::Throttled(Mutex::new(true)),
     };
     let h = handler(store, RecordingSink::new());
     let input = batch("shardId-000000000000", &lines);
@@ -106,7 +66,9 @@ async fn a_throttled_store_fails_the_batch_at_its_first_record_and_recovers() {
     // The poison record 0 is done (quarantined); nothing else is: retry from record 1.
     assert_eq!(report.failed_at, Some(1), "{report:?}");
     assert!(h.sink.sent().is_empty());
-    *h.store.throttled.lock().unwrap() = false;
+    if let BeforeCommit::Throttled(throttled) = &h.store.before_commit {
+        *throttled.lock().unwrap() = false;
+    }
     let retry = h.handle(&input[1..]).await;
     assert_eq!(retry.failed_at, None);
     assert_eq!(h.sink.sent().len(), 3);

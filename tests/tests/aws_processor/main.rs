@@ -3,9 +3,10 @@
 //!
 //! Here: batches over many clients, one writer per connection, duplicates and retries; `racing`:
 //! another writer between a batch's loads and its commit; `failures`: poison records and
-//! throttling.
+//! throttling; `hooked`: the store both use.
 
 mod failures;
+mod hooked;
 mod racing;
 
 use aws_adapters::cost::item_size;

@@ -1,59 +1,20 @@
 //! Another shard's batch committed between this batch's loads and its commit.
 
+use crate::hooked::{BeforeCommit, HookedStore};
 use crate::{chat, ids};
-use aws_adapters::cost::Cost;
-use aws_adapters::dedup::Sent;
-use aws_adapters::dynamo::DynamoStore;
 use aws_adapters::sink_port::RecordingSink;
-use aws_adapters::source::InRecord;
-use aws_adapters::store_port::{DedupMark, Loaded, RevisionedStore, StoreError, Write};
 use processor::lambda::BatchReport;
-use projections::{CommitOutcome, Delivery, Key};
-use schemas::EventId;
+use projections::Delivery;
 use serde_json::json;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use tests::aws::{batch, expected, fixture, handler, stored, ws_connect, ws_message, Fixture};
-
-/// A store that lets another writer commit once, between this batch's load and its write.
-struct RacingStore {
-    inner: Arc<DynamoStore>,
-    racer: Mutex<Option<Vec<InRecord>>>,
-}
-
-impl RevisionedStore for RacingStore {
-    async fn load_many(&self, keys: &[Key]) -> Result<Vec<Loaded>, StoreError> {
-        self.inner.load_many(keys).await
-    }
-    async fn commit(&self, writes: &[Write]) -> Result<CommitOutcome, StoreError> {
-        let racer = self.racer.lock().ok().and_then(|mut r| r.take());
-        if let Some(records) = racer {
-            let other = handler(self.inner.clone(), RecordingSink::new());
-            let report = other.handle(&records).await;
-            assert_eq!(report.failed_at, None, "{:?}", report.failure);
-        }
-        self.inner.commit(writes).await
-    }
-    async fn publish(&self, messages: &[Write]) -> Result<(), StoreError> {
-        self.inner.publish(messages).await
-    }
-    async fn delivered(&self, events: &[EventId]) -> Result<HashMap<EventId, Sent>, StoreError> {
-        self.inner.delivered(events).await
-    }
-    async fn mark_delivered(&self, marks: &[DedupMark]) -> Result<(), StoreError> {
-        self.inner.mark_delivered(marks).await
-    }
-    fn cost(&self) -> Cost {
-        self.inner.cost()
-    }
-}
 
 /// Handles `ours` on one shard while `theirs`, on another, is handled whole between our loads and
 /// our commit: the report (which must have failed nothing) and what we delivered.
 async fn raced(f: &Fixture, ours: &[String], theirs: &[String]) -> (BatchReport, Vec<Delivery>) {
-    let store = RacingStore {
+    let store = HookedStore {
         inner: f.store.clone(),
-        racer: Mutex::new(Some(batch("shardId-000000000001", theirs))),
+        before_commit: BeforeCommit::Racer(Mutex::new(Some(batch("shardId-000000000001", theirs)))),
     };
     let h = handler(store, RecordingSink::new());
     let report = h.handle(&batch("shardId-000000000000", ours)).await;
