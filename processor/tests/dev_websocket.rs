@@ -319,18 +319,22 @@ async fn restart_continues_from_the_store() {
     drop(dir);
 }
 
-/// After a crash the store still has a connection whose `$disconnect` never came; the first
-/// delivery to it finds it gone (410), and the `connection_gone` record written back ends it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gone_connection_after_a_crash_is_ended_by_feedback() {
+/// A `processor dev` killed while `ghost` was connected: its directory (kept alive) and store.
+async fn crashed_with_a_ghost() -> (tempfile::TempDir, std::path::PathBuf) {
     let mut dev = Dev::start();
     let _ghost = Ws::connect(&dev, "ghost").await;
     dev.wait_client("ghost", "online", |c| c["online"] == true)
         .await;
     dev.kill();
+    (dev.take_dir().unwrap(), dev.store.clone())
+}
 
-    let dir = dev.take_dir().unwrap();
-    let again = Dev::start_in(&dev.store);
+/// After a crash the store still has a connection whose `$disconnect` never came; the first
+/// delivery to it finds it gone (410), and the `connection_gone` record written back ends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gone_connection_after_a_crash_is_ended_by_feedback() {
+    let (dir, store) = crashed_with_a_ghost().await;
+    let again = Dev::start_in(&store);
     // Recovered from the log: the crash wrote no `$disconnect`.
     again
         .wait_client("ghost", "still online after the crash", |c| {
@@ -358,14 +362,8 @@ async fn gone_connection_after_a_crash_is_ended_by_feedback() {
 /// event, the sweeper finds the gateway no longer has it and ends it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ghost_after_a_crash_is_ended_by_the_sweep() {
-    let mut dev = Dev::start();
-    let _ghost = Ws::connect(&dev, "ghost").await;
-    dev.wait_client("ghost", "online", |c| c["online"] == true)
-        .await;
-    dev.kill();
-
-    let dir = dev.take_dir().unwrap();
-    let again = Dev::start_with(&dev.store, &["--sweep-every", "200ms"]);
+    let (dir, store) = crashed_with_a_ghost().await;
+    let again = Dev::start_with(&store, &["--sweep-every", "200ms"]);
     again
         .wait_client("ghost", "ended by the sweep", |c| c["online"] == false)
         .await;

@@ -35,22 +35,16 @@ pub(crate) fn presence_state(
             if !member(client) {
                 return refuse("presence of a room is for its members: join it first");
             }
-            let members: Vec<serde_json::Value> = world
+            let mut members: Vec<String> = world
                 .room_state(room)
                 .into_iter()
                 .flat_map(|r| r.members_around(now))
                 .map(|(m, _)| m)
                 .filter(|m| member(m))
-                .map(|m| {
-                    let view = world.client(m);
-                    json!({
-                        "clientId": m,
-                        "online": view.as_ref().is_some_and(|v| v.online),
-                        "lastSeen": view.and_then(|v| v.last_seen),
-                    })
-                })
+                .map(str::to_owned)
                 .collect();
-            json!({"type": "presence_state", "chatId": room, "members": members})
+            members.sort_unstable();
+            crate::room_presence::state_payload(world, room, &members)
         }
         PresenceOf::Devices(devices) => {
             let conn = world.connection_state(&sender.connection_id);

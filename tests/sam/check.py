@@ -486,6 +486,19 @@ def check_outcome(client, env: dict[str, str], deliveries: list[tuple[str, str, 
     )
 
 
+def consume(processor: str, env: dict) -> subprocess.CompletedProcess:
+    """`processor consume --until-idle` with `env`, which must succeed."""
+    run = subprocess.run(
+        [processor, "consume", "--until-idle"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    need(run.returncode == 0, f"processor consume failed ({run.returncode}):\n{run.stderr}")
+    return run
+
+
 def emulator_run(cfn: dict, processor: str, lambda_bin: str, moto_server: str) -> None:
     import boto3
 
@@ -512,14 +525,7 @@ def emulator_run(cfn: dict, processor: str, lambda_bin: str, moto_server: str) -
         for k in sorted(env):
             print(f"     {k}={env[k]}")
         put_seeds(client("kinesis"), env["STREAM_NAME"])
-        run = subprocess.run(
-            [processor, "consume", "--until-idle"],
-            env={**emulator, **env},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        need(run.returncode == 0, f"processor consume failed ({run.returncode}):\n{run.stderr}")
+        run = consume(processor, {**emulator, **env})
         summary = [line for line in run.stderr.splitlines() if line.startswith("consumed ")]
         print(f"   {summary[-1] if summary else run.stderr.strip()}")
         printed = [json.loads(line) for line in run.stdout.splitlines() if line.strip()]
@@ -721,14 +727,7 @@ def sweeper_run(
     need(report["open"] >= 1 and report["expired"] == report["open"], f"sweep report {report}")
     need(not gateway.asked, f"asked about connections past their two hours: {gateway.asked}")
 
-    run = subprocess.run(
-        [processor, "consume", "--until-idle"],
-        env={**emulator, **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    need(run.returncode == 0, f"processor consume failed ({run.returncode}):\n{run.stderr}")
+    consume(processor, {**emulator, **env})
     alice = client("dynamodb").get_item(
         TableName=env["TABLE_NAME"],
         Key={"pk": {"S": "client#alice"}, "sk": {"S": "state"}},

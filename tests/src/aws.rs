@@ -196,3 +196,58 @@ where
         settings: processor::settings::HandlerSettings::default(),
     }
 }
+
+/// The batch handler over the fixture's table, feeding `connection_gone` back to the fixture's
+/// stream; its sink records deliveries and answers 410 Gone for the connections in `gone`.
+pub fn feeding_back(
+    f: &Fixture,
+    gone: &[&str],
+) -> processor::lambda::Handler<
+    Arc<DynamoStore>,
+    aws_adapters::quarantine_port::MemoryQuarantine,
+    aws_adapters::sink_port::RecordingSink,
+    aws_adapters::feedback::KinesisFeedback,
+> {
+    let sink = aws_adapters::sink_port::RecordingSink::new();
+    for connection_id in gone {
+        sink.set_gone(connection_id);
+    }
+    processor::lambda::Handler {
+        store: f.store.clone(),
+        quarantine: aws_adapters::quarantine_port::MemoryQuarantine::new(),
+        sink,
+        feedback: aws_adapters::feedback::KinesisFeedback::new(f.kinesis.clone(), &f.stream),
+        settings: processor::settings::HandlerSettings::default(),
+    }
+}
+
+/// `processor consume --until-idle`'s options, 100 records a batch.
+pub fn until_idle() -> processor::consume::Options {
+    processor::consume::Options {
+        until_idle: true,
+        limit: 100,
+        ..processor::consume::Options::default()
+    }
+}
+
+/// Consumes the fixture's stream with `handler` until idle, from the checkpoints in its table.
+///
+/// # Errors
+/// Reading the stream or the checkpoints failed, or a shard kept failing.
+pub async fn consume_until_idle<S, Q, D, F>(
+    f: &Fixture,
+    handler: &processor::lambda::Handler<S, Q, D, F>,
+) -> Result<processor::consume::Summary, String>
+where
+    S: RevisionedStore,
+    Q: aws_adapters::quarantine_port::Quarantine,
+    D: aws_adapters::sink_port::DeliverySink,
+    F: aws_adapters::feedback::Feedback,
+{
+    let source = aws_adapters::source::KinesisSource::new(f.kinesis.clone(), &f.stream);
+    let checkpoints =
+        aws_adapters::checkpoint::DynamoCheckpoints::new(f.dynamo.clone(), &f.table, &f.stream);
+    processor::consume::consume(&source, &checkpoints, handler, &until_idle())
+        .await
+        .map_err(|e| format!("{e:#}"))
+}

@@ -4,20 +4,14 @@
 //! back into the closed parent, unlike Kinesis, so children there are always empty.
 
 use aws_adapters::checkpoint::{DynamoCheckpoints, MemoryCheckpoints};
-use aws_adapters::dynamo::DynamoStore;
-use aws_adapters::feedback::KinesisFeedback;
-use aws_adapters::quarantine_port::MemoryQuarantine;
 use aws_adapters::sink_port::RecordingSink;
 use aws_adapters::source::{KinesisSource, MemorySource};
 use aws_adapters::store_port::MemoryRevisionedStore;
-use processor::consume::{consume, Options};
-use processor::lambda::Handler;
-use processor::settings::HandlerSettings;
+use processor::consume::consume;
 use serde_json::json;
-use std::sync::Arc;
 use tests::aws::{
-    assert_stored_as_folded, expected, fixture, handler, put_all, stored, ws_connect, ws_message,
-    Fixture, FlakySink,
+    assert_stored_as_folded, consume_until_idle, expected, feeding_back, fixture, handler, put_all,
+    stored, until_idle, ws_connect, ws_message, FlakySink,
 };
 
 /// alice and bob connect, and bob joins room 42.
@@ -32,31 +26,6 @@ fn room_42(t: u64) -> [String; 3] {
             json!({"action":"join","chatId":"42"}),
         ),
     ]
-}
-
-/// The handler over the fixture's table whose sink answers 410 Gone for `gone`, feeding
-/// `connection_gone` back to the fixture's stream.
-fn feeding_back(
-    f: &Fixture,
-    gone: &str,
-) -> Handler<Arc<DynamoStore>, MemoryQuarantine, RecordingSink, KinesisFeedback> {
-    let sink = RecordingSink::new();
-    sink.set_gone(gone);
-    Handler {
-        store: f.store.clone(),
-        quarantine: MemoryQuarantine::new(),
-        sink,
-        feedback: KinesisFeedback::new(f.kinesis.clone(), &f.stream),
-        settings: HandlerSettings::default(),
-    }
-}
-
-fn until_idle() -> Options {
-    Options {
-        until_idle: true,
-        limit: 100,
-        ..Options::default()
-    }
 }
 
 #[tokio::test]
@@ -74,12 +43,8 @@ async fn a_gone_connection_is_fed_back_through_the_stream_and_ends_the_client() 
         ),
     ];
     put_all(&f, &lines).await.unwrap();
-    let handler = feeding_back(&f, "bob-conn");
-    let source = KinesisSource::new(f.kinesis.clone(), &f.stream);
-    let checkpoints = DynamoCheckpoints::new(f.dynamo.clone(), &f.table, &f.stream);
-    let summary = consume(&source, &checkpoints, &handler, &until_idle())
-        .await
-        .unwrap();
+    let handler = feeding_back(&f, &["bob-conn"]);
+    let summary = consume_until_idle(&f, &handler).await.unwrap();
     // The three records, then the connection_gone record the processor put on the stream.
     assert_eq!(summary.records, 4, "{summary:?}");
     assert_eq!(handler.sink.sent().len(), 1);
@@ -96,9 +61,7 @@ async fn a_gone_connection_is_fed_back_through_the_stream_and_ends_the_client() 
     assert!(alice.online);
 
     // Consuming again from the checkpoints reads nothing more.
-    let again = consume(&source, &checkpoints, &handler, &until_idle())
-        .await
-        .unwrap();
+    let again = consume_until_idle(&f, &handler).await.unwrap();
     assert_eq!(again.records, 0);
 }
 
@@ -138,12 +101,8 @@ async fn a_room_message_to_a_gone_socket_is_pushed_instead() {
         ),
     ];
     put_all(&f, &lines).await.unwrap();
-    let handler = feeding_back(&f, "bob-conn");
-    let source = KinesisSource::new(f.kinesis.clone(), &f.stream);
-    let checkpoints = DynamoCheckpoints::new(f.dynamo.clone(), &f.table, &f.stream);
-    consume(&source, &checkpoints, &handler, &until_idle())
-        .await
-        .unwrap();
+    let handler = feeding_back(&f, &["bob-conn"]);
+    consume_until_idle(&f, &handler).await.unwrap();
     let sent: Vec<(String, String)> = handler
         .sink
         .sent()

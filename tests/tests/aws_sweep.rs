@@ -4,19 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail by panicking.
 
-use aws_adapters::checkpoint::DynamoCheckpoints;
 use aws_adapters::feedback::KinesisFeedback;
-use aws_adapters::quarantine_port::MemoryQuarantine;
-use aws_adapters::sink_port::RecordingSink;
-use aws_adapters::source::KinesisSource;
 use aws_adapters::sweep::probe::ApiGatewayProbe;
 use aws_adapters::sweep::{SweepSettings, Sweeper};
 use aws_sdk_dynamodb::types::AttributeValue;
-use processor::consume::{consume, Options};
-use processor::lambda::Handler;
-use processor::settings::HandlerSettings;
 use serde_json::json;
-use tests::aws::{fixture, put_all, ws_connect, ws_message, Fixture};
+use tests::aws::{
+    consume_until_idle, feeding_back, fixture, put_all, ws_connect, ws_message, Fixture,
+};
 use tests::connections::{sdk_config, Connections};
 
 const MIN: u64 = 60_000;
@@ -39,23 +34,7 @@ async fn online_in_table(f: &Fixture, client: &str) -> bool {
 }
 
 async fn consume_all(f: &Fixture) -> processor::consume::Summary {
-    let handler = Handler {
-        store: f.store.clone(),
-        quarantine: MemoryQuarantine::new(),
-        sink: RecordingSink::new(),
-        feedback: KinesisFeedback::new(f.kinesis.clone(), &f.stream),
-        settings: HandlerSettings::default(),
-    };
-    let source = KinesisSource::new(f.kinesis.clone(), &f.stream);
-    let checkpoints = DynamoCheckpoints::new(f.dynamo.clone(), &f.table, &f.stream);
-    let options = Options {
-        until_idle: true,
-        limit: 100,
-        ..Options::default()
-    };
-    consume(&source, &checkpoints, &handler, &options)
-        .await
-        .unwrap()
+    consume_until_idle(f, &feeding_back(f, &[])).await.unwrap()
 }
 
 #[tokio::test]

@@ -45,16 +45,7 @@ where
     loop {
         ticks.tick().await;
         match sweeper.sweep(now_ms()).await {
-            Ok(report) => tracing::info!(
-                ticked = report.ticked,
-                open = report.open,
-                expired = report.expired,
-                probed = report.probed,
-                gone = report.gone,
-                deferred = report.deferred,
-                failures = report.failures.len(),
-                "swept"
-            ),
+            Ok(report) => report.log(),
             Err(e) => tracing::warn!(error = %e, "sweep failed; trying again next time"),
         }
     }

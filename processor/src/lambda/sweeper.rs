@@ -46,19 +46,7 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
         let sweeper = Arc::clone(&sweeper);
         async move {
             let report: SweepReport = sweeper.sweep(now_ms()).await?;
-            tracing::info!(
-                ticked = report.ticked,
-                open = report.open,
-                expired = report.expired,
-                probed = report.probed,
-                gone = report.gone,
-                deferred = report.deferred,
-                failures = report.failures.len(),
-                "swept"
-            );
-            for failure in &report.failures {
-                tracing::warn!(%failure, "sweep: asked again next time");
-            }
+            report.log();
             Ok::<_, lambda_runtime::Error>(report)
         }
     }))

@@ -76,6 +76,25 @@ pub struct SweepReport {
     pub failures: Vec<String>,
 }
 
+impl SweepReport {
+    /// One log line of the sweep, and one warning per failure (asked again next time).
+    pub fn log(&self) {
+        tracing::info!(
+            ticked = self.ticked,
+            open = self.open,
+            expired = self.expired,
+            probed = self.probed,
+            gone = self.gone,
+            deferred = self.deferred,
+            failures = self.failures.len(),
+            "swept"
+        );
+        for failure in &self.failures {
+            tracing::warn!(%failure, "sweep: asked again next time");
+        }
+    }
+}
+
 /// A sweep could not run: the lobby could not be read or the ticks not put.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SweepError {
