@@ -22,3 +22,20 @@ pub struct ConnectionGone {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery_id: Option<String>,
 }
+
+impl ConnectionGone {
+    /// A record of the current schema version: `connection_id` found gone at `timestamp`, by
+    /// the delivery `delivery_id` (or by the sweeper, `None`).
+    pub fn new(
+        connection_id: impl Into<String>,
+        timestamp: EpochMillis,
+        delivery_id: Option<String>,
+    ) -> Self {
+        ConnectionGone {
+            schema_version: CONNECTION_GONE_SCHEMA_VERSION,
+            connection_id: connection_id.into(),
+            timestamp,
+            delivery_id,
+        }
+    }
+}

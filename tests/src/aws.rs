@@ -121,6 +121,32 @@ pub async fn assert_stored_as_folded<S: RevisionedStore>(store: &S, lines: &[Str
     }
 }
 
+/// alice (`alice-conn`) and bob (`bob-conn`) connect at `t` and `t + 10`; bob joins room 42 at
+/// `t + 20`.
+pub fn bob_in_room_42(t: u64) -> Vec<String> {
+    vec![
+        ws_connect("alice-conn", "alice", t),
+        ws_connect("bob-conn", "bob", t + 10),
+        ws_message(
+            "bob-conn",
+            t + 10,
+            t + 20,
+            serde_json::json!({"action":"join","chatId":"42"}),
+        ),
+    ]
+}
+
+/// alice and bob connect at `t` and `t + 10` and join room 42 at `t + 20` and `t + 30`.
+pub fn both_in_room_42(t: u64) -> Vec<String> {
+    let join = serde_json::json!({"action":"join","chatId":"42"});
+    vec![
+        ws_connect("alice-conn", "alice", t),
+        ws_connect("bob-conn", "bob", t + 10),
+        ws_message("alice-conn", t, t + 20, join.clone()),
+        ws_message("bob-conn", t + 10, t + 30, join),
+    ]
+}
+
 /// A WebSocket `$connect` record.
 pub fn ws_connect(conn: &str, client: &str, t: u64) -> String {
     serde_json::json!({"kind":"websocket","schemaVersion":2,"eventType":"CONNECT","routeKey":"$connect",

@@ -10,23 +10,9 @@ use aws_adapters::store_port::MemoryRevisionedStore;
 use processor::consume::consume;
 use serde_json::json;
 use tests::aws::{
-    assert_stored_as_folded, consume_until_idle, expected, feeding_back, fixture, handler, put_all,
-    stored, until_idle, ws_connect, ws_message, FlakySink,
+    assert_stored_as_folded, bob_in_room_42, both_in_room_42, consume_until_idle, expected,
+    feeding_back, fixture, handler, put_all, stored, until_idle, ws_connect, ws_message, FlakySink,
 };
-
-/// alice and bob connect, and bob joins room 42.
-fn room_42(t: u64) -> [String; 3] {
-    [
-        ws_connect("alice-conn", "alice", t),
-        ws_connect("bob-conn", "bob", t + 10),
-        ws_message(
-            "bob-conn",
-            t + 10,
-            t + 20,
-            json!({"action":"join","chatId":"42"}),
-        ),
-    ]
-}
 
 #[tokio::test]
 async fn a_gone_connection_is_fed_back_through_the_stream_and_ends_the_client() {
@@ -71,21 +57,8 @@ async fn a_gone_connection_is_fed_back_through_the_stream_and_ends_the_client() 
 async fn a_room_message_to_a_gone_socket_is_pushed_instead() {
     let f = fixture(1).await.unwrap();
     let t = 1_732_350_000_000u64;
-    let lines = [
-        ws_connect("alice-conn", "alice", t),
-        ws_connect("bob-conn", "bob", t + 10),
-        ws_message(
-            "alice-conn",
-            t,
-            t + 20,
-            json!({"action":"join","chatId":"42"}),
-        ),
-        ws_message(
-            "bob-conn",
-            t + 10,
-            t + 30,
-            json!({"action":"join","chatId":"42"}),
-        ),
+    let mut lines = both_in_room_42(t);
+    lines.extend([
         ws_message(
             "alice-conn",
             t,
@@ -99,7 +72,7 @@ async fn a_room_message_to_a_gone_socket_is_pushed_instead() {
             t + 50,
             json!({"action":"sendmessage","message":"hi all"}),
         ),
-    ];
+    ]);
     put_all(&f, &lines).await.unwrap();
     let handler = feeding_back(&f, &["bob-conn"]);
     consume_until_idle(&f, &handler).await.unwrap();
@@ -131,7 +104,7 @@ fn resharded() -> MemorySource {
     source.add_shard("a-child-1", &["z-parent"], false);
     source.add_shard("a-child-2", &["z-parent"], false);
     source.add_shard("z-parent", &[], true);
-    for l in room_42(t) {
+    for l in bob_in_room_42(t) {
         source.put("z-parent", l.as_bytes());
     }
     source.put(
@@ -191,7 +164,7 @@ async fn empty_pages_in_the_middle_of_a_shard_neither_finish_it_nor_end_until_id
 async fn consume_reads_a_split_stream_in_the_emulator() {
     let f = fixture(1).await.unwrap();
     let t = 1_732_350_000_000u64;
-    let before = room_42(t);
+    let before = bob_in_room_42(t);
     put_all(&f, &before).await.unwrap();
     f.kinesis
         .split_shard()
@@ -255,7 +228,7 @@ async fn after_a_failed_record_consume_checkpoints_before_it_and_reads_on_from_i
             json!({"action":"sendmessage","chatId":"42","message":text}),
         )
     };
-    let mut lines = room_42(t).to_vec();
+    let mut lines = bob_in_room_42(t).to_vec();
     lines.extend([
         message("one", t + 30),
         message("two", t + 40),

@@ -8,10 +8,7 @@ use aws_adapters::feedback::KinesisFeedback;
 use aws_adapters::sweep::probe::ApiGatewayProbe;
 use aws_adapters::sweep::{SweepSettings, Sweeper};
 use aws_sdk_dynamodb::types::AttributeValue;
-use serde_json::json;
-use tests::aws::{
-    consume_until_idle, feeding_back, fixture, put_all, ws_connect, ws_message, Fixture,
-};
+use tests::aws::{bob_in_room_42, consume_until_idle, feeding_back, fixture, put_all, Fixture};
 use tests::connections::{sdk_config, Connections};
 
 const MIN: u64 = 60_000;
@@ -42,17 +39,7 @@ async fn a_connection_closed_without_its_disconnect_ends_offline_after_one_sweep
     let f = fixture(1).await.unwrap();
     let server = Connections::start().await.unwrap();
     let t = 1_732_350_000_000u64;
-    let lines = [
-        ws_connect("alice-conn", "alice", t),
-        ws_connect("bob-conn", "bob", t + 10),
-        ws_message(
-            "bob-conn",
-            t + 10,
-            t + 20,
-            json!({"action":"join","chatId":"42"}),
-        ),
-    ];
-    put_all(&f, &lines).await.unwrap();
+    put_all(&f, &bob_in_room_42(t)).await.unwrap();
     assert_eq!(consume_all(&f).await.records, 3);
     assert!(online_in_table(&f, "bob").await);
 

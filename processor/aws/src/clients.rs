@@ -34,3 +34,12 @@ pub async fn emulator_config(endpoint_url: &str) -> SdkConfig {
         .load()
         .await
 }
+
+/// A client of API Gateway's `@connections` API at `endpoint` (`https://{domain}/{stage}`, or a
+/// test server's URL): each WebSocket API has its own, so it is always set explicitly.
+pub fn connections_client(sdk: &SdkConfig, endpoint: &str) -> aws_sdk_apigatewaymanagement::Client {
+    let conf = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_apigatewaymanagement::Client::from_conf(conf)
+}

@@ -5,6 +5,7 @@
 //! `tick`, the sweeper's time, on every open shard: put with the shard's starting hash key as
 //! explicit hash key, so it lands on that shard.
 
+use crate::source::{KinesisSource, ShardSource};
 use aws_sdk_kinesis::primitives::Blob;
 use schemas::{ConnectionGone, EpochMillis, Record, Tick};
 use std::future::Future;
@@ -69,33 +70,16 @@ impl Feedback for KinesisFeedback {
     }
 
     async fn tick_every_shard(&self, at: EpochMillis) -> Result<usize, FeedbackError> {
-        let mut open = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            // With a NextToken, ListShards must not also name the stream.
-            let request = match &token {
-                Some(t) => self.client.list_shards().next_token(t),
-                None => self.client.list_shards().stream_name(&self.stream),
-            };
-            let page = request
-                .send()
-                .await
-                .map_err(kinesis_error("shards".into()))?;
-            for shard in page.shards.unwrap_or_default() {
-                let closed = shard
-                    .sequence_number_range
-                    .as_ref()
-                    .is_some_and(|r| r.ending_sequence_number.is_some());
-                let start = shard.hash_key_range.map(|r| r.starting_hash_key);
-                if let (false, Some(start)) = (closed, start) {
-                    open.push((shard.shard_id, start));
-                }
-            }
-            token = page.next_token;
-            if token.is_none() {
-                break;
-            }
-        }
+        let source = KinesisSource::new(self.client.clone(), &self.stream);
+        let shards = source.shards().await.map_err(|e| FeedbackError {
+            about: "shards".into(),
+            message: e.to_string(),
+        })?;
+        let open: Vec<(String, String)> = shards
+            .into_iter()
+            .filter(|s| !s.closed)
+            .filter_map(|s| Some((s.id, s.starting_hash_key?)))
+            .collect();
         for (shard, start) in &open {
             let data = schemas::encode_json(&Record::Tick(Tick::new(shard.as_str(), at)));
             self.client

@@ -26,6 +26,9 @@ pub struct ShardInfo {
     pub parents: Vec<String>,
     /// Closed by a reshard: once read to its end it has nothing more.
     pub closed: bool,
+    /// The lowest hash key the shard takes: a record put with it as explicit hash key lands on
+    /// this shard (the sweeper's ticks). `None` where the source has no hash keys (memory).
+    pub starting_hash_key: Option<String>,
 }
 
 /// Where to start reading a shard.
@@ -127,6 +130,7 @@ impl ShardSource for KinesisSource {
                     id: s.shard_id,
                     parents,
                     closed,
+                    starting_hash_key: s.hash_key_range.map(|r| r.starting_hash_key),
                 });
             }
             token = page.next_token;
@@ -208,6 +212,7 @@ impl MemorySource {
                 id: id.to_owned(),
                 parents: parents.iter().map(|p| (*p).to_owned()).collect(),
                 closed,
+                starting_hash_key: None,
             };
             s.insert(id.to_owned(), (info, Vec::new()));
         }

@@ -194,12 +194,11 @@ fn sweep_records(
         for connection_id in client.connections {
             if !deliver.is_open(&connection_id) {
                 tracing::debug!(connection_id, "swept: connection gone");
-                records.push(Record::ConnectionGone(ConnectionGone {
-                    schema_version: schemas::feedback::CONNECTION_GONE_SCHEMA_VERSION,
+                records.push(Record::ConnectionGone(ConnectionGone::new(
                     connection_id,
-                    timestamp: now,
-                    delivery_id: None,
-                }));
+                    now,
+                    None,
+                )));
             }
         }
     }
@@ -233,12 +232,11 @@ fn send(delivery: &Delivery, deliver: &mut impl Deliver) -> Option<Record> {
                 return None;
             }
             tracing::debug!(connection_id, "connection gone");
-            Some(Record::ConnectionGone(ConnectionGone {
-                schema_version: schemas::feedback::CONNECTION_GONE_SCHEMA_VERSION,
-                connection_id: connection_id.clone(),
-                timestamp: super::now_ms(),
-                delivery_id: Some(delivery.id.clone()),
-            }))
+            Some(Record::ConnectionGone(ConnectionGone::new(
+                connection_id.as_str(),
+                super::now_ms(),
+                Some(delivery.id.clone()),
+            )))
         }
         Channel::Mqtt { topic } => {
             deliver.mqtt(topic, &delivery.payload.to_string());

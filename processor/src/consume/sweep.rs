@@ -70,12 +70,18 @@ mod tests {
             },
         );
         let every = Duration::from_millis(5);
-        let _ =
-            tokio::time::timeout(Duration::from_millis(200), sweep_forever(&sweeper, every)).await;
-        assert!(
-            sweeper.feedback.ticks().len() >= 2,
-            "{:?}",
-            sweeper.feedback.ticks()
-        );
+        let twice = async {
+            while sweeper.feedback.ticks().len() < 2 {
+                tokio::time::sleep(every).await;
+            }
+        };
+        let swept = tokio::time::timeout(Duration::from_secs(30), async {
+            tokio::select! {
+                never = sweep_forever(&sweeper, every) => match never {},
+                () = twice => {}
+            }
+        })
+        .await;
+        assert!(swept.is_ok(), "{:?}", sweeper.feedback.ticks());
     }
 }

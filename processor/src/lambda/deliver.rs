@@ -193,12 +193,8 @@ where
                     tracing::info!(shard = %r.shard, seq = %r.seq, connection_id = %connection_id, "connection gone");
                     // The event's own time, not the wall clock: the fold's time comes only from
                     // events, and this keeps a replayed stream's answers the same.
-                    let record = ConnectionGone {
-                        schema_version: schemas::feedback::CONNECTION_GONE_SCHEMA_VERSION,
-                        connection_id: connection_id.clone(),
-                        timestamp: p.time,
-                        delivery_id: Some(d.id.clone()),
-                    };
+                    let record =
+                        ConnectionGone::new(connection_id.as_str(), p.time, Some(d.id.clone()));
                     if let Err(e) = self.feedback.connection_gone(record).await {
                         out.failed = Some((p.at, e.to_string()));
                         return out;

@@ -22,21 +22,8 @@ use tests::aws::{
 /// alice and bob on WebSockets, in room 42; alice writes three messages, one record twice.
 fn chat() -> Vec<String> {
     let t = 1_732_350_000_000;
-    vec![
-        ws_connect("alice-conn", "alice", t),
-        ws_connect("bob-conn", "bob", t + 10),
-        ws_message(
-            "alice-conn",
-            t,
-            t + 20,
-            json!({"action":"join","chatId":"42"}),
-        ),
-        ws_message(
-            "bob-conn",
-            t + 10,
-            t + 30,
-            json!({"action":"join","chatId":"42"}),
-        ),
+    let mut lines = tests::aws::both_in_room_42(t);
+    lines.extend([
         ws_message(
             "alice-conn",
             t,
@@ -61,7 +48,8 @@ fn chat() -> Vec<String> {
             t + 60,
             json!({"action":"sendmessage","chatId":"42","message":"three"}),
         ),
-    ]
+    ]);
+    lines
 }
 
 fn ids(sent: &[Delivery]) -> Vec<String> {

@@ -28,11 +28,8 @@ impl ApiGatewaySink {
     /// A sink posting through the `@connections` API at `endpoint` (`https://{domain}/{stage}`,
     /// or a test server's URL).
     pub fn new(sdk: &SdkConfig, endpoint: &str) -> Self {
-        let conf = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
-            .endpoint_url(endpoint)
-            .build();
         ApiGatewaySink {
-            client: aws_sdk_apigatewaymanagement::Client::from_conf(conf),
+            client: crate::clients::connections_client(sdk, endpoint),
         }
     }
 }

@@ -26,8 +26,8 @@ use crate::store_port::{RevisionedStore, StoreError};
 use futures_util::stream::{self, StreamExt};
 use probe::{ConnectionProbe, Liveness};
 use projections::{Entry, Key};
-use schemas::{feedback::CONNECTION_GONE_SCHEMA_VERSION, ConnectionGone};
-use std::collections::HashMap;
+use schemas::ConnectionGone;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 /// How a sweep decides.
@@ -178,12 +178,7 @@ impl<S: RevisionedStore, P: ConnectionProbe, F: Feedback> Sweeper<S, P, F> {
             }
         }
         for id in gone {
-            let record = ConnectionGone {
-                schema_version: CONNECTION_GONE_SCHEMA_VERSION,
-                connection_id: id,
-                timestamp: now,
-                delivery_id: None,
-            };
+            let record = ConnectionGone::new(id, now, None);
             if let Err(e) = self.feedback.connection_gone(record).await {
                 report.failures.push(e.to_string());
             }
@@ -212,11 +207,9 @@ impl<S: RevisionedStore, P: ConnectionProbe, F: Feedback> Sweeper<S, P, F> {
     /// The connections past their two hours, and the idle ones to ask about, longest idle
     /// first. Forgets the activity of connections no longer open.
     fn classify(&self, open: &[Open], now: u64) -> (Vec<String>, Vec<String>) {
-        let Ok(mut active) = self.active.lock() else {
-            return (Vec::new(), Vec::new());
-        };
-        let still_open: HashMap<&str, ()> = open.iter().map(|o| (o.id.as_str(), ())).collect();
-        active.retain(|id, _| still_open.contains_key(id.as_str()));
+        let mut active = self.active();
+        let still_open: HashSet<&str> = open.iter().map(|o| o.id.as_str()).collect();
+        active.retain(|id, _| still_open.contains(id.as_str()));
         let mut expired = Vec::new();
         let mut idle = Vec::new();
         for o in open {
@@ -234,10 +227,17 @@ impl<S: RevisionedStore, P: ConnectionProbe, F: Feedback> Sweeper<S, P, F> {
     }
 
     fn remember(&self, connection_id: &str, at: u64) {
-        if let Ok(mut active) = self.active.lock() {
-            let slot = active.entry(connection_id.to_owned()).or_insert(at);
-            *slot = (*slot).max(at);
-        }
+        let mut active = self.active();
+        let slot = active.entry(connection_id.to_owned()).or_insert(at);
+        *slot = (*slot).max(at);
+    }
+
+    /// The activity remembered. A sweep that panicked left it as whole as any: it is only a
+    /// memory of answers, so it is used as it is rather than dropped.
+    fn active(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        self.active
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

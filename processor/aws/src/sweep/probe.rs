@@ -49,11 +49,8 @@ impl ApiGatewayProbe {
     /// A probe asking the `@connections` API at `endpoint` (`https://{domain}/{stage}`, or a test
     /// server's URL).
     pub fn new(sdk: &SdkConfig, endpoint: &str) -> Self {
-        let conf = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
-            .endpoint_url(endpoint)
-            .build();
         ApiGatewayProbe {
-            client: aws_sdk_apigatewaymanagement::Client::from_conf(conf),
+            client: crate::clients::connections_client(sdk, endpoint),
         }
     }
 }
