@@ -47,6 +47,13 @@ pub struct ClientState {
     /// neither `seen` nor `updated_at`. Entries written before it existed decode with 0.
     #[serde(default)]
     pub watched_until: u64,
+    /// What the other members of the client's presence rooms last heard of its presence
+    /// (`online`), with the fold's now when they heard it (`room_presence::announce`). Unlike
+    /// the rest of the entry it is bookkeeping of deliveries, not state a record implies: it
+    /// depends on where batches were cut and on their nows, so the laws of the fold (any order,
+    /// any cut) leave it out. `None` while the client is in no presence room.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announced: Option<Lww<bool>>,
     /// Whether a partial world listed the entry as changed since it last handed out its changes
     /// (`World::take_dirty`). Bookkeeping, not state: see [`Listed`].
     #[serde(skip)]
@@ -86,6 +93,7 @@ impl Merge for ClientState {
         self.stamped_at = self.stamped_at.max(other.stamped_at);
         self.last_seen = self.last_seen.max(other.last_seen);
         self.watched_until = self.watched_until.max(other.watched_until);
+        self.announced.join(&other.announced);
     }
 }
 

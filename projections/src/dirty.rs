@@ -87,15 +87,25 @@ impl World {
     /// Records on `device`'s client entry that a connection watching it may be live until
     /// `until` (`ClientState::watched_until`).
     pub(crate) fn mark_watched(&mut self, device: &str, until: u64) {
-        let client = self.clients.entry_ref(&Lookup(device)).or_default();
-        if client.watched_until >= until {
+        if self
+            .clients
+            .get(device)
+            .is_some_and(|c| c.watched_until >= until)
+        {
             return;
         }
-        client.watched_until = until;
+        self.client_listed(device).watched_until = until;
+    }
+
+    /// `client_id`'s entry, listed as changed, for a change that is no event about the client:
+    /// it moves neither `seen` nor `updated_at`.
+    pub(crate) fn client_listed(&mut self, client_id: &str) -> &mut ClientState {
+        let client = self.clients.entry_ref(&Lookup(client_id)).or_default();
         if !self.complete && !client.listed.0 {
             client.listed.0 = true;
-            self.dirty.clients.push(device.into());
+            self.dirty.clients.push(client_id.into());
         }
+        client
     }
 
     pub(crate) fn mark_conn(&mut self, id: &str) {

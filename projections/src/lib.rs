@@ -17,6 +17,7 @@
 //! - [`view`]: the client projection readers see; `compact`: bounding state without changing it.
 
 mod ahead;
+mod announce;
 pub mod batch;
 pub mod client;
 mod compact;

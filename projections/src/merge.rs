@@ -27,6 +27,7 @@ impl World {
         for client in other.clients.values_mut() {
             client.listed = Listed::default();
         }
+        self.announcing |= other.announcing;
         join_into(&mut self.clients, other.clients);
         join_into(&mut self.conns, other.conns);
         join_into(&mut self.rooms, other.rooms);

@@ -29,6 +29,9 @@ impl World {
             Record::Lifecycle(e) => {
                 want.push(Key::Client(e.client_id().to_owned()));
                 want.extend(self.device_watchers(e));
+                if let Some(online) = turns_online(e) {
+                    want.extend(self.presence_audience(e.client_id(), online));
+                }
                 // A store that writes members apart takes a subscription without its room.
                 let subscription = match e {
                     schemas::Lifecycle::Subscribed(s) | schemas::Lifecycle::Unsubscribed(s) => {
@@ -72,9 +75,21 @@ impl World {
                         want.push(Key::Client(client.to_owned()));
                     }
                 }
-                if let Some(client) = self.client_of(&ws.connection_id) {
-                    want.push(Key::Client(client));
+                let client = self.client_of(&ws.connection_id);
+                // What a record that opens or closes a connection may tell its client's presence
+                // rooms (the client a `$connect` names is the one it has once it is folded).
+                let turns = match ws.event_type {
+                    schemas::WsEventType::Connect => Some(true),
+                    schemas::WsEventType::Disconnect => Some(false),
+                    _ => None,
+                };
+                let named = ws
+                    .resolved_client_id()
+                    .filter(|_| ws.event_type == schemas::WsEventType::Connect);
+                if let (Some(online), Some(c)) = (turns, named.or(client.as_deref())) {
+                    want.extend(self.presence_audience(c, online));
                 }
+                want.extend(client.map(Key::Client));
                 want.extend(self.rooms_of(&ws.connection_id));
                 match ws.action() {
                     Action::SendMessage {
@@ -139,6 +154,7 @@ impl World {
                     want.push(Key::Lobby);
                 }
                 if let Some(client) = self.client_of(&g.connection_id) {
+                    want.extend(self.presence_audience(&client, false));
                     want.push(Key::Client(client));
                 }
                 want.extend(self.rooms_of(&g.connection_id));
@@ -215,9 +231,15 @@ impl World {
         let loaded = rooms_loaded && self.watermark.is_some();
         match self.clients.get(e.client_id()) {
             None => false,
-            // Most clients: no connection watches them, and nothing more is read.
-            Some(c) if c.watched_until < e.timestamp() => loaded,
-            Some(_) => loaded && self.device_watchers(e).next().is_none(),
+            // Most clients: no connection watches them, they are in no presence room, and
+            // nothing more is read.
+            Some(c) if c.watched_until < e.timestamp() && c.announced.is_none() => loaded,
+            Some(_) => {
+                loaded
+                    && self.device_watchers(e).next().is_none()
+                    && turns_online(e)
+                        .is_none_or(|on| self.presence_audience(e.client_id(), on).is_empty())
+            }
         }
     }
 
@@ -259,10 +281,20 @@ impl World {
     }
 }
 
+/// Which way a lifecycle event may turn its client's presence: a connection or a subscription
+/// online, a disconnection or an unsubscription offline; `None` for a refused connection.
+fn turns_online(e: &schemas::Lifecycle) -> Option<bool> {
+    match e {
+        schemas::Lifecycle::Connected(_) | schemas::Lifecycle::Subscribed(_) => Some(true),
+        schemas::Lifecycle::Disconnected(_) | schemas::Lifecycle::Unsubscribed(_) => Some(false),
+        schemas::Lifecycle::ConnectFailed(_) => None,
+    }
+}
+
 impl World {
     /// A presence room's members' client entries, whose sockets hear its presence events: once
     /// the room is loaded, and only up to `PRESENCE_ROOM_MAX` members (past it, none is sent).
-    fn presence_room_members(&self, room: &str) -> Vec<Key> {
+    pub(crate) fn presence_room_members(&self, room: &str) -> Vec<Key> {
         if !self.config.is_presence_room(room) {
             return Vec::new();
         }
@@ -278,5 +310,13 @@ impl World {
             return Vec::new();
         }
         joined
+    }
+
+    /// Whether a presence event in `room` reaches every member it is for: the room and its
+    /// members' entries are loaded (always, in a complete world).
+    pub(crate) fn reaches_presence_room(&self, room: &str) -> bool {
+        self.complete
+            || (self.has(&Key::Room(room.to_owned()))
+                && self.presence_room_members(room).iter().all(|k| self.has(k)))
     }
 }

@@ -33,7 +33,7 @@ pub(crate) fn member_now(world: &World, room: &str, client: &str) -> bool {
 }
 
 /// The room's members now, by id, or `None` past [`PRESENCE_ROOM_MAX`].
-fn members(world: &World, room: &str) -> Option<Vec<String>> {
+pub(crate) fn members(world: &World, room: &str) -> Option<Vec<String>> {
     let mut members: Vec<String> = world
         .room_state(room)
         .into_iter()
@@ -46,18 +46,26 @@ fn members(world: &World, room: &str) -> Option<Vec<String>> {
     (members.len() <= PRESENCE_ROOM_MAX).then_some(members)
 }
 
-/// The id of a room presence event: the causing record's, with the room, so that one record
-/// naming several rooms (a subscription to several chat topics) gives each its own.
-fn event_id_in(event_id: EventId, room: &str) -> EventId {
-    let mut bytes = Vec::with_capacity(24 + room.len());
+/// The id of a room presence event: the causing record's, with what it tells (`tag`) and the
+/// room, so that one record naming several rooms (a subscription to several chat topics) gives
+/// each its own, and one that both joins a room and brings its client online gives each event
+/// its own.
+pub(crate) fn event_id_in(event_id: EventId, tag: &str, room: &str) -> EventId {
+    let mut bytes = Vec::with_capacity(26 + tag.len() + room.len());
     bytes.extend_from_slice(&event_id.0.to_le_bytes());
-    bytes.extend_from_slice(b"presence\0");
+    bytes.extend_from_slice(tag.as_bytes());
+    bytes.push(0);
     bytes.extend_from_slice(room.as_bytes());
     EventId(xxhash_rust::xxh3::xxh3_128(&bytes))
 }
 
 /// What the room's members hear of `client`: its presence now, and how it is present.
-fn member_event(world: &World, room: &str, client: &str, event: &str) -> serde_json::Value {
+pub(crate) fn member_event(
+    world: &World,
+    room: &str,
+    client: &str,
+    event: &str,
+) -> serde_json::Value {
     let view = world.client(client);
     let mut via = Vec::new();
     if view.as_ref().is_some_and(|v| !v.connections.is_empty()) {
@@ -106,8 +114,26 @@ pub(crate) fn membership_turned(
     let Some(members) = members(world, room) else {
         return Vec::new();
     };
-    let id = event_id_in(event_id, room);
+    let id = event_id_in(event_id, "presence", room);
     let payload = member_event(world, room, client, if joined { "join" } else { "leave" });
+    let mut out = to_others(world, room, &members, client, id, &payload);
+    if let (true, Some(channel)) = (joined, joiner) {
+        let state = state_payload(world, room, &members);
+        out.push(Delivery::new(id, channel, Some(client.to_owned()), state));
+    }
+    out
+}
+
+/// `payload` about `client` to each other member of `room` (of `members`): to its live sockets,
+/// and to the chat topic of each member there by an IoT subscription.
+pub(crate) fn to_others(
+    world: &World,
+    room: &str,
+    members: &[String],
+    client: &str,
+    id: EventId,
+    payload: &serde_json::Value,
+) -> Vec<Delivery> {
     let mut out = Vec::new();
     let mut topics = BTreeSet::new();
     for member in members.iter().filter(|m| m.as_str() != client) {
@@ -130,10 +156,6 @@ pub(crate) fn membership_turned(
             None,
             payload.clone(),
         ));
-    }
-    if let (true, Some(channel)) = (joined, joiner) {
-        let state = state_payload(world, room, &members);
-        out.push(Delivery::new(id, channel, Some(client.to_owned()), state));
     }
     out
 }

@@ -50,6 +50,9 @@ pub struct World {
     pub(crate) kept: Set,
     /// What the batch in progress stored ahead and checks again after its commit (see `ahead`).
     pub(crate) ahead: Ahead,
+    /// Whether a client here is in a presence room's audience ([`ClientState::announced`]):
+    /// until one is, no record needs its client's presence compared (`announce`).
+    pub(crate) announcing: bool,
 }
 
 impl World {
@@ -73,6 +76,7 @@ impl World {
             clock_from_entries: false,
             kept: Set::default(),
             ahead: Ahead::default(),
+            announcing: false,
         }
     }
 
@@ -169,7 +173,11 @@ impl World {
                 if let Some(Entry::Client(s)) = e {
                     v.join(&s);
                 }
-                let newest = v.stamped_at;
+                // What its presence rooms heard was decided at a now no later batch goes back
+                // before, lest it take back what they heard.
+                let heard = v.announced.as_ref().map(|a| a.ts);
+                let newest = v.stamped_at.max(heard.unwrap_or(0));
+                self.announcing |= heard.is_some();
                 self.saw(newest);
             }
             (Key::Connection(id), e) => {

@@ -16,7 +16,8 @@ fn validator(kind: &str) -> jsonschema::JSONSchema {
 }
 
 /// The README's seeds, then a member's history and presence requests, a watcher's presence
-/// request, a device coming and going, a presence room joined and left, and a body that fits no
+/// request, a device coming and going, a presence room joined, a member of it going offline, the
+/// room left, and a body that fits no
 /// route.
 fn scenario() -> Vec<schemas::Record> {
     let mut records: Vec<schemas::Record> = include_str!("../../examples/seeds.jsonl")
@@ -69,10 +70,11 @@ fn scenario() -> Vec<schemas::Record> {
             t + 13,
             r#"{"action":"join","chatId":"presence-1"}"#,
         ),
+        ws_disconnect("cB", t + 11, t + 14),
         ws_message(
             "cA",
             t,
-            t + 14,
+            t + 15,
             r#"{"action":"leave","chatId":"presence-1"}"#,
         ),
     ]);
@@ -118,6 +120,8 @@ fn every_payload_fits_its_schema() {
             .any(|d| d.payload["type"] == kind && d.payload.get(key).is_some())
     };
     assert!(forms("presence", "deviceId") && forms("presence", "chatId"));
+    let offline = |d: &&projections::Delivery| d.payload["event"] == "offline";
+    assert!(deliveries.iter().any(|d| offline(&d)), "a member's offline");
     assert!(forms("presence_state", "devices") && forms("presence_state", "members"));
 }
 

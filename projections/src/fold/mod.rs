@@ -34,6 +34,32 @@ impl World {
             self.watermark = Some(ts.max(self.watermark()));
             self.mark_watermark();
         }
+        let mut out = self.fold_one(record);
+        if !self.announcing {
+            return out;
+        }
+        // Whatever the record, its client's presence rooms hear if its presence turned.
+        let connection = match record {
+            Record::Lifecycle(e) => {
+                out.extend(crate::announce::announce(self, e.client_id(), record));
+                return out;
+            }
+            Record::WebSocket(ws) => ws.connection_id.as_str(),
+            Record::ConnectionGone(g) => g.connection_id.as_str(),
+            Record::Telemetry(_) | Record::Tick(_) => return out,
+        };
+        let client = self
+            .conns
+            .get(connection)
+            .and_then(|c| c.summary.client_id.clone());
+        if let Some(client) = client {
+            out.extend(crate::announce::announce(self, &client, record));
+        }
+        out
+    }
+
+    /// [`World::apply`]'s own part for each kind of record.
+    fn fold_one(&mut self, record: &Record) -> Vec<Delivery> {
         match record {
             Record::Lifecycle(e) => lifecycle(self, e, record),
             Record::WebSocket(ws) => websocket(self, ws, record),
