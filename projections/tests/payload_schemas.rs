@@ -17,8 +17,7 @@ fn validator(kind: &str) -> jsonschema::JSONSchema {
 
 /// The README's seeds, then a member's history and presence requests, a watcher's presence
 /// request, a device coming and going, a presence room joined, a member of it going offline, the
-/// room left, and a body that fits no
-/// route.
+/// room left, and a body that fits no route.
 fn scenario() -> Vec<schemas::Record> {
     let mut records: Vec<schemas::Record> = include_str!("../../examples/seeds.jsonl")
         .lines()
