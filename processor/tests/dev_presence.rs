@@ -75,9 +75,9 @@ async fn a_member_and_a_watcher_ask_for_presence() {
 }
 
 /// Two WebSocket clients in a presence room: each joiner gets the room's state, the member
-/// hears the other join and leave.
+/// hears the other join, go offline as its socket closes, come back on a new one, and leave.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn members_of_a_presence_room_hear_each_other_join_and_leave() {
+async fn members_of_a_presence_room_hear_each_other_join_go_offline_and_leave() {
     let dev = Dev::start();
     let mut alice = Ws::connect(&dev, "alice").await;
     let mut bob = Ws::connect(&dev, "bob").await;
@@ -97,6 +97,21 @@ async fn members_of_a_presence_room_hear_each_other_join_and_leave() {
         (&joined["event"], &joined["clientId"], &joined["online"]),
         (&json!("join"), &json!("bob"), &json!(true)),
         "{joined}"
+    );
+    bob.close().await;
+    let offline = alice.recv().await;
+    assert_eq!(
+        (&offline["event"], &offline["clientId"], &offline["online"]),
+        (&json!("offline"), &json!("bob"), &json!(false)),
+        "{offline}"
+    );
+    // Back on a new socket: still a member, online again.
+    let mut bob = Ws::connect(&dev, "bob").await;
+    let online = alice.recv().await;
+    assert_eq!(
+        (&online["event"], &online["clientId"], &online["via"]),
+        (&json!("online"), &json!("bob"), &json!(["websocket"])),
+        "{online}"
     );
     bob.send(json!({"action": "leave", "chatId": "presence-7"}))
         .await;
