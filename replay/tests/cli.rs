@@ -313,3 +313,45 @@ fn explain_shows_a_catch_up_delivery_and_why() {
     );
     assert!(text.contains(&why), "{text}");
 }
+
+#[test]
+fn explain_says_when_a_members_presence_rooms_heard_it_go_offline_and_when_nothing_was_sent() {
+    use tests::aws::{ws_connect, ws_disconnect, ws_message};
+    let t = 1_732_350_000_000u64;
+    let join = serde_json::json!({"action":"join","chatId":"presence-7"});
+    let lines = [
+        ws_connect("alice-conn", "alice", t),
+        ws_connect("bob-conn", "bob", t + 10),
+        ws_message("alice-conn", t, t + 20, join.clone()),
+        ws_message("bob-conn", t + 10, t + 30, join),
+        // A second socket, then the first closes: bob stays online.
+        ws_connect("bob-2", "bob", t + 40),
+        ws_disconnect("bob-conn", t + 10, t + 50),
+        ws_disconnect("bob-2", t + 40, t + 60),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write(tmp.path(), "room.jsonl", lines.join("\n").as_bytes());
+    let from = path.to_str().unwrap();
+    let out = replay_bin(&["explain", "--from", from, "--client", "bob"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "room presence: online, as its presence rooms (presence-7) last heard: nothing sent"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "room presence: offline: its presence rooms (presence-7) heard `offline` (1 delivery)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "delivery: websocket to alice-conn (client alice): bob went offline in presence room \
+             presence-7; member with live WebSocket connection alice-conn -> socket"
+        ),
+        "{text}"
+    );
+}

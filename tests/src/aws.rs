@@ -154,6 +154,14 @@ pub fn ws_connect(conn: &str, client: &str, t: u64) -> String {
     .to_string()
 }
 
+/// A WebSocket `$disconnect` record at `t` of a connection opened at `connected_at`.
+pub fn ws_disconnect(conn: &str, connected_at: u64, t: u64) -> String {
+    serde_json::json!({"kind":"websocket","schemaVersion":2,"eventType":"DISCONNECT",
+        "routeKey":"$disconnect","connectionId":conn,"connectedAt":connected_at,
+        "requestTimeEpoch":t})
+    .to_string()
+}
+
 /// A WebSocket message record with `body` (an action).
 pub fn ws_message(conn: &str, connected_at: u64, t: u64, body: serde_json::Value) -> String {
     let route = body["action"].as_str().unwrap_or("$default").to_owned();

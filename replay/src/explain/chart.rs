@@ -261,6 +261,7 @@ mod tests {
             state: Some(state),
             presence: None,
             presence_event: None,
+            room_event: None,
             deliveries: vec![],
             mark,
         }

@@ -50,6 +50,10 @@ pub struct Step {
     /// connections watching it were told (a `presence` event), or why nothing was sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub presence_event: Option<String>,
+    /// For a record about a member of presence rooms: whether its rooms heard it go online or
+    /// offline, or why nothing was sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub room_event: Option<String>,
     /// The deliveries the record caused that concern the client (all of them, for its own
     /// messages), with reasons.
     pub deliveries: Vec<why::DeliveryNote>,
@@ -188,6 +192,9 @@ pub fn timeline(args: &ExplainArgs) -> Result<(Vec<Step>, Summary), Error> {
                 step.presence_event = Some(why::presence_event(world, e, connected_before, told));
             }
         }
+        if relation != "delivery to it" {
+            step.room_event = why::room_event(world, id, &deliveries);
+        }
         steps.push(step);
         positions.push(position);
         Ok(())
@@ -247,6 +254,7 @@ fn step(
         state: world.client(id),
         presence,
         presence_event: None,
+        room_event: None,
         deliveries,
         mark,
     }

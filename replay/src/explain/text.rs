@@ -61,6 +61,9 @@ pub fn write_text(out: &mut impl Write, client: &str, steps: &[Step]) -> io::Res
         if let Some(event) = &s.presence_event {
             writeln!(out, "    presence event: {event}")?;
         }
+        if let Some(event) = &s.room_event {
+            writeln!(out, "    room presence: {event}")?;
+        }
         if let Some(p) = &s.presence {
             // The rule only changes with the client's own lifecycle events; say it when it does.
             if last_presence != Some(p) {

@@ -104,6 +104,20 @@ fn channel_reason(record: &Record, d: &Delivery) -> String {
             text("chatId"),
             p["messages"].as_array().map_or(0, Vec::len)
         ),
+        (Channel::WebSocket { connection_id }, Some("presence")) if p.get("chatId").is_some() => {
+            format!(
+                "{} {} presence room {}; member with live WebSocket connection {connection_id} \
+                 -> socket",
+                text("clientId"),
+                match text("event").as_str() {
+                    "join" => "joined",
+                    "leave" => "left",
+                    "online" => "went online in",
+                    _ => "went offline in",
+                },
+                text("chatId"),
+            )
+        }
         (Channel::WebSocket { connection_id }, Some("presence")) => format!(
             "device {} is {} now and was not before this event; live connection \
              {connection_id} watches it (set_notify_list) -> socket",
@@ -270,6 +284,39 @@ pub fn presence_event(world: &World, e: &Lifecycle, connected_before: bool, told
         "{why}: presence unchanged ({}), nothing sent",
         state(connected)
     )
+}
+
+/// For a record about `id` while it is a member of presence rooms: whether the record turned
+/// its presence from what its rooms last heard, so they heard `online` or `offline`, or that it
+/// did not; `None` for a client in no presence room.
+pub fn room_event(world: &World, id: &str, deliveries: &[Delivery]) -> Option<String> {
+    let view = world.client(id)?;
+    let rooms: Vec<&str> = view
+        .rooms
+        .iter()
+        .map(String::as_str)
+        .filter(|r| world.config().is_presence_room(r))
+        .collect();
+    if rooms.is_empty() {
+        return None;
+    }
+    let told: Vec<&Delivery> = deliveries
+        .iter()
+        .filter(|d| d.payload["type"] == "presence" && d.payload["clientId"] == id)
+        .filter(|d| matches!(d.payload["event"].as_str(), Some("online" | "offline")))
+        .collect();
+    let state = if view.online { "online" } else { "offline" };
+    Some(match told.len() {
+        0 => format!(
+            "{state}, as its presence rooms ({}) last heard: nothing sent",
+            rooms.join(", ")
+        ),
+        n => format!(
+            "{state}: its presence rooms ({}) heard `{state}` ({n} deliver{})",
+            rooms.join(", "),
+            if n == 1 { "y" } else { "ies" }
+        ),
+    })
 }
 
 /// The rule's reasoning as data, with the winner's reason in words. `sessions` is how many
