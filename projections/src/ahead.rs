@@ -48,6 +48,9 @@ pub(crate) struct Ahead {
     /// many membership writes were folded before it: a message of theirs stored without its
     /// sender names none to those writes, as it named none while they were folded.
     named: HashMap<String, usize>,
+    /// The presence room memberships the batch turned, to compare with their rooms after its
+    /// commit (`presence_recheck`).
+    pub(crate) presence: Vec<crate::presence_recheck::PresenceTurn>,
 }
 
 /// One membership write as it was folded, to compare with the room's history after the commit
@@ -269,7 +272,7 @@ impl World {
                 .unwrap_or_default();
             seen.insert((*room).to_owned(), stamps);
         }
-        let keys = since
+        let mut keys: Vec<Key> = since
             .into_iter()
             .map(|(room, since)| Key::History {
                 room: room.to_owned(),
@@ -277,6 +280,7 @@ impl World {
             })
             .collect();
         self.ahead.seen = seen;
+        keys.extend(self.presence_recheck_keys());
         keys
     }
 
@@ -322,6 +326,7 @@ impl World {
             .map(|(_, _, m)| Key::Connection(m.connection_id.clone()))
             .filter(|k| !self.has(k))
             .collect();
+        keys.extend(self.presence_recheck_needs());
         keys.sort();
         keys.dedup();
         keys
@@ -332,9 +337,10 @@ impl World {
     /// folding, each one the client is a member at after a write and was not before it is
     /// delivered (reached as the client was then, with the id of the write's record), and each
     /// one it was a member at before and is not after was delivered to a client that had left,
-    /// and is counted ([`World::late_leaves`]). Forgets the batch's writes.
+    /// and is counted ([`World::late_leaves`]); and what its presence room turns owe
+    /// (`presence_recheck`). Forgets the batch's writes.
     pub(crate) fn recheck(&mut self) -> Vec<(EventId, Delivery)> {
-        let mut owed = Vec::new();
+        let mut owed = self.presence_recheck();
         let mut late = 0;
         for (i, turn, message) in self.unseen() {
             let sender = self.sender_at(message, i);
@@ -394,6 +400,12 @@ impl World {
 
     /// Whether the batch wrote memberships to check again after its commit.
     pub(crate) fn has_turns(&self) -> bool {
-        !self.ahead.turns.is_empty()
+        !self.ahead.turns.is_empty() || !self.ahead.presence.is_empty()
+    }
+
+    /// Whether the batch's first pass is folded, so that a membership write folded now was
+    /// noted already.
+    pub(crate) fn is_refolding(&self) -> bool {
+        self.ahead.refolding
     }
 }

@@ -37,6 +37,7 @@ mod needs;
 mod parts;
 pub mod presence;
 mod presence_events;
+mod presence_recheck;
 mod presence_reply;
 mod room_presence;
 pub mod route;
