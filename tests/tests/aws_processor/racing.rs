@@ -86,3 +86,44 @@ async fn a_join_committed_while_another_shard_routes_a_message_gets_it_after_its
     assert_eq!(report.failed_at, None, "{:?}", report.failure);
     assert_eq!(ids(&in_order.sink.sent()), ids(&sent));
 }
+
+#[tokio::test]
+async fn members_joining_a_presence_room_on_two_shards_at_once_hear_of_each_other() {
+    let f = fixture(1).await.unwrap();
+    let t = 1_732_350_000_000u64;
+    let join = json!({"action":"join","chatId":"presence-7"});
+    // Our shard: carol joins. Another shard, folded whole between our loads and our commit:
+    // alice joins. Neither fold sees the other member; ours reads the room again after its
+    // commit, finds alice, and tells both.
+    let ours = vec![
+        ws_connect("carol-conn", "carol", t),
+        ws_message("carol-conn", t, t + 10, join.clone()),
+    ];
+    let theirs = vec![
+        ws_connect("alice-conn", "alice", t),
+        ws_message("alice-conn", t, t + 20, join),
+    ];
+    let (_, sent) = raced(&f, &ours, &theirs).await;
+    let mut heard: Vec<(&str, &str, &str)> = sent
+        .iter()
+        .map(|d| {
+            let p = &d.payload;
+            let what = p["event"].as_str().or(p["type"].as_str()).unwrap_or("?");
+            (
+                d.channel.target(),
+                what,
+                p["clientId"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    heard.sort();
+    assert_eq!(
+        heard,
+        [
+            ("alice-conn", "join", "carol"),
+            ("carol-conn", "join", "alice"),
+            ("carol-conn", "presence_state", ""),
+        ],
+        "{sent:#?}"
+    );
+}
