@@ -20,7 +20,7 @@ use crate::client::ClientState;
 use crate::delivery::Delivery;
 use crate::key::Key;
 use crate::lattice::Lww;
-use crate::room_presence::{event_id_in, member_event, members, to_others};
+use crate::room_presence::{member_event, members, subject_event_id, to_others};
 use crate::world::World;
 use schemas::Record;
 use smallvec::SmallVec;
@@ -115,8 +115,9 @@ pub(crate) fn announce(world: &mut World, client: &str, record: &Record) -> Vec<
             continue;
         };
         let payload = member_event(world, room, client, event);
-        let id = event_id_in(event_id, event, room);
+        let id = subject_event_id(event, room, client, now);
         out.extend(to_others(world, room, &members, client, id, &payload));
+        world.defer_presence_check(room, client, event, &members, event_id);
     }
     out
 }

@@ -1,36 +1,41 @@
-//! Presence rooms whose memberships turn on batches folded at once.
+//! Presence rooms whose members turn on batches folded at once.
 //!
 //! A batch folding `alice`'s join of a presence room reads the room's members to tell them; a
-//! batch of another shard folding `bob`'s join at the same time does the same. Lambda runs both
-//! at once (docs/architecture.md, Every shard at once): if each read before the other's write,
-//! neither would hear of the other. So, as chat messages do (see `ahead`), a batch over a shared
-//! store reads each presence room whose memberships it turned again after its commit, and tells
-//! what its fold could not see:
+//! batch of another shard folding `bob`'s join, or `carol` going offline, at the same time does
+//! the same. Lambda runs both at once (docs/architecture.md, Every shard at once): if each read
+//! before the other's write, neither would hear of the other. So, as chat messages do (see
+//! `ahead`), a batch over a shared store reads each presence room whose members it told of a
+//! turn again after its commit, and tells what its fold could not see:
 //!
-//! - a member that joined meanwhile hears the batch's member's join, and the batch's member hears
-//!   theirs, if the batch's member joined;
-//! - a member that left meanwhile is heard leaving by the batch's member, if it joined;
-//! - a member that joined meanwhile hears the batch's member's leave, if it left.
+//! - a member that joined meanwhile hears the batch's turn (a join, leave, online or offline);
+//!   and, when the turn is a join, the joiner hears it join;
+//! - when the turn is a join: the joiner hears a member that left meanwhile leave, and a member
+//!   whose presence turned since its state said it (read again: every member's entry) go
+//!   `online` or `offline`, if the member's rooms heard that turn.
 //!
 //! Whichever write is stored first, the other batch's read comes after it, so one batch or the
-//! other tells. When both do, both copies have one id: an event's id is its membership write's
-//! (room, member, time), not the record's that caused it ([`membership_event_id`]).
+//! other tells. When both do, both copies have one id: an event's id is its subject's register's
+//! (room, member, time: the membership write's, or what the member's rooms heard and when),
+//! not the record's that caused it ([`subject_event_id`]). The joiner's state and the events
+//! another batch sends may arrive in either order.
 
 use crate::delivery::{Channel, Delivery};
 use crate::key::Key;
-use crate::room_presence::{member_event, membership_event_id};
+use crate::room_presence::{member_event, subject_event_id};
 use crate::world::World;
 use schemas::EventId;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// One presence room membership turned by the batch, as its fold told it.
+/// One turn of a presence room member the batch told the room, as its fold told it.
 #[derive(Debug, Clone)]
 pub(crate) struct PresenceTurn {
     room: String,
     client: String,
-    joined: bool,
-    /// The other members the fold told (the room as it read it).
-    told: Vec<String>,
+    /// `join`, `leave`, `online` or `offline`.
+    event: &'static str,
+    /// The other members the fold told (the room as it read it), each with whether it was
+    /// online then (what a joiner's state said).
+    told: Vec<(String, bool)>,
     /// The record, whose position the recheck's deliveries take.
     event_id: EventId,
 }
@@ -42,23 +47,28 @@ impl World {
         self.parts_apart && !self.complete
     }
 
-    /// Keeps a presence room membership turn, folded now, with the members its events went to,
-    /// to compare with the room after the commit.
+    /// Keeps a turn of `client` in presence room `room` (`event`), folded now and told to
+    /// `members`, to compare with the room after the commit.
     pub(crate) fn defer_presence_check(
         &mut self,
         room: &str,
         client: &str,
-        joined: bool,
-        told: Vec<String>,
+        event: &'static str,
+        members: &[String],
         event_id: EventId,
     ) {
         if !self.rechecks_presence() || self.is_refolding() {
             return;
         }
+        let told = members
+            .iter()
+            .filter(|m| *m != client)
+            .map(|m| (m.clone(), self.client(m).is_some_and(|v| v.online)))
+            .collect();
         self.ahead.presence.push(PresenceTurn {
             room: room.to_owned(),
             client: client.to_owned(),
-            joined,
+            event,
             told,
             event_id,
         });
@@ -75,19 +85,20 @@ impl World {
         rooms.into_iter().map(|r| Key::Room(r.to_owned())).collect()
     }
 
-    /// The entries of those rooms' members not loaded yet: what reaches them, and how they are
-    /// present.
+    /// The entries of those rooms' members to read: those not loaded yet (what reaches them,
+    /// how they are present), and, in a room a member joined, every member's again (whether
+    /// its presence turned since the joiner's state said it).
     pub(crate) fn presence_recheck_needs(&self) -> Vec<Key> {
-        let rooms: BTreeSet<&str> = self
-            .ahead
-            .presence
-            .iter()
-            .map(|t| t.room.as_str())
-            .collect();
+        let mut rooms: BTreeMap<&str, bool> = BTreeMap::new();
+        for turn in &self.ahead.presence {
+            *rooms.entry(&turn.room).or_default() |= turn.event == "join";
+        }
         rooms
             .into_iter()
-            .flat_map(|r| self.presence_room_members(r))
-            .filter(|k| !self.has(k))
+            .flat_map(|(r, joined)| {
+                let members = self.presence_room_members(r).into_iter();
+                members.filter(move |k| joined || !self.has(k))
+            })
             .collect()
     }
 
@@ -102,8 +113,8 @@ impl World {
             let Some(state) = self.rooms.get(turn.room.as_str()) else {
                 continue;
             };
-            // A member whose membership a later turn of the batch changed told, and was told,
-            // with that turn.
+            // A member whose membership or presence a later turn of the batch changed told,
+            // and was told, with that turn.
             let later: BTreeSet<&str> = turns[i + 1..]
                 .iter()
                 .filter(|t| t.room == turn.room)
@@ -118,40 +129,67 @@ impl World {
                 continue;
             }
             let now: BTreeSet<&str> = now.difference(&later).copied().collect();
-            let told: BTreeSet<&str> = turn
+            let told: BTreeMap<&str, bool> = turn
                 .told
                 .iter()
-                .map(String::as_str)
-                .filter(|m| !later.contains(m))
+                .map(|(m, online)| (m.as_str(), *online))
+                .filter(|(m, _)| !later.contains(m))
                 .collect();
-            let mut tell = |to: &str, about: &str, joined: bool| {
-                owed.extend(
-                    self.told_of(&turn.room, to, about, joined)
-                        .into_iter()
-                        .map(|d| (turn.event_id, d)),
-                );
+            let (room, client) = (turn.room.as_str(), turn.client.as_str());
+            let mut tell = |to: &str, about: &str, event: &str| {
+                let told = self.told_of(room, to, about, event);
+                owed.extend(told.into_iter().map(|d| (turn.event_id, d)));
             };
-            for m in now.difference(&told) {
-                if turn.joined {
-                    tell(&turn.client, m, true);
+            for m in now.iter().filter(|m| !told.contains_key(*m)) {
+                if turn.event == "join" {
+                    tell(client, m, "join");
                 }
-                tell(m, &turn.client, turn.joined);
+                tell(m, client, turn.event);
             }
-            if turn.joined {
-                for m in told.difference(&now) {
-                    tell(&turn.client, m, false);
+            if turn.event != "join" {
+                continue;
+            }
+            for (m, said) in &told {
+                if !now.contains(m) {
+                    tell(client, m, "leave");
+                } else if let Some(event) = self.presence_since(m, *said) {
+                    tell(client, m, event);
                 }
             }
         }
         owed
     }
 
-    /// `to`'s deliveries of `about`'s membership of `room` turning to `joined` (or away from
-    /// it), by its sockets and chat topics, with the id the membership's own batch gives it.
-    fn told_of(&self, room: &str, to: &str, about: &str, joined: bool) -> Vec<Delivery> {
-        let register = self.rooms.get(room).and_then(|r| r.member(about));
-        let id = membership_event_id(room, about, register.map_or(0, |w| w.ts), joined);
-        let payload = member_event(self, room, about, if joined { "join" } else { "leave" });
+    /// The presence event `member`'s rooms heard, if it turned from `said` and they heard the
+    /// turn (one they have not heard yet is told by the member's next record).
+    fn presence_since(&self, member: &str, said: bool) -> Option<&'static str> {
+        let state = self.clients.get(member)?;
+        let heard = state.announced.as_ref()?.value;
+        (heard != said && self.online_now(state) == heard).then_some(if heard {
+            "online"
+        } else {
+            "offline"
+        })
+    }
+
+    /// `to`'s deliveries of `about`'s `event` in `room`, by its sockets and chat topics, with the
+    /// id the batch of the turn gives it: from `about`'s register for the room (a `join` or
+    /// `leave`) or from what its rooms heard (`online`, `offline`).
+    fn told_of(&self, room: &str, to: &str, about: &str, event: &str) -> Vec<Delivery> {
+        let ts = match event {
+            "join" | "leave" => self
+                .rooms
+                .get(room)
+                .and_then(|r| r.member(about))
+                .map(|w| w.ts),
+            _ => self
+                .clients
+                .get(about)
+                .and_then(|c| c.announced.as_ref())
+                .map(|a| a.ts),
+        };
+        let id = subject_event_id(event, room, about, ts.unwrap_or(0));
+        let payload = member_event(self, room, about, event);
         let (sockets, topics) = crate::route::reach_of(self, to, room);
         let sockets = sockets.into_iter().map(|connection_id| {
             let channel = Channel::WebSocket { connection_id };

@@ -46,18 +46,6 @@ pub(crate) fn members(world: &World, room: &str) -> Option<Vec<String>> {
     (members.len() <= PRESENCE_ROOM_MAX).then_some(members)
 }
 
-/// The id of a room presence event a record causes (`online`, `offline`): the record's, with
-/// what it tells (`tag`) and the room, so that one record that turns a member of several rooms
-/// gives each its own.
-pub(crate) fn event_id_in(event_id: EventId, tag: &str, room: &str) -> EventId {
-    let mut bytes = Vec::with_capacity(26 + tag.len() + room.len());
-    bytes.extend_from_slice(&event_id.0.to_le_bytes());
-    bytes.extend_from_slice(tag.as_bytes());
-    bytes.push(0);
-    bytes.extend_from_slice(room.as_bytes());
-    EventId(xxhash_rust::xxh3::xxh3_128(&bytes))
-}
-
 /// What the room's members hear of `client`: its presence now, and how it is present.
 pub(crate) fn member_event(
     world: &World,
@@ -113,29 +101,29 @@ pub(crate) fn membership_turned(
     let Some(members) = members(world, room) else {
         return Vec::new();
     };
+    let event = if joined { "join" } else { "leave" };
     let register = world.client_state(client).and_then(|c| c.membership(room));
-    let id = membership_event_id(room, client, register.map_or(0, |w| w.ts), joined);
-    let payload = member_event(world, room, client, if joined { "join" } else { "leave" });
+    let id = subject_event_id(event, room, client, register.map_or(0, |w| w.ts));
+    let payload = member_event(world, room, client, event);
     let mut out = to_others(world, room, &members, client, id, &payload);
     if let (true, Some(channel)) = (joined, joiner) {
         let state = state_payload(world, room, &members);
         out.push(Delivery::new(id, channel, Some(client.to_owned()), state));
     }
-    let others = members.into_iter().filter(|m| m != client).collect();
-    world.defer_presence_check(room, client, joined, others, event_id);
+    world.defer_presence_check(room, client, event, &members, event_id);
     out
 }
 
-/// The id of the event telling that `client`'s membership of `room` turned by its write at `ts`:
-/// the same from the batch that folds the write and from any batch that finds it later (see
-/// `presence_recheck`), so that a member told twice is told once.
-pub(crate) fn membership_event_id(room: &str, client: &str, ts: u64, joined: bool) -> EventId {
-    let mut bytes = Vec::with_capacity(32 + room.len() + client.len());
-    bytes.extend_from_slice(if joined { b"join\0" } else { b"leave\0" });
-    bytes.extend_from_slice(room.as_bytes());
-    bytes.push(0);
-    bytes.extend_from_slice(client.as_bytes());
-    bytes.push(0);
+/// The id of the event telling `room` that `client` turned (`event`) by its register written
+/// at `ts` (its membership, or what its rooms heard of its presence): the same from the batch
+/// that folds the turn and from any batch that finds it later (see `presence_recheck`), so that
+/// a member told twice is told once.
+pub(crate) fn subject_event_id(event: &str, room: &str, client: &str, ts: u64) -> EventId {
+    let mut bytes = Vec::with_capacity(32 + event.len() + room.len() + client.len());
+    for part in [event, room, client] {
+        bytes.extend_from_slice(part.as_bytes());
+        bytes.push(0);
+    }
     bytes.extend_from_slice(&ts.to_le_bytes());
     EventId(xxhash_rust::xxh3::xxh3_128(&bytes))
 }

@@ -127,3 +127,87 @@ async fn members_joining_a_presence_room_on_two_shards_at_once_hear_of_each_othe
         "{sent:#?}"
     );
 }
+
+/// carol, in presence room 7 by `carol-conn` (stored before the race), and alice's join of it.
+fn carol_in_7_and_alice_joining(t: u64) -> (Vec<String>, Vec<String>) {
+    let join = json!({"action":"join","chatId":"presence-7"});
+    let carol = vec![
+        ws_connect("carol-conn", "carol", t),
+        ws_message("carol-conn", t, t + 10, join.clone()),
+    ];
+    let alice = vec![
+        ws_connect("alice-conn", "alice", t + 20),
+        ws_message("alice-conn", t + 20, t + 30, join),
+    ];
+    (carol, alice)
+}
+
+/// `what`'s deliveries about carol, as (target, event or type).
+fn about_carol(sent: &[Delivery]) -> Vec<(String, String)> {
+    sent.iter()
+        .filter(|d| d.payload["clientId"] == "carol")
+        .map(|d| {
+            let event = d.payload["event"].as_str().unwrap_or("?").to_owned();
+            (d.channel.target().to_owned(), event)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_member_going_offline_while_another_joins_is_heard_offline_by_the_joiner() {
+    let f = fixture(1).await.unwrap();
+    let t = 1_732_350_000_000u64;
+    let (carol, alice) = carol_in_7_and_alice_joining(t);
+    let before = handler(f.store.clone(), RecordingSink::new());
+    assert_eq!(
+        before
+            .handle(&batch("shardId-000000000000", &carol))
+            .await
+            .failed_at,
+        None
+    );
+    // Our shard: carol's socket closes. Alice's join, on another shard, is handled whole
+    // between our loads and our commit: her state says carol is online, and our fold did not
+    // see her. Reading the room again after our commit, we find her and tell her.
+    let ours = vec![tests::aws::ws_disconnect("carol-conn", t, t + 40)];
+    let (_, sent) = raced(&f, &ours, &alice).await;
+    assert_eq!(
+        about_carol(&sent),
+        [("alice-conn".to_owned(), "offline".to_owned())],
+        "{sent:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_joiner_whose_state_said_a_member_online_hears_it_go_offline_meanwhile() {
+    let f = fixture(1).await.unwrap();
+    let t = 1_732_350_000_000u64;
+    let (carol, alice) = carol_in_7_and_alice_joining(t);
+    let before = handler(f.store.clone(), RecordingSink::new());
+    assert_eq!(
+        before
+            .handle(&batch("shardId-000000000000", &carol))
+            .await
+            .failed_at,
+        None
+    );
+    // Our shard: alice joins; her state says carol is online. carol's `$disconnect`, on another
+    // shard, is handled whole between our loads and our commit: its batch reads the room before
+    // alice is in it. Reading carol's entry again after our commit, we tell alice.
+    let theirs = vec![tests::aws::ws_disconnect("carol-conn", t, t + 40)];
+    let (_, sent) = raced(&f, &alice, &theirs).await;
+    let state = sent
+        .iter()
+        .find(|d| d.payload["type"] == "presence_state")
+        .unwrap();
+    assert_eq!(
+        state.payload["members"][1]["clientId"], "carol",
+        "{state:?}"
+    );
+    assert_eq!(state.payload["members"][1]["online"], true, "{state:?}");
+    assert_eq!(
+        about_carol(&sent),
+        [("alice-conn".to_owned(), "offline".to_owned())],
+        "{sent:#?}"
+    );
+}
