@@ -12,6 +12,7 @@
 //! | `COMMIT_ATTEMPTS` | fold-and-write attempts on revision conflicts (1-20) | 5 |
 //! | `DEDUP_TTL` | how long sent deliveries are remembered | `24h` |
 //! | `PRESENCE_ROOMS` | presence rooms: ids starting with this (empty: every room) | `presence-` |
+//! | `PRESENCE_GRACE` | an `offline` is announced only this long after the member was last seen (at most `10m`) | `0s` |
 //!
 //! The sweeper (the same binary, `Handler: sweeper`) reads `TABLE_NAME`, `STREAM_NAME`,
 //! `AWS_ENDPOINT_URL`, the `@connections` endpoint (`WEBSOCKET_API_ENDPOINT`, or
@@ -125,6 +126,10 @@ impl AwsConfig {
         }
         if let Some(v) = get("PRESENCE_ROOMS") {
             handler.fold.presence_rooms = v;
+        }
+        if let Some(v) = get("PRESENCE_GRACE") {
+            handler.fold.presence_grace_ms =
+                fold_flags::parse_presence_grace(&v).map_err(|e| err("PRESENCE_GRACE", e))?;
         }
         if let Some(v) = get("DEDUP_TTL") {
             handler.dedup_ttl_ms = parse_duration_ms(&v).map_err(|e| err("DEDUP_TTL", e))?;

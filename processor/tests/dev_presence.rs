@@ -8,6 +8,7 @@ mod support;
 
 use dev_support::{has, Dev, Mqtt, Ws};
 use serde_json::json;
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_and_a_watcher_ask_for_presence() {
@@ -119,4 +120,38 @@ async fn members_of_a_presence_room_hear_each_other_join_go_offline_and_leave() 
     assert_eq!(left["event"], "leave", "{left}");
     assert_eq!(left["clientId"], "bob", "{left}");
     assert_eq!(left["chatId"], "presence-7", "{left}");
+}
+
+/// With `--presence-grace`, a member whose socket closes is announced offline only once the
+/// grace is over (the sweep's tick finds it due), and one that comes back within it not at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_grace_a_member_is_heard_offline_only_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = ["--presence-grace", "1s", "--sweep-every", "100ms"];
+    let dev = Dev::start_with(&dir.path().join("store"), &flags);
+    let mut alice = Ws::connect(&dev, "alice").await;
+    let mut bob = Ws::connect(&dev, "bob").await;
+    for ws in [&mut alice, &mut bob] {
+        ws.send(json!({"action": "join", "chatId": "presence-7"}))
+            .await;
+    }
+    let joined = alice.recv().await;
+    assert_eq!(joined["type"], "presence_state", "{joined}");
+    let joined = alice.recv().await;
+    assert_eq!(joined["event"], "join", "{joined}");
+    // Back within the grace: alice hears nothing.
+    bob.close().await;
+    let bob = Ws::connect(&dev, "bob").await;
+    let quiet = alice.try_recv(Duration::from_millis(1_500)).await;
+    assert_eq!(quiet, None, "a reconnect within the grace tells nothing");
+    // Gone for good: nothing within the grace, then `offline`.
+    bob.close().await;
+    let early = alice.try_recv(Duration::from_millis(500)).await;
+    assert_eq!(early, None, "nothing within the grace");
+    let offline = alice.recv().await;
+    assert_eq!(
+        (&offline["event"], &offline["clientId"]),
+        (&json!("offline"), &json!("bob")),
+        "{offline}"
+    );
 }

@@ -69,6 +69,9 @@ impl World {
             return Vec::new();
         }
         let mut want = Vec::new();
+        if !online && self.config.presence_grace_ms > 0 {
+            want.extend(self.pending_key());
+        }
         for room in self.presence_rooms_of(state) {
             want.push(Key::Room(room.to_owned()));
             want.extend(self.presence_room_members(room));
@@ -101,6 +104,9 @@ pub(crate) fn announce(world: &mut World, client: &str, record: &Record) -> Vec<
     if heard.is_some() && !rooms.iter().all(|r| world.reaches_presence_room(r)) {
         return Vec::new();
     }
+    if !online && heard == Some(true) && world.put_off(client, state_last_seen(world, client)) {
+        return Vec::new();
+    }
     let now = world.watermark();
     world.client_listed(client).announced = Some(Lww::new(now, online));
     if heard.is_none() {
@@ -120,4 +126,9 @@ pub(crate) fn announce(world: &mut World, client: &str, record: &Record) -> Vec<
         world.defer_presence_check(room, client, event, &members, event_id);
     }
     out
+}
+
+/// When `client` was last seen (0 if never).
+fn state_last_seen(world: &World, client: &str) -> u64 {
+    world.clients.get(client).map_or(0, |c| c.last_seen)
 }

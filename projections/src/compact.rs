@@ -161,6 +161,7 @@ pub(crate) fn entry(world: &mut World, key: &Key) -> Option<usize> {
             Some(lobby.connections.len())
         }
         Key::Watermark => world.watermark.map(|_| 0),
+        Key::Pending(shard) => world.pending.get(shard.as_str()).map(|p| p.dues.len()),
     }
 }
 

@@ -36,6 +36,11 @@ pub struct Config {
     /// before it existed: the default.)
     #[serde(default = "default_presence_rooms")]
     pub presence_rooms: String,
+    /// How long after a member of presence rooms was last seen its going offline is announced,
+    /// in event time: a reconnect within it announces nothing (`grace`). 0, the default, for at
+    /// once. (Absent from settings written before it existed: 0.)
+    #[serde(default)]
+    pub presence_grace_ms: u64,
 }
 
 /// 30 minutes.
@@ -80,6 +85,7 @@ impl Default for Config {
             history_ms: DEFAULT_HISTORY_MS,
             history_max: DEFAULT_HISTORY_MAX,
             presence_rooms: DEFAULT_PRESENCE_ROOMS.to_owned(),
+            presence_grace_ms: 0,
         }
     }
 }

@@ -30,6 +30,7 @@ pub(crate) struct Dirty {
     devices: Set,
     lobby: bool,
     watermark: bool,
+    pending: Set,
 }
 
 impl Dirty {
@@ -197,8 +198,16 @@ impl World {
         if dirty.watermark {
             keys.push(Key::Watermark);
         }
+        keys.extend(sorted(dirty.pending.into_iter().collect()).map(Key::Pending));
         debug_assert!(keys.is_sorted());
         keys
+    }
+
+    /// Lists a shard's pending list as changed.
+    pub(crate) fn mark_pending(&mut self, shard: &str) {
+        if !self.complete {
+            mark(&mut self.dirty.pending, shard);
+        }
     }
 
     /// Lists the watermark as changed, when the store keeps one.

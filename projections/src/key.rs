@@ -1,6 +1,7 @@
 //! Keys and entries: how the world is cut into items a store can load and write one at a time.
 //! The names are the DynamoDB `pk`s of docs/architecture.md, Table layout.
 
+use crate::grace::PendingState;
 use crate::history::{History, Message};
 use crate::lattice::{Lww, Membership, Merge};
 use crate::{ClientState, ConnSummary, ConnectionState, DeviceState, LobbyState, RoomState};
@@ -91,6 +92,10 @@ pub enum Key {
     Lobby,
     /// `watermark`: the newest event time folded, the fold's notion of now.
     Watermark,
+    /// `pending#{shardId}`: the `offline` announcements the shard's batches put off for the
+    /// presence grace, which the shard's ticks find (`grace`). Only that shard's batches write
+    /// it, one after another.
+    Pending(String),
 }
 
 /// One entry of the world, as stores keep it.
@@ -118,6 +123,8 @@ pub enum Entry {
     Lobby(LobbyState),
     /// For [`Key::Watermark`].
     Watermark(u64),
+    /// For [`Key::Pending`].
+    Pending(PendingState),
 }
 
 /// An [`Entry`] borrowed from a world, to encode it without copying it: it serializes exactly
@@ -148,6 +155,8 @@ pub enum EntryRef<'a> {
     Lobby(&'a LobbyState),
     /// See [`Entry::Watermark`].
     Watermark(u64),
+    /// See [`Entry::Pending`].
+    Pending(&'a PendingState),
 }
 
 impl EntryRef<'_> {
@@ -165,6 +174,7 @@ impl EntryRef<'_> {
             EntryRef::Device(s) => Entry::Device(s.clone()),
             EntryRef::Lobby(s) => Entry::Lobby(s.clone()),
             EntryRef::Watermark(w) => Entry::Watermark(w),
+            EntryRef::Pending(p) => Entry::Pending(p.clone()),
         }
     }
 }
@@ -184,6 +194,7 @@ impl Entry {
             Entry::Device(s) => EntryRef::Device(s),
             Entry::Lobby(s) => EntryRef::Lobby(s),
             Entry::Watermark(w) => EntryRef::Watermark(*w),
+            Entry::Pending(p) => EntryRef::Pending(p),
         }
     }
 }
@@ -213,6 +224,7 @@ impl fmt::Display for Key {
             Key::Device(id) => write!(f, "device#{id}"),
             Key::Lobby => f.write_str("lobby"),
             Key::Watermark => f.write_str("watermark"),
+            Key::Pending(shard) => write!(f, "pending#{shard}"),
         }
     }
 }
@@ -341,6 +353,7 @@ impl FromStr for Key {
             "room" => Ok(Key::Room(id)),
             "device" => Ok(Key::Device(id)),
             "history" => Ok(Key::History { room: id, since: 0 }),
+            "pending" => Ok(Key::Pending(id)),
             _ => Err(KeyError(s.to_owned())),
         }
     }

@@ -26,6 +26,7 @@ pub mod connection;
 pub mod delivery;
 mod dirty;
 mod fold;
+pub mod grace;
 pub mod history;
 mod id;
 mod inline_str;

@@ -28,6 +28,12 @@ impl World {
             client.listed = Listed::default();
         }
         self.announcing |= other.announcing;
+        for (shard, list) in &other.pending {
+            self.pending
+                .entry_ref(shard.as_str())
+                .or_default()
+                .join(list);
+        }
         join_into(&mut self.clients, other.clients);
         join_into(&mut self.conns, other.conns);
         join_into(&mut self.rooms, other.rooms);

@@ -29,9 +29,7 @@ impl World {
             Record::Lifecycle(e) => {
                 want.push(Key::Client(e.client_id().to_owned()));
                 want.extend(self.device_watchers(e));
-                if let Some(online) = turns_online(e) {
-                    want.extend(self.presence_audience(e.client_id(), online));
-                }
+                want.extend(self.presence_audience(e.client_id(), turns_online(e)));
                 // A store that writes members apart takes a subscription without its room.
                 let subscription = match e {
                     schemas::Lifecycle::Subscribed(s) | schemas::Lifecycle::Unsubscribed(s) => {
@@ -159,8 +157,9 @@ impl World {
                 }
                 want.extend(self.rooms_of(&g.connection_id));
             }
-            // A tick only moves the fold's now: the watermark, where a store keeps one.
-            Record::Tick(_) => {}
+            // A tick moves the fold's now (the watermark, where a store keeps one), and makes
+            // the shard's announcements due by then (`grace`).
+            Record::Tick(t) => want.extend(self.tick_needs(&t.shard_id, t.timestamp)),
         }
         want.retain(|k| !self.has(k));
         want.sort();
@@ -237,8 +236,9 @@ impl World {
             Some(_) => {
                 loaded
                     && self.device_watchers(e).next().is_none()
-                    && turns_online(e)
-                        .is_none_or(|on| self.presence_audience(e.client_id(), on).is_empty())
+                    && self
+                        .presence_audience(e.client_id(), turns_online(e))
+                        .is_empty()
             }
         }
     }
@@ -282,13 +282,13 @@ impl World {
 }
 
 /// Which way a lifecycle event may turn its client's presence: a connection or a subscription
-/// online, a disconnection or an unsubscription offline; `None` for a refused connection.
-fn turns_online(e: &schemas::Lifecycle) -> Option<bool> {
-    match e {
-        schemas::Lifecycle::Connected(_) | schemas::Lifecycle::Subscribed(_) => Some(true),
-        schemas::Lifecycle::Disconnected(_) | schemas::Lifecycle::Unsubscribed(_) => Some(false),
-        schemas::Lifecycle::ConnectFailed(_) => None,
-    }
+/// online; a disconnection or an unsubscription offline, and a refused connection too (it
+/// changes no session, but its time may end a grace or a connection's two hours).
+fn turns_online(e: &schemas::Lifecycle) -> bool {
+    matches!(
+        e,
+        schemas::Lifecycle::Connected(_) | schemas::Lifecycle::Subscribed(_)
+    )
 }
 
 impl World {

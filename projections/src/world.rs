@@ -11,6 +11,7 @@
 
 use crate::ahead::Ahead;
 use crate::dirty::{mark, Dirty};
+use crate::grace::PendingState;
 use crate::history::History;
 use crate::id::{Id, Map, Set};
 use crate::key::{Entry, EntryRef, Key};
@@ -50,6 +51,10 @@ pub struct World {
     pub(crate) kept: Set,
     /// What the batch in progress stored ahead and checks again after its commit (see `ahead`).
     pub(crate) ahead: Ahead,
+    /// The `offline` announcements put off for the presence grace, by shard (`grace`).
+    pub(crate) pending: Map<PendingState>,
+    /// Which pending list this world writes and its ticks read (`grace`).
+    pub(crate) pending_list: crate::grace::PendingList,
     /// Whether a client here is in a presence room's audience ([`ClientState::announced`]):
     /// until one is, no record needs its client's presence compared (`announce`).
     pub(crate) announcing: bool,
@@ -77,6 +82,8 @@ impl World {
             kept: Set::default(),
             ahead: Ahead::default(),
             announcing: false,
+            pending: Map::default(),
+            pending_list: crate::grace::PendingList::None,
         }
     }
 
@@ -109,6 +116,7 @@ impl World {
     pub fn in_memory(config: Config) -> Self {
         World {
             complete: true,
+            pending_list: crate::grace::PendingList::One,
             lobby: Some(LobbyState::default()),
             watermark: Some(0),
             ..World::new(config)
@@ -161,6 +169,7 @@ impl World {
                 // A message alone is never loaded: its history is.
                 Key::Message { room, .. } => self.history_since.contains_key(room.as_str()),
                 Key::Watermark => self.watermark.is_some(),
+                Key::Pending(shard) => self.pending.contains_key(shard.as_str()),
             }
     }
 
@@ -265,6 +274,7 @@ impl World {
                     v.add(&m);
                 }
             }
+            (Key::Pending(shard), e) => self.load_pending(&shard, e),
             (Key::Watermark, e) => {
                 let stored = match e {
                     Some(Entry::Watermark(w)) => w,
@@ -272,6 +282,14 @@ impl World {
                 };
                 self.watermark = Some(self.watermark.unwrap_or(0).max(stored));
             }
+        }
+    }
+
+    /// Gives the world a stored pending list ([`Key::Pending`]).
+    fn load_pending(&mut self, shard: &str, entry: Option<Entry>) {
+        let v = self.pending.entry_ref(shard).or_default();
+        if let Some(Entry::Pending(p)) = entry {
+            v.join(&p);
         }
     }
 
@@ -298,6 +316,7 @@ impl World {
             .watermark
             .filter(|_| !self.clock_from_entries)
             .map(|_| Key::Watermark);
+        let pending = self.pending.keys().map(|s| Key::Pending(s.to_string()));
         clients
             .chain(conns)
             .chain(rooms)
@@ -305,6 +324,7 @@ impl World {
             .chain(devices)
             .chain(lobby)
             .chain(watermark)
+            .chain(pending)
     }
 
     /// The entry for `key`, borrowed, if loaded: to encode it without copying it.
@@ -322,6 +342,7 @@ impl World {
             Key::Device(id) => EntryRef::Device(self.devices.get(id.as_str())?),
             Key::Lobby => EntryRef::Lobby(self.lobby.as_ref()?),
             Key::Watermark => EntryRef::Watermark(self.watermark?),
+            Key::Pending(shard) => EntryRef::Pending(self.pending.get(shard.as_str())?),
         })
     }
 

@@ -156,6 +156,72 @@ fn a_client_in_no_presence_room_keeps_nothing_of_what_rooms_heard() {
     assert_eq!(world.client_state("alice").unwrap().announced, None);
 }
 
+fn with_grace(ms: u64) -> Config {
+    Config {
+        presence_grace_ms: ms,
+        ..Config::default()
+    }
+}
+
+#[test]
+fn with_a_grace_a_reconnect_within_it_tells_nothing() {
+    let mut records = alice_bob_and_carol();
+    records.push(ws_disconnect("cB", T0 + 1, T0 + 30));
+    records.push(ws_connect("cB2", "bob", T0 + 30 + 9_000));
+    records.push(tick(SHARD, T0 + 30 + 20_000));
+    for batch in [1, 2, 5] {
+        let heard = heard_with(&with_grace(10_000), &records, batch);
+        assert_eq!(turns(&heard), [], "in batches of {batch}");
+    }
+}
+
+#[test]
+fn with_a_grace_an_offline_is_told_by_the_tick_after_it() {
+    let mut records = alice_bob_and_carol();
+    records.push(ws_disconnect("cB", T0 + 1, T0 + 30));
+    // Within the grace: nothing yet.
+    records.push(tick(SHARD, T0 + 30 + 9_000));
+    for batch in [1, 2, 5] {
+        let heard = heard_with(&with_grace(10_000), &records, batch);
+        assert_eq!(turns(&heard), [], "in batches of {batch}");
+    }
+    // The tick past it tells the room, as the offline at once would have.
+    records.push(tick(SHARD, T0 + 30 + 10_000));
+    for batch in [1, 2, 5] {
+        let heard = heard_with(&with_grace(10_000), &records, batch);
+        let mut got = turns(&heard);
+        got.sort();
+        let mut want = to_all_but("bob", "offline");
+        want.sort();
+        assert_eq!(got, want, "in batches of {batch}");
+        let offline = heard
+            .iter()
+            .find(|(t, p)| t == "cA" && p["event"] == "offline")
+            .unwrap();
+        assert_eq!(offline.1["lastSeen"], T0 + 30, "{}", offline.1);
+    }
+}
+
+#[test]
+fn with_a_grace_a_later_record_about_the_member_tells_it_too() {
+    // An IoT member flaps: its session ends, and a refused connection (a record about it, which
+    // changes no session) comes after the grace.
+    let mut records = alice_bob_and_carol();
+    records.push(disconnected(
+        "carol",
+        "s1",
+        Some(1),
+        T0 + 30,
+        "MQTT_KEEP_ALIVE_TIMEOUT",
+    ));
+    records.push(ws_message("cA", T0, T0 + 30 + 60_000, "{}"));
+    records.push(connect_failed("carol", T0 + 30 + 60_001));
+    let heard = heard_with(&with_grace(10_000), &records, 1);
+    let mut got = turns(&heard);
+    got.sort();
+    assert_eq!(got, to_all_but("carol", "offline"));
+}
+
 /// Subjects: two clients by WebSocket, each with connections it opens and closes.
 const SUBJECTS: &[&str] = &["s1", "s2"];
 
@@ -254,15 +320,18 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     /// Carol listens by MQTT (her session never ages); the subjects join, then open and close
-    /// connections in any order, with duplicates, over hours. At the end the sweeper closes
-    /// every connection past its two hours. Carol's picture is then the room as it is, folded in
-    /// memory and over a store a batch at a time.
+    /// connections in any order, with duplicates, over hours, with or without a grace. At the
+    /// end the sweeper closes every connection past its two hours and ticks past the grace.
+    /// Carol's picture is then the room as it is, folded in memory and over a store a batch at a
+    /// time.
     #[test]
     fn what_a_member_hears_keeps_its_picture_of_who_is_online_right(
         tail in prop::collection::vec(subject_record(), 0..30),
         dups in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
         batch in 1usize..6,
+        grace in prop_oneof![Just(0), Just(5 * MIN)],
     ) {
+        let config = with_grace(grace);
         let topic = format!("app/carol/chat/{ROOM}");
         let mut records = vec![
             connected("carol", "c", Some(1), T0),
@@ -281,8 +350,8 @@ proptest! {
         records.extend(stream);
         // The sweeper: time past every connection's two hours is not needed, only the close of
         // those past them at the stream's end.
-        let (world, _) = fold(&records);
-        let end = world.watermark();
+        let (world, _) = fold_with(config.clone(), &records);
+        let end = world.watermark() + grace;
         for s in SUBJECTS {
             for c in 0..3u64 {
                 let at = T0 + 10 + c * 50 * MIN;
@@ -291,8 +360,9 @@ proptest! {
                 }
             }
         }
-        let (world, in_memory) = fold(&records);
-        let store = projections_store_heard(&records, batch);
+        records.push(tick(SHARD, end));
+        let (world, in_memory) = fold_with(config.clone(), &records);
+        let store = projections_store_heard(&config, &records, batch);
         for heard in [room_presence(&in_memory), store] {
             // A subject's later connection hears the room without having had its state.
             let heard: Vec<_> = heard.into_iter().filter(|(to, _)| *to == topic).collect();
@@ -306,12 +376,15 @@ proptest! {
 }
 
 /// The room presence deliveries of `records` folded over a store, `batch` records at a time.
-fn projections_store_heard(records: &[Record], batch: usize) -> Vec<(String, serde_json::Value)> {
+fn projections_store_heard(
+    config: &Config,
+    records: &[Record],
+    batch: usize,
+) -> Vec<(String, serde_json::Value)> {
     let mut store = MemStore::default();
-    let config = Config::default();
     let mut out = Vec::new();
     for chunk in records.chunks(batch) {
-        out.extend(room_presence(&store.process(&config, chunk, None)));
+        out.extend(room_presence(&store.process(config, chunk, None)));
     }
     out
 }

@@ -24,6 +24,7 @@ fn processor_local(input: &Path, store: &Path, out: &Path) -> String {
             history: projections::config::DEFAULT_HISTORY_MS,
             history_max: projections::config::DEFAULT_HISTORY_MAX,
             presence_rooms: projections::config::DEFAULT_PRESENCE_ROOMS.to_owned(),
+            presence_grace: 0,
         },
         routed_retention: 24 * 60 * 60 * 1000,
         quiet: true,

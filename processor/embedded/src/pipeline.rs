@@ -68,8 +68,12 @@ impl<S: ProjectionStore> Pipeline<S> {
     /// A pipeline folding into `store` with `config`, remembering routed event ids for
     /// `routed_retention_ms` of event time.
     pub fn new(store: S, config: Config, routed_retention_ms: u64) -> Self {
+        // The one writer of its store, folding every shard in one order: one list of the
+        // announcements the presence grace puts off, which any tick reads.
+        let mut world = World::new(config);
+        world.one_pending_list();
         Pipeline {
-            world: World::new(config),
+            world,
             store,
             routed_retention_ms,
             last_commit: Instant::now(),

@@ -38,6 +38,13 @@ pub struct FoldFlags {
     #[arg(long, value_name = "PREFIX", default_value = projections::config::DEFAULT_PRESENCE_ROOMS,
           env = "PRESENCE_ROOMS")]
     pub presence_rooms: String,
+
+    /// Grace against flapping (e.g. `10s`; `0` for none): a member of presence rooms that goes
+    /// offline is announced `offline` only if it is still offline this long after it was last
+    /// seen, in event time; a reconnect within it announces nothing.
+    #[arg(long, value_name = "DURATION", default_value = "0s",
+          env = "PRESENCE_GRACE", value_parser = parse_presence_grace)]
+    pub presence_grace: u64,
 }
 
 impl FoldFlags {
@@ -49,6 +56,7 @@ impl FoldFlags {
             history_ms: self.history,
             history_max: self.history_max,
             presence_rooms: self.presence_rooms.clone(),
+            presence_grace_ms: self.presence_grace,
             ..Config::default()
         }
     }
@@ -76,6 +84,21 @@ pub fn parse_history_max(s: &str) -> Result<usize, String> {
 /// What is wrong with the pattern.
 pub fn parse_topic(s: &str) -> Result<TopicPattern, String> {
     TopicPattern::parse(s).map_err(|e| e.to_string())
+}
+
+/// The longest presence grace: an `offline` put off longer would mostly tell of a member that
+/// is back.
+pub const PRESENCE_GRACE_LIMIT_MS: u64 = 10 * 60 * 1000;
+
+/// Parses a presence grace (a duration), at most [`PRESENCE_GRACE_LIMIT_MS`].
+///
+/// # Errors
+/// A message saying what the grace must be.
+pub fn parse_presence_grace(s: &str) -> Result<u64, String> {
+    match parse_duration_ms(s)? {
+        ms if ms <= PRESENCE_GRACE_LIMIT_MS => Ok(ms),
+        _ => Err(format!("{s:?}: a presence grace is at most 10m")),
+    }
 }
 
 /// Parses `1500ms`, `90s`, `30m`, `2h` or `1d` into milliseconds.

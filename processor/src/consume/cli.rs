@@ -60,6 +60,11 @@ pub struct ConsumeArgs {
     #[arg(long, value_name = "PREFIX", default_value = projections::config::DEFAULT_PRESENCE_ROOMS,
           env = "PRESENCE_ROOMS")]
     pub presence_rooms: String,
+    /// Grace against flapping (e.g. `10s`; `0s` for none): an `offline` is announced only if the
+    /// member is still offline this long after it was last seen.
+    #[arg(long, value_name = "DURATION", default_value = "0s", env = "PRESENCE_GRACE",
+          value_parser = fold_flags::parse_presence_grace)]
+    pub presence_grace: u64,
     /// Where deliveries go: `stdout` (one JSON line each, as `processor local` prints them) or
     /// `aws` (API Gateway, IoT and SNS, set up by WEBSOCKET_API_ENDPOINT, IOT_DATA_ENDPOINT and
     /// PUSH_TOPIC_ARN). Poison records go to QUARANTINE_URL (`s3://bucket/prefix`) when set,
@@ -133,6 +138,7 @@ pub fn run_consume(args: &ConsumeArgs) -> Result<String> {
             .fold
             .presence_rooms
             .clone_from(&args.presence_rooms);
+        settings.fold.presence_grace_ms = args.presence_grace;
         let sinks = SinksConfig::from_env()?;
         let sink = match args.deliver.as_str() {
             "aws" => AnySink::aws(&sdk, &sinks),

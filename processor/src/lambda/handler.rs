@@ -186,7 +186,9 @@ where
         let decided = if records.is_empty() {
             Vec::new()
         } else {
-            match self.fold_and_commit(&records, &mut report).await {
+            // A Lambda invocation's records are one shard's.
+            let shard = input[positions[0]].shard.as_str();
+            match self.fold_and_commit(shard, &records, &mut report).await {
                 Ok(decided) => decided,
                 Err(e) => {
                     self.fail(&mut report, input, positions[0], e.to_string());
@@ -220,10 +222,12 @@ where
     }
 
     /// Steps 2-4, as the batch protocol (`projections::batch`) asks: loads from the store,
-    /// conditional commits to it. Returns the deliveries of the first fold, by position in
-    /// `records`.
+    /// conditional commits to it, for `records` of `shard` (whose list of announcements the
+    /// presence grace puts off the fold writes). Returns the deliveries of the first fold, by
+    /// position in `records`.
     async fn fold_and_commit(
         &self,
+        shard: &str,
         records: &[Record],
         report: &mut BatchReport,
     ) -> Result<Vec<(usize, Delivery)>, FoldError> {
@@ -232,6 +236,7 @@ where
         let mut world = World::new(self.settings.fold.clone())
             .parts_apart()
             .clock_from_entries();
+        world.on_shard(shard);
         let mut batch = Batch::new(records, Plan::shared(self.settings.commit_attempts));
         loop {
             match batch.next(&mut world)? {

@@ -15,6 +15,8 @@ fn keys_round_trip_through_strings() {
         },
         Key::Lobby,
         Key::Watermark,
+        Key::Pending("shardId-000000000001".into()),
+        Key::Pending("*".into()),
     ] {
         assert_eq!(key.to_string().parse::<Key>().unwrap(), key);
     }

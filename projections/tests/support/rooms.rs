@@ -50,13 +50,21 @@ pub fn room_presence(deliveries: &[Delivery]) -> Vec<(String, serde_json::Value)
 /// The room presence deliveries of `records` in memory; a store folding `batch` records at a
 /// time must make the same.
 pub fn heard(records: &[Record], batch: usize) -> Vec<(String, serde_json::Value)> {
-    let (_, deliveries) = fold(records);
+    heard_with(&Config::default(), records, batch)
+}
+
+/// [`heard`] with `config`.
+pub fn heard_with(
+    config: &Config,
+    records: &[Record],
+    batch: usize,
+) -> Vec<(String, serde_json::Value)> {
+    let (_, deliveries) = fold_with(config.clone(), records);
     let in_memory = room_presence(&deliveries);
     let mut store = MemStore::default();
-    let config = Config::default();
     let mut stored = Vec::new();
     for chunk in records.chunks(batch) {
-        stored.extend(store.process(&config, chunk, None));
+        stored.extend(store.process(config, chunk, None));
     }
     // An online member's `lastSeen` is the fold's now, which a batch knows less of than the
     // whole stream: compared without it.

@@ -3,9 +3,10 @@
 //!
 //! Here: batches over many clients, one writer per connection, duplicates and retries; `racing`:
 //! another writer between a batch's loads and its commit; `failures`: poison records and
-//! throttling; `hooked`: the store both use.
+//! throttling; `hooked`: the store both use; `grace`: announcements the presence grace puts off.
 
 mod failures;
+mod grace;
 mod hooked;
 mod racing;
 
