@@ -355,3 +355,49 @@ fn explain_says_when_a_members_presence_rooms_heard_it_go_offline_and_when_nothi
         "{text}"
     );
 }
+
+#[test]
+fn explain_says_when_an_offline_is_put_off_for_the_presence_grace() {
+    use tests::aws::{ws_connect, ws_disconnect, ws_message};
+    let t = 1_732_350_000_000u64;
+    let join = serde_json::json!({"action":"join","chatId":"presence-7"});
+    let tick = serde_json::json!({"kind":"tick","schemaVersion":1,"shardId":"shardId-1",
+        "timestamp":t + 20_000});
+    let lines = [
+        ws_connect("alice-conn", "alice", t),
+        ws_connect("bob-conn", "bob", t + 10),
+        ws_message("alice-conn", t, t + 20, join.clone()),
+        ws_message("bob-conn", t + 10, t + 30, join),
+        ws_disconnect("bob-conn", t + 10, t + 50),
+        tick.to_string(),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write(tmp.path(), "grace.jsonl", lines.join("\n").as_bytes());
+    let from = path.to_str().unwrap();
+    let args = [
+        "explain",
+        "--from",
+        from,
+        "--client",
+        "bob",
+        "--presence-grace",
+        "10s",
+    ];
+    let out = replay_bin(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "room presence: offline, but its presence rooms (presence-7) last heard online: put \
+             off for the presence grace"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "delivery: websocket to alice-conn (client alice): bob went offline in presence room \
+             presence-7"
+        ),
+        "{text}"
+    );
+}

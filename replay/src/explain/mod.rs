@@ -40,7 +40,8 @@ pub struct Step {
     pub kind: String,
     /// What the record says, in a few words.
     pub summary: String,
-    /// How it concerns the client: `own event`, `own connection` or `delivery to it`.
+    /// How it concerns the client: `own event`, `own connection`, `delivery to it` or `its
+    /// presence told` (a tick telling its presence rooms what the grace put off).
     pub relation: &'static str,
     /// The client's projection after the record (none before its first event).
     pub state: Option<ClientProjection>,
@@ -176,9 +177,20 @@ pub fn timeline(args: &ExplainArgs) -> Result<(Vec<Step>, Summary), Error> {
         let deliveries = fold.apply(record);
         let world = &fold.world;
         let relation = own_before.or_else(|| relation(world, record, id));
-        let notes = why::notes(world, id, record, &deliveries, relation.is_some());
+        // A tick that tells the client's presence rooms what the grace put off.
+        let told_of_it = deliveries
+            .iter()
+            .any(|d| d.payload["type"] == "presence" && d.payload["clientId"] == id);
+        let notes = why::notes(
+            world,
+            id,
+            record,
+            &deliveries,
+            relation.is_some() || told_of_it,
+        );
         let relation = match relation {
             Some(r) => r,
+            None if told_of_it => "its presence told",
             None if !notes.is_empty() => "delivery to it",
             None => return Ok(()),
         };

@@ -305,8 +305,19 @@ pub fn room_event(world: &World, id: &str, deliveries: &[Delivery]) -> Option<St
         .filter(|d| d.payload["type"] == "presence" && d.payload["clientId"] == id)
         .filter(|d| matches!(d.payload["event"].as_str(), Some("online" | "offline")))
         .collect();
-    let state = if view.online { "online" } else { "offline" };
+    let word = |online: bool| if online { "online" } else { "offline" };
+    let state = word(view.online);
+    let heard = world
+        .client_state(id)
+        .and_then(|c| c.announced.as_ref())
+        .map(|a| a.value);
     Some(match told.len() {
+        0 if heard.is_some_and(|h| h != view.online) => format!(
+            "{state}, but its presence rooms ({}) last heard {}: put off for the presence grace \
+             (a tick tells them once it is over, unless it is back)",
+            rooms.join(", "),
+            word(!view.online)
+        ),
         0 => format!(
             "{state}, as its presence rooms ({}) last heard: nothing sent",
             rooms.join(", ")
