@@ -40,6 +40,11 @@ fn turns(heard: &[(String, serde_json::Value)]) -> Vec<(String, String, String)>
         .collect()
 }
 
+/// carol's IoT session ends at `ts`, as a lost keep-alive ends it.
+fn carol_times_out(ts: u64) -> Record {
+    disconnected("carol", "s1", Some(1), ts, "MQTT_KEEP_ALIVE_TIMEOUT")
+}
+
 fn to_all_but(about: &str, event: &str) -> Vec<(String, String, String)> {
     let carol = format!("app/carol/chat/{ROOM}");
     [("cA", "alice"), ("cB", "bob"), (carol.as_str(), "carol")]
@@ -98,13 +103,7 @@ fn a_second_connection_a_duplicate_and_an_older_session_emit_nothing() {
 #[test]
 fn an_mqtt_member_going_away_is_heard_by_the_others() {
     let mut records = alice_bob_and_carol();
-    records.push(disconnected(
-        "carol",
-        "s1",
-        Some(1),
-        T0 + 30,
-        "MQTT_KEEP_ALIVE_TIMEOUT",
-    ));
+    records.push(carol_times_out(T0 + 30));
     let heard = heard(&records, 2);
     let mut got = turns(&heard);
     got.sort();
@@ -207,14 +206,7 @@ fn with_a_grace_a_later_record_about_the_member_tells_it_too() {
     // An IoT member flaps: its session ends, and a refused connection (a record about it, which
     // changes no session) comes after the grace.
     let mut records = alice_bob_and_carol();
-    records.push(disconnected(
-        "carol",
-        "s1",
-        Some(1),
-        T0 + 30,
-        "MQTT_KEEP_ALIVE_TIMEOUT",
-    ));
-    records.push(ws_message("cA", T0, T0 + 30 + 60_000, "{}"));
+    records.push(carol_times_out(T0 + 30));
     records.push(connect_failed("carol", T0 + 30 + 60_001));
     let heard = heard_with(&with_grace(10_000), &records, 1);
     let mut got = turns(&heard);

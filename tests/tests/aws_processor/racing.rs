@@ -128,21 +128,23 @@ async fn members_joining_a_presence_room_on_two_shards_at_once_hear_of_each_othe
     );
 }
 
-/// carol, in presence room 7 by `carol-conn` (stored before the race), and alice's join of it.
-fn carol_in_7_and_alice_joining(t: u64) -> (Vec<String>, Vec<String>) {
+/// Stores carol, in presence room 7 by `carol-conn` from `t`; returns alice's join of it.
+async fn carol_in_7(f: &Fixture, t: u64) -> Vec<String> {
     let join = json!({"action":"join","chatId":"presence-7"});
-    let carol = vec![
+    let carol = [
         ws_connect("carol-conn", "carol", t),
         ws_message("carol-conn", t, t + 10, join.clone()),
     ];
-    let alice = vec![
+    let before = handler(f.store.clone(), RecordingSink::new());
+    let report = before.handle(&batch("shardId-000000000000", &carol)).await;
+    assert_eq!(report.failed_at, None, "{:?}", report.failure);
+    vec![
         ws_connect("alice-conn", "alice", t + 20),
         ws_message("alice-conn", t + 20, t + 30, join),
-    ];
-    (carol, alice)
+    ]
 }
 
-/// `what`'s deliveries about carol, as (target, event or type).
+/// The deliveries about carol, as (target, event or type).
 fn about_carol(sent: &[Delivery]) -> Vec<(String, String)> {
     sent.iter()
         .filter(|d| d.payload["clientId"] == "carol")
@@ -157,15 +159,7 @@ fn about_carol(sent: &[Delivery]) -> Vec<(String, String)> {
 async fn a_member_going_offline_while_another_joins_is_heard_offline_by_the_joiner() {
     let f = fixture(1).await.unwrap();
     let t = 1_732_350_000_000u64;
-    let (carol, alice) = carol_in_7_and_alice_joining(t);
-    let before = handler(f.store.clone(), RecordingSink::new());
-    assert_eq!(
-        before
-            .handle(&batch("shardId-000000000000", &carol))
-            .await
-            .failed_at,
-        None
-    );
+    let alice = carol_in_7(&f, t).await;
     // Our shard: carol's socket closes. Alice's join, on another shard, is handled whole
     // between our loads and our commit: her state says carol is online, and our fold did not
     // see her. Reading the room again after our commit, we find her and tell her.
@@ -182,15 +176,7 @@ async fn a_member_going_offline_while_another_joins_is_heard_offline_by_the_join
 async fn a_joiner_whose_state_said_a_member_online_hears_it_go_offline_meanwhile() {
     let f = fixture(1).await.unwrap();
     let t = 1_732_350_000_000u64;
-    let (carol, alice) = carol_in_7_and_alice_joining(t);
-    let before = handler(f.store.clone(), RecordingSink::new());
-    assert_eq!(
-        before
-            .handle(&batch("shardId-000000000000", &carol))
-            .await
-            .failed_at,
-        None
-    );
+    let alice = carol_in_7(&f, t).await;
     // Our shard: alice joins; her state says carol is online. carol's `$disconnect`, on another
     // shard, is handled whole between our loads and our commit: its batch reads the room before
     // alice is in it. Reading carol's entry again after our commit, we tell alice.
