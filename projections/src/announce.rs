@@ -89,7 +89,7 @@ pub(crate) fn announce(world: &mut World, client: &str, record: &Record) -> Vec<
     let Some(state) = world.clients.get(client) else {
         return Vec::new();
     };
-    let heard = state.announced.as_ref().map(|a| a.value);
+    let (heard, last_seen) = (state.announced.as_ref().map(|a| a.value), state.last_seen);
     if world.presence_rooms_of(state).next().is_none() {
         if heard.is_some() {
             world.client_listed(client).announced = None;
@@ -104,7 +104,7 @@ pub(crate) fn announce(world: &mut World, client: &str, record: &Record) -> Vec<
     if heard.is_some() && !rooms.iter().all(|r| world.reaches_presence_room(r)) {
         return Vec::new();
     }
-    if !online && heard == Some(true) && world.put_off(client, state_last_seen(world, client)) {
+    if !online && heard == Some(true) && world.put_off(client, last_seen) {
         return Vec::new();
     }
     let now = world.watermark();
@@ -126,9 +126,4 @@ pub(crate) fn announce(world: &mut World, client: &str, record: &Record) -> Vec<
         world.defer_presence_check(room, client, event, &members, event_id);
     }
     out
-}
-
-/// When `client` was last seen (0 if never).
-fn state_last_seen(world: &World, client: &str) -> u64 {
-    world.clients.get(client).map_or(0, |c| c.last_seen)
 }

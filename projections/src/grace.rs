@@ -111,15 +111,15 @@ impl World {
         true
     }
 
-    /// The announcements due by now in the list a tick on `shard` reads, by client.
-    pub(crate) fn due(&self, shard: &str) -> Vec<String> {
-        let now = self.watermark();
+    /// The announcements due by `ts` in the list a tick on `shard` reads, by client: those
+    /// whose entries the tick loads ([`World::tick_needs`]).
+    fn due(&self, shard: &str, ts: u64) -> Vec<String> {
         let Some(list) = self.pending.get(self.list_of(shard)) else {
             return Vec::new();
         };
         list.dues
             .iter()
-            .filter(|(_, due)| **due <= now)
+            .filter(|(_, due)| **due <= ts)
             .map(|(c, _)| c.clone())
             .collect()
     }
@@ -130,22 +130,22 @@ impl World {
         if self.config.presence_grace_ms == 0 || self.complete {
             return Vec::new();
         }
-        let shard = self.list_of(shard);
-        let Some(list) = self.pending.get(shard) else {
-            return vec![Key::Pending(shard.to_owned())];
-        };
+        let list = self.list_of(shard);
+        if !self.pending.contains_key(list) {
+            return vec![Key::Pending(list.to_owned())];
+        }
         let mut want = Vec::new();
-        for (client, _) in list.dues.iter().filter(|(_, due)| **due <= ts) {
-            want.push(Key::Client(client.clone()));
-            want.extend(self.presence_audience(client, false));
+        for client in self.due(shard, ts) {
+            want.extend(self.presence_audience(&client, false));
+            want.push(Key::Client(client));
         }
         want
     }
 
-    /// Folds a tick on `shard`: each announcement due by now is taken off the list and made, if
-    /// its client is still offline and its rooms heard it online.
-    pub(crate) fn tick(&mut self, shard: &str, record: &Record) -> Vec<Delivery> {
-        let due = self.due(shard);
+    /// Folds a tick on `shard` at `ts`: each announcement due by then is taken off the list and
+    /// made, if its client is still offline and its rooms heard it online.
+    pub(crate) fn tick(&mut self, shard: &str, ts: u64, record: &Record) -> Vec<Delivery> {
+        let due = self.due(shard, ts);
         if due.is_empty() {
             return Vec::new();
         }

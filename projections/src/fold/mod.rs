@@ -74,7 +74,7 @@ impl World {
                 self.sync_connection(&g.connection_id, summary_changed);
                 Vec::new()
             }
-            Record::Tick(t) => self.tick(&t.shard_id, record),
+            Record::Tick(t) => self.tick(&t.shard_id, t.timestamp, record),
         }
     }
 
