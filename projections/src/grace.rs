@@ -78,6 +78,14 @@ impl World {
         }
     }
 
+    /// Gives the world a stored pending list ([`Key::Pending`]).
+    pub(crate) fn load_pending(&mut self, shard: &str, entry: Option<crate::Entry>) {
+        let list = self.pending.entry_ref(shard).or_default();
+        if let Some(crate::Entry::Pending(p)) = entry {
+            list.join(&p);
+        }
+    }
+
     /// The pending list this world writes.
     pub(crate) fn pending_key(&self) -> Option<Key> {
         match &self.pending_list {

@@ -19,9 +19,9 @@
 //! not the record's that caused it ([`subject_event_id`]). The joiner's state and the events
 //! another batch sends may arrive in either order.
 
-use crate::delivery::{Channel, Delivery};
+use crate::delivery::Delivery;
 use crate::key::Key;
-use crate::room_presence::{member_event, subject_event_id};
+use crate::room_presence::{member_event, subject_event_id, to_others};
 use crate::world::World;
 use schemas::EventId;
 use std::collections::{BTreeMap, BTreeSet};
@@ -190,14 +190,6 @@ impl World {
         };
         let id = subject_event_id(event, room, about, ts.unwrap_or(0));
         let payload = member_event(self, room, about, event);
-        let (sockets, topics) = crate::route::reach_of(self, to, room);
-        let sockets = sockets.into_iter().map(|connection_id| {
-            let channel = Channel::WebSocket { connection_id };
-            Delivery::new(id, channel, Some(to.to_owned()), payload.clone())
-        });
-        let topics = topics
-            .into_iter()
-            .map(|topic| Delivery::new(id, Channel::Mqtt { topic }, None, payload.clone()));
-        sockets.chain(topics).collect()
+        to_others(self, room, &[to.to_owned()], about, id, &payload)
     }
 }

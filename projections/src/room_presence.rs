@@ -98,6 +98,9 @@ pub(crate) fn membership_turned(
     event_id: EventId,
     joiner: Option<Channel>,
 ) -> Vec<Delivery> {
+    if joined {
+        world.heard_joined(client);
+    }
     let Some(members) = members(world, room) else {
         return Vec::new();
     };

@@ -285,14 +285,6 @@ impl World {
         }
     }
 
-    /// Gives the world a stored pending list ([`Key::Pending`]).
-    fn load_pending(&mut self, shard: &str, entry: Option<Entry>) {
-        let v = self.pending.entry_ref(shard).or_default();
-        if let Some(Entry::Pending(p)) = entry {
-            v.join(&p);
-        }
-    }
-
     /// Moves a world whose clock comes from its entries to `t`, the newest event of an entry
     /// it loaded.
     fn saw(&mut self, t: u64) {

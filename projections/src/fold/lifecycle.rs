@@ -117,9 +117,6 @@ fn sessions_and_rooms(
             let mut owed = Vec::new();
             for (room, topic, was) in presence {
                 let is = member_now(world, room, client_id);
-                if is && !was {
-                    world.heard_joined(client_id);
-                }
                 if was != is {
                     let joiner = Channel::Mqtt {
                         topic: topic.to_owned(),

@@ -130,9 +130,6 @@ pub(crate) fn websocket(world: &mut World, ws: &WebSocketRecord, record: &Record
                 let mut owed = world.catch_up(&chat_id, &client, ts, &before);
                 world.defer_catch_up(&chat_id, &client, ts, writes, record);
                 let is = presence && crate::room_presence::member_now(world, &chat_id, &client);
-                if is && !was {
-                    world.heard_joined(&client);
-                }
                 if was != is {
                     let joiner = Channel::WebSocket {
                         connection_id: ws.connection_id.clone(),
