@@ -131,12 +131,14 @@ async fn with_a_grace_a_member_is_heard_offline_only_after_it() {
     let dev = Dev::start_with(&dir.path().join("store"), &flags);
     let mut alice = Ws::connect(&dev, "alice").await;
     let mut bob = Ws::connect(&dev, "bob").await;
-    for ws in [&mut alice, &mut bob] {
-        ws.send(json!({"action": "join", "chatId": "presence-7"}))
-            .await;
-    }
+    // alice's join folded before bob's, so that she hears his.
+    alice
+        .send(json!({"action": "join", "chatId": "presence-7"}))
+        .await;
     let joined = alice.recv().await;
     assert_eq!(joined["type"], "presence_state", "{joined}");
+    bob.send(json!({"action": "join", "chatId": "presence-7"}))
+        .await;
     let joined = alice.recv().await;
     assert_eq!(joined["event"], "join", "{joined}");
     // Back within the grace: alice hears nothing.
