@@ -12,12 +12,14 @@
 //!   a room, a device or the lobby one member, watcher or connection at a time.
 //! - [`world`]: the entries together; `fold`: folding records into them; `id`: ids as maps hold them.
 //! - [`batch`]: the batch protocol, sans I/O: what a process loads and writes around the fold.
-//! - [`route`]: who gets a message and how (socket, MQTT, push); [`delivery`]: what is sent;
+//! - [`authorize`]: what a record's claims allow; [`route`]: who gets a message and how (socket,
+//!   MQTT, push); [`delivery`]: what is sent;
 //!   [`history`]: rooms' recent messages, which memberships folded late catch up on.
 //! - [`view`]: the client projection readers see; `compact`: bounding state without changing it.
 
 mod ahead;
 mod announce;
+pub mod authorize;
 pub mod batch;
 pub mod client;
 mod compact;

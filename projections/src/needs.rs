@@ -59,6 +59,10 @@ impl World {
                     }
                 }
             }
+            // A refused record changes nothing; its reply names the connection's client.
+            Record::WebSocket(ws) if crate::authorize::refusal(ws).is_some() => {
+                want.push(Key::Connection(ws.connection_id.clone()));
+            }
             Record::WebSocket(ws) => {
                 want.push(Key::Connection(ws.connection_id.clone()));
                 // Syncing the connection writes its summary into the lobby: whole, or as a part

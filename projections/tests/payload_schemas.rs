@@ -17,7 +17,7 @@ fn validator(kind: &str) -> jsonschema::JSONSchema {
 
 /// The README's seeds, then a member's history and presence requests, a watcher's presence
 /// request, a device coming and going, a presence room joined, a member of it going offline, the
-/// room left, and a body that fits no route.
+/// room left, a body that fits no route, and a join the token does not grant.
 fn scenario() -> Vec<schemas::Record> {
     let mut records: Vec<schemas::Record> = include_str!("../../examples/seeds.jsonl")
         .lines()
@@ -56,6 +56,7 @@ fn scenario() -> Vec<schemas::Record> {
             r#"{"action":"sendmessage","message":"all"}"#,
         ),
         ws_message("cA", t, t + 10, "not json"),
+        forbidden_join("cC", t + 10),
         ws_connect("cB", "ben", t + 11),
         ws_message(
             "cA",
@@ -78,6 +79,15 @@ fn scenario() -> Vec<schemas::Record> {
         ),
     ]);
     records
+}
+
+/// A connection whose token grants no room, joining one.
+fn forbidden_join(conn: &str, t: u64) -> schemas::Record {
+    let mut record = ws_message(conn, t, t, r#"{"action":"join","chatId":"r1"}"#);
+    if let schemas::Record::WebSocket(ws) = &mut record {
+        ws.authorizer = schemas::Claims::default().to_context();
+    }
+    record
 }
 
 #[test]
@@ -104,6 +114,7 @@ fn every_payload_fits_its_schema() {
     assert_eq!(
         kinds,
         [
+            "error",
             "history",
             "message",
             "presence",

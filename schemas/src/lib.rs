@@ -4,7 +4,8 @@
 //! lifecycle events ([`lifecycle`]), WebSocket route records written by ingest ([`websocket`]),
 //! device telemetry ([`telemetry`]) and processor feedback ([`feedback`]). [`decode_json`] turns
 //! bytes into a typed [`Record`] or a [`DecodeError`] that says which field, what was expected and
-//! what was found. [`action`] parses WebSocket message bodies into what the fold acts on.
+//! what was found. [`claims`] reads what a connection's token grants from a record's authorizer
+//! context. [`action`] parses WebSocket message bodies into what the fold acts on.
 //! Our own record kinds carry a schema version and older versions are upcast when read.
 //!
 //! [`encode_json`] writes a record back in its source's shape (the inverse of [`decode_json`]).
@@ -13,6 +14,7 @@
 //! `schemas/json-schema/`.
 
 pub mod action;
+pub mod claims;
 pub mod decode;
 pub mod encode;
 pub mod error;
@@ -33,6 +35,7 @@ pub mod websocket;
 mod wire;
 
 pub use action::{Action, PresenceOf};
+pub use claims::Claims;
 pub use decode::decode_json;
 pub use encode::encode_json;
 pub use error::DecodeError;

@@ -62,7 +62,11 @@ impl World {
     fn fold_one(&mut self, record: &Record) -> Vec<Delivery> {
         match record {
             Record::Lifecycle(e) => lifecycle(self, e, record),
-            Record::WebSocket(ws) => websocket(self, ws, record),
+            // A record its claims do not allow changes nothing: its sender hears why.
+            Record::WebSocket(ws) => match crate::authorize::refusal(ws) {
+                Some(refused) => refused.reply(self, ws, record.event_id()),
+                None => websocket(self, ws, record),
+            },
             Record::Telemetry(t) => crate::route::telemetry(self, t, record.event_id()),
             Record::ConnectionGone(g) => {
                 let conn = self.conns.entry_ref(g.connection_id.as_str()).or_default();

@@ -1,0 +1,105 @@
+//! Authorization of WebSocket actions, from the claims the record carries (`schemas::Claims`:
+//! what the `$connect` authorizer granted the connection's token, which API Gateway hands every
+//! route of the connection). A refused record changes nothing and delivers nothing but an error
+//! to its sender: `{"type":"error","reason":"forbidden","action",...}`.
+//!
+//! Deciding from the record alone keeps the fold's laws: a record is refused or not whatever
+//! was folded before it, in any order, in a replay as in the Lambda.
+
+use crate::world::World;
+use crate::{Channel, Delivery};
+use schemas::{Action, Claims, EventId, PresenceOf, WebSocketRecord};
+use serde_json::json;
+
+/// Why a record's action is not carried out, told to its sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The action refused, as the client named it (`join`, `sendmessage`, ...).
+    pub action: &'static str,
+    /// The room it named, if any.
+    pub chat_id: Option<String>,
+    /// The devices it named that the token does not grant.
+    pub devices: Vec<String>,
+    /// Why, in a sentence.
+    pub message: String,
+}
+
+/// The refusal of `ws`'s action, if its claims do not allow it; `None` for a record without
+/// claims (no authorizer, or one that leaves authorization to itself) and for what needs no
+/// grant (`$connect`, `$disconnect`, `leave`, a usage reply).
+pub fn refusal(ws: &WebSocketRecord) -> Option<Refusal> {
+    let claims = Claims::of(&ws.authorizer)?;
+    let room = |action: &'static str, room: String| {
+        (!claims.allows_room(&room)).then(|| Refusal {
+            action,
+            message: format!("your token does not grant room {room:?}"),
+            chat_id: Some(room),
+            devices: Vec::new(),
+        })
+    };
+    match ws.action() {
+        Action::Join { chat_id } => room("join", chat_id),
+        Action::SendMessage {
+            chat_id: Some(chat_id),
+            ..
+        } => room("sendmessage", chat_id),
+        Action::History { chat_id, .. } => room("history", chat_id),
+        Action::Presence(PresenceOf::Room(chat_id)) => room("presence", chat_id),
+        Action::SendMessage { chat_id: None, .. } => (!claims.broadcast).then(|| Refusal {
+            action: "sendmessage",
+            chat_id: None,
+            devices: Vec::new(),
+            message: "your token does not grant sending to everyone: name a room (chatId)".into(),
+        }),
+        Action::SetNotifyList { devices } => {
+            let denied: Vec<String> = devices
+                .into_iter()
+                .filter(|d| !claims.allows_device(d))
+                .collect();
+            (!denied.is_empty()).then(|| Refusal {
+                action: "set_notify_list",
+                chat_id: None,
+                message: format!("your token does not grant watching {denied:?}"),
+                devices: denied,
+            })
+        }
+        // Presence of devices answers only for devices the connection watches: the watch list
+        // was bounded when it was set.
+        Action::Presence(PresenceOf::Devices(_))
+        | Action::Connect
+        | Action::Disconnect
+        | Action::Leave { .. }
+        | Action::Default { .. } => None,
+    }
+}
+
+impl Refusal {
+    /// The error reply to the record's sender.
+    pub(crate) fn reply(
+        &self,
+        world: &World,
+        ws: &WebSocketRecord,
+        event_id: EventId,
+    ) -> Vec<Delivery> {
+        let client = world
+            .connection_state(&ws.connection_id)
+            .and_then(|c| c.summary.client_id.clone())
+            .or_else(|| ws.resolved_client_id().map(str::to_owned));
+        let mut payload = json!({
+            "type": "error",
+            "reason": "forbidden",
+            "action": self.action,
+            "message": self.message,
+        });
+        if let Some(room) = &self.chat_id {
+            payload["chatId"] = json!(room);
+        }
+        if !self.devices.is_empty() {
+            payload["devices"] = json!(self.devices);
+        }
+        let channel = Channel::WebSocket {
+            connection_id: ws.connection_id.clone(),
+        };
+        vec![Delivery::new(event_id, channel, client, payload)]
+    }
+}
