@@ -126,9 +126,7 @@ async fn members_of_a_presence_room_hear_each_other_join_go_offline_and_leave() 
 /// grace is over (the sweep's tick finds it due), and one that comes back within it not at all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_grace_a_member_is_heard_offline_only_after_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let flags = ["--presence-grace", "3s", "--sweep-every", "100ms"];
-    let dev = Dev::start_with(&dir.path().join("store"), &flags);
+    let dev = Dev::start_flags(&["--presence-grace", "3s", "--sweep-every", "100ms"]);
     let mut alice = Ws::connect(&dev, "alice").await;
     let mut bob = Ws::connect(&dev, "bob").await;
     // alice's join folded before bob's, so that she hears his.

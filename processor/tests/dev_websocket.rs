@@ -375,8 +375,7 @@ async fn a_ghost_after_a_crash_is_ended_by_the_sweep() {
 /// and writes its `$disconnect`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_are_closed_at_their_maximum_age() {
-    let dir = tempfile::tempdir().unwrap();
-    let dev = Dev::start_with(&dir.path().join("store"), &["--ws-max-age", "300ms"]);
+    let dev = Dev::start_flags(&["--ws-max-age", "300ms"]);
     let mut ivy = Ws::connect(&dev, "ivy").await;
     let t0 = std::time::Instant::now();
     assert!(ivy.try_recv(dev_support::DEADLINE).await.is_none());

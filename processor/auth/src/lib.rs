@@ -9,8 +9,18 @@
 //! and a token signed with HS256 over a public key are refused, and it checks `exp`, `nbf`, `iss`
 //! and `aud` against the time it is given, so that tests and replays decide as the authorizer did.
 
+//!
+//! A [`Gate`] admits a `$connect` ([`ConnectRequest`]): its token from the `token` query
+//! parameter or after the `bearer` subprotocol, verified, makes the connection its `sub` with its
+//! claims as the authorizer context; without one, only a gate that allows anonymous connections
+//! takes the `clientId` query parameter.
+
+mod connect;
 mod error;
 mod verify;
 
+pub use connect::{
+    Admitted, ConnectRequest, Gate, Refused, BEARER_PROTOCOL, CLIENT_ID_PARAM, TOKEN_PARAM,
+};
 pub use error::AuthError;
 pub use verify::{Identity, Verifier};

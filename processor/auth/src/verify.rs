@@ -14,6 +14,22 @@ pub struct Verifier {
     leeway_s: u64,
 }
 
+/// Names the keys' kind, never a secret.
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys = match &self.keys {
+            Keys::Secret(_) => "HS256 secret".to_owned(),
+            Keys::Public(keys) => format!("{} public keys", keys.len()),
+        };
+        f.debug_struct("Verifier")
+            .field("keys", &keys)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("leeway_s", &self.leeway_s)
+            .finish()
+    }
+}
+
 #[derive(Clone)]
 enum Keys {
     /// A shared secret: HS256 only.

@@ -12,6 +12,7 @@
 //! Ctrl-C closes every socket (writing their `$disconnect` and `disconnected` records), folds
 //! what is queued and commits: nothing folded is lost, and a restart on the same store continues.
 
+pub mod auth_flags;
 pub mod broker;
 pub mod fold;
 pub mod gateway;
@@ -39,8 +40,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 /// Run the whole pipeline locally: a WebSocket gateway, an MQTT broker and the processor.
 ///
-/// Listens on 127.0.0.1. WebSocket clients connect to `ws://127.0.0.1:WS_PORT/?clientId=ID` and
-/// send JSON with an `action` (`sendmessage`, `set_notify_list`, `join`, `leave`, `history`,
+/// Listens on 127.0.0.1. WebSocket clients connect to `ws://127.0.0.1:WS_PORT/?clientId=ID`
+/// (with `--auth` or `--jwks`: `?token=JWT`, or the subprotocols `bearer` and the JWT) and send JSON with an `action` (`sendmessage`, `set_notify_list`, `join`, `leave`, `history`,
 /// `presence`; anything else is `$default`). MQTT 3.1.1 clients connect to MQTT_PORT (QoS 0 and
 /// 1, no retained messages); devices publish telemetry to `devices/{deviceId}/params`. The HTTP port serves
 /// `GET /clients[/{clientId}]` and API Gateway's `@connections/{connectionId}` API.
@@ -54,6 +55,8 @@ Examples:
   processor dev
   processor dev --ws-port 0 --mqtt-port 0 --http-port 0 --store /tmp/dev
   wscat -c 'ws://127.0.0.1:8080/?clientId=alice'
+  PRESENCE_AUTH=hs256:$(openssl rand -hex 32) processor dev
+  wscat -c 'ws://127.0.0.1:8080/?token=JWT'
   mosquitto_sub -p 1883 -i bob -t 'app/bob/chat/42'
   curl 127.0.0.1:8081/clients/alice")]
 pub struct DevArgs {
@@ -96,6 +99,10 @@ pub struct DevArgs {
     /// How records are folded.
     #[command(flatten)]
     pub fold: FoldFlags,
+
+    /// How WebSocket connections are admitted.
+    #[command(flatten)]
+    pub auth: auth_flags::AuthFlags,
 
     /// How long routed event ids are remembered, to skip duplicates' deliveries.
     #[arg(long, value_name = "DURATION", default_value = "24h",
@@ -160,6 +167,8 @@ pub fn run(args: &DevArgs) -> Result<String> {
 }
 
 async fn serve(args: &DevArgs) -> Result<String> {
+    let gate = Arc::new(args.auth.gate()?);
+    eprintln!("{}", args.auth.describe());
     let dir = &args.store;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating the store directory {}", dir.display()))?;
@@ -204,6 +213,7 @@ async fn serve(args: &DevArgs) -> Result<String> {
     tokio::spawn(gateway::server::serve(
         ws,
         gateway.clone(),
+        gate,
         stream.clone(),
         shutdown.clone(),
         done_tx.clone(),

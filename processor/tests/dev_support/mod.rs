@@ -77,6 +77,14 @@ impl Dev {
         dev
     }
 
+    /// Starts `processor dev` in a new temporary store, with extra flags.
+    pub fn start_flags(flags: &[&str]) -> Dev {
+        let dir = tempfile::tempdir().unwrap();
+        let mut dev = Dev::start_with(&dir.path().join("store"), flags);
+        dev._dir = Some(dir);
+        dev
+    }
+
     /// Starts `processor dev` on `store`.
     pub fn start_in(store: &Path) -> Dev {
         Dev::start_with(store, &[])
@@ -264,9 +272,39 @@ pub struct Ws {
 impl Ws {
     /// Connects as `client_id`.
     pub async fn connect(dev: &Dev, client_id: &str) -> Ws {
-        let url = format!("ws://127.0.0.1:{}/?clientId={client_id}", dev.ws);
-        let (socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-        Ws { socket }
+        Ws::open(dev, &format!("?clientId={client_id}"), None)
+            .await
+            .unwrap()
+    }
+
+    /// Connects with this query string and `Sec-WebSocket-Protocol` header: the socket and the
+    /// subprotocol the server selected, or the HTTP status it refused the upgrade with.
+    pub async fn open(
+        dev: &Dev,
+        query: &str,
+        protocols: Option<&str>,
+    ) -> Result<Ws, (u16, String)> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://127.0.0.1:{}/{query}", dev.ws)
+            .into_client_request()
+            .unwrap();
+        if let Some(p) = protocols {
+            request
+                .headers_mut()
+                .insert("sec-websocket-protocol", p.parse().unwrap());
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, _)) => Ok(Ws { socket }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let body = response
+                    .body()
+                    .as_ref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default();
+                Err((response.status().as_u16(), body))
+            }
+            Err(e) => panic!("connecting with {query}: {e}"),
+        }
     }
 
     /// Sends a JSON text frame.

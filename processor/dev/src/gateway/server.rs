@@ -1,11 +1,14 @@
-//! The gateway's socket server: accepts WebSocket upgrades as API Gateway does (401 without a
-//! client id), and writes a [`WebSocketRecord`] for every `$connect`, message (routed by
+//! The gateway's socket server: admits WebSocket upgrades as API Gateway with the stack's
+//! authorizer does (the same [`auth::Gate`]; 401 with the reason otherwise), and writes a [`WebSocketRecord`] for every `$connect`, message (routed by
 //! `$request.body.action`) and `$disconnect`.
 
 use super::{Connection, Gateway, Outbound, MAX_MESSAGE, ROUTES};
 use crate::fold::{Input, Stream};
 use crate::now_ms;
 use crate::url::parse_query;
+use auth::{
+    Admitted, ConnectRequest, Gate, Refused, BEARER_PROTOCOL, CLIENT_ID_PARAM, TOKEN_PARAM,
+};
 use futures_util::{SinkExt, StreamExt};
 use schemas::websocket::WEBSOCKET_SCHEMA_VERSION;
 use schemas::{Record, WebSocketRecord, WsEventType};
@@ -25,6 +28,7 @@ use tokio_tungstenite::tungstenite::{http, Message};
 pub async fn serve(
     listener: TcpListener,
     gateway: Arc<Gateway>,
+    gate: Arc<Gate>,
     stream: Stream,
     mut shutdown: watch::Receiver<bool>,
     done: mpsc::Sender<()>,
@@ -36,7 +40,7 @@ pub async fn serve(
             accepted = listener.accept() => {
                 let Ok((socket, peer)) = accepted else { continue };
                 let _ = socket.set_nodelay(true);
-                let ctx = Ctx { gateway: gateway.clone(), stream: stream.clone(), port, _done: done.clone() };
+                let ctx = Ctx { gateway: gateway.clone(), gate: gate.clone(), stream: stream.clone(), port, _done: done.clone() };
                 tokio::spawn(connection(socket, peer, ctx));
             }
         }
@@ -45,33 +49,47 @@ pub async fn serve(
 
 struct Ctx {
     gateway: Arc<Gateway>,
+    gate: Arc<Gate>,
     stream: Stream,
     port: u16,
     _done: mpsc::Sender<()>,
 }
 
-/// What the upgrade request said.
+/// What the upgrade request said, and who it was admitted as.
 #[derive(Default)]
 struct Upgrade {
     query: BTreeMap<String, String>,
     user_agent: Option<String>,
+    admitted: Option<Admitted>,
 }
 
 async fn connection(socket: TcpStream, peer: SocketAddr, ctx: Ctx) {
     let upgrade = Arc::new(Mutex::new(Upgrade::default()));
     let seen = upgrade.clone();
+    let gate = ctx.gate.clone();
     // The signature is tungstenite's `Callback`; its error type is not ours to shrink.
     #[allow(clippy::result_large_err)]
-    let callback = move |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+    let callback = move |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
         let query = parse_query(req.uri().query().unwrap_or_default());
-        if query.get("clientId").is_none_or(|id| id.is_empty()) {
-            let body = serde_json::json!({
-                "error": "no client id: connect with ?clientId=...",
-                "field": "clientId"
-            });
-            let mut refused = ErrorResponse::new(Some(body.to_string()));
-            *refused.status_mut() = http::StatusCode::UNAUTHORIZED;
-            return Err(refused);
+        let protocols = req
+            .headers()
+            .get(http::header::SEC_WEBSOCKET_PROTOCOL)
+            .and_then(|v| v.to_str().ok());
+        let request = ConnectRequest {
+            token_param: query.get(TOKEN_PARAM).map(String::as_str),
+            protocols,
+            client_id_param: query.get(CLIENT_ID_PARAM).map(String::as_str),
+        };
+        let admitted = match gate.admit(&request, now_ms() / 1000) {
+            Ok(admitted) => admitted,
+            Err(refused) => return Err(unauthorized(&refused)),
+        };
+        // A browser fails the connection unless the answer selects a subprotocol it offered.
+        if request.offers_bearer() {
+            resp.headers_mut().insert(
+                http::header::SEC_WEBSOCKET_PROTOCOL,
+                http::HeaderValue::from_static(BEARER_PROTOCOL),
+            );
         }
         if let Ok(mut u) = seen.lock() {
             u.user_agent = req
@@ -80,6 +98,7 @@ async fn connection(socket: TcpStream, peer: SocketAddr, ctx: Ctx) {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
             u.query = query;
+            u.admitted = Some(admitted);
         }
         Ok(resp)
     };
@@ -91,11 +110,28 @@ async fn connection(socket: TcpStream, peer: SocketAddr, ctx: Ctx) {
     else {
         return;
     };
-    let Upgrade { query, user_agent } = std::mem::take(
+    let Upgrade {
+        mut query,
+        user_agent,
+        admitted,
+    } = std::mem::take(
         &mut *upgrade
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner),
     );
+    let Some(admitted) = admitted else { return };
+    // The token is a credential: it stays out of the records, as API Gateway's authorizer
+    // context does not carry it either.
+    query.remove(TOKEN_PARAM);
+    // What API Gateway gives every route of the connection as `$context.authorizer`: the
+    // principal and the token's claims (nothing for an anonymous connection).
+    let authorizer = if admitted.context.is_empty() {
+        BTreeMap::new()
+    } else {
+        let mut map = admitted.context;
+        map.insert("principalId".into(), admitted.principal.clone());
+        map
+    };
     let connection_id = ctx.gateway.connection_id();
     let connected_at = now_ms();
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -124,8 +160,8 @@ async fn connection(socket: TcpStream, peer: SocketAddr, ctx: Ctx) {
         api_id: Some("local".into()),
         source_ip: Some(peer.ip().to_string()),
         user_agent,
-        client_id: query.get("clientId").cloned(),
-        authorizer: BTreeMap::new(),
+        client_id: Some(admitted.principal),
+        authorizer,
         query_string_parameters: BTreeMap::new(),
         body: None,
         disconnect_status_code: None,
@@ -197,6 +233,18 @@ async fn connection(socket: TcpStream, peer: SocketAddr, ctx: Ctx) {
     let _ = ctx
         .stream
         .send(Input::Record(Record::WebSocket(Box::new(disconnect))));
+}
+
+/// The 401 a refused upgrade gets, with the reason as ingest words its errors.
+fn unauthorized(refused: &Refused) -> ErrorResponse {
+    let field = match refused {
+        Refused::NoClientId => CLIENT_ID_PARAM,
+        Refused::NoToken | Refused::Token(_) => TOKEN_PARAM,
+    };
+    let body = serde_json::json!({ "error": refused.to_string(), "field": field });
+    let mut response = ErrorResponse::new(Some(body.to_string()));
+    *response.status_mut() = http::StatusCode::UNAUTHORIZED;
+    response
 }
 
 fn message(

@@ -1,0 +1,143 @@
+//! `processor dev --auth`: the local gateway admits connections as the stack's authorizer does
+//! (same code), and the fold bounds what a token's claims do not grant. Real WebSocket clients.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod dev_support;
+mod support;
+
+use dev_support::{Dev, Ws};
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use serde_json::json;
+use std::time::Duration;
+
+const SECRET: &str = "a dev secret of at least thirty-two bytes!";
+
+fn now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A token for `sub` with these claims, valid for ten minutes.
+fn token(sub: &str, claims: serde_json::Value) -> String {
+    let mut body = json!({"sub": sub, "exp": now_s() + 600});
+    body.as_object_mut()
+        .unwrap()
+        .extend(claims.as_object().unwrap().clone());
+    encode(
+        &Header::new(Algorithm::HS256),
+        &body,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+fn start() -> Dev {
+    Dev::start_flags(&["--auth", &format!("hs256:{SECRET}")])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_decides_who_connects() {
+    let dev = start();
+    // No token: refused, whatever clientId says.
+    let (status, body) = Ws::open(&dev, "?clientId=bob", None).await.err().unwrap();
+    assert_eq!(status, 401);
+    assert!(body.contains("no token"), "{body}");
+    // A forged or expired token: refused, with its reason.
+    let forged = format!("{}x", token("bob", json!({})));
+    let (status, body) = Ws::open(&dev, &format!("?token={forged}"), None)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(status, 401);
+    assert!(body.contains("signature"), "{body}");
+    let expired = token("bob", json!({"exp": now_s() - 3600}));
+    let (status, body) = Ws::open(&dev, &format!("?token={expired}"), None)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(status, 401);
+    assert!(body.contains("expired"), "{body}");
+
+    // A token for alice with ?clientId=bob is alice.
+    let alice = token("alice", json!({"rooms": ["*"]}));
+    let mut ws = Ws::open(&dev, &format!("?token={alice}&clientId=bob"), None)
+        .await
+        .unwrap();
+    ws.send_text("hello").await;
+    let usage = ws.recv().await;
+    assert_eq!(usage["type"], "usage", "{usage}");
+    assert_eq!(usage["connection"]["clientId"], "alice", "{usage}");
+    dev.wait_client("alice", "online", |c| c["online"] == true)
+        .await;
+    assert_eq!(dev.client("bob"), None, "bob never connected");
+
+    // A browser's way: the subprotocols ["bearer", token]; the answer selects bearer (the
+    // client refuses a handshake that does not).
+    let carol = token("carol", json!({}));
+    let mut ws = Ws::open(&dev, "", Some(&format!("bearer, {carol}")))
+        .await
+        .unwrap();
+    ws.send_text("hello").await;
+    assert_eq!(ws.recv().await["connection"]["clientId"], "carol");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_outside_the_claim_is_forbidden() {
+    let dev = start();
+    let bob = token("bob", json!({"rooms": ["secret", "team-7/*"]}));
+    let mut bob = Ws::open(&dev, &format!("?token={bob}"), None)
+        .await
+        .unwrap();
+    bob.send(json!({"action": "join", "chatId": "secret"}))
+        .await;
+    dev.wait_client("bob", "in secret", |c| {
+        dev_support::has(&c["rooms"], "secret")
+    })
+    .await;
+
+    let alice = token("alice", json!({"rooms": ["team-7/*"]}));
+    let mut alice = Ws::open(&dev, &format!("?token={alice}"), None)
+        .await
+        .unwrap();
+    alice
+        .send(json!({"action": "join", "chatId": "secret"}))
+        .await;
+    let refused = alice.recv().await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["reason"], "forbidden");
+    assert_eq!(refused["action"], "join");
+    assert_eq!(refused["chatId"], "secret");
+    alice
+        .send(json!({"action": "history", "chatId": "secret"}))
+        .await;
+    let refused = alice.recv().await;
+    assert_eq!(
+        (&refused["reason"], &refused["action"]),
+        (&json!("forbidden"), &json!("history")),
+        "{refused}"
+    );
+    alice
+        .send(json!({"action": "sendmessage", "chatId": "secret", "message": "hi"}))
+        .await;
+    assert_eq!(alice.recv().await["reason"], "forbidden");
+    // Bob heard nothing of it; alice is in no room; a granted room works.
+    assert_eq!(bob.try_recv(Duration::from_millis(300)).await, None);
+    alice
+        .send(json!({"action": "join", "chatId": "team-7/ops"}))
+        .await;
+    dev.wait_client("alice", "in team-7/ops", |c| {
+        c["rooms"] == json!(["team-7/ops"])
+    })
+    .await;
+}
+
+#[test]
+fn without_auth_it_says_it_takes_anyone_at_their_word() {
+    let mut dev = Dev::start();
+    let said = dev.stderr.lock().unwrap().join("\n");
+    assert!(said.contains("any ?clientId= connects"), "{said}");
+    dev.interrupt();
+}
