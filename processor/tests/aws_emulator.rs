@@ -11,7 +11,7 @@ use aws_adapters::sink_port::{DeliveryOutcome, DeliverySink};
 use aws_adapters::sinks::{AwsRouter, SinksConfig, SnsPushSink};
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use base64::Engine;
-use processor::ingest::{handle, KinesisWriter};
+use processor::ingest::{handle, Identity, KinesisWriter};
 use projections::{Channel, Delivery};
 use schemas::{decode_json, EventId, Record};
 use std::time::{Duration, Instant};
@@ -183,7 +183,7 @@ async fn ingest_writes_the_record_to_kinesis_by_connection_id() {
     let event: ApiGatewayWebsocketProxyRequest =
         serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
     let writer = KinesisWriter::new(&sdk, Some(&moto.endpoint), &stream);
-    let response = handle(&writer, &event).await;
+    let response = handle(&writer, &event, Identity::Authenticated).await;
     assert_eq!(response.status_code, 200);
 
     let shards = kinesis
@@ -218,7 +218,7 @@ async fn ingest_writes_the_record_to_kinesis_by_connection_id() {
 
     // A stream that does not exist: a 500 the client can read, nothing written.
     let writer = KinesisWriter::new(&sdk, Some(&moto.endpoint), &unique("nostream"));
-    let response = handle(&writer, &event).await;
+    let response = handle(&writer, &event, Identity::Authenticated).await;
     assert_eq!(response.status_code, 500);
 }
 

@@ -7,7 +7,7 @@
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use aws_lambda_events::encodings::Body;
-use processor::ingest::to_record;
+use processor::ingest::{to_record, Identity};
 use schemas::{decode_json, encode_json, Record};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -16,9 +16,10 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/apigw")
 }
 
-/// What ingest makes of one event, as JSON.
+/// What ingest makes of one event, as JSON (anonymous connections allowed, so that the
+/// fixtures without an authorizer map too).
 fn outcome(event: &ApiGatewayWebsocketProxyRequest) -> (&'static str, Value) {
-    match to_record(event) {
+    match to_record(event, Identity::AllowAnonymous) {
         Ok(record) => {
             let bytes = encode_json(&Record::WebSocket(Box::new(record.clone())));
             // What ingest writes, the processor reads back unchanged.
@@ -74,6 +75,8 @@ fn apigw_websocket_events_golden() {
 fn authorizer_wins_over_the_query_string() {
     let text = std::fs::read_to_string(fixtures().join("connect_authorizer.event.json")).unwrap();
     let event: ApiGatewayWebsocketProxyRequest = serde_json::from_str(&text).unwrap();
-    let record = to_record(&event).unwrap();
-    assert_eq!(record.client_id.as_deref(), Some("bob"));
+    for identity in [Identity::AllowAnonymous, Identity::Authenticated] {
+        let record = to_record(&event, identity).unwrap();
+        assert_eq!(record.client_id.as_deref(), Some("bob"));
+    }
 }

@@ -1,7 +1,8 @@
 //! The ingest Lambda: API Gateway WebSocket route events to the Kinesis stream.
 //!
 //! Settings (read once at cold start; a bad one stops the start with a message naming it):
-//! `STREAM_NAME` (required), the SDK's usual region and credentials, and optionally
+//! `STREAM_NAME` (required), `ALLOW_ANONYMOUS` (`false` by default: only the `$connect`
+//! authorizer's `principalId` names a connection's client), the SDK's usual region and credentials, and optionally
 //! `AWS_ENDPOINT_URL_KINESIS` (or `AWS_ENDPOINT_URL`) to write to an emulator.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -25,7 +26,7 @@ async fn main() -> Result<(), Error> {
     let writer = KinesisWriter::new(&sdk, None, &config.stream_name);
     let writer = &writer;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<_, Error>(handle(writer, &event.payload).await)
+        Ok::<_, Error>(handle(writer, &event.payload, config.identity).await)
     }))
     .await
 }

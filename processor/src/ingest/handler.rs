@@ -1,10 +1,11 @@
 //! The I/O half of ingest: write the mapped record to the stream, answer API Gateway.
 
-use super::map::{json_response, ok_response, to_record};
+use super::map::{json_response, ok_response, to_record, Identity};
 use aws_adapters::sinks::classify::{classify, facts, ErrorClass};
 use aws_adapters::sinks::config::{var, ConfigError};
 use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use aws_lambda_events::http::{header::SEC_WEBSOCKET_PROTOCOL, HeaderValue};
 use aws_sdk_kinesis::primitives::Blob;
 use schemas::{encode_json, Record};
 use std::future::Future;
@@ -74,12 +75,14 @@ impl RecordWriter for KinesisWriter {
 ///
 /// Never fails: a bad event is answered with its [`super::IngestError::response`], a failed write with a
 /// 500 (on `$connect` this refuses the connection, which is right: the processor would not know
-/// about it; the client reconnects).
+/// about it; the client reconnects). A `$connect` that offered the `bearer` subprotocol (its
+/// token) is answered with it, without which a browser fails the connection.
 pub async fn handle<W: RecordWriter>(
     writer: &W,
     event: &ApiGatewayWebsocketProxyRequest,
+    identity: Identity,
 ) -> ApiGatewayProxyResponse {
-    let record = match to_record(event) {
+    let record = match to_record(event, identity) {
         Ok(record) => record,
         Err(e) => {
             tracing::warn!(
@@ -94,11 +97,19 @@ pub async fn handle<W: RecordWriter>(
     };
     let connection_id = record.connection_id.clone();
     let route = record.route_key.clone();
+    let connect = record.event_type == schemas::WsEventType::Connect;
     let data = encode_json(&Record::WebSocket(Box::new(record)));
     match writer.put(&connection_id, data).await {
         Ok(()) => {
             tracing::debug!(connection_id = %connection_id, route = %route, "event written");
-            ok_response()
+            let mut response = ok_response();
+            if connect && offers_bearer(event) {
+                response.headers.insert(
+                    SEC_WEBSOCKET_PROTOCOL,
+                    HeaderValue::from_static(auth::BEARER_PROTOCOL),
+                );
+            }
+            response
         }
         Err(e) => {
             tracing::error!(
@@ -119,11 +130,27 @@ pub async fn handle<W: RecordWriter>(
     }
 }
 
+/// Whether the `$connect` request offered the `bearer` subprotocol.
+fn offers_bearer(event: &ApiGatewayWebsocketProxyRequest) -> bool {
+    let protocols = event
+        .headers
+        .get(SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok());
+    auth::ConnectRequest {
+        protocols,
+        ..auth::ConnectRequest::default()
+    }
+    .offers_bearer()
+}
+
 /// The ingest Lambda's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestConfig {
     /// `STREAM_NAME`: the Kinesis stream records are written to.
     pub stream_name: String,
+    /// `ALLOW_ANONYMOUS` (`true` or `false`, default `false`): whether a `$connect` without the
+    /// authorizer's `principalId` may name itself with `?clientId=`.
+    pub identity: Identity,
 }
 
 impl IngestConfig {
@@ -146,7 +173,20 @@ impl IngestConfig {
                 format!("expected 1-128 characters of [a-zA-Z0-9_.-], found {stream_name:?}"),
             ));
         }
-        Ok(IngestConfig { stream_name })
+        let identity = match var(&get, "ALLOW_ANONYMOUS").as_deref() {
+            None | Some("false") => Identity::Authenticated,
+            Some("true") => Identity::AllowAnonymous,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "ALLOW_ANONYMOUS",
+                    format!("expected true or false, found {other:?}"),
+                ))
+            }
+        };
+        Ok(IngestConfig {
+            stream_name,
+            identity,
+        })
     }
 }
 
@@ -198,7 +238,7 @@ mod tests {
     #[test]
     fn writes_the_record_partitioned_by_connection() {
         let writer = Memory::default();
-        let response = block_on(handle(&writer, &sendmessage()));
+        let response = block_on(handle(&writer, &sendmessage(), Identity::AllowAnonymous));
         assert_eq!(response.status_code, 200);
         let records = writer.records.lock().unwrap();
         assert_eq!(records.len(), 1);
@@ -213,12 +253,49 @@ mod tests {
     }
 
     #[test]
+    fn a_connect_offering_bearer_is_answered_with_it() {
+        let event: ApiGatewayWebsocketProxyRequest = serde_json::from_value(serde_json::json!({
+            "headers": {"Sec-WebSocket-Protocol": "bearer, a.b.c"},
+            "requestContext": {
+                "routeKey": "$connect", "eventType": "CONNECT", "connectionId": "c1=",
+                "connectedAt": 1_000, "requestTimeEpoch": 1_000,
+                "authorizer": {"principalId": "alice"}
+            }
+        }))
+        .unwrap();
+        let writer = Memory::default();
+        let response = block_on(handle(&writer, &event, Identity::Authenticated));
+        assert_eq!(response.status_code, 200);
+        assert_eq!(
+            response.headers.get(SEC_WEBSOCKET_PROTOCOL).unwrap(),
+            auth::BEARER_PROTOCOL
+        );
+        let response = block_on(handle(&writer, &sendmessage(), Identity::Authenticated));
+        assert!(response.headers.get(SEC_WEBSOCKET_PROTOCOL).is_none());
+    }
+
+    #[test]
+    fn anonymous_connections_are_allowed_only_when_asked() {
+        let get = |anonymous: Option<&'static str>| {
+            move |name: &str| match name {
+                "STREAM_NAME" => Some("presence".to_owned()),
+                "ALLOW_ANONYMOUS" => anonymous.map(str::to_owned),
+                _ => None,
+            }
+        };
+        let identity = |a| IngestConfig::from_lookup(get(a)).map(|c| c.identity);
+        assert_eq!(identity(None), Ok(Identity::Authenticated));
+        assert_eq!(identity(Some("true")), Ok(Identity::AllowAnonymous));
+        assert!(identity(Some("yes")).is_err());
+    }
+
+    #[test]
     fn a_failed_write_is_a_500_with_a_json_error() {
         let writer = Memory {
             fail: true,
             ..Memory::default()
         };
-        let response = block_on(handle(&writer, &sendmessage()));
+        let response = block_on(handle(&writer, &sendmessage(), Identity::AllowAnonymous));
         assert_eq!(response.status_code, 500);
         assert!(response.body.is_some());
     }
@@ -230,8 +307,9 @@ mod tests {
         let err = IngestConfig::from_lookup(|_| Some("a b".into())).unwrap_err();
         assert_eq!(err.variable, "STREAM_NAME");
         assert_eq!(
-            IngestConfig::from_lookup(|_| Some("presence".into())),
+            IngestConfig::from_lookup(|name| (name == "STREAM_NAME").then(|| "presence".into())),
             Ok(IngestConfig {
+                identity: Identity::Authenticated,
                 stream_name: "presence".into()
             })
         );

@@ -31,6 +31,11 @@ pub enum IngestError {
     /// query parameter. The connection is refused (401).
     #[error("no client id: connect with ?clientId=... or through an authorizer that returns a principalId")]
     MissingClientId,
+    /// A `$connect` without an authenticated identity where anonymous connections are not
+    /// allowed: no authorizer `principalId` (is the authorizer attached to `$connect`?). The
+    /// connection is refused (401).
+    #[error("no authenticated identity: the $connect authorizer gave no principalId")]
+    Unauthenticated,
     /// A message over [`MAX_MESSAGE_BYTES`].
     #[error("message of {size} bytes is over the {MAX_MESSAGE_BYTES}-byte limit")]
     TooLarge {
@@ -49,7 +54,7 @@ impl IngestError {
     /// The HTTP status API Gateway answers with.
     pub fn status(&self) -> u16 {
         match self {
-            IngestError::MissingClientId => 401,
+            IngestError::MissingClientId | IngestError::Unauthenticated => 401,
             IngestError::TooLarge { .. } => 413,
             IngestError::MissingContext { .. } | IngestError::NotText | IngestError::Invalid(_) => {
                 400
@@ -62,6 +67,7 @@ impl IngestError {
         match self {
             IngestError::MissingContext { field } => Some(format!("requestContext.{field}")),
             IngestError::MissingClientId => Some("clientId".into()),
+            IngestError::Unauthenticated => Some("token".into()),
             IngestError::TooLarge { .. } | IngestError::NotText => Some("body".into()),
             IngestError::Invalid(DecodeError::InvalidField { field, .. }) => Some(field.clone()),
             IngestError::Invalid(DecodeError::MissingField { field, .. }) => {
@@ -132,14 +138,27 @@ fn body(event: &ApiGatewayWebsocketProxyRequest) -> Result<Option<String>, Inges
     Ok(Some(text))
 }
 
+/// Who ingest takes a connection's client to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identity {
+    /// Only the `$connect` authorizer's `principalId`: a connection without one is refused, and
+    /// a `clientId` query parameter is never read. The deployed default.
+    Authenticated,
+    /// The authorizer's `principalId` or `clientId`, else the `clientId` query parameter: anyone
+    /// may connect as anyone (`ALLOW_ANONYMOUS=true`, for development).
+    AllowAnonymous,
+}
+
 /// Maps an API Gateway WebSocket event to the record ingest writes (schema version 2), validated
 /// by the processor's own decoder.
 ///
-/// The client id is resolved here ([`WebSocketRecord::resolved_client_id`]: the authorizer's
-/// `principalId` or `clientId`, else the `clientId` query parameter). A `$connect` must have one;
-/// other events may not (the query string comes only with `$connect`; the fold knows the
-/// connection's client from it).
-pub fn to_record(event: &ApiGatewayWebsocketProxyRequest) -> Result<WebSocketRecord, IngestError> {
+/// The client id is resolved here, as `identity` says. A `$connect` must have one; other events
+/// may not (the query string comes only with `$connect`; the fold knows the connection's client
+/// from it). A `token` query parameter is a credential: it is left out of the record.
+pub fn to_record(
+    event: &ApiGatewayWebsocketProxyRequest,
+    identity: Identity,
+) -> Result<WebSocketRecord, IngestError> {
     let ctx = &event.request_context;
     let event_type = match required(&ctx.event_type, "eventType")? {
         "CONNECT" => WsEventType::Connect,
@@ -167,6 +186,7 @@ pub fn to_record(event: &ApiGatewayWebsocketProxyRequest) -> Result<WebSocketRec
     let query_string_parameters: BTreeMap<String, String> = event
         .query_string_parameters
         .iter()
+        .filter(|(k, _)| *k != auth::TOKEN_PARAM)
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
     let mut record = WebSocketRecord {
@@ -190,9 +210,19 @@ pub fn to_record(event: &ApiGatewayWebsocketProxyRequest) -> Result<WebSocketRec
         disconnect_status_code: ctx.disconnect_status_code,
         disconnect_reason: ctx.disconnect_reason.clone(),
     };
-    record.client_id = record.resolved_client_id().map(str::to_owned);
+    record.client_id = match identity {
+        Identity::AllowAnonymous => record.resolved_client_id().map(str::to_owned),
+        Identity::Authenticated => record
+            .authorizer
+            .get("principalId")
+            .filter(|p| !p.is_empty())
+            .cloned(),
+    };
     if event_type == WsEventType::Connect && record.client_id.is_none() {
-        return Err(IngestError::MissingClientId);
+        return Err(match identity {
+            Identity::AllowAnonymous => IngestError::MissingClientId,
+            Identity::Authenticated => IngestError::Unauthenticated,
+        });
     }
     // Validate with the decoder the processor reads the stream with: what ingest accepts, the
     // processor can read.
@@ -238,7 +268,7 @@ mod tests {
 
     #[test]
     fn non_json_body_is_kept_for_default() {
-        let record = to_record(&message(json!("hi?"))).unwrap();
+        let record = to_record(&message(json!("hi?")), Identity::AllowAnonymous).unwrap();
         assert_eq!(record.body.as_deref(), Some("hi?"));
         assert_eq!(record.client_id.as_deref(), Some("alice"));
         assert_eq!(record.authorizer.get("tier").map(String::as_str), Some("3"));
@@ -248,7 +278,7 @@ mod tests {
 
     #[test]
     fn connect_needs_a_client_id() {
-        let err = to_record(&connect(json!({"other": "x"}))).unwrap_err();
+        let err = to_record(&connect(json!({"other": "x"})), Identity::AllowAnonymous).unwrap_err();
         assert_eq!(err, IngestError::MissingClientId);
         assert_eq!(err.status(), 401);
         let response = err.response();
@@ -260,37 +290,68 @@ mod tests {
         assert_eq!(body["field"], "clientId");
         assert!(body["error"].as_str().unwrap().contains("clientId"));
 
-        let ok = to_record(&connect(json!({"clientId": "bob"}))).unwrap();
+        let ok = to_record(
+            &connect(json!({"clientId": "bob"})),
+            Identity::AllowAnonymous,
+        )
+        .unwrap();
         assert_eq!(ok.client_id.as_deref(), Some("bob"));
         // An empty clientId is no client id.
         assert_eq!(
-            to_record(&connect(json!({"clientId": ""}))),
+            to_record(&connect(json!({"clientId": ""})), Identity::AllowAnonymous),
             Err(IngestError::MissingClientId)
         );
     }
 
     #[test]
+    fn authenticated_only_the_authorizer_names_the_client() {
+        let query = json!({"clientId": "bob", "token": "a.b.c"});
+        let err = to_record(&connect(query.clone()), Identity::Authenticated).unwrap_err();
+        assert_eq!(err, IngestError::Unauthenticated);
+        assert_eq!(err.status(), 401);
+        let mut e = connect(query);
+        e.request_context
+            .authorizer
+            .fields
+            .insert("principalId".into(), json!("alice"));
+        let record = to_record(&e, Identity::Authenticated).unwrap();
+        assert_eq!(record.client_id.as_deref(), Some("alice"));
+        assert_eq!(record.resolved_client_id(), Some("alice"));
+        // The token is a credential: it never reaches the stream.
+        assert_eq!(
+            record.query_string_parameters.keys().collect::<Vec<_>>(),
+            ["clientId"]
+        );
+        // A message's client comes from the authorizer too, never from what it claims.
+        let record = to_record(&message(json!("hi")), Identity::Authenticated).unwrap();
+        assert_eq!(record.client_id.as_deref(), Some("alice"));
+    }
+
+    #[test]
     fn oversized_message_is_413_on_body() {
         let big = "x".repeat(MAX_MESSAGE_BYTES + 1);
-        let err = to_record(&message(json!(big))).unwrap_err();
+        let err = to_record(&message(json!(big)), Identity::AllowAnonymous).unwrap_err();
         assert_eq!(err.status(), 413);
         assert_eq!(err.field().as_deref(), Some("body"));
         let exactly = "x".repeat(MAX_MESSAGE_BYTES);
-        assert!(to_record(&message(json!(exactly))).is_ok());
+        assert!(to_record(&message(json!(exactly)), Identity::AllowAnonymous).is_ok());
     }
 
     #[test]
     fn base64_text_is_decoded_binary_is_refused() {
         let mut e = message(json!("eyJhY3Rpb24iOiJqb2luIiwiY2hhdElkIjoiNDIifQ=="));
         e.is_base64_encoded = true;
-        let record = to_record(&e).unwrap();
+        let record = to_record(&e, Identity::AllowAnonymous).unwrap();
         assert_eq!(
             record.body.as_deref(),
             Some(r#"{"action":"join","chatId":"42"}"#)
         );
         let mut e = message(json!("/w=="));
         e.is_base64_encoded = true;
-        assert_eq!(to_record(&e), Err(IngestError::NotText));
+        assert_eq!(
+            to_record(&e, Identity::AllowAnonymous),
+            Err(IngestError::NotText)
+        );
     }
 
     #[test]
@@ -299,7 +360,7 @@ mod tests {
             "requestContext": {"eventType": "MESSAGE", "routeKey": "$default",
                                "connectedAt": 1, "requestTimeEpoch": 2}
         }));
-        let err = to_record(&e).unwrap_err();
+        let err = to_record(&e, Identity::AllowAnonymous).unwrap_err();
         assert_eq!(
             err,
             IngestError::MissingContext {
@@ -317,7 +378,10 @@ mod tests {
                                "connectedAt": 1, "requestTimeEpoch": 2}
         }));
         assert_eq!(
-            to_record(&e).unwrap_err().field().as_deref(),
+            to_record(&e, Identity::AllowAnonymous)
+                .unwrap_err()
+                .field()
+                .as_deref(),
             Some("eventType")
         );
         let e = event(json!({
@@ -325,7 +389,10 @@ mod tests {
                                "connectedAt": -1, "requestTimeEpoch": 2}
         }));
         assert_eq!(
-            to_record(&e).unwrap_err().field().as_deref(),
+            to_record(&e, Identity::AllowAnonymous)
+                .unwrap_err()
+                .field()
+                .as_deref(),
             Some("connectedAt")
         );
     }
