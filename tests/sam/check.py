@@ -76,7 +76,8 @@ PROCESSOR_ENV = {
     "PRESENCE_GRACE",
     "DELIVERY_CONCURRENCY",
 }
-INGEST_ENV = {"STREAM_NAME"}
+INGEST_ENV = {"STREAM_NAME", "ALLOW_ANONYMOUS"}
+AUTHORIZER_ENV = {"AUTH_MODE", "HS256_SECRET_ARN", "JWKS_URL", "ISSUER", "AUDIENCE", "ALLOW_ANONYMOUS"}
 # The sweeper's: the processor's values for those it shares, and its own.
 SWEEPER_SHARED_ENV = {"TABLE_NAME", "STREAM_NAME", "WEBSOCKET_API_DOMAIN", "WEBSOCKET_API_STAGE"}
 SWEEPER_ENV = SWEEPER_SHARED_ENV | {"IDLE_AFTER"}
@@ -167,9 +168,13 @@ def built_binary(function: str) -> str:
 
 # ---------------------------------------------------------------------------- static checks
 def statements(role: dict) -> list[dict]:
+    """The statements of a role's inline policies, or of an `AWS::IAM::RolePolicy`."""
+    props = role["Properties"]
     out = []
-    for policy in role["Properties"].get("Policies", []):
+    for policy in props.get("Policies", []):
         out.extend(policy["PolicyDocument"]["Statement"])
+    if "PolicyDocument" in props:
+        out.extend(props["PolicyDocument"]["Statement"])
     return out
 
 
@@ -185,7 +190,7 @@ def static_checks(cfn: dict) -> None:
 
     # Least privilege: no wildcard in any action (not even `s3:Put*`), no bare "*" resource, no
     # managed policy.
-    for name in by_type.get("AWS::IAM::Role", []):
+    for name in by_type.get("AWS::IAM::Role", []) + by_type.get("AWS::IAM::RolePolicy", []):
         role = res[name]["Properties"]
         need(not role.get("ManagedPolicyArns"), f"{name}: managed policies attached")
         for s in statements(res[name]):
@@ -253,9 +258,14 @@ def static_checks(cfn: dict) -> None:
     )
     need(
         invokers
-        == [("IngestFunction", "apigateway.amazonaws.com"), ("SweeperFunction", "events.amazonaws.com")],
+        == [
+            ("AuthorizerFunction", "apigateway.amazonaws.com"),
+            ("IngestFunction", "apigateway.amazonaws.com"),
+            ("SweeperFunction", "events.amazonaws.com"),
+        ],
         f"who may invoke what: {invokers}",
     )
+    authorizer_checks(cfn, res, by_type, fns)
 
     # The sweeper: the processor's binary as `Handler: sweeper`, on the schedule, reading only
     # the lobby and asking only GetConnection.
@@ -307,6 +317,72 @@ def static_checks(cfn: dict) -> None:
         "point-in-time recovery",
     )
     print(f"   {len(res)} resources; roles, mapping, routes, archive and table as required")
+
+
+def authorizer_checks(cfn: dict, res: dict, by_type: dict, fns: dict) -> None:
+    """The `$connect` authorizer: wired to `$connect` alone, the processor's binary as `Handler:
+    authorizer`, invoked only by this API's authorizer, reading only the token secret; ingest
+    anonymous only by the parameter; and the IoT clients' policy."""
+    routes = {res[n]["Properties"]["RouteKey"]: res[n]["Properties"] for n in by_type["AWS::ApiGatewayV2::Route"]}
+    connect = routes["$connect"]
+    need(
+        connect.get("AuthorizationType") == "CUSTOM"
+        and connect.get("AuthorizerId") == {"Ref": "ConnectAuthorizer"},
+        f"$connect is not behind the authorizer: {connect}",
+    )
+    for key, route in routes.items():
+        if key != "$connect":
+            need("AuthorizerId" not in route, f"{key}: an authorizer on a route that is not $connect")
+    (authorizer,) = by_type["AWS::ApiGatewayV2::Authorizer"]
+    props = res[authorizer]["Properties"]
+    need(props["AuthorizerType"] == "REQUEST", "the authorizer is not a REQUEST authorizer")
+    need("${AuthorizerFunction.Arn}" in json.dumps(props["AuthorizerUri"]), "authorizer URI")
+    need(
+        "IdentitySource" not in props,
+        "an identity source makes API Gateway refuse a $connect whose token is elsewhere",
+    )
+    fn = fns["AuthorizerFunction"]
+    need(fn["Handler"] == "authorizer", f"authorizer handler {fn['Handler']!r}")
+    env = fn["Environment"]["Variables"]
+    need(set(env) >= AUTHORIZER_ENV, f"authorizer environment lacks {AUTHORIZER_ENV - set(env)}")
+    for var, param in (("AUTH_MODE", "AuthMode"), ("ALLOW_ANONYMOUS", "AllowAnonymous")):
+        need(env[var] == {"Ref": param}, f"authorizer {var} is not the parameter {param}")
+    ingest_env = fns["IngestFunction"]["Environment"]["Variables"]
+    need(ingest_env.get("ALLOW_ANONYMOUS") == {"Ref": "AllowAnonymous"}, "ingest ALLOW_ANONYMOUS")
+    need(cfn["Parameters"]["AllowAnonymous"]["Default"] == "false", "anonymous by default")
+    (permission,) = [
+        n for n in by_type["AWS::Lambda::Permission"]
+        if res[n]["Properties"]["FunctionName"] == {"Ref": "AuthorizerFunction"}
+    ]
+    source = json.dumps(res[permission]["Properties"]["SourceArn"])
+    need("/authorizers/${ConnectAuthorizer}" in source, f"who may invoke the authorizer: {source}")
+    role = res[fn["Role"]["Fn::GetAtt"][0]]
+    actions = sorted(a for st in statements(role) for a in as_list(st["Action"]))
+    need(actions == ["logs:CreateLogStream", "logs:PutLogEvents"], f"authorizer actions {actions}")
+    for name in by_type.get("AWS::IAM::RolePolicy", []):
+        policy = res[name]
+        need(policy["Properties"]["RoleName"] == {"Ref": "AuthorizerRole"}, f"{name}: whose policy")
+        need("Condition" in policy, f"{name}: the secret is read only in hs256 mode")
+        for st in statements(policy):
+            need(st["Action"] == "secretsmanager:GetSecretValue", f"{name}: {st['Action']}")
+            need(
+                st["Resource"] in ({"Ref": "TokenSecret"}, {"Ref": "Hs256SecretArn"}),
+                f"{name}: reads {st['Resource']}",
+            )
+
+    (policy,) = by_type["AWS::IoT::Policy"]
+    granted = {}
+    for st in res[policy]["Properties"]["PolicyDocument"]["Statement"]:
+        need(st["Effect"] == "Allow" and "*" not in st["Action"], f"IoT policy statement {st}")
+        granted[st["Action"]] = json.dumps(st["Resource"])
+    need(
+        sorted(granted) == ["iot:Connect", "iot:Publish", "iot:Receive", "iot:Subscribe"],
+        f"IoT policy actions {sorted(granted)}",
+    )
+    need(granted["iot:Connect"].endswith(':client/${!iot:Connection.Thing.ThingName}"}'), "connect as itself")
+    need(granted["iot:Subscribe"].endswith(':topicfilter/app/${!iot:ClientId}/chat/*"}'), "its own chats")
+    need(granted["iot:Receive"].endswith(':topic/app/${!iot:ClientId}/chat/*"}'), "receive its chats")
+    need(granted["iot:Publish"].endswith(':topic/devices/${!iot:ClientId}/params"}'), "its telemetry")
 
 
 # ------------------------------------------------------------------------------ emulator
@@ -536,6 +612,8 @@ def emulator_run(cfn: dict, processor: str, lambda_bin: str, moto_server: str) -
         env = lambda_run(client, cf, template, env_outputs, lambda_bin, emulator)
         step("emulator: the sweeper as Lambda runs it, on one scheduled event")
         sweeper_run(client, cfn, env, processor, lambda_bin, emulator)
+        step("emulator: the $connect authorizer as Lambda runs it, with the secret in Secrets Manager")
+        authorizer_run(client, cfn, lambda_bin, emulator)
     finally:
         proc.terminate()
         try:
@@ -812,6 +890,70 @@ def channel_target(delivery: dict) -> str:
     return delivery[key]
 
 
+def hs256_token(secret: str, claims: dict) -> str:
+    """A JWT signed with HS256, as a token service signs one."""
+    import hashlib
+    import hmac
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64(json.dumps(claims).encode())
+    mac = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{b64(mac)}"
+
+
+def authorizer_run(client, cfn: dict, lambda_bin: str, emulator: dict) -> None:
+    """`processor-lambda` as the authorizer function, in the template's default mode (hs256, the
+    secret read from Secrets Manager), handed a `$connect` with a token: allowed as the token's
+    subject with its claims; then one with a token signed otherwise: `Unauthorized` (401)."""
+    secret = "s" * 48
+    arn = client("secretsmanager").create_secret(Name=f"jwt-{os.getpid()}", SecretString=secret)["ARN"]
+    fn = cfn["Resources"]["AuthorizerFunction"]["Properties"]
+    env = {
+        **emulator,
+        "_HANDLER": fn["Handler"],
+        "AUTH_MODE": cfn["Parameters"]["AuthMode"]["Default"],
+        "HS256_SECRET_ARN": arn,
+        "ALLOW_ANONYMOUS": cfn["Parameters"]["AllowAnonymous"]["Default"],
+    }
+    method = f"arn:aws:execute-api:{REGION}:123456789012:abc123/prod/$connect"
+    claims = {"sub": "alice", "exp": int(time.time()) + 600, "rooms": ["team-7/*"]}
+
+    def connect(token: str) -> tuple[str, dict, str]:
+        event = {
+            "type": "REQUEST",
+            "methodArn": method,
+            "headers": {"Sec-WebSocket-Protocol": f"bearer, {token}"},
+            "queryStringParameters": {"clientId": "mallory"},
+            "requestContext": {"routeKey": "$connect", "eventType": "CONNECT", "stage": "prod"},
+        }
+        gateway = Gateway(event)
+        try:
+            return invoke(lambda_bin, env, gateway, "authorizer")
+        finally:
+            gateway.close()
+
+    kind, answer, log = connect(hs256_token(secret, claims))
+    need(kind == "response", f"the authorizer answered {kind}: {answer}\n{log[-3000:]}")
+    need(answer.get("principalId") == "alice", f"principal {answer.get('principalId')!r}, not alice")
+    statement = answer["policyDocument"]["Statement"]
+    need(
+        statement == [{"Action": ["execute-api:Invoke"], "Effect": "Allow", "Resource": [method]}],
+        f"policy {statement}",
+    )
+    need(answer["context"].get("rooms") == '["team-7/*"]', f"context {answer['context']}")
+    print(f"   a token for alice (?clientId=mallory beside it): allowed as {answer['principalId']}, context {answer['context']}")
+    kind, answer, log = connect(hs256_token("another secret of more than 32 bytes", claims))
+    need(
+        kind == "error" and answer.get("errorMessage") == "Unauthorized",
+        f"a token signed with another secret: {kind} {answer}",
+    )
+    need("eyJ" not in log, "the authorizer logged a token")
+    print("   a token signed with another secret: Unauthorized (401)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processor", required=True, help="the processor binary")
@@ -824,7 +966,7 @@ def main() -> int:
         need(Path(args.processor).is_file(), f"{args.processor}: no processor binary (cargo build)")
         need(Path(args.lambda_bin).is_file(), f"{args.lambda_bin}: no Lambda binary (cargo build)")
         need(Path(args.moto_server).is_file(), f"{args.moto_server} not found: run scripts/test")
-        for function in ("ProcessorFunction", "SweeperFunction"):
+        for function in ("ProcessorFunction", "SweeperFunction", "AuthorizerFunction"):
             deployed = built_binary(function)
             need(
                 deployed == Path(args.lambda_bin).name,

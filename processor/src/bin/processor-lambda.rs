@@ -1,5 +1,6 @@
 //! The processor's Lambda functions under `lambda_runtime`: the Kinesis batch handler, or with
-//! `Handler: sweeper` (Lambda passes it as `_HANDLER`) the scheduled sweeper.
+//! `Handler: sweeper` (Lambda passes it as `_HANDLER`) the scheduled sweeper, or with `Handler:
+//! authorizer` the WebSocket `$connect` authorizer.
 //!
 //! A binary of its own so that the deployed code holds only what Lambda runs: no command line, no
 //! embedded store, no `processor dev` gateway (template.yaml builds it with `Binary:
@@ -38,11 +39,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let sweeper = std::env::var("_HANDLER").is_ok_and(|h| h == processor::lambda::sweeper::HANDLER);
-    let run = if sweeper {
-        runtime.block_on(processor::lambda::sweeper::run())
-    } else {
-        runtime.block_on(processor::lambda::runtime::run())
+    let handler = std::env::var("_HANDLER").unwrap_or_default();
+    let run = match handler.as_str() {
+        processor::lambda::sweeper::HANDLER => runtime.block_on(processor::lambda::sweeper::run()),
+        processor::lambda::authorizer::HANDLER => {
+            runtime.block_on(processor::lambda::authorizer::run())
+        }
+        _ => runtime.block_on(processor::lambda::runtime::run()),
     };
     match run {
         Ok(()) => ExitCode::SUCCESS,

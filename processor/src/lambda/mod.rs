@@ -3,8 +3,10 @@
 //!
 //! [`handler`] is the batch handler (shared with `processor consume`), which sends its deliveries
 //! through `deliver`; [`runtime`] adapts it to `lambda_runtime`: a `KinesisEvent` in, a partial
-//! batch response (`batchItemFailures`) out. [`sweeper`] runs a sweep per scheduled event.
+//! batch response (`batchItemFailures`) out. [`sweeper`] runs a sweep per scheduled event;
+//! [`authorizer`] answers API Gateway's `$connect` authorizer calls.
 
+pub mod authorizer;
 mod deliver;
 pub mod handler;
 pub mod runtime;
