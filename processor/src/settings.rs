@@ -13,6 +13,10 @@
 //! | `DEDUP_TTL` | how long sent deliveries are remembered | `24h` |
 //! | `PRESENCE_ROOMS` | presence rooms: ids starting with this (empty: every room) | `presence-` |
 //! | `PRESENCE_GRACE` | an `offline` is announced only this long after the member was last seen (at most `10m`) | `0s` |
+//! | `RATE_LIMIT` | messages a WebSocket connection may send per second (0: no limit) | 10 |
+//! | `RATE_BURST` | messages it may send at once above the rate | 20 |
+//! | `JOINS_PER_MINUTE` | joins it may send per minute (0: no limit) | 30 |
+//! | `MESSAGE_MAX_BYTES` | the longest message (at most API Gateway's 131072) | 131072 |
 //!
 //! The sweeper (the same binary, `Handler: sweeper`) reads `TABLE_NAME`, `STREAM_NAME`,
 //! `AWS_ENDPOINT_URL`, the `@connections` endpoint (`WEBSOCKET_API_ENDPOINT`, or
@@ -130,6 +134,22 @@ impl AwsConfig {
         if let Some(v) = get("PRESENCE_GRACE") {
             handler.fold.presence_grace_ms =
                 fold_flags::parse_presence_grace(&v).map_err(|e| err("PRESENCE_GRACE", e))?;
+        }
+        let limits = &mut handler.fold.limits;
+        if let Some(v) = get("RATE_LIMIT") {
+            limits.messages_per_second =
+                fold_flags::parse_rate(&v).map_err(|e| err("RATE_LIMIT", e))?;
+        }
+        if let Some(v) = get("RATE_BURST") {
+            limits.message_burst = fold_flags::parse_burst(&v).map_err(|e| err("RATE_BURST", e))?;
+        }
+        if let Some(v) = get("JOINS_PER_MINUTE") {
+            limits.joins_per_minute =
+                fold_flags::parse_rate(&v).map_err(|e| err("JOINS_PER_MINUTE", e))?;
+        }
+        if let Some(v) = get("MESSAGE_MAX_BYTES") {
+            limits.message_max_bytes =
+                fold_flags::parse_message_max(&v).map_err(|e| err("MESSAGE_MAX_BYTES", e))?;
         }
         if let Some(v) = get("DEDUP_TTL") {
             handler.dedup_ttl_ms = parse_duration_ms(&v).map_err(|e| err("DEDUP_TTL", e))?;

@@ -141,3 +141,49 @@ fn without_auth_it_says_it_takes_anyone_at_their_word() {
     assert!(said.contains("any ?clientId= connects"), "{said}");
     dev.interrupt();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_is_limited_after_the_burst() {
+    let dev = start();
+    let claims = json!({"rooms": ["r1"]});
+    let bob = token("bob", claims.clone());
+    let mut bob = Ws::open(&dev, &format!("?token={bob}"), None)
+        .await
+        .unwrap();
+    bob.send(json!({"action": "join", "chatId": "r1"})).await;
+    dev.wait_client("bob", "in r1", |c| dev_support::has(&c["rooms"], "r1"))
+        .await;
+    let alice = token("alice", claims);
+    let mut alice = Ws::open(&dev, &format!("?token={alice}"), None)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    for i in 0..100 {
+        alice
+            .send(json!({"action": "sendmessage", "chatId": "r1", "message": i}))
+            .await;
+    }
+    let took = started.elapsed();
+    let mut limited = Vec::new();
+    while let Some(reply) = alice.try_recv(Duration::from_secs(2)).await {
+        assert_eq!(reply["reason"], "rate_limited", "{reply}");
+        assert!(reply["retryAfterMs"].as_u64().unwrap() > 0, "{reply}");
+        limited.push(reply);
+    }
+    let mut delivered = 0;
+    while let Some(message) = bob.try_recv(Duration::from_millis(500)).await {
+        assert_eq!(message["type"], "message", "{message}");
+        delivered += 1;
+    }
+    assert_eq!(
+        delivered + limited.len(),
+        100,
+        "each message delivered or refused"
+    );
+    // The burst of 20, and 10 a second for as long as sending took.
+    let allowed = 20 + 10 * (took.as_millis() as usize / 1000 + 1);
+    assert!(
+        (20..=allowed).contains(&delivered),
+        "{delivered} delivered in {took:?}"
+    );
+}

@@ -1,4 +1,5 @@
-//! Authorization of WebSocket actions, from the claims the record carries (`schemas::Claims`:
+//! Authorization of WebSocket actions, and the error reply of a refused one ([`Refusal`]; the
+//! limits of `crate::limits` refuse with it too). Authorization is decided from the claims the record carries (`schemas::Claims`:
 //! what the `$connect` authorizer granted the connection's token, which API Gateway hands every
 //! route of the connection). A refused record changes nothing and delivers nothing but an error
 //! to its sender: `{"type":"error","reason":"forbidden","action",...}`.
@@ -11,6 +12,24 @@ use crate::{Channel, Delivery};
 use schemas::{Action, Claims, EventId, PresenceOf, WebSocketRecord};
 use serde_json::json;
 
+/// Why an action is refused, as the error reply's `reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// `forbidden`: the token's claims do not grant it.
+    Forbidden,
+    /// `rate_limited`: over the connection's rate; `retryAfterMs` says when it would conform.
+    RateLimited {
+        /// How long until the same action would be let through.
+        retry_after_ms: u64,
+    },
+    /// `too_large`: over a bound (`limit`): a message's size, a watch list's length, the rooms a
+    /// client may be in.
+    TooLarge {
+        /// The bound.
+        limit: usize,
+    },
+}
+
 /// Why a record's action is not carried out, told to its sender.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
@@ -20,6 +39,8 @@ pub struct Refusal {
     pub chat_id: Option<String>,
     /// The devices it named that the token does not grant.
     pub devices: Vec<String>,
+    /// Why, as the reply's `reason`.
+    pub reason: Reason,
     /// Why, in a sentence.
     pub message: String,
 }
@@ -35,6 +56,7 @@ pub fn refusal(ws: &WebSocketRecord) -> Option<Refusal> {
             message: format!("your token does not grant room {room:?}"),
             chat_id: Some(room),
             devices: Vec::new(),
+            reason: Reason::Forbidden,
         })
     };
     match ws.action() {
@@ -49,6 +71,7 @@ pub fn refusal(ws: &WebSocketRecord) -> Option<Refusal> {
             action: "sendmessage",
             chat_id: None,
             devices: Vec::new(),
+            reason: Reason::Forbidden,
             message: "your token does not grant sending to everyone: name a room (chatId)".into(),
         }),
         Action::SetNotifyList { devices } => {
@@ -61,6 +84,7 @@ pub fn refusal(ws: &WebSocketRecord) -> Option<Refusal> {
                 chat_id: None,
                 message: format!("your token does not grant watching {denied:?}"),
                 devices: denied,
+                reason: Reason::Forbidden,
             })
         }
         // Presence of devices answers only for devices the connection watches: the watch list
@@ -87,10 +111,20 @@ impl Refusal {
             .or_else(|| ws.resolved_client_id().map(str::to_owned));
         let mut payload = json!({
             "type": "error",
-            "reason": "forbidden",
             "action": self.action,
             "message": self.message,
         });
+        match self.reason {
+            Reason::Forbidden => payload["reason"] = json!("forbidden"),
+            Reason::RateLimited { retry_after_ms } => {
+                payload["reason"] = json!("rate_limited");
+                payload["retryAfterMs"] = json!(retry_after_ms);
+            }
+            Reason::TooLarge { limit } => {
+                payload["reason"] = json!("too_large");
+                payload["limit"] = json!(limit);
+            }
+        }
         if let Some(room) = &self.chat_id {
             payload["chatId"] = json!(room);
         }

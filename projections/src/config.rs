@@ -41,6 +41,10 @@ pub struct Config {
     /// once. (Absent from settings written before it existed: 0.)
     #[serde(default)]
     pub presence_grace_ms: u64,
+    /// Rate limits and bounds on what a connection sends (`limits`). (Absent from settings
+    /// written before they existed: the defaults.)
+    #[serde(default)]
+    pub limits: crate::limits::Limits,
 }
 
 /// 30 minutes.
@@ -86,6 +90,7 @@ impl Default for Config {
             history_max: DEFAULT_HISTORY_MAX,
             presence_rooms: DEFAULT_PRESENCE_ROOMS.to_owned(),
             presence_grace_ms: 0,
+            limits: crate::limits::Limits::default(),
         }
     }
 }

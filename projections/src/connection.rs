@@ -32,6 +32,11 @@ pub struct ConnectionState {
     /// before it existed decode without any.
     #[serde(default)]
     pub(crate) earlier: VecMap<Earlier>,
+    /// What the connection sent, counted against its rates (`limits`): bookkeeping that
+    /// depends on the order records are folded in. Entries written before it existed decode
+    /// with empty buckets.
+    #[serde(default)]
+    pub rate: crate::limits::RateState,
 }
 
 impl Merge for ConnectionState {
@@ -49,6 +54,7 @@ impl Merge for ConnectionState {
         );
         self.last_ts = self.last_ts.max(other.last_ts);
         self.stamped_at = self.stamped_at.max(other.stamped_at);
+        self.rate.join(&other.rate);
     }
 }
 

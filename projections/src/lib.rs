@@ -12,7 +12,7 @@
 //!   a room, a device or the lobby one member, watcher or connection at a time.
 //! - [`world`]: the entries together; `fold`: folding records into them; `id`: ids as maps hold them.
 //! - [`batch`]: the batch protocol, sans I/O: what a process loads and writes around the fold.
-//! - [`authorize`]: what a record's claims allow; [`route`]: who gets a message and how (socket,
+//! - [`authorize`]: what a record's claims allow; [`limits`]: rates and bounds; [`route`]: who gets a message and how (socket,
 //!   MQTT, push); [`delivery`]: what is sent;
 //!   [`history`]: rooms' recent messages, which memberships folded late catch up on.
 //! - [`view`]: the client projection readers see; `compact`: bounding state without changing it.
@@ -34,6 +34,7 @@ mod id;
 mod inline_str;
 pub mod key;
 pub mod lattice;
+pub mod limits;
 mod membership;
 mod merge;
 mod needs;

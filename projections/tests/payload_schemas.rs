@@ -17,7 +17,7 @@ fn validator(kind: &str) -> jsonschema::JSONSchema {
 
 /// The README's seeds, then a member's history and presence requests, a watcher's presence
 /// request, a device coming and going, a presence room joined, a member of it going offline, the
-/// room left, a body that fits no route, and a join the token does not grant.
+/// room left, a body that fits no route, a join the token does not grant and a body over the size limit.
 fn scenario() -> Vec<schemas::Record> {
     let mut records: Vec<schemas::Record> = include_str!("../../examples/seeds.jsonl")
         .lines()
@@ -57,6 +57,7 @@ fn scenario() -> Vec<schemas::Record> {
         ),
         ws_message("cA", t, t + 10, "not json"),
         forbidden_join("cC", t + 10),
+        ws_message("cA", t, t + 10, &"x".repeat(128 * 1024 + 1)),
         ws_connect("cB", "ben", t + 11),
         ws_message(
             "cA",

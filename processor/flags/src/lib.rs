@@ -4,6 +4,7 @@
 //! variable names instead (see `processor::settings`).
 
 use clap::Args;
+use projections::limits::{Limits, API_GATEWAY_MESSAGE_BYTES};
 use projections::{Config, TopicPattern};
 
 /// How records are folded: which subscriptions are chat rooms, the presence rule's horizon, and
@@ -45,6 +46,27 @@ pub struct FoldFlags {
     #[arg(long, value_name = "DURATION", default_value = "0s",
           env = "PRESENCE_GRACE", value_parser = parse_presence_grace)]
     pub presence_grace: u64,
+
+    /// Messages a WebSocket connection may send per second, sustained (0: no limit); over it,
+    /// the sender gets `rate_limited` and the message goes nowhere.
+    #[arg(long, value_name = "N", default_value = "10", env = "PRESENCE_RATE_LIMIT",
+          value_parser = parse_rate)]
+    pub rate_limit: u32,
+
+    /// Messages a connection may send at once above its rate.
+    #[arg(long, value_name = "N", default_value = "20", env = "PRESENCE_RATE_BURST",
+          value_parser = parse_burst)]
+    pub rate_burst: u32,
+
+    /// Joins a connection may send per minute, sustained (0: no limit), ten at once above it.
+    #[arg(long, value_name = "N", default_value = "30", env = "PRESENCE_JOINS_PER_MINUTE",
+          value_parser = parse_rate)]
+    pub joins_per_minute: u32,
+
+    /// The longest WebSocket message in bytes (API Gateway's quota, 131072, is the most).
+    #[arg(long, value_name = "BYTES", default_value = "131072",
+          env = "PRESENCE_MESSAGE_MAX_BYTES", value_parser = parse_message_max)]
+    pub message_max_bytes: usize,
 }
 
 impl FoldFlags {
@@ -57,6 +79,13 @@ impl FoldFlags {
             history_max: self.history_max,
             presence_rooms: self.presence_rooms.clone(),
             presence_grace_ms: self.presence_grace,
+            limits: Limits {
+                messages_per_second: self.rate_limit,
+                message_burst: self.rate_burst,
+                joins_per_minute: self.joins_per_minute,
+                message_max_bytes: self.message_max_bytes,
+                ..Limits::default()
+            },
             ..Config::default()
         }
     }
@@ -101,6 +130,48 @@ pub fn parse_presence_grace(s: &str) -> Result<u64, String> {
     }
 }
 
+/// The highest rate a limit may name, per second or per minute.
+pub const RATE_MAX: u32 = 10_000;
+
+/// Parses a rate: a whole number from 0 (no limit) to [`RATE_MAX`].
+///
+/// # Errors
+/// A message saying what the number must be.
+pub fn parse_rate(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if n <= RATE_MAX => Ok(n),
+        _ => Err(format!(
+            "{s:?}: expected a whole number from 0 (no limit) to {RATE_MAX}"
+        )),
+    }
+}
+
+/// Parses a burst: a whole number from 1 to [`RATE_MAX`].
+///
+/// # Errors
+/// A message saying what the number must be.
+pub fn parse_burst(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if (1..=RATE_MAX).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{s:?}: expected a whole number from 1 to {RATE_MAX}"
+        )),
+    }
+}
+
+/// Parses a message size cap in bytes, from 1 to API Gateway's quota.
+///
+/// # Errors
+/// A message saying what the number must be.
+pub fn parse_message_max(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=API_GATEWAY_MESSAGE_BYTES).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{s:?}: expected a number of bytes from 1 to {API_GATEWAY_MESSAGE_BYTES} (API Gateway's quota)"
+        )),
+    }
+}
+
 /// Parses `1500ms`, `90s`, `30m`, `2h` or `1d` into milliseconds.
 ///
 /// # Errors
@@ -141,6 +212,15 @@ mod tests {
         assert!(parse_duration_ms("30").is_err());
         assert!(parse_duration_ms("m").is_err());
         assert!(parse_duration_ms("5 weeks").is_err());
+    }
+
+    #[test]
+    fn limits_are_bounded() {
+        assert_eq!(parse_rate("0"), Ok(0));
+        assert!(parse_rate("10001").is_err());
+        assert!(parse_burst("0").is_err());
+        assert_eq!(parse_message_max("131072"), Ok(131_072));
+        assert!(parse_message_max("131073").is_err());
     }
 
     #[test]

@@ -62,8 +62,11 @@ impl World {
     fn fold_one(&mut self, record: &Record) -> Vec<Delivery> {
         match record {
             Record::Lifecycle(e) => lifecycle(self, e, record),
-            // A record its claims do not allow changes nothing: its sender hears why.
-            Record::WebSocket(ws) => match crate::authorize::refusal(ws) {
+            // A record its claims do not allow, or over a limit, changes nothing: its sender
+            // hears why.
+            Record::WebSocket(ws) => match crate::authorize::refusal(ws)
+                .or_else(|| crate::limits::exceeded(self, ws, record.event_id()))
+            {
                 Some(refused) => refused.reply(self, ws, record.event_id()),
                 None => websocket(self, ws, record),
             },

@@ -238,17 +238,20 @@ pub fn views(world: &World) -> serde_json::Value {
 }
 
 /// Every raw entry, sorted by key, for exact state comparisons: the state records imply, so
-/// without what a client's presence rooms last heard (`ClientState::announced`) and the
-/// announcements put off (`Key::Pending`), which are bookkeeping of deliveries and depend on
-/// order and batching.
+/// without what a client's presence rooms last heard (`ClientState::announced`), the
+/// announcements put off (`Key::Pending`) and a connection's rate buckets
+/// (`ConnectionState::rate`), which are bookkeeping of deliveries and depend on order and
+/// batching.
 pub fn entries(world: &World) -> Vec<(projections::Key, projections::Entry)> {
     let mut keys: Vec<_> = world.keys().collect();
     keys.sort();
     keys.into_iter()
         .map(|k| {
             let mut e = world.entry(&k).unwrap();
-            if let projections::Entry::Client(c) = &mut e {
-                c.announced = None;
+            match &mut e {
+                projections::Entry::Client(c) => c.announced = None,
+                projections::Entry::Connection(c) => c.rate = Default::default(),
+                _ => {}
             }
             (k, e)
         })

@@ -1,0 +1,274 @@
+//! Rate limits and bounds on what a WebSocket connection sends, decided in the fold on event
+//! time (deterministic, replayable): messages per second with a burst, joins per minute, the
+//! length of a watch list, the rooms a client may be in, the size of a message. Over a limit, the
+//! sender gets `{"type":"error","reason":"rate_limited","retryAfterMs":...}` or
+//! `{"type":"error","reason":"too_large",...}` and nothing changes or is delivered.
+//!
+//! Each rate is a GCRA bucket on the connection ([`RateState`]): a message at `t` conforms if the
+//! bucket's theoretical arrival time is at most `t` plus the burst's tolerance, and moves it on
+//! by one interval. A connection's records come in order (one partition key, one shard); a record
+//! the buckets counted already (older than the newest they counted, or one of those at that time)
+//! is a retry's copy and is let through without counting again, so that a retried batch does not
+//! limit what it already let through.
+
+use crate::authorize::{Reason, Refusal};
+use crate::world::World;
+use schemas::{Action, EventId, WebSocketRecord, WsEventType};
+use serde::{Deserialize, Serialize};
+
+/// The limits, part of the fold's settings ([`crate::Config::limits`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Messages a connection may send per second, sustained (0: no limit).
+    pub messages_per_second: u32,
+    /// Messages a connection may send at once, above the rate.
+    pub message_burst: u32,
+    /// Joins a connection may send per minute, sustained (0: no limit); [`JOIN_BURST`] at once.
+    pub joins_per_minute: u32,
+    /// The longest message body in bytes (API Gateway's quota is 128 KB).
+    pub message_max_bytes: usize,
+    /// The most devices a watch list may name.
+    pub watch_list_max: usize,
+    /// The most rooms a client may be in by WebSocket `join`.
+    pub rooms_per_client_max: usize,
+}
+
+/// Joins a connection may send at once, above its rate.
+pub const JOIN_BURST: u32 = 10;
+/// API Gateway's WebSocket message quota.
+pub const API_GATEWAY_MESSAGE_BYTES: usize = 128 * 1024;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            messages_per_second: 10,
+            message_burst: 20,
+            joins_per_minute: 30,
+            message_max_bytes: API_GATEWAY_MESSAGE_BYTES,
+            watch_list_max: 100,
+            rooms_per_client_max: 100,
+        }
+    }
+}
+
+/// A connection's rate buckets: bookkeeping of what it sent, in the connection's entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateState {
+    /// The message bucket's theoretical arrival time (ms).
+    pub messages_tat: u64,
+    /// The join bucket's theoretical arrival time (ms).
+    pub joins_tat: u64,
+    /// The newest event time the buckets counted.
+    pub counted_to: u64,
+    /// The records counted at `counted_to` (the low half of their event ids): at most a burst.
+    pub counted_ids: Vec<u64>,
+}
+
+impl RateState {
+    /// The join of two copies: the later of each.
+    pub fn join(&mut self, other: &Self) {
+        self.messages_tat = self.messages_tat.max(other.messages_tat);
+        self.joins_tat = self.joins_tat.max(other.joins_tat);
+        match self.counted_to.cmp(&other.counted_to) {
+            std::cmp::Ordering::Less => self.counted_ids.clone_from(&other.counted_ids),
+            std::cmp::Ordering::Equal => {
+                for id in &other.counted_ids {
+                    if !self.counted_ids.contains(id) {
+                        self.counted_ids.push(*id);
+                    }
+                }
+            }
+            std::cmp::Ordering::Greater => {}
+        }
+        self.counted_to = self.counted_to.max(other.counted_to);
+    }
+
+    /// Whether the record at `ts` with this id was counted already.
+    fn counted(&self, ts: u64, id: u64) -> bool {
+        ts < self.counted_to || (ts == self.counted_to && self.counted_ids.contains(&id))
+    }
+}
+
+/// One GCRA step: `Ok(new tat)` if a unit at `ts` conforms to `per` units per `window_ms` with
+/// `burst`, else `Err(ms until it would)`.
+fn conform(tat: u64, ts: u64, per: u32, window_ms: u64, burst: u32) -> Result<u64, u64> {
+    let interval = window_ms / u64::from(per.max(1));
+    let tolerance = interval.saturating_mul(u64::from(burst.max(1) - 1));
+    if tat > ts.saturating_add(tolerance) {
+        Err(tat - tolerance - ts)
+    } else {
+        Ok(tat.max(ts).saturating_add(interval))
+    }
+}
+
+/// What `ws` exceeds, if anything; otherwise counts it in its connection's buckets.
+pub(crate) fn exceeded(
+    world: &mut World,
+    ws: &WebSocketRecord,
+    event_id: EventId,
+) -> Option<Refusal> {
+    if ws.event_type != WsEventType::Message {
+        return None;
+    }
+    let limits = world.config.limits.clone();
+    let action = ws.action();
+    let name = action_name(&action);
+    let too_large = |what: String, limit: usize| Refusal {
+        action: name,
+        chat_id: None,
+        devices: Vec::new(),
+        reason: Reason::TooLarge { limit },
+        message: what,
+    };
+    let size = ws.body.as_ref().map_or(0, String::len);
+    if size > limits.message_max_bytes {
+        let what = format!(
+            "a message of {size} bytes is over the {}-byte limit",
+            limits.message_max_bytes
+        );
+        return Some(too_large(what, limits.message_max_bytes));
+    }
+    match &action {
+        Action::SetNotifyList { devices } if devices.len() > limits.watch_list_max => {
+            let what = format!(
+                "a watch list of {} devices is over the limit of {}",
+                devices.len(),
+                limits.watch_list_max
+            );
+            return Some(too_large(what, limits.watch_list_max));
+        }
+        Action::Join { chat_id } => {
+            if let Some(refused) = too_many_rooms(world, ws, chat_id, limits.rooms_per_client_max) {
+                return Some(refused);
+            }
+        }
+        _ => {}
+    }
+    let ts = ws.request_time_epoch;
+    let conn = world
+        .conns
+        .entry_ref(ws.connection_id.as_str())
+        .or_default();
+    let rate = &mut conn.rate;
+    // The low half of the id: enough to tell a connection's records at one millisecond apart.
+    let id = event_id.0 as u64;
+    if rate.counted(ts, id) {
+        return None;
+    }
+    let mut next = rate.clone();
+    if limits.messages_per_second > 0 {
+        match conform(
+            rate.messages_tat,
+            ts,
+            limits.messages_per_second,
+            1000,
+            limits.message_burst,
+        ) {
+            Ok(tat) => next.messages_tat = tat,
+            Err(wait) => {
+                return Some(limited(
+                    name,
+                    wait,
+                    "messages",
+                    limits.messages_per_second,
+                    "second",
+                ))
+            }
+        }
+    }
+    if matches!(action, Action::Join { .. }) && limits.joins_per_minute > 0 {
+        match conform(
+            rate.joins_tat,
+            ts,
+            limits.joins_per_minute,
+            60_000,
+            JOIN_BURST,
+        ) {
+            Ok(tat) => next.joins_tat = tat,
+            Err(wait) => {
+                return Some(limited(
+                    name,
+                    wait,
+                    "joins",
+                    limits.joins_per_minute,
+                    "minute",
+                ))
+            }
+        }
+    }
+    if ts > next.counted_to {
+        next.counted_to = ts;
+        next.counted_ids.clear();
+    }
+    next.counted_ids.push(id);
+    *rate = next;
+    None
+}
+
+/// A join that would put the client in more rooms than allowed (a room it is in already is fine).
+fn too_many_rooms(world: &World, ws: &WebSocketRecord, room: &str, max: usize) -> Option<Refusal> {
+    let client = world
+        .connection_state(&ws.connection_id)
+        .and_then(|c| c.summary.client_id.as_deref())?;
+    let state = world.client_state(client)?;
+    let mut rooms = state.joined_rooms();
+    if rooms.any(|r| r == room) {
+        return None;
+    }
+    let count = state.joined_rooms().count();
+    (count >= max).then(|| Refusal {
+        action: "join",
+        chat_id: Some(room.to_owned()),
+        devices: Vec::new(),
+        reason: Reason::TooLarge { limit: max },
+        message: format!("{client} is in {count} rooms, the most allowed: leave one first"),
+    })
+}
+
+fn limited(action: &'static str, wait: u64, what: &str, per: u32, unit: &str) -> Refusal {
+    Refusal {
+        action,
+        chat_id: None,
+        devices: Vec::new(),
+        reason: Reason::RateLimited {
+            retry_after_ms: wait,
+        },
+        message: format!("over {per} {what} per {unit}: try again in {wait} ms"),
+    }
+}
+
+/// The action's name as a client sends it.
+pub(crate) fn action_name(action: &Action) -> &'static str {
+    match action {
+        Action::Connect => "$connect",
+        Action::Disconnect => "$disconnect",
+        Action::SendMessage { .. } => "sendmessage",
+        Action::SetNotifyList { .. } => "set_notify_list",
+        Action::Join { .. } => "join",
+        Action::Leave { .. } => "leave",
+        Action::History { .. } => "history",
+        Action::Presence(_) => "presence",
+        Action::Default { .. } => "$default",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_then_the_rate() {
+        // 10 per second, burst 20: twenty at once conform, the 21st waits one interval.
+        let mut tat = 0;
+        for _ in 0..20 {
+            tat = conform(tat, 1_000, 10, 1000, 20).unwrap();
+        }
+        assert_eq!(conform(tat, 1_000, 10, 1000, 20), Err(100));
+        let mut later = conform(tat, 1_100, 10, 1000, 20).unwrap();
+        // After a quiet second, ten more.
+        for _ in 0..10 {
+            later = conform(later, 2_100, 10, 1000, 20).unwrap();
+        }
+        assert!(conform(later, 2_100, 10, 1000, 20).is_err());
+    }
+}
