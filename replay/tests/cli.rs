@@ -401,3 +401,48 @@ fn explain_says_when_an_offline_is_put_off_for_the_presence_grace() {
         "{text}"
     );
 }
+
+#[test]
+fn explain_says_what_a_token_did_not_grant() {
+    use tests::aws::{ws_connect, ws_message};
+    let t = 1_732_350_000_000u64;
+    // Alice's token grants room r1 only: API Gateway gives every record its authorizer context.
+    let claimed = |line: String| {
+        let mut v: Value = serde_json::from_str(&line).unwrap();
+        v["authorizer"] = serde_json::json!({"principalId": "alice", "rooms": "[\"r1\"]"});
+        v.to_string()
+    };
+    let lines = [
+        claimed(ws_connect("alice-conn", "alice", t)),
+        claimed(ws_message(
+            "alice-conn",
+            t,
+            t + 10,
+            serde_json::json!({"action":"join","chatId":"r1"}),
+        )),
+        claimed(ws_message(
+            "alice-conn",
+            t,
+            t + 20,
+            serde_json::json!({"action":"join","chatId":"r2"}),
+        )),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write(tmp.path(), "claims.jsonl", lines.join("\n").as_bytes());
+    let out = replay_bin(&[
+        "explain",
+        "--from",
+        path.to_str().unwrap(),
+        "--client",
+        "alice",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "join refused (forbidden), nothing changed or delivered: your token does not grant \
+             room \"r2\""
+        ),
+        "{text}"
+    );
+}

@@ -176,12 +176,27 @@ fn disconnected(w: Wire<'_>) -> Result<Lifecycle, DecodeError> {
     }))
 }
 
+/// The most topics one subscription event may list. AWS IoT takes at most 8 filters per SUBSCRIBE;
+/// an event listing more is not AWS's, and would grow the client's entry by as many.
+pub const SUBSCRIPTION_TOPICS_MAX: usize = 100;
+
 fn subscription(w: Wire<'_>, subscribed: bool) -> Result<Lifecycle, DecodeError> {
     let k = if subscribed {
         "subscribed"
     } else {
         "unsubscribed"
     };
+    if let Some(topics) = w
+        .topics
+        .as_ref()
+        .filter(|t| t.len() > SUBSCRIPTION_TOPICS_MAX)
+    {
+        return Err(DecodeError::InvalidField {
+            field: "topics".into(),
+            expected: format!("at most {SUBSCRIPTION_TOPICS_MAX} topics (AWS IoT sends at most 8)"),
+            found: format!("{} topics", topics.len()),
+        });
+    }
     let s = Subscription {
         client_id: id(w.client_id, k, "clientId")?,
         thing_name: owned(w.thing_name),

@@ -127,7 +127,9 @@ pub struct Subscription {
     /// Certificate id or IAM identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal_identifier: Option<String>,
-    /// The topic filters subscribed to or unsubscribed from.
+    /// The topic filters subscribed to or unsubscribed from (at most
+    /// [`crate::decode::SUBSCRIPTION_TOPICS_MAX`]).
+    #[schemars(length(max = 100))]
     pub topics: Vec<String>,
 }
 

@@ -263,3 +263,21 @@ fn flat_telemetry_from_the_iot_rule_takes_the_other_fields_as_parameters() {
     )));
     assert_eq!(again, Ok(schemas::Record::Telemetry(t)));
 }
+
+#[test]
+fn a_subscription_listing_more_topics_than_allowed_is_refused() {
+    let topics = |n: usize| {
+        let list: Vec<String> = (0..n).map(|i| format!("\"app/c1/chat/r{i}\"")).collect();
+        format!("[{}]", list.join(","))
+    };
+    let max = schemas::decode::SUBSCRIPTION_TOPICS_MAX;
+    let ok = with("topics", &topics(max)).replace("connected", "subscribed");
+    assert!(decode_json(ok.as_bytes()).is_ok());
+    let over = with("topics", &topics(max + 1)).replace("connected", "unsubscribed");
+    let err = decode_json(over.as_bytes()).unwrap_err();
+    let DecodeError::InvalidField { field, found, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(field, "topics");
+    assert_eq!(found, &format!("{} topics", max + 1));
+}

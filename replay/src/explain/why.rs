@@ -99,6 +99,12 @@ fn channel_reason(record: &Record, d: &Delivery) -> String {
         (Channel::WebSocket { .. }, Some("usage")) => {
             format!("usage reply to the sender: {}", text("reason"))
         }
+        (Channel::WebSocket { .. }, Some("error")) => format!(
+            "{} refused ({}), nothing changed or delivered: {}",
+            text("action"),
+            text("reason"),
+            text("message")
+        ),
         (Channel::WebSocket { .. }, Some("history")) => format!(
             "history reply to the sender, a member of room {}: {} messages",
             text("chatId"),
