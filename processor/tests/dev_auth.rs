@@ -187,3 +187,50 @@ async fn a_flood_is_limited_after_the_burst() {
         "{delivered} delivered in {took:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_issuers_key_set_its_tokens_are_checked_with_the_issuer() {
+    let jwks = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/auth/tests/keys/test-rsa.jwks.json"
+    );
+    let dev = Dev::start_flags(&["--jwks", jwks, "--issuer", "https://issuer.example"]);
+    let sign = |issuer: &str| {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some("test-rsa".into());
+        let claims = json!({"sub": "dora", "exp": now_s() + 600, "iss": issuer});
+        let key = EncodingKey::from_rsa_der(include_bytes!("../auth/tests/keys/test-rsa.der"));
+        encode(&header, &claims, &key).unwrap()
+    };
+    let mut ws = Ws::open(
+        &dev,
+        &format!("?token={}", sign("https://issuer.example")),
+        None,
+    )
+    .await
+    .unwrap();
+    ws.send_text("hello").await;
+    assert_eq!(ws.recv().await["connection"]["clientId"], "dora");
+    let (status, body) = Ws::open(
+        &dev,
+        &format!("?token={}", sign("https://evil.example")),
+        None,
+    )
+    .await
+    .err()
+    .unwrap();
+    assert_eq!(status, 401);
+    assert!(body.contains("issuer"), "{body}");
+    // An HS256 token over the issuer's public key: refused (algorithm confusion).
+    let confused = encode(
+        &Header::new(Algorithm::HS256),
+        &json!({"sub": "dora", "exp": now_s() + 600, "iss": "https://issuer.example"}),
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    let (status, _) = Ws::open(&dev, &format!("?token={confused}"), None)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(status, 401);
+}

@@ -17,7 +17,7 @@ use schemas::{Action, EventId, WebSocketRecord, WsEventType};
 use serde::{Deserialize, Serialize};
 
 /// The limits, part of the fold's settings ([`crate::Config::limits`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     /// Messages a connection may send per second, sustained (0: no limit).
     pub messages_per_second: u32,
@@ -110,7 +110,7 @@ pub(crate) fn exceeded(
     if ws.event_type != WsEventType::Message {
         return None;
     }
-    let limits = world.config.limits.clone();
+    let limits = world.config.limits;
     let action = ws.action();
     let name = action_name(&action);
     let too_large = |what: String, limit: usize| Refusal {
