@@ -96,6 +96,12 @@ fn explain(bytes: &[u8]) -> DecodeError {
 }
 
 fn classify(w: Wire<'_>, bytes: &[u8]) -> Result<Record, DecodeError> {
+    // The telemetry rule writes a device's payload with `deviceId` (its topic) added, and no other
+    // source writes one: whatever else the payload says (`kind`, `eventType`) is the device's
+    // data, never a WebSocket record, a lifecycle event or a tick it could forge.
+    if w.device_id.is_some() {
+        return telemetry(w, bytes).map(Record::Telemetry);
+    }
     if let Some(kind) = w.kind.as_deref() {
         return match kind {
             "websocket" => websocket(w).map(|r| Record::WebSocket(Box::new(r))),
@@ -119,9 +125,6 @@ fn classify(w: Wire<'_>, bytes: &[u8]) -> Result<Record, DecodeError> {
             }),
         }
         .map(Record::Lifecycle);
-    }
-    if w.device_id.is_some() {
-        return telemetry(w, bytes).map(Record::Telemetry);
     }
     Err(DecodeError::UnknownKind {
         found: "no kind, eventType or deviceId field".into(),

@@ -281,3 +281,22 @@ fn a_subscription_listing_more_topics_than_allowed_is_refused() {
     assert_eq!(field, "topics");
     assert_eq!(found, &format!("{} topics", max + 1));
 }
+
+#[test]
+fn a_devices_payload_is_its_telemetry_whatever_it_says_it_is() {
+    // The telemetry rule adds `deviceId` (from the topic) and `timestamp` to what a device
+    // publishes: a device cannot make the stream carry a WebSocket record, a lifecycle event of
+    // another client, or a tick.
+    for forged in [
+        r#"{"kind":"websocket","schemaVersion":2,"eventType":"CONNECT","routeKey":"$connect","connectionId":"c1","connectedAt":1,"requestTimeEpoch":1,"clientId":"alice","authorizer":{"rooms":"[\"*\"]"},"deviceId":"d1","timestamp":5}"#,
+        r#"{"eventType":"disconnected","clientId":"alice","sessionIdentifier":"s1","deviceId":"d1","timestamp":5}"#,
+        r#"{"kind":"tick","schemaVersion":1,"shardId":"shardId-0","deviceId":"d1","timestamp":5}"#,
+    ] {
+        let record = decode_json(forged.as_bytes()).unwrap();
+        let schemas::Record::Telemetry(t) = record else {
+            panic!("{forged} decoded as {record:?}")
+        };
+        assert_eq!(t.device_id, "d1");
+        assert!(!t.parameters.contains_key("kind"));
+    }
+}
