@@ -156,44 +156,24 @@ pub(crate) fn exceeded(
         return None;
     }
     let mut next = rate.clone();
-    if limits.messages_per_second > 0 {
-        match conform(
-            rate.messages_tat,
-            ts,
-            limits.messages_per_second,
-            1000,
-            limits.message_burst,
-        ) {
-            Ok(tat) => next.messages_tat = tat,
-            Err(wait) => {
-                return Some(limited(
-                    name,
-                    wait,
-                    "messages",
-                    limits.messages_per_second,
-                    "second",
-                ))
-            }
-        }
+    let messages = Rate {
+        per: limits.messages_per_second,
+        window_ms: 1000,
+        burst: limits.message_burst,
+        what: "messages per second",
+    };
+    if let Err(refused) = messages.take(&mut next.messages_tat, ts, name) {
+        return Some(refused);
     }
-    if matches!(action, Action::Join { .. }) && limits.joins_per_minute > 0 {
-        match conform(
-            rate.joins_tat,
-            ts,
-            limits.joins_per_minute,
-            60_000,
-            JOIN_BURST,
-        ) {
-            Ok(tat) => next.joins_tat = tat,
-            Err(wait) => {
-                return Some(limited(
-                    name,
-                    wait,
-                    "joins",
-                    limits.joins_per_minute,
-                    "minute",
-                ))
-            }
+    if matches!(action, Action::Join { .. }) {
+        let joins = Rate {
+            per: limits.joins_per_minute,
+            window_ms: 60_000,
+            burst: JOIN_BURST,
+            what: "joins per minute",
+        };
+        if let Err(refused) = joins.take(&mut next.joins_tat, ts, name) {
+            return Some(refused);
         }
     }
     if ts > next.counted_to {
@@ -225,15 +205,36 @@ fn too_many_rooms(world: &World, ws: &WebSocketRecord, room: &str, max: usize) -
     })
 }
 
-fn limited(action: &'static str, wait: u64, what: &str, per: u32, unit: &str) -> Refusal {
-    Refusal {
-        action,
-        chat_id: None,
-        devices: Vec::new(),
-        reason: Reason::RateLimited {
-            retry_after_ms: wait,
-        },
-        message: format!("over {per} {what} per {unit}: try again in {wait} ms"),
+/// One rate: `per` units every `window_ms` (0: no limit), `burst` at once.
+struct Rate {
+    per: u32,
+    window_ms: u64,
+    burst: u32,
+    /// What it counts, for the error: `messages per second`.
+    what: &'static str,
+}
+
+impl Rate {
+    /// Counts one unit of `action` at `ts` in the bucket whose arrival time is `tat`, or refuses it.
+    fn take(&self, tat: &mut u64, ts: u64, action: &'static str) -> Result<(), Refusal> {
+        if self.per == 0 {
+            return Ok(());
+        }
+        match conform(*tat, ts, self.per, self.window_ms, self.burst) {
+            Ok(later) => {
+                *tat = later;
+                Ok(())
+            }
+            Err(wait) => Err(Refusal {
+                action,
+                chat_id: None,
+                devices: Vec::new(),
+                reason: Reason::RateLimited {
+                    retry_after_ms: wait,
+                },
+                message: format!("over {} {}: try again in {wait} ms", self.per, self.what),
+            }),
+        }
     }
 }
 

@@ -99,10 +99,18 @@ pub const HISTORY_MAX_LIMIT: usize = 10_000;
 /// # Errors
 /// A message saying what the number must be.
 pub fn parse_history_max(s: &str) -> Result<usize, String> {
-    match s.trim().parse::<usize>() {
-        Ok(n) if n <= HISTORY_MAX_LIMIT => Ok(n),
+    whole_in(s, 0, HISTORY_MAX_LIMIT, "")
+}
+
+/// `s` as a whole number from `low` to `high`, or an error saying so (with `note` after it).
+fn whole_in<T>(s: &str, low: T, high: T, note: &str) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    match s.trim().parse::<T>() {
+        Ok(n) if low <= n && n <= high => Ok(n),
         _ => Err(format!(
-            "{s:?}: expected a whole number from 0 to {HISTORY_MAX_LIMIT}"
+            "{s:?}: expected a whole number from {low}{note} to {high}"
         )),
     }
 }
@@ -138,12 +146,7 @@ pub const RATE_MAX: u32 = 10_000;
 /// # Errors
 /// A message saying what the number must be.
 pub fn parse_rate(s: &str) -> Result<u32, String> {
-    match s.trim().parse::<u32>() {
-        Ok(n) if n <= RATE_MAX => Ok(n),
-        _ => Err(format!(
-            "{s:?}: expected a whole number from 0 (no limit) to {RATE_MAX}"
-        )),
-    }
+    whole_in(s, 0, RATE_MAX, " (no limit)")
 }
 
 /// Parses a burst: a whole number from 1 to [`RATE_MAX`].
@@ -151,12 +154,7 @@ pub fn parse_rate(s: &str) -> Result<u32, String> {
 /// # Errors
 /// A message saying what the number must be.
 pub fn parse_burst(s: &str) -> Result<u32, String> {
-    match s.trim().parse::<u32>() {
-        Ok(n) if (1..=RATE_MAX).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "{s:?}: expected a whole number from 1 to {RATE_MAX}"
-        )),
-    }
+    whole_in(s, 1, RATE_MAX, "")
 }
 
 /// Parses a message size cap in bytes, from 1 to API Gateway's quota.
@@ -164,12 +162,7 @@ pub fn parse_burst(s: &str) -> Result<u32, String> {
 /// # Errors
 /// A message saying what the number must be.
 pub fn parse_message_max(s: &str) -> Result<usize, String> {
-    match s.trim().parse::<usize>() {
-        Ok(n) if (1..=API_GATEWAY_MESSAGE_BYTES).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "{s:?}: expected a number of bytes from 1 to {API_GATEWAY_MESSAGE_BYTES} (API Gateway's quota)"
-        )),
-    }
+    whole_in(s, 1, API_GATEWAY_MESSAGE_BYTES, "").map_err(|e| e + " bytes (API Gateway's quota)")
 }
 
 /// Parses `1500ms`, `90s`, `30m`, `2h` or `1d` into milliseconds.
