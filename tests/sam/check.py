@@ -715,6 +715,33 @@ class Gateway:
         self.server.shutdown()
 
 
+def check_metrics(log: str, records: int) -> None:
+    """The batch's CloudWatch metrics: one embedded-metric-format line on the function's log,
+    each metric its directives name a number on the line, in the stack's namespace."""
+    lines = []
+    for line in log.splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and "_aws" in value:
+            lines.append(value)
+    need(len(lines) == 1, f"{len(lines)} metric lines on the log, expected one per batch")
+    (line,) = lines
+    names = []
+    for directive in line["_aws"]["CloudWatchMetrics"]:
+        need(directive["Namespace"] == "PresenceStream", f"namespace {directive['Namespace']}")
+        for dims in directive["Dimensions"]:
+            need(all(isinstance(line.get(d), str) for d in dims), f"dimensions {dims} on {line}")
+        for metric in directive["Metrics"]:
+            need(isinstance(line.get(metric["Name"]), int), f"{metric['Name']} not on {line}")
+            names.append(metric["Name"])
+    need(line["Records"] == records, f"Records {line['Records']}, the batch had {records}")
+    need(line["Quarantined"] == 1 and line["DeliveriesWebSocket"] >= 1, f"metrics {line}")
+    print(f"   metrics: {len(set(names))} in one line, Records={line['Records']}, "
+          f"OldestRecordAge={line.get('OldestRecordAge')} ms, DynamoDBRequests={line['DynamoDBRequests']}")
+
+
 def kinesis_event(kinesis, stream: str) -> dict:
     """A Lambda Kinesis event of every record on the stream's first shard, as the mapping sends it."""
     desc = kinesis.describe_stream(StreamName=stream)["StreamDescription"]
@@ -860,6 +887,7 @@ def lambda_run(client, cf, template, env_outputs, lambda_bin: str, emulator: dic
         need(kind == "response", f"the Lambda reported {kind}: {body}\n{log[-3000:]}")
         need(body.get("batchItemFailures") == [], f"batch response {body}\n{log[-3000:]}")
         print(f"   Lambda response: {json.dumps(body)}")
+        check_metrics(log, n)
 
         got = []
         for channel, target, payload in gateway.posts:

@@ -9,7 +9,7 @@
 //! other socket of the member gets the message, it is pushed to the member instead, as the fold
 //! would have decided had it known.
 
-use super::handler::{now_ms, BatchReport, Handler};
+use super::handler::{now_ms, BatchReport, ChannelCounts, Handler};
 use aws_adapters::feedback::Feedback;
 use aws_adapters::quarantine_port::{PoisonRecord, Quarantine, QuarantineError};
 use aws_adapters::sink_port::{DeliveryOutcome, DeliverySink};
@@ -107,6 +107,7 @@ where
             report.delivered += outcome.sent;
             report.gone += outcome.gone;
             report.pushed_instead += outcome.pushed_instead;
+            report.by_channel = report.by_channel.plus(outcome.by_channel);
             for p in outcome.done {
                 event_at.entry(p.delivery.event_id).or_insert(p.at);
                 done.entry(p.delivery.event_id)
@@ -174,6 +175,7 @@ where
             match self.sink.deliver(d).await {
                 Ok(DeliveryOutcome::Sent) => {
                     out.sent += 1;
+                    out.by_channel.add(&d.channel);
                     out.done.push(p);
                 }
                 Ok(DeliveryOutcome::TooLarge) => {
@@ -256,6 +258,7 @@ where
         match self.sink.deliver(&push).await {
             Ok(DeliveryOutcome::Sent | DeliveryOutcome::Gone) => {
                 out.pushed_instead += 1;
+                out.by_channel.push += 1;
                 Ok(())
             }
             Err(e) if e.retryable => Err(e.to_string()),
@@ -295,6 +298,7 @@ where
 #[derive(Debug, Default)]
 struct GroupOutcome<'a> {
     sent: usize,
+    by_channel: ChannelCounts,
     gone: usize,
     pushed_instead: usize,
     done: Vec<&'a Pending>,

@@ -51,6 +51,8 @@ pub struct BatchReport {
     pub conflicts: usize,
     /// Deliveries sent by this attempt.
     pub delivered: usize,
+    /// Those, and the pushes sent instead of a gone socket, by channel.
+    pub by_channel: ChannelCounts,
     /// Deliveries skipped because an earlier attempt or record had sent them.
     pub duplicates: usize,
     /// Connections found gone.
@@ -62,6 +64,39 @@ pub struct BatchReport {
     pub late_leaves: u64,
     /// What the batch's store calls cost (requests, read and write units, bytes).
     pub cost: Cost,
+    /// How long the batch took, in milliseconds.
+    pub millis: u64,
+}
+
+/// Deliveries sent, by channel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChannelCounts {
+    /// `PostToConnection`s.
+    pub websocket: usize,
+    /// MQTT publishes.
+    pub mqtt: usize,
+    /// Push notifications.
+    pub push: usize,
+}
+
+impl ChannelCounts {
+    /// Counts one delivery sent on `channel`.
+    pub fn add(&mut self, channel: &projections::Channel) {
+        match channel {
+            projections::Channel::WebSocket { .. } => self.websocket += 1,
+            projections::Channel::Mqtt { .. } => self.mqtt += 1,
+            projections::Channel::Push { .. } => self.push += 1,
+        }
+    }
+
+    /// The counts of both.
+    pub fn plus(self, other: ChannelCounts) -> ChannelCounts {
+        ChannelCounts {
+            websocket: self.websocket + other.websocket,
+            mqtt: self.mqtt + other.mqtt,
+            push: self.push + other.push,
+        }
+    }
 }
 
 impl BatchReport {
@@ -126,6 +161,7 @@ where
         let before = self.store.cost();
         let mut report = self.run(input).instrument(span.clone()).await;
         report.cost = self.store.cost().since(&before);
+        report.millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let _entered = span.enter();
         tracing::info!(
             records = report.records,

@@ -1,7 +1,8 @@
 //! Running under `lambda_runtime`: clients built once at cold start from the typed
 //! configuration, then one [`Handler::handle`] per event.
 
-use crate::lambda::handler::{BatchReport, Handler};
+use crate::lambda::handler::{now_ms, BatchReport, Handler};
+use crate::lambda::metrics::{batch_line, BatchContext};
 use crate::settings::AwsConfig;
 use aws_adapters::clients;
 use aws_adapters::dynamo::DynamoStore;
@@ -61,8 +62,25 @@ where
     D: DeliverySink,
     F: Feedback,
 {
+    let oldest = event
+        .records
+        .iter()
+        .map(|r| r.kinesis.approximate_arrival_timestamp.0.timestamp_millis())
+        .min()
+        .and_then(|ms| u64::try_from(ms).ok());
+    let started = now_ms();
     let batch = batch_of(event);
     let report = handler.handle(&batch).await;
+    if let Some(first) = batch.first() {
+        let ctx = BatchContext {
+            function: std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default(),
+            shard: first.shard.clone(),
+            at_ms: now_ms(),
+            oldest_age_ms: oldest.map(|at| started.saturating_sub(at)),
+        };
+        // The embedded metric format: a line of its own on the function's log.
+        println!("{}", batch_line(&report, &ctx));
+    }
     response(&batch, &report)
 }
 
