@@ -270,6 +270,7 @@ def static_checks(cfn: dict) -> None:
         f"who may invoke what: {invokers}",
     )
     authorizer_checks(cfn, res, by_type, fns)
+    alarm_checks(cfn, res, by_type)
 
     # The sweeper: the processor's binary as `Handler: sweeper`, on the schedule, reading only
     # the lobby and asking only GetConnection.
@@ -387,6 +388,53 @@ def authorizer_checks(cfn: dict, res: dict, by_type: dict, fns: dict) -> None:
     need(granted["iot:Subscribe"].endswith(':topicfilter/app/${!iot:ClientId}/chat/*"}'), "its own chats")
     need(granted["iot:Receive"].endswith(':topic/app/${!iot:ClientId}/chat/*"}'), "receive its chats")
     need(granted["iot:Publish"].endswith(':topic/devices/${!iot:ClientId}/params"}'), "its telemetry")
+
+
+def dashboard_metrics(cfn: dict) -> set[str]:
+    """The PresenceStream metrics the dashboard charts and the alarms watch."""
+    import re
+
+    res = cfn["Resources"]
+    (dashboard,) = [r for r in res.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    body, _ = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]
+    names = set()
+    for w in widgets:
+        namespace = None
+        for row in w["properties"].get("metrics", []):
+            namespace = row[0] if row[0] != "." else namespace
+            if namespace == "PresenceStream" and row[1] != ".":
+                names.add(row[1])
+    for r in res.values():
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["Namespace"] == "PresenceStream":
+            names.add(r["Properties"]["MetricName"])
+    return names
+
+
+def alarm_checks(cfn: dict, res: dict, by_type: dict) -> None:
+    """The alarms an on-call engineer needs, each notifying the optional topic, and a dashboard."""
+    watched = set()
+    for name in by_type.get("AWS::CloudWatch::Alarm", []):
+        p = res[name]["Properties"]
+        (dim,) = p["Dimensions"]
+        target = dim["Value"].get("Ref") or dim["Value"].get("Fn::GetAtt", [None])[0]
+        watched.add((p["Namespace"], p["MetricName"], target))
+        need(
+            p["AlarmActions"] == {"Fn::If": ["NotifiesAlarms", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]},
+            f"{name} does not notify the alarm topic",
+        )
+        need(p.get("TreatMissingData") == "notBreaching", f"{name}: a quiet stream is not an alarm")
+    expected = {
+        ("AWS/Lambda", "IteratorAge", "ProcessorFunction"),
+        ("PresenceStream", "Quarantined", "ProcessorFunction"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "ProcessorFailureQueue"),
+    }
+    for fn in ("ProcessorFunction", "IngestFunction", "SweeperFunction"):
+        expected.add(("AWS/Lambda", "Errors", fn))
+    for fn in ("ProcessorFunction", "IngestFunction", "SweeperFunction", "AuthorizerFunction"):
+        expected.add(("AWS/Lambda", "Throttles", fn))
+    need(expected <= watched, f"alarms missing: {sorted(expected - watched)}")
+    print(f"   {len(watched)} alarms; a dashboard of {len(dashboard_metrics(cfn))} processor metrics")
 
 
 # ------------------------------------------------------------------------------ emulator
@@ -613,7 +661,8 @@ def emulator_run(cfn: dict, processor: str, lambda_bin: str, moto_server: str) -
         check_outcome(client, env, [summarize(d) for d in printed])
 
         step("emulator: the processor as Lambda runs it, on one Kinesis event of the seeds")
-        env = lambda_run(client, cf, template, env_outputs, lambda_bin, emulator)
+        charted = dashboard_metrics(cfn)
+        env = lambda_run(client, cf, template, env_outputs, lambda_bin, emulator, charted)
         step("emulator: the sweeper as Lambda runs it, on one scheduled event")
         sweeper_run(client, cfn, env, processor, lambda_bin, emulator)
         step("emulator: the $connect authorizer as Lambda runs it, with the secret in Secrets Manager")
@@ -715,9 +764,10 @@ class Gateway:
         self.server.shutdown()
 
 
-def check_metrics(log: str, records: int) -> None:
+def check_metrics(log: str, records: int, charted: set[str]) -> None:
     """The batch's CloudWatch metrics: one embedded-metric-format line on the function's log,
-    each metric its directives name a number on the line, in the stack's namespace."""
+    each metric its directives name a number on the line, in the stack's namespace; every metric
+    the dashboard charts and the alarms watch among them."""
     lines = []
     for line in log.splitlines():
         try:
@@ -737,6 +787,7 @@ def check_metrics(log: str, records: int) -> None:
             need(isinstance(line.get(metric["Name"]), int), f"{metric['Name']} not on {line}")
             names.append(metric["Name"])
     need(line["Records"] == records, f"Records {line['Records']}, the batch had {records}")
+    need(charted <= set(names), f"charted but never written: {sorted(charted - set(names))}")
     need(line["Quarantined"] == 1 and line["DeliveriesWebSocket"] >= 1, f"metrics {line}")
     print(f"   metrics: {len(set(names))} in one line, Records={line['Records']}, "
           f"OldestRecordAge={line.get('OldestRecordAge')} ms, DynamoDBRequests={line['DynamoDBRequests']}")
@@ -847,7 +898,9 @@ def sweeper_run(
     print(f"   {report['expired']} connections ended by the sweep; alice offline in the table")
 
 
-def lambda_run(client, cf, template, env_outputs, lambda_bin: str, emulator: dict) -> dict:
+def lambda_run(
+    client, cf, template, env_outputs, lambda_bin: str, emulator: dict, charted: set[str]
+) -> dict:
     """The deployed code path: `processor-lambda` started as Lambda starts it (AWS_LAMBDA_RUNTIME_API),
     configured by the function's environment from the stack, handed one Kinesis event of the
     seeds. Deliveries go through the real sinks: SNS to the stack's push topic in the emulator
@@ -887,7 +940,7 @@ def lambda_run(client, cf, template, env_outputs, lambda_bin: str, emulator: dic
         need(kind == "response", f"the Lambda reported {kind}: {body}\n{log[-3000:]}")
         need(body.get("batchItemFailures") == [], f"batch response {body}\n{log[-3000:]}")
         print(f"   Lambda response: {json.dumps(body)}")
-        check_metrics(log, n)
+        check_metrics(log, n, charted)
 
         got = []
         for channel, target, payload in gateway.posts:
