@@ -706,7 +706,7 @@ class Gateway:
                 self.end_headers()
                 try:
                     self.wfile.write(body)
-                except BrokenPipeError:
+                except (BrokenPipeError, ConnectionResetError):
                     pass  # the function was stopped while waiting for its next event
 
             def do_GET(self) -> None:
@@ -882,6 +882,11 @@ def sweeper_run(
     finally:
         gateway.close()
     need(kind == "response", f"the sweeper reported {kind}: {report}\n{log[-3000:]}")
+    sweep_metrics = [json.loads(line) for line in log.splitlines() if line.startswith('{"') and '"_aws"' in line]
+    need(
+        len(sweep_metrics) == 1 and sweep_metrics[0]["ShardsTicked"] == report["ticked"],
+        f"the sweep's metrics line: {sweep_metrics}",
+    )
     print(f"   sweeper response: {json.dumps(report)}")
     need(report["ticked"] >= 1 and not report["failures"], f"sweep report {report}")
     # The seeds' connections are long past API Gateway's two hours: gone without asking.

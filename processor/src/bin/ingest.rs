@@ -3,10 +3,13 @@
 //! Settings (read once at cold start; a bad one stops the start with a message naming it):
 //! `STREAM_NAME` (required), `ALLOW_ANONYMOUS` (`false` by default: only the `$connect`
 //! authorizer's `principalId` names a connection's client), the SDK's usual region and credentials, and optionally
-//! `AWS_ENDPOINT_URL_KINESIS` (or `AWS_ENDPOINT_URL`) to write to an emulator.
+//! `AWS_ENDPOINT_URL_KINESIS` (or `AWS_ENDPOINT_URL`) to write to an emulator. Each event writes
+//! a CloudWatch metrics line (`EventsWritten`, `EventsRefused`, `EventsNotWritten`).
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use processor::ingest::{handle, IngestConfig, KinesisWriter};
+use processor::lambda::handler::now_ms;
+use processor::lambda::metrics::{emit, ingest_line};
 
 type Event = aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 
@@ -25,8 +28,12 @@ async fn main() -> Result<(), Error> {
     let sdk = aws_config::load_from_env().await;
     let writer = KinesisWriter::new(&sdk, None, &config.stream_name);
     let writer = &writer;
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
+    let function = function.as_str();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<_, Error>(handle(writer, &event.payload, config.identity).await)
+        let response = handle(writer, &event.payload, config.identity).await;
+        emit(&ingest_line(response.status_code, function, now_ms()));
+        Ok::<_, Error>(response)
     }))
     .await
 }

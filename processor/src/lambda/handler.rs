@@ -135,7 +135,7 @@ pub struct Handler<S, Q, D, F> {
 }
 
 /// The wall clock, ms epoch.
-pub(crate) fn now_ms() -> u64 {
+pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

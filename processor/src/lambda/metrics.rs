@@ -1,10 +1,12 @@
 //! The processor's CloudWatch metrics, in the embedded metric format: one JSON line per batch on
 //! the function's log, which CloudWatch turns into metrics with no API call and no latency.
 //!
-//! Namespace [`NAMESPACE`]; every metric by `FunctionName`, and the records and the age of the
-//! oldest record also by `FunctionName` and `ShardId` (a shard falling behind shows there).
+//! Namespace [`NAMESPACE`]; every metric by `FunctionName`, and a batch's records and the age of
+//! its oldest record also by `FunctionName` and `ShardId` (a shard falling behind shows there).
+//! The sweeper writes a line per sweep and ingest one per event.
 
 use crate::lambda::BatchReport;
+use aws_adapters::sweep::SweepReport;
 use serde_json::{json, Map, Value};
 
 /// The metrics' namespace.
@@ -24,85 +26,141 @@ pub struct BatchContext {
     pub oldest_age_ms: Option<u64>,
 }
 
-/// The metrics and their units, as the line names them.
-const METRICS: [(&str, &str); 14] = [
-    ("Records", "Count"),
-    ("Quarantined", "Count"),
-    ("RecordsRetried", "Count"),
-    ("DeliveriesWebSocket", "Count"),
-    ("DeliveriesMqtt", "Count"),
-    ("DeliveriesPush", "Count"),
-    ("ConnectionsGone", "Count"),
-    ("DuplicatesSkipped", "Count"),
-    ("Conflicts", "Count"),
-    ("DynamoDBRequests", "Count"),
-    ("DynamoDBReadUnits", "Count"),
-    ("DynamoDBWriteUnits", "Count"),
-    ("BatchDuration", "Milliseconds"),
-    ("OldestRecordAge", "Milliseconds"),
-];
+/// A metric's unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// A count.
+    Count,
+    /// A duration.
+    Milliseconds,
+}
 
-/// The metrics by shard too.
+/// One metric on a line: its name, unit and value (none: left out, not zero).
+pub type Metric = (&'static str, Unit, Option<u64>);
+
+/// The metrics also written by `ShardId`.
 const BY_SHARD: [&str; 2] = ["Records", "OldestRecordAge"];
 
-/// The embedded-metric-format line of one batch.
-pub fn batch_line(report: &BatchReport, ctx: &BatchContext) -> Value {
-    let retried = report
-        .failed_at
-        .map_or(0, |at| report.records.saturating_sub(at));
-    let values: [(&str, Option<u64>); 14] = [
-        ("Records", Some(report.records as u64)),
-        ("Quarantined", Some(report.quarantined as u64)),
-        ("RecordsRetried", Some(retried as u64)),
-        (
-            "DeliveriesWebSocket",
-            Some(report.by_channel.websocket as u64),
-        ),
-        ("DeliveriesMqtt", Some(report.by_channel.mqtt as u64)),
-        ("DeliveriesPush", Some(report.by_channel.push as u64)),
-        ("ConnectionsGone", Some(report.gone as u64)),
-        ("DuplicatesSkipped", Some(report.duplicates as u64)),
-        ("Conflicts", Some(report.conflicts as u64)),
-        ("DynamoDBRequests", Some(report.cost.requests)),
-        ("DynamoDBReadUnits", Some(report.cost.read_units)),
-        ("DynamoDBWriteUnits", Some(report.cost.write_units)),
-        ("BatchDuration", Some(report.millis)),
-        ("OldestRecordAge", ctx.oldest_age_ms),
-    ];
-    let present = |name: &str| values.iter().any(|(n, v)| *n == name && v.is_some());
-    let directive = |names: &mut dyn Iterator<Item = &str>| -> Vec<Value> {
-        names
-            .filter(|n| present(n))
-            .map(|n| {
-                let unit = METRICS
-                    .iter()
-                    .find(|(m, _)| *m == n)
-                    .map_or("None", |m| m.1);
-                json!({"Name": n, "Unit": unit})
+/// An embedded-metric-format line: `metrics` by `FunctionName`, and those named in `by_shard`
+/// by `FunctionName` and `ShardId` too when a shard is given.
+pub fn line(
+    function: &str,
+    shard: Option<&str>,
+    at_ms: u64,
+    metrics: &[Metric],
+    by_shard: &[&str],
+) -> Value {
+    let directive = |only: Option<&[&str]>| -> Vec<Value> {
+        metrics
+            .iter()
+            .filter(|(name, _, value)| value.is_some() && only.is_none_or(|o| o.contains(name)))
+            .map(|(name, unit, _)| {
+                let unit = match unit {
+                    Unit::Count => "Count",
+                    Unit::Milliseconds => "Milliseconds",
+                };
+                json!({"Name": name, "Unit": unit})
             })
             .collect()
     };
-    let mut line = Map::new();
-    line.insert(
+    let mut directives = vec![
+        json!({"Namespace": NAMESPACE, "Dimensions": [["FunctionName"]],
+                                     "Metrics": directive(None)}),
+    ];
+    let mut out = Map::new();
+    out.insert("FunctionName".into(), json!(function));
+    if let Some(shard) = shard {
+        directives.push(
+            json!({"Namespace": NAMESPACE, "Dimensions": [["FunctionName", "ShardId"]],
+                               "Metrics": directive(Some(by_shard))}),
+        );
+        out.insert("ShardId".into(), json!(shard));
+    }
+    out.insert(
         "_aws".into(),
-        json!({
-            "Timestamp": ctx.at_ms,
-            "CloudWatchMetrics": [
-                {"Namespace": NAMESPACE, "Dimensions": [["FunctionName"]],
-                 "Metrics": directive(&mut METRICS.iter().map(|m| m.0))},
-                {"Namespace": NAMESPACE, "Dimensions": [["FunctionName", "ShardId"]],
-                 "Metrics": directive(&mut BY_SHARD.into_iter())},
-            ],
-        }),
+        json!({"Timestamp": at_ms, "CloudWatchMetrics": directives}),
     );
-    line.insert("FunctionName".into(), json!(ctx.function));
-    line.insert("ShardId".into(), json!(ctx.shard));
-    for (name, value) in values {
+    for (name, _, value) in metrics {
         if let Some(v) = value {
-            line.insert(name.into(), json!(v));
+            out.insert((*name).into(), json!(v));
         }
     }
-    Value::Object(line)
+    Value::Object(out)
+}
+
+/// The line of one processor batch.
+pub fn batch_line(report: &BatchReport, ctx: &BatchContext) -> Value {
+    let n = |v: usize| Some(v as u64);
+    let retried = report
+        .failed_at
+        .map_or(0, |at| report.records.saturating_sub(at));
+    let metrics = [
+        ("Records", Unit::Count, n(report.records)),
+        ("Quarantined", Unit::Count, n(report.quarantined)),
+        ("RecordsRetried", Unit::Count, n(retried)),
+        (
+            "DeliveriesWebSocket",
+            Unit::Count,
+            n(report.by_channel.websocket),
+        ),
+        ("DeliveriesMqtt", Unit::Count, n(report.by_channel.mqtt)),
+        ("DeliveriesPush", Unit::Count, n(report.by_channel.push)),
+        ("ConnectionsGone", Unit::Count, n(report.gone)),
+        ("DuplicatesSkipped", Unit::Count, n(report.duplicates)),
+        ("Conflicts", Unit::Count, n(report.conflicts)),
+        ("DynamoDBRequests", Unit::Count, Some(report.cost.requests)),
+        (
+            "DynamoDBReadUnits",
+            Unit::Count,
+            Some(report.cost.read_units),
+        ),
+        (
+            "DynamoDBWriteUnits",
+            Unit::Count,
+            Some(report.cost.write_units),
+        ),
+        ("BatchDuration", Unit::Milliseconds, Some(report.millis)),
+        ("OldestRecordAge", Unit::Milliseconds, ctx.oldest_age_ms),
+    ];
+    line(
+        &ctx.function,
+        Some(&ctx.shard),
+        ctx.at_ms,
+        &metrics,
+        &BY_SHARD,
+    )
+}
+
+/// The line of one sweep.
+pub fn sweep_line(report: &SweepReport, function: &str, at_ms: u64) -> Value {
+    let n = |v: usize| Some(v as u64);
+    let metrics = [
+        ("ShardsTicked", Unit::Count, n(report.ticked)),
+        ("ConnectionsOpen", Unit::Count, n(report.open)),
+        ("ConnectionsExpired", Unit::Count, n(report.expired)),
+        ("ConnectionsProbed", Unit::Count, n(report.probed)),
+        ("ConnectionsGone", Unit::Count, n(report.gone)),
+        ("ConnectionsDeferred", Unit::Count, n(report.deferred)),
+        ("SweepFailures", Unit::Count, n(report.failures.len())),
+    ];
+    line(function, None, at_ms, &metrics, &[])
+}
+
+/// The line of one ingest event, by what became of it: written (a 2xx answer), refused (4xx),
+/// or not written (5xx).
+pub fn ingest_line(status: i64, function: &str, at_ms: u64) -> Value {
+    let is = |range: std::ops::Range<i64>| Some(u64::from(range.contains(&status)));
+    let metrics = [
+        ("EventsWritten", Unit::Count, is(200..300)),
+        ("EventsRefused", Unit::Count, is(400..500)),
+        ("EventsNotWritten", Unit::Count, is(500..600)),
+    ];
+    line(function, None, at_ms, &metrics, &[])
+}
+
+/// Writes a metrics line on the function's log (stdout, a line of its own).
+pub fn emit(line: &Value) {
+    println!("{line}");
 }
 
 #[cfg(test)]
@@ -152,6 +210,50 @@ mod tests {
         assert_eq!(line["DeliveriesPush"], 2);
         assert_eq!(line["OldestRecordAge"], 1_500);
         assert_eq!(line["_aws"]["Timestamp"], 1_732_350_000_000u64);
+    }
+
+    #[test]
+    fn ingest_counts_each_event_by_what_became_of_it() {
+        let written = ingest_line(200, "ingest", 1);
+        assert_eq!(
+            (
+                &written["EventsWritten"],
+                &written["EventsRefused"],
+                &written["EventsNotWritten"]
+            ),
+            (&json!(1), &json!(0), &json!(0))
+        );
+        assert_eq!(ingest_line(401, "ingest", 1)["EventsRefused"], 1);
+        assert_eq!(ingest_line(500, "ingest", 1)["EventsNotWritten"], 1);
+        // No shard: one directive, by function.
+        assert_eq!(
+            written["_aws"]["CloudWatchMetrics"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(written.get("ShardId").is_none());
+    }
+
+    #[test]
+    fn a_sweep_says_what_it_found() {
+        let report = SweepReport {
+            ticked: 4,
+            open: 10,
+            gone: 2,
+            failures: vec!["throttled".into()],
+            ..SweepReport::default()
+        };
+        let line = sweep_line(&report, "sweeper", 1);
+        assert_eq!(line["ShardsTicked"], 4);
+        assert_eq!(line["ConnectionsGone"], 2);
+        assert_eq!(line["SweepFailures"], 1);
+        let named = line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(named, 7);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! configuration, then one [`Handler::handle`] per event.
 
 use crate::lambda::handler::{now_ms, BatchReport, Handler};
-use crate::lambda::metrics::{batch_line, BatchContext};
+use crate::lambda::metrics::{batch_line, emit, BatchContext};
 use crate::settings::AwsConfig;
 use aws_adapters::clients;
 use aws_adapters::dynamo::DynamoStore;
@@ -78,8 +78,7 @@ where
             at_ms: now_ms(),
             oldest_age_ms: oldest.map(|at| started.saturating_sub(at)),
         };
-        // The embedded metric format: a line of its own on the function's log.
-        println!("{}", batch_line(&report, &ctx));
+        emit(&batch_line(&report, &ctx));
     }
     response(&batch, &report)
 }

@@ -1,10 +1,11 @@
 //! The sweeper as a Lambda on an EventBridge schedule (every minute by default): the same
 //! `processor-lambda` binary, chosen by the function's `Handler: sweeper` (Lambda passes it as
 //! `_HANDLER`). Each invocation is one sweep ([`aws_adapters::sweep`]) at the Lambda's clock;
-//! the report is logged and returned. The activity API Gateway reported is remembered between
+//! the report is logged (with its metrics line) and returned. The activity API Gateway reported is remembered between
 //! invocations of a warm execution environment.
 
 use crate::lambda::handler::now_ms;
+use crate::lambda::metrics::{emit, sweep_line};
 use crate::settings::{sweep_settings, AwsConfig};
 use aws_adapters::clients;
 use aws_adapters::dynamo::DynamoStore;
@@ -42,11 +43,14 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
         settings,
     ));
     tracing::info!(table = %config.table, stream = %config.stream, "sweeper cold start");
+    let function = Arc::new(std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default());
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| {
         let sweeper = Arc::clone(&sweeper);
+        let function = Arc::clone(&function);
         async move {
             let report: SweepReport = sweeper.sweep(now_ms()).await?;
             report.log();
+            emit(&sweep_line(&report, &function, now_ms()));
             Ok::<_, lambda_runtime::Error>(report)
         }
     }))
