@@ -26,7 +26,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("error: {e:#}");
+                eprintln!("error: {}", fold_flags::report::error_chain(e.as_ref()));
                 ExitCode::FAILURE
             }
         },
@@ -43,7 +43,7 @@ fn report(outcome: anyhow::Result<String>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", fold_flags::report::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }

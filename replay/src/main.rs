@@ -25,8 +25,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            // `{:#}` prints the chain: what failed, then each cause.
-            eprintln!("error: {e:#}");
+            // What failed, then each cause once.
+            eprintln!("error: {}", fold_flags::report::error_chain(e.as_ref()));
             let code = e
                 .downcast_ref::<replay::Error>()
                 .map_or(1, replay::Error::exit_code);

@@ -170,8 +170,7 @@ async fn serve(args: &DevArgs) -> Result<String> {
     let gate = Arc::new(args.auth.gate()?);
     eprintln!("{}", args.auth.describe());
     let dir = &args.store;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("creating the store directory {}", dir.display()))?;
+    embedded_store::dir::store_dir(dir)?;
     let store = RedbStore::open(&dir.join(DB_FILE))?;
     let committed = store.log_position()?;
     let log = Log::open(&dir.join(LOG_DIR), committed, DEFAULT_SEGMENT_BYTES)?.log;

@@ -7,9 +7,10 @@
 //! and contract tests are in [`store`]). Poison input lines go to a [`quarantine`] file. The
 //! [`pipeline`] folds batches of records over a store with the batch protocol, hands their
 //! deliveries to a [`deliveries::Deliveries`] and counts them in a [`summary::Summary`]; a commit
-//! encodes its entries on two threads ([`halves`]).
+//! encodes its entries on two threads ([`halves`]). [`dir::store_dir`] makes the directory.
 
 pub mod deliveries;
+pub mod dir;
 pub mod halves;
 pub mod log;
 pub mod pipeline;

@@ -37,7 +37,10 @@ const LOG_POSITION: &str = "log_position";
 /// Why the embedded store failed. Every variant is fatal for a run (exit code 1).
 #[derive(Debug, thiserror::Error)]
 pub enum RedbError {
-    /// The database reported an error (I/O, corruption, or another process holds it).
+    /// Another process has the database open: one processor per store.
+    #[error("store {0} busy: is another processor running on it?")]
+    Busy(PathBuf),
+    /// The database reported an error (I/O, corruption).
     #[error("store {path}: {source}")]
     Db {
         /// The database file.
@@ -105,7 +108,10 @@ impl RedbStore {
     /// # Errors
     /// The file cannot be opened or created, is damaged, or is in use by another process.
     pub fn open(path: &Path) -> Result<RedbStore, RedbError> {
-        let db = Database::create(path).map_err(db_err(path))?;
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => RedbError::Busy(path.to_owned()),
+            other => db_err(path)(other),
+        })?;
         let store = RedbStore {
             db: Arc::new(db),
             path: path.to_owned(),

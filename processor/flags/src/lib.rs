@@ -1,7 +1,9 @@
 //! The fold's command-line flags, shared by `processor local`, `processor dev` and `replay`: one
 //! definition, so that all three take the same names, defaults and environment variables (a replay
 //! must fold with the settings the processor used). `processor consume` reads the Lambda's
-//! variable names instead (see `processor::settings`).
+//! variable names instead (see `processor::settings`). [`report`] words their errors.
+
+pub mod report;
 
 use clap::Args;
 use projections::limits::{Limits, API_GATEWAY_MESSAGE_BYTES};

@@ -26,8 +26,9 @@ use std::time::Instant;
 pub fn run(args: &LocalArgs) -> Result<Summary> {
     let started = Instant::now();
     let dir = &args.store;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("creating the store directory {}", dir.display()))?;
+    // A missing input makes no store.
+    let lines = Lines::open(&args.input)?;
+    embedded_store::dir::store_dir(dir)?;
     let store = RedbStore::open(&dir.join(DB_FILE))?;
     let committed = store.log_position()?;
     let opened = Log::open(&dir.join(LOG_DIR), committed, args.segment_bytes)?;
@@ -66,7 +67,6 @@ pub fn run(args: &LocalArgs) -> Result<Summary> {
         );
     }
 
-    let lines = Lines::open(&args.input)?;
     let quarantine = Quarantine::new(dir, lines.name());
     let progress = progress_bar(args, &lines);
     let options = ingest::Options {

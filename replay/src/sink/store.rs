@@ -51,9 +51,14 @@ impl ProjectionSink for StoreSink {
         world: &mut World,
         _clients: &[ClientProjection],
     ) -> Result<Written, ProjectionSinkError> {
-        std::fs::create_dir_all(&self.dir).map_err(|source| ProjectionSinkError::Io {
-            path: self.dir.clone(),
-            source,
+        embedded_store::dir::store_dir(&self.dir).map_err(|e| match e {
+            embedded_store::dir::StoreDirError::NotADirectory(path) => ProjectionSinkError::Io {
+                source: std::io::Error::other(format!("{} is not a directory", path.display())),
+                path,
+            },
+            embedded_store::dir::StoreDirError::Create { path, source } => {
+                ProjectionSinkError::Io { path, source }
+            }
         })?;
         let mut store = RedbStore::open(&self.dir.join(DB_FILE))?;
         // What processor local stores is compacted; compaction changes no view.
