@@ -2,10 +2,12 @@
 //! silently and the run goes on (docs/architecture.md, The batch protocol, step 1).
 //!
 //! `DIR/quarantine.jsonl` gets one JSON object per bad line: `line` (1-based), `input` (the
-//! file name, or `-` for stdin), `error`, `raw` (the line, lossily as UTF-8) and `quarantinedAt`
-//! (ms epoch, wall clock: this is an operator's record, not part of the fold). The file is
+//! file name, or `-` for stdin), `error`, the line as it was, `raw` (text) or, when it is not
+//! UTF-8, `rawBase64` (its bytes exactly), and `quarantinedAt` (ms epoch, wall clock: this is an
+//! operator's record, not part of the fold). The file is
 //! created on the first bad line and appended to across runs.
 
+use base64::Engine;
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -31,7 +33,10 @@ struct Item<'a> {
     line: u64,
     input: &'a str,
     error: &'a str,
-    raw: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw_base64: Option<String>,
     quarantined_at: u64,
 }
 
@@ -74,11 +79,16 @@ impl Quarantine {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
+        let text = std::str::from_utf8(raw).ok();
         let item = Item {
             line,
             input: &self.input,
             error,
-            raw: &String::from_utf8_lossy(raw),
+            raw: text,
+            raw_base64: match text {
+                Some(_) => None,
+                None => Some(base64::engine::general_purpose::STANDARD.encode(raw)),
+            },
             quarantined_at,
         };
         let path = &self.path;
@@ -145,5 +155,8 @@ mod tests {
         assert_eq!(lines[0]["raw"], "{oops");
         assert_eq!(lines[0]["error"], "not a JSON object");
         assert!(lines[1]["quarantinedAt"].as_u64().unwrap() > 0);
+        // Bytes that are not UTF-8 are kept exactly, not with replacement characters.
+        assert_eq!(lines[1]["rawBase64"], "/w==");
+        assert!(lines[1].get("raw").is_none());
     }
 }
