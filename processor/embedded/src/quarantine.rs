@@ -5,7 +5,8 @@
 //! file name, or `-` for stdin), `error`, the line as it was, `raw` (text) or, when it is not
 //! UTF-8, `rawBase64` (its bytes exactly), and `quarantinedAt` (ms epoch, wall clock: this is an
 //! operator's record, not part of the fold). The file is
-//! created on the first bad line and appended to across runs.
+//! created on the first bad line and appended to across runs; a line an earlier run over the same
+//! input kept already (same number, same bytes) is not added again.
 
 use base64::Engine;
 use serde::Serialize;
@@ -47,6 +48,14 @@ pub struct Quarantine {
     input: String,
     file: Option<BufWriter<File>>,
     count: u64,
+    /// The lines of this input the file holds already (line number, hash of the bytes), read on
+    /// the first bad line: a run again over the same input does not add them twice.
+    kept: Option<std::collections::HashSet<(u64, u64)>>,
+}
+
+/// The identity of a bad line of an input: its number and a hash of its bytes.
+fn identity(line: u64, raw: &[u8]) -> (u64, u64) {
+    (line, xxhash_rust::xxh3::xxh3_64(raw))
 }
 
 impl Quarantine {
@@ -57,7 +66,30 @@ impl Quarantine {
             input: input.to_owned(),
             file: None,
             count: 0,
+            kept: None,
         }
+    }
+
+    /// The bad lines of this input the file already holds.
+    fn kept(&self) -> std::collections::HashSet<(u64, u64)> {
+        let Ok(text) = std::fs::read_to_string(&self.path) else {
+            return Default::default();
+        };
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["input"] == self.input.as_str())
+            .filter_map(|v| {
+                let line = v["line"].as_u64()?;
+                let bytes = match (v["raw"].as_str(), v["rawBase64"].as_str()) {
+                    (Some(raw), _) => raw.as_bytes().to_vec(),
+                    (None, Some(b64)) => {
+                        base64::engine::general_purpose::STANDARD.decode(b64).ok()?
+                    }
+                    (None, None) => return None,
+                };
+                Some(identity(line, &bytes))
+            })
+            .collect()
     }
 
     /// Where bad records go.
@@ -70,11 +102,20 @@ impl Quarantine {
         self.count
     }
 
-    /// Keeps one bad line.
+    /// Keeps one bad line, unless the file holds it already (an earlier run over the same input).
     ///
     /// # Errors
     /// The file cannot be opened or written.
     pub fn add(&mut self, line: u64, raw: &[u8], error: &str) -> Result<(), QuarantineFileError> {
+        if self.kept.is_none() {
+            self.kept = Some(self.kept());
+        }
+        if let Some(kept) = &mut self.kept {
+            if !kept.insert(identity(line, raw)) {
+                self.count += 1;
+                return Ok(());
+            }
+        }
         let quarantined_at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
@@ -158,5 +199,15 @@ mod tests {
         // Bytes that are not UTF-8 are kept exactly, not with replacement characters.
         assert_eq!(lines[1]["rawBase64"], "/w==");
         assert!(lines[1].get("raw").is_none());
+
+        // A run again over the same input adds none of them twice.
+        let mut again = Quarantine::new(tmp.path(), "in.jsonl");
+        again.add(3, b"{oops", "not a JSON object").unwrap();
+        again.add(7, b"\xff", "not a JSON object").unwrap();
+        again.add(8, b"new", "not a JSON object").unwrap();
+        again.flush().unwrap();
+        assert_eq!(again.count(), 3, "counted as this run's");
+        let text = std::fs::read_to_string(q.path()).unwrap();
+        assert_eq!(text.lines().count(), 3);
     }
 }
