@@ -13,6 +13,7 @@
 //! what is queued and commits: nothing folded is lost, and a restart on the same store continues.
 
 pub mod auth_flags;
+pub mod banner;
 pub mod broker;
 pub mod fold;
 pub mod gateway;
@@ -186,7 +187,12 @@ async fn serve(args: &DevArgs) -> Result<String> {
     let mqtt = bind(args.mqtt_port, "MQTT").await?;
     let http = bind(args.http_port, "HTTP").await?;
     let port = |l: &TcpListener| l.local_addr().map(|a| a.port()).unwrap_or_default();
-    eprintln!("ws={} mqtt={} http={}", port(&ws), port(&mqtt), port(&http));
+    let ports = banner::Ports {
+        ws: port(&ws),
+        mqtt: port(&mqtt),
+        http: port(&http),
+    };
+    eprintln!("{}", banner::banner(ports, !gate.allows_anonymous()));
 
     let (stream, inputs) = mpsc::unbounded_channel();
     let gateway = Arc::new(gateway::Gateway::new(Duration::from_millis(
