@@ -234,3 +234,33 @@ async fn with_an_issuers_key_set_its_tokens_are_checked_with_the_issuer() {
         .unwrap();
     assert_eq!(status, 401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_says_what_happens_a_line_each() {
+    let mut dev = Dev::start_flags(&["--verbose", "--auth", &format!("hs256:{SECRET}")]);
+    let _ = Ws::open(&dev, "?clientId=mallory", None)
+        .await
+        .err()
+        .unwrap();
+    let alice = token("alice", json!({"broadcast": true}));
+    let mut ws = Ws::open(&dev, &format!("?token={alice}"), None)
+        .await
+        .unwrap();
+    ws.send_text("hello").await;
+    let _usage = ws.recv().await;
+    ws.close().await;
+    dev.wait_client("alice", "offline", |c| c["online"] == false)
+        .await;
+    dev.interrupt();
+    let said = dev.stderr.lock().unwrap().join("\n");
+    for line in [
+        "websocket refused (401): no token",
+        "(alice) from 127.0.0.1",
+        "folded websocket $default on",
+        ": usage",
+        "websocket disconnect",
+        "dev: folded",
+    ] {
+        assert!(said.contains(line), "no {line:?} in:\n{said}");
+    }
+}

@@ -15,7 +15,11 @@ pub struct Ports {
 /// The lines to print at start. The first is `ws=... mqtt=... http=...`, for scripts.
 pub fn banner(ports: Ports, tokens: bool) -> String {
     let Ports { ws, mqtt, http } = ports;
-    let who = if tokens { "token=JWT" } else { "clientId=alice" };
+    let who = if tokens {
+        "token=JWT"
+    } else {
+        "clientId=alice"
+    };
     format!(
         "ws={ws} mqtt={mqtt} http={http}\n\
          processor dev is up on 127.0.0.1; try, each in its own terminal:\n  \

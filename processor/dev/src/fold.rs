@@ -132,6 +132,9 @@ pub fn run(
                 folded: &mut folded,
             };
             pipeline.fold_batch(&batch, position, &mut live, &mut summary)?;
+            for record in &batch {
+                tracing::info!("folded {}", describe(record));
+            }
             folded.records += batch.len() as u64;
             folded.batches += 1;
         }
@@ -216,11 +219,37 @@ struct Live<'a, D> {
 impl<D: Deliver> Deliveries for Live<'_, D> {
     fn deliver(&mut self, delivery: &Delivery) -> std::io::Result<()> {
         self.folded.delivered += 1;
+        let kind = delivery.payload["type"].as_str().unwrap_or("?");
+        match &delivery.channel {
+            Channel::WebSocket { connection_id } => {
+                tracing::info!("delivery websocket {connection_id}: {kind}");
+            }
+            Channel::Mqtt { topic } => tracing::info!("delivery mqtt {topic}: {kind}"),
+            Channel::Push { client_id } => tracing::info!("delivery push {client_id}: {kind}"),
+        }
         if let Some(gone) = send(delivery, self.deliver) {
             self.folded.gone += 1;
             self.feedback.push_back(gone);
         }
         Ok(())
+    }
+}
+
+/// A record in a few words, for `--verbose`.
+fn describe(record: &Record) -> String {
+    match record {
+        Record::WebSocket(ws) => format!(
+            "websocket {} on {} ({})",
+            ws.route_key,
+            ws.connection_id,
+            ws.client_id
+                .as_deref()
+                .unwrap_or("client from its $connect")
+        ),
+        Record::Lifecycle(e) => format!("iot {} of {}", record.kind_name(), e.client_id()),
+        Record::Telemetry(t) => format!("telemetry of {}", t.device_id),
+        Record::ConnectionGone(g) => format!("connection_gone {}", g.connection_id),
+        Record::Tick(_) => "tick".to_owned(),
     }
 }
 

@@ -105,6 +105,11 @@ pub struct DevArgs {
     #[command(flatten)]
     pub auth: auth_flags::AuthFlags,
 
+    /// Say what happens, a line each: connections (and refusals, with why), records folded,
+    /// deliveries made.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+
     /// How long routed event ids are remembered, to skip duplicates' deliveries.
     #[arg(long, value_name = "DURATION", default_value = "24h",
           env = "PRESENCE_ROUTED_RETENTION", value_parser = parse_duration_ms)]

@@ -82,7 +82,10 @@ async fn connection(socket: TcpStream, peer: SocketAddr, ctx: Ctx) {
         };
         let admitted = match gate.admit(&request, now_ms() / 1000) {
             Ok(admitted) => admitted,
-            Err(refused) => return Err(unauthorized(&refused)),
+            Err(refused) => {
+                tracing::info!("websocket refused (401): {refused}");
+                return Err(unauthorized(&refused));
+            }
         };
         // A browser fails the connection unless the answer selects a subprotocol it offered.
         if request.offers_bearer() {
@@ -134,6 +137,10 @@ async fn connection(socket: TcpStream, peer: SocketAddr, ctx: Ctx) {
     };
     let connection_id = ctx.gateway.connection_id();
     let connected_at = now_ms();
+    tracing::info!(
+        "websocket connect {connection_id} ({}) from {peer}",
+        admitted.principal
+    );
     let (tx, mut rx) = mpsc::unbounded_channel();
     let last_active = Arc::new(AtomicU64::new(connected_at));
     ctx.gateway.lock().insert(
@@ -221,6 +228,7 @@ async fn connection(socket: TcpStream, peer: SocketAddr, ctx: Ctx) {
         }
     };
     ctx.gateway.lock().remove(&connection_id);
+    tracing::info!("websocket disconnect {connection_id}: {code} {reason}");
     let disconnect = WebSocketRecord {
         event_type: WsEventType::Disconnect,
         route_key: "$disconnect".into(),
