@@ -386,3 +386,32 @@ async fn connections_are_closed_at_their_maximum_age() {
     dev.wait_client("ivy", "offline", |c| c["online"] == false)
         .await;
 }
+
+/// Protocol hygiene: a message over the limit gets a close frame with 1009 and a reason, not a
+/// dropped connection; a client's close is answered with a close frame.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_messages_and_closes_get_close_frames() {
+    let dev = Dev::start();
+    let mut big = Ws::connect(&dev, "big").await;
+    big.send_text(&"x".repeat(128 * 1024 + 1)).await;
+    let (code, reason) = big.close_frame().await.expect("a close frame");
+    assert_eq!(code, 1009, "{reason}");
+    assert!(reason.contains("too big"), "{reason}");
+
+    let mut polite = Ws::connect(&dev, "polite").await;
+    polite.send_close().await;
+    let (code, _) = polite.close_frame().await.expect("the close answered");
+    assert_eq!(code, 1000);
+}
+
+/// A client id with a `/` (an MQTT client may have one) is read percent-encoded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_id_with_a_slash_is_read_percent_encoded() {
+    let dev = Dev::start();
+    let _device = dev_support::Mqtt::connect(&dev, "site-1/pump").await;
+    dev.wait_client("site-1%2Fpump", "connected", |c| c["connected"] == true)
+        .await;
+    let (status, body) = dev.get("/clients/site-1%2Fpump");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"clientId\":\"site-1/pump\""), "{body}");
+}

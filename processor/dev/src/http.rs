@@ -136,7 +136,8 @@ async fn read_request(
     let body = buf[head_end..head_end + length].to_vec();
     buf.drain(..head_end + length);
     let path = target.split('?').next().unwrap_or(target);
-    Some((method.to_owned(), percent_decode(path, false), body, close))
+    // Still escaped: a path segment is decoded on its own, so that `a%2Fb` is the id `a/b`.
+    Some((method.to_owned(), path.to_owned(), body, close))
 }
 
 async fn handle(
@@ -147,12 +148,12 @@ async fn handle(
     stream: &Stream,
 ) -> Response {
     if let Some((_, id)) = path.split_once("/@connections/") {
-        return connections(method, id, body, gateway);
+        return connections(method, &percent_decode(id, false), body, gateway);
     }
     let client = match path.trim_end_matches('/') {
         "/clients" => None,
         p => match p.strip_prefix("/clients/") {
-            Some(id) if !id.is_empty() && !id.contains('/') => Some(id.to_owned()),
+            Some(id) if !id.is_empty() && !id.contains('/') => Some(percent_decode(id, false)),
             _ => return Response::error(404, "NotFoundException", "no such resource"),
         },
     };

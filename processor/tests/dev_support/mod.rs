@@ -339,6 +339,34 @@ impl Ws {
         }
     }
 
+    /// Reads until the server's close frame: its code and reason (`None` if the connection
+    /// ended without one).
+    pub async fn close_frame(&mut self) -> Option<(u16, String)> {
+        let until = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            match tokio::time::timeout_at(until, self.socket.next())
+                .await
+                .ok()??
+            {
+                Ok(Message::Close(frame)) => {
+                    return frame.map(|f| (u16::from(f.code), f.reason.to_string()))
+                }
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Sends a close frame (1000, normal closure) without waiting for the answer.
+    pub async fn send_close(&mut self) {
+        use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
+        let frame = CloseFrame {
+            code: CloseCode::Normal,
+            reason: "bye".into(),
+        };
+        self.socket.close(Some(frame)).await.unwrap();
+    }
+
     /// Closes the socket.
     pub async fn close(mut self) {
         let _ = self.socket.close(None).await;

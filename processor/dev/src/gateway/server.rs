@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{http, Message};
+use tokio_tungstenite::tungstenite::{http, Error, Message};
 
 /// Accepts WebSocket connections until `shutdown` flips; each connection's task holds a clone of
 /// `done`, so the caller knows when they have all written their `$disconnect`.
@@ -201,9 +201,18 @@ async fn connection(socket: TcpStream, peer: SocketAddr, ctx: Ctx) {
                     Err(_) => break (1003, "binary messages are not supported: send JSON text"),
                 },
                 Some(Ok(Message::Close(frame))) => {
+                    // The library has queued the answering close frame: send it.
+                    let _ = ws.flush().await;
                     break (frame.map_or(1005, |f| u16::from(f.code)), "Client closed the connection");
                 }
                 Some(Ok(_)) => {}
+                Some(Err(Error::Capacity(e))) => {
+                    tracing::info!("websocket {connection_id}: {e}: closed with 1009");
+                    let reason = "Message too big: the limit is 128 KB";
+                    let frame = CloseFrame { code: CloseCode::Size, reason: reason.into() };
+                    let _ = ws.close(Some(frame)).await;
+                    break (1009, reason);
+                }
                 Some(Err(_)) | None => break (1006, "Connection lost"),
             },
             outbound = rx.recv() => match outbound {
