@@ -1,7 +1,8 @@
 //! The fold's command-line flags, shared by `processor local`, `processor dev` and `replay`: one
 //! definition, so that all three take the same names, defaults and environment variables (a replay
-//! must fold with the settings the processor used). `processor consume` reads the Lambda's
-//! variable names instead (see `processor::settings`). [`report`] words their errors.
+//! must fold with the settings the processor used). The variables are the Lambda's own
+//! (`CHAT_TOPIC`, `RESET_HORIZON`, ..., see `processor::settings`), so that one environment
+//! configures every command the same. [`report`] words their errors.
 
 pub mod report;
 
@@ -16,24 +17,24 @@ pub struct FoldFlags {
     /// IoT topics that are chat-room memberships; `+` matches one level, `{chatId}` names the
     /// room.
     #[arg(long, value_name = "PATTERN", default_value = "+/+/chat/{chatId}",
-          env = "PRESENCE_CHAT_TOPIC", value_parser = parse_topic)]
+          env = "CHAT_TOPIC", value_parser = parse_topic)]
     pub chat_topic: TopicPattern,
 
     /// The presence rule's reset horizon: sessions whose last event is this much older than the
     /// client's newest event no longer count (e.g. `30m`, `90s`, `1h`).
     #[arg(long, value_name = "DURATION", default_value = "30m",
-          env = "PRESENCE_RESET_HORIZON", value_parser = parse_duration_ms)]
+          env = "RESET_HORIZON", value_parser = parse_duration_ms)]
     pub reset_horizon: u64,
 
     /// How long a room's message history keeps a message after the room's newest (e.g. `10m`):
     /// a `join` or a subscription processed after later messages catches up on those it holds.
     #[arg(long, value_name = "DURATION", default_value = "10m",
-          env = "PRESENCE_HISTORY", value_parser = parse_duration_ms)]
+          env = "HISTORY", value_parser = parse_duration_ms)]
     pub history: u64,
 
     /// How many messages a room's history keeps at most (0 keeps none: no catch-up).
     #[arg(long, value_name = "N", default_value_t = projections::config::DEFAULT_HISTORY_MAX,
-          env = "PRESENCE_HISTORY_MAX", value_parser = parse_history_max)]
+          env = "HISTORY_MAX", value_parser = parse_history_max)]
     pub history_max: usize,
 
     /// Presence rooms: those whose id starts with this (`''`: every room). Their members hear
@@ -51,23 +52,23 @@ pub struct FoldFlags {
 
     /// Messages a WebSocket connection may send per second, sustained (0: no limit); over it,
     /// the sender gets `rate_limited` and the message goes nowhere.
-    #[arg(long, value_name = "N", default_value = "10", env = "PRESENCE_RATE_LIMIT",
+    #[arg(long, value_name = "N", default_value = "10", env = "RATE_LIMIT",
           value_parser = parse_rate)]
     pub rate_limit: u32,
 
     /// Messages a connection may send at once above its rate.
-    #[arg(long, value_name = "N", default_value = "20", env = "PRESENCE_RATE_BURST",
+    #[arg(long, value_name = "N", default_value = "20", env = "RATE_BURST",
           value_parser = parse_burst)]
     pub rate_burst: u32,
 
     /// Joins a connection may send per minute, sustained (0: no limit), ten at once above it.
-    #[arg(long, value_name = "N", default_value = "30", env = "PRESENCE_JOINS_PER_MINUTE",
+    #[arg(long, value_name = "N", default_value = "30", env = "JOINS_PER_MINUTE",
           value_parser = parse_rate)]
     pub joins_per_minute: u32,
 
     /// The longest WebSocket message in bytes (API Gateway's quota, 131072, is the most).
     #[arg(long, value_name = "BYTES", default_value = "131072",
-          env = "PRESENCE_MESSAGE_MAX_BYTES", value_parser = parse_message_max)]
+          env = "MESSAGE_MAX_BYTES", value_parser = parse_message_max)]
     pub message_max_bytes: usize,
 }
 
