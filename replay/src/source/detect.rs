@@ -8,8 +8,8 @@
 //!   `[version, record]` pair after the 8-byte header): MessagePack frames, as `processor local`
 //!   writes its log (`DIR/log/*.seg`).
 
+use super::gzip::{Decompressed, UntilCut};
 use super::{concat::ConcatReader, frames::FramesReader, jsonl::JsonLinesReader, Location};
-use flate2::read::MultiGzDecoder;
 use schemas::Record;
 use std::io::{self, Cursor, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -82,14 +82,19 @@ pub fn open(
 ) -> Result<Option<Box<dyn FileRecords>>, Result<String, io::Error>> {
     let counted: Box<dyn Read + Send> = Box::new(Counting { inner: file, read });
     let (head, rest) = head(counted).map_err(Err)?;
-    let (head, rest) = if head.starts_with(&[0x1f, 0x8b]) {
-        let gz: Box<dyn Read + Send> = Box::new(MultiGzDecoder::new(Cursor::new(head).chain(rest)));
-        head_of(gz).map_err(|e| Ok(format!("gzip: {e}")))?
+    let (head, rest, cut) = if head.starts_with(&[0x1f, 0x8b]) {
+        let (gz, cut) = Decompressed::new(Box::new(Cursor::new(head).chain(rest)));
+        let (head, rest) = head_of(Box::new(gz)).map_err(|e| Ok(format!("gzip: {e}")))?;
+        (head, rest, Some(cut))
     } else {
-        (head, rest)
+        (head, rest, None)
     };
     let Some(format) = detect(&head) else {
         if head.iter().all(u8::is_ascii_whitespace) {
+            // Cut before its first record: nothing kept, and say so.
+            if let Some((_, reason)) = cut.as_ref().and_then(|c| c.lock().ok()?.take()) {
+                return Err(Ok(reason));
+            }
             return Ok(None);
         }
         let shown: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
@@ -99,10 +104,14 @@ pub fn open(
         )));
     };
     let bytes: Bytes = Cursor::new(head).chain(rest);
-    Ok(Some(match format {
+    let records: Box<dyn FileRecords> = match format {
         Format::JsonLines => Box::new(JsonLinesReader::new(bytes)),
         Format::ConcatenatedJson => Box::new(ConcatReader::new(bytes)),
         Format::Frames => Box::new(FramesReader::new(bytes)),
+    };
+    Ok(Some(match cut {
+        Some(cut) => Box::new(UntilCut { records, cut }),
+        None => records,
     }))
 }
 

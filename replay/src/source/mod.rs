@@ -11,6 +11,7 @@
 pub mod concat;
 pub mod detect;
 pub mod frames;
+pub mod gzip;
 pub mod jsonl;
 pub mod kinesis;
 pub mod kinesis_wrap;
