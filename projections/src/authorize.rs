@@ -50,41 +50,35 @@ pub struct Refusal {
 /// grant (`$connect`, `$disconnect`, `leave`, a usage reply).
 pub fn refusal(ws: &WebSocketRecord) -> Option<Refusal> {
     let claims = Claims::of(&ws.authorizer)?;
-    let room = |action: &'static str, room: String| {
-        (!claims.allows_room(&room)).then(|| Refusal {
-            action,
-            message: format!("your token does not grant room {room:?}"),
-            chat_id: Some(room),
-            devices: Vec::new(),
-            reason: Reason::Forbidden,
-        })
-    };
-    match ws.action() {
-        Action::Join { chat_id } => room("join", chat_id),
-        Action::SendMessage {
+    let action = ws.action();
+    let name = action.name();
+    let forbidden = |message: String| Refusal::new(name, Reason::Forbidden, message);
+    match action {
+        Action::Join { chat_id }
+        | Action::SendMessage {
             chat_id: Some(chat_id),
             ..
-        } => room("sendmessage", chat_id),
-        Action::History { chat_id, .. } => room("history", chat_id),
-        Action::Presence(PresenceOf::Room(chat_id)) => room("presence", chat_id),
-        Action::SendMessage { chat_id: None, .. } => (!claims.broadcast).then(|| Refusal {
-            action: "sendmessage",
-            chat_id: None,
-            devices: Vec::new(),
-            reason: Reason::Forbidden,
-            message: "your token does not grant sending to everyone: name a room (chatId)".into(),
+        }
+        | Action::History { chat_id, .. }
+        | Action::Presence(PresenceOf::Room(chat_id)) => {
+            (!claims.allows_room(&chat_id)).then(|| {
+                forbidden(format!("your token does not grant room {chat_id:?}")).in_room(chat_id)
+            })
+        }
+        Action::SendMessage { chat_id: None, .. } => (!claims.broadcast).then(|| {
+            forbidden("your token does not grant sending to everyone: name a room (chatId)".into())
         }),
         Action::SetNotifyList { devices } => {
             let denied: Vec<String> = devices
                 .into_iter()
                 .filter(|d| !claims.allows_device(d))
                 .collect();
-            (!denied.is_empty()).then(|| Refusal {
-                action: "set_notify_list",
-                chat_id: None,
-                message: format!("your token does not grant watching {denied:?}"),
-                devices: denied,
-                reason: Reason::Forbidden,
+            (!denied.is_empty()).then(|| {
+                let message = format!("your token does not grant watching {denied:?}");
+                Refusal {
+                    devices: denied,
+                    ..forbidden(message)
+                }
             })
         }
         // Presence of devices answers only for devices the connection watches: the watch list
@@ -98,6 +92,23 @@ pub fn refusal(ws: &WebSocketRecord) -> Option<Refusal> {
 }
 
 impl Refusal {
+    /// A refusal of `action` that names no room and no device.
+    pub fn new(action: &'static str, reason: Reason, message: String) -> Self {
+        Refusal {
+            action,
+            chat_id: None,
+            devices: Vec::new(),
+            reason,
+            message,
+        }
+    }
+
+    /// This refusal, naming the room the action named.
+    pub fn in_room(mut self, room: String) -> Self {
+        self.chat_id = Some(room);
+        self
+    }
+
     /// The error reply to the record's sender.
     pub(crate) fn reply(
         &self,

@@ -112,14 +112,9 @@ pub(crate) fn exceeded(
     }
     let limits = world.config.limits;
     let action = ws.action();
-    let name = action_name(&action);
-    let too_large = |what: String, limit: usize| Refusal {
-        action: name,
-        chat_id: None,
-        devices: Vec::new(),
-        reason: Reason::TooLarge { limit },
-        message: what,
-    };
+    let name = action.name();
+    let too_large =
+        |what: String, limit: usize| Refusal::new(name, Reason::TooLarge { limit }, what);
     let size = ws.body.as_ref().map_or(0, String::len);
     if size > limits.message_max_bytes {
         let what = format!(
@@ -196,12 +191,9 @@ fn too_many_rooms(world: &World, ws: &WebSocketRecord, room: &str, max: usize) -
         return None;
     }
     let count = state.joined_rooms().count();
-    (count >= max).then(|| Refusal {
-        action: "join",
-        chat_id: Some(room.to_owned()),
-        devices: Vec::new(),
-        reason: Reason::TooLarge { limit: max },
-        message: format!("{client} is in {count} rooms, the most allowed: leave one first"),
+    (count >= max).then(|| {
+        let why = format!("{client} is in {count} rooms, the most allowed: leave one first");
+        Refusal::new("join", Reason::TooLarge { limit: max }, why).in_room(room.to_owned())
     })
 }
 
@@ -225,31 +217,14 @@ impl Rate {
                 *tat = later;
                 Ok(())
             }
-            Err(wait) => Err(Refusal {
+            Err(wait) => Err(Refusal::new(
                 action,
-                chat_id: None,
-                devices: Vec::new(),
-                reason: Reason::RateLimited {
+                Reason::RateLimited {
                     retry_after_ms: wait,
                 },
-                message: format!("over {} {}: try again in {wait} ms", self.per, self.what),
-            }),
+                format!("over {} {}: try again in {wait} ms", self.per, self.what),
+            )),
         }
-    }
-}
-
-/// The action's name as a client sends it.
-pub(crate) fn action_name(action: &Action) -> &'static str {
-    match action {
-        Action::Connect => "$connect",
-        Action::Disconnect => "$disconnect",
-        Action::SendMessage { .. } => "sendmessage",
-        Action::SetNotifyList { .. } => "set_notify_list",
-        Action::Join { .. } => "join",
-        Action::Leave { .. } => "leave",
-        Action::History { .. } => "history",
-        Action::Presence(_) => "presence",
-        Action::Default { .. } => "$default",
     }
 }
 

@@ -85,6 +85,22 @@ struct Body {
 }
 
 impl Action {
+    /// The action's name as a client sends it (the route), `$connect`, `$disconnect` or
+    /// `$default` for the others.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Connect => "$connect",
+            Action::Disconnect => "$disconnect",
+            Action::SendMessage { .. } => "sendmessage",
+            Action::SetNotifyList { .. } => "set_notify_list",
+            Action::Join { .. } => "join",
+            Action::Leave { .. } => "leave",
+            Action::History { .. } => "history",
+            Action::Presence(_) => "presence",
+            Action::Default { .. } => "$default",
+        }
+    }
+
     /// Parses a message body. Never fails: a body that does not fit becomes [`Action::Default`]
     /// with the reason, because a client's malformed message is the client's error, answered with
     /// a usage reply, not a poison record.

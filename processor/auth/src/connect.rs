@@ -108,11 +108,6 @@ impl Gate {
         self.allow_anonymous
     }
 
-    /// The verifier, to refresh its keys ([`AuthError::UnknownKey`]).
-    pub fn verifier_mut(&mut self) -> Option<&mut Verifier> {
-        self.verifier.as_mut()
-    }
-
     /// Admits or refuses `request` at `now_s` (seconds since the epoch). A token, when this gate
     /// checks tokens, decides alone: a `clientId` beside it changes nothing.
     ///

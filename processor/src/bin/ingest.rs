@@ -9,7 +9,7 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use processor::ingest::{handle, IngestConfig, KinesisWriter};
 use processor::lambda::handler::now_ms;
-use processor::lambda::metrics::{emit, ingest_line};
+use processor::lambda::metrics::{emit, function_name, ingest_line};
 
 type Event = aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 
@@ -28,7 +28,7 @@ async fn main() -> Result<(), Error> {
     let sdk = aws_config::load_from_env().await;
     let writer = KinesisWriter::new(&sdk, None, &config.stream_name);
     let writer = &writer;
-    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
+    let function = function_name();
     let function = function.as_str();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
         let response = handle(writer, &event.payload, config.identity).await;

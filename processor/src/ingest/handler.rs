@@ -2,7 +2,7 @@
 
 use super::map::{json_response, ok_response, to_record, Identity};
 use aws_adapters::sinks::classify::{classify, facts, ErrorClass};
-use aws_adapters::sinks::config::{var, ConfigError};
+use aws_adapters::sinks::config::{flag, var, ConfigError};
 use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::http::{header::SEC_WEBSOCKET_PROTOCOL, HeaderValue};
@@ -173,15 +173,10 @@ impl IngestConfig {
                 format!("expected 1-128 characters of [a-zA-Z0-9_.-], found {stream_name:?}"),
             ));
         }
-        let identity = match var(&get, "ALLOW_ANONYMOUS").as_deref() {
-            None | Some("false") => Identity::Authenticated,
-            Some("true") => Identity::AllowAnonymous,
-            Some(other) => {
-                return Err(ConfigError::new(
-                    "ALLOW_ANONYMOUS",
-                    format!("expected true or false, found {other:?}"),
-                ))
-            }
+        let identity = if flag(&get, "ALLOW_ANONYMOUS")? {
+            Identity::AllowAnonymous
+        } else {
+            Identity::Authenticated
         };
         Ok(IngestConfig {
             stream_name,

@@ -158,6 +158,11 @@ pub fn ingest_line(status: i64, function: &str, at_ms: u64) -> Value {
     line(function, None, at_ms, &metrics, &[])
 }
 
+/// The function's name, the metrics' `FunctionName` (read once, at cold start).
+pub fn function_name() -> String {
+    std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default()
+}
+
 /// Writes a metrics line on the function's log (stdout, a line of its own).
 pub fn emit(line: &Value) {
     println!("{line}");

@@ -2,7 +2,7 @@
 //! configuration, then one [`Handler::handle`] per event.
 
 use crate::lambda::handler::{now_ms, BatchReport, Handler};
-use crate::lambda::metrics::{batch_line, emit, BatchContext};
+use crate::lambda::metrics::{batch_line, emit, function_name, BatchContext};
 use crate::settings::AwsConfig;
 use aws_adapters::clients;
 use aws_adapters::dynamo::DynamoStore;
@@ -51,10 +51,11 @@ pub fn response(batch: &[InRecord], report: &BatchReport) -> KinesisEventRespons
     response
 }
 
-/// Handles one Lambda event.
+/// Handles one Lambda event, and writes its metrics line for `function`.
 pub async fn handle_event<S, Q, D, F>(
     handler: &Handler<S, Q, D, F>,
     event: KinesisEvent,
+    function: &str,
 ) -> KinesisEventResponse
 where
     S: RevisionedStore,
@@ -73,7 +74,7 @@ where
     let report = handler.handle(&batch).await;
     if let Some(first) = batch.first() {
         let ctx = BatchContext {
-            function: std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default(),
+            function: function.to_owned(),
             shard: first.shard.clone(),
             at_ms: now_ms(),
             oldest_age_ms: oldest.map(|at| started.saturating_sub(at)),
@@ -106,9 +107,14 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
         settings: config.handler.clone(),
     });
     tracing::info!(table = %config.table, stream = %config.stream, "cold start");
+    let function: Arc<str> = function_name().into();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<KinesisEvent>| {
         let handler = Arc::clone(&handler);
-        async move { Ok::<_, lambda_runtime::Error>(handle_event(&handler, event.payload).await) }
+        let function = Arc::clone(&function);
+        async move {
+            let response = handle_event(&handler, event.payload, &function).await;
+            Ok::<_, lambda_runtime::Error>(response)
+        }
     }))
     .await
 }

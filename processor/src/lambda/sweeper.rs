@@ -5,7 +5,7 @@
 //! invocations of a warm execution environment.
 
 use crate::lambda::handler::now_ms;
-use crate::lambda::metrics::{emit, sweep_line};
+use crate::lambda::metrics::{emit, function_name, sweep_line};
 use crate::settings::{sweep_settings, AwsConfig};
 use aws_adapters::clients;
 use aws_adapters::dynamo::DynamoStore;
@@ -43,7 +43,7 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
         settings,
     ));
     tracing::info!(table = %config.table, stream = %config.stream, "sweeper cold start");
-    let function = Arc::new(std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default());
+    let function = Arc::new(function_name());
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| {
         let sweeper = Arc::clone(&sweeper);
         let function = Arc::clone(&function);

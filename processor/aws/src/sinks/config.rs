@@ -36,6 +36,24 @@ impl ConfigError {
     }
 }
 
+/// Reads a `true`/`false` variable through `get`, `false` when unset.
+///
+/// # Errors
+/// Any other value, named.
+pub fn flag(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<bool, ConfigError> {
+    match var(get, name).as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(ConfigError::new(
+            name,
+            format!("expected true or false, found {other:?}"),
+        )),
+    }
+}
+
 /// Reads a variable through `get`, treating empty (or blank) as unset.
 pub fn var(get: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
     get(name)

@@ -17,7 +17,7 @@ pub mod keys;
 
 use crate::lambda::handler::now_ms;
 use auth::{AuthError, ConnectRequest, Gate, Refused, Verifier};
-use aws_adapters::sinks::config::var;
+use aws_adapters::sinks::config::{endpoint_url, flag, var};
 use aws_adapters::sinks::ConfigError;
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest,
@@ -89,16 +89,7 @@ impl AuthorizerConfig {
             KeysAt::Jwks(_) => Some(required("ISSUER", "with AUTH_MODE=jwks")?),
             KeysAt::Hs256(_) => var(&get, "ISSUER"),
         };
-        let allow_anonymous = match var(&get, "ALLOW_ANONYMOUS").as_deref() {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(other) => {
-                return Err(ConfigError::new(
-                    "ALLOW_ANONYMOUS",
-                    format!("expected true or false, found {other:?}"),
-                ))
-            }
-        };
+        let allow_anonymous = flag(&get, "ALLOW_ANONYMOUS")?;
         Ok(AuthorizerConfig {
             keys,
             issuer,
@@ -251,9 +242,10 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
         KeysAt::Jwks(url) => serve(config, JwksUrl::new(&url)?).await,
         KeysAt::Hs256(arn) => {
             // `AWS_ENDPOINT_URL` points every client at an emulator, as for the processor.
-            let endpoint = std::env::var("AWS_ENDPOINT_URL")
-                .ok()
-                .filter(|v| !v.is_empty());
+            let get = |k: &str| std::env::var(k).ok();
+            let endpoint = var(&get, "AWS_ENDPOINT_URL")
+                .map(|url| endpoint_url("AWS_ENDPOINT_URL", &url))
+                .transpose()?;
             let sdk = aws_adapters::clients::sdk_config(endpoint.as_deref()).await;
             let client = aws_sdk_secretsmanager::Client::new(&sdk);
             serve(config, SecretArn::new(client, &arn)).await
