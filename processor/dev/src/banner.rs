@@ -22,7 +22,8 @@ pub fn banner(ports: Ports, tokens: bool) -> String {
     };
     format!(
         "ws={ws} mqtt={mqtt} http={http}\n\
-         processor dev is up on 127.0.0.1; try, each in its own terminal:\n  \
+         processor dev is up on 127.0.0.1; watch it live at http://127.0.0.1:{http}/\n\
+         and try, each in its own terminal:\n  \
          wscat -c 'ws://127.0.0.1:{ws}/?{who}'    # then send {{\"action\":\"join\",\"chatId\":\"42\"}}\n  \
          mosquitto_sub -p {mqtt} -i bob -t 'app/bob/chat/42'\n  \
          mosquitto_pub -p {mqtt} -i thermostat-1 -t devices/thermostat-1/params -m '{{\"temperature\":21.5}}'\n  \
@@ -49,6 +50,7 @@ mod tests {
         assert!(text.contains("ws://127.0.0.1:1/?clientId=alice"));
         assert!(text.contains("mosquitto_sub -p 2 "));
         assert!(text.contains("http://127.0.0.1:3/clients/alice"));
+        assert!(text.contains("live at http://127.0.0.1:3/\n"));
         let with_tokens = banner(
             Ports {
                 ws: 1,

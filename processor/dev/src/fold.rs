@@ -13,6 +13,7 @@
 //! the gateway no longer has (after a crash, its `$disconnect` never came), the same records the
 //! AWS sweeper puts on the stream (docs/architecture.md, The sweeper).
 
+use crate::live::{Event, Seen};
 use embedded_store::deliveries::{Deliveries, Discard};
 use embedded_store::log::Log;
 use embedded_store::pipeline::Pipeline;
@@ -62,6 +63,8 @@ pub trait Deliver: Send {
     fn push(&mut self, line: &str);
     /// Whether the WebSocket connection is still open (API Gateway's `GetConnection`).
     fn is_open(&mut self, connection_id: &str) -> bool;
+    /// Tells the live page what happened.
+    fn tell(&mut self, event: Event);
 }
 
 /// Counts, for the summary at shutdown.
@@ -137,6 +140,9 @@ pub fn run(
             }
             folded.records += batch.len() as u64;
             folded.batches += 1;
+            deliver.tell(Event::Folded {
+                records: batch.len(),
+            });
         }
         for (client_id, reply) in queries {
             let answer = match &client_id {
@@ -227,6 +233,8 @@ impl<D: Deliver> Deliveries for Live<'_, D> {
             Channel::Mqtt { topic } => tracing::info!("delivery mqtt {topic}: {kind}"),
             Channel::Push { client_id } => tracing::info!("delivery push {client_id}: {kind}"),
         }
+        self.deliver
+            .tell(Event::Delivery(Seen::new(delivery, super::now_ms())));
         if let Some(gone) = send(delivery, self.deliver) {
             self.folded.gone += 1;
             self.feedback.push_back(gone);
@@ -314,6 +322,7 @@ mod tests {
         fn is_open(&mut self, _: &str) -> bool {
             !self.gone
         }
+        fn tell(&mut self, _: Event) {}
     }
 
     fn delivery(channel: Channel) -> Delivery {

@@ -2,8 +2,8 @@
 //! clients (docs/architecture.md, Where each process runs).
 //!
 //! On loopback: a WebSocket [`gateway`] that behaves like API Gateway, an MQTT [`broker`] that
-//! writes AWS IoT lifecycle events and device telemetry, and an [`http`] port with the
-//! `@connections` API and the projections. All of them write raw records into one channel;
+//! writes AWS IoT lifecycle events and device telemetry, and an [`http`] port with a live page
+//! (fed by [`live`]), the projections and the `@connections` API. All of them write raw records into one channel;
 //! [`fold`] appends them to the local log, folds them with the same [`Pipeline`] as
 //! `processor local` into the embedded store, and sends the deliveries: WebSocket to the
 //! gateway's sockets (gone: a `connection_gone` record back into the stream), MQTT to the broker,
@@ -18,6 +18,7 @@ pub mod broker;
 pub mod fold;
 pub mod gateway;
 pub mod http;
+pub mod live;
 pub mod mqtt_codec;
 pub mod mqtt_session;
 mod unique;
@@ -138,10 +139,11 @@ pub fn now_ms() -> u64 {
         .unwrap_or_default()
 }
 
-/// The real sinks: the gateway's sockets, the broker, stdout.
+/// The real sinks: the gateway's sockets, the broker, stdout; and the page's feed.
 struct Sinks {
     gateway: Arc<gateway::Gateway>,
     broker: Arc<broker::Broker>,
+    feed: Arc<live::Feed>,
 }
 
 impl fold::Deliver for Sinks {
@@ -157,6 +159,9 @@ impl fold::Deliver for Sinks {
     }
     fn is_open(&mut self, connection_id: &str) -> bool {
         self.gateway.describe(connection_id).is_some()
+    }
+    fn tell(&mut self, event: live::Event) {
+        self.feed.publish(event);
     }
 }
 
@@ -204,9 +209,11 @@ async fn serve(args: &DevArgs) -> Result<String> {
         args.ws_max_age,
     )));
     let broker = Arc::new(broker::Broker::new(stream.clone()));
+    let feed = Arc::new(live::Feed::default());
     let sinks = Sinks {
         gateway: gateway.clone(),
         broker: broker.clone(),
+        feed: feed.clone(),
     };
     let (folded_tx, mut folded_rx) = oneshot::channel();
     let fold_thread = std::thread::Builder::new()
@@ -234,7 +241,13 @@ async fn serve(args: &DevArgs) -> Result<String> {
         shutdown.clone(),
         done_tx.clone(),
     ));
-    tokio::spawn(http::serve(http, gateway.clone(), stream.clone(), shutdown));
+    let shared = http::Shared {
+        gateway: gateway.clone(),
+        stream: stream.clone(),
+        feed,
+        shutdown,
+    };
+    tokio::spawn(http::serve(http, shared));
     drop(done_tx);
     if args.sweep_every > 0 {
         tokio::spawn(sweep_every(
