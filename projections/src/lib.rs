@@ -15,7 +15,8 @@
 //! - [`authorize`]: what a record's claims allow; [`limits`]: rates and bounds; [`route`]: who gets a message and how (socket,
 //!   MQTT, push); [`delivery`]: what is sent;
 //!   [`history`]: rooms' recent messages, which memberships folded late catch up on.
-//! - [`view`]: the client projection readers see; `compact`: bounding state without changing it.
+//! - [`view`]: the client projection readers see; `compact`: bounding state without changing it;
+//!   [`world_fold`]: a whole world folded record by record (replay, explain), compacted now and then.
 
 mod ahead;
 mod announce;
@@ -50,6 +51,7 @@ pub mod sessions;
 mod vecmap;
 pub mod view;
 pub mod world;
+pub mod world_fold;
 
 pub use batch::{Batch, BatchError, CommitOutcome, Plan, Revision, Step, Unsettled, Write};
 pub use client::{ClientState, ConnSummary};
@@ -64,3 +66,4 @@ pub use session::SessionRecord;
 pub use sessions::Sessions;
 pub use view::ClientProjection;
 pub use world::World;
+pub use world_fold::WorldFold;

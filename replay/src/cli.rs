@@ -3,9 +3,9 @@
 
 use crate::sink::SinkSpec;
 use crate::source::SourceSpec;
-use crate::time::parse_time;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fold_flags::FoldFlags;
+use schemas::time::parse_time;
 use std::path::PathBuf;
 
 /// Rebuild presence projections from archived events, and explain a client's timeline.

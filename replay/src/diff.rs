@@ -11,11 +11,11 @@ use crate::aws;
 use crate::cli::DiffArgs;
 use crate::error::Error;
 use crate::progress::Summary;
-use crate::rebuild::Fold;
 use crate::stream::each_record;
 use aws_adapters::dynamo::classify;
 use aws_adapters::item::{self, Item};
 use aws_adapters::store_port::StoreError;
+use projections::WorldFold;
 use projections::{ClientProjection, Config, Key, World};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -197,7 +197,7 @@ pub fn run(args: &DiffArgs) -> Result<Summary, Error> {
             "--table: expected NAME or dynamodb://NAME".into(),
         ));
     }
-    let mut fold = Fold::new(World::in_memory(args.input.fold.config()));
+    let mut fold = WorldFold::new(World::in_memory(args.input.fold.config()));
     let pass = each_record(&args.input, |record, _| {
         drop(fold.apply(record));
         Ok(())

@@ -29,7 +29,6 @@ pub mod rebuild;
 pub mod sink;
 pub mod source;
 pub mod stream;
-pub mod time;
 
 pub use error::Error;
 

@@ -14,8 +14,8 @@
 //! other half holds an older join it overrules. For the rare client whose connection went to
 //! the other side, both halves keep its history, and the joined world forgets it.
 
-use crate::rebuild::Fold;
 use crate::source::reader::Batch;
+use projections::WorldFold;
 use projections::{Config, World};
 use rustc_hash::{FxHashMap, FxHashSet};
 use schemas::{Record, WsEventType};
@@ -40,7 +40,7 @@ struct Work {
 
 /// A fold whose second half runs on a helper thread.
 pub struct ParallelFold {
-    here: Fold,
+    here: WorldFold,
     /// Clients to pin on the other thread with its next work.
     keep: Vec<String>,
     /// The side of every connection seen.
@@ -59,17 +59,17 @@ pub struct HelperPanicked;
 impl ParallelFold {
     /// Two empty complete worlds with `config`, one on a new thread.
     pub fn new(config: Config) -> Self {
-        let fold = || Fold::new(World::in_memory(config.clone()));
+        let fold = || WorldFold::new(World::in_memory(config.clone()));
         ParallelFold::start(fold(), fold())
     }
 
     /// [`ParallelFold::new`], each half compacting every `records` of its records.
     pub fn compacting_every(config: Config, records: u64) -> Self {
-        let fold = || Fold::compacting_every(World::in_memory(config.clone()), records);
+        let fold = || WorldFold::compacting_every(World::in_memory(config.clone()), records);
         ParallelFold::start(fold(), fold())
     }
 
-    fn start(here: Fold, mut fold: Fold) -> Self {
+    fn start(here: WorldFold, mut fold: WorldFold) -> Self {
         let (send, work) = mpsc::sync_channel::<Work>(DEPTH);
         let helper = thread::spawn(move || {
             for work in work {

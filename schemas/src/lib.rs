@@ -30,6 +30,7 @@ pub mod record;
 pub mod schema;
 pub mod telemetry;
 pub mod tick;
+pub mod time;
 pub mod utf8;
 pub mod websocket;
 mod wire;

@@ -7,7 +7,7 @@
 
 use super::html::esc;
 use super::{Mark, Step};
-use crate::time::Rfc3339;
+use schemas::time::Rfc3339;
 use std::fmt::Write;
 
 const WIDTH: f64 = 1100.0;

@@ -5,7 +5,7 @@
 
 use super::chart::chart;
 use super::Step;
-use crate::time::Rfc3339;
+use schemas::time::Rfc3339;
 use std::fmt::Write;
 
 /// Escapes text for HTML and SVG.

@@ -15,11 +15,11 @@ pub mod why;
 use crate::cli::{ExplainArgs, Format};
 use crate::error::Error;
 use crate::progress::Summary;
-use crate::rebuild::Fold;
 use crate::source::Position;
 use crate::stream::each_record;
-use crate::time::Rfc3339;
+use projections::WorldFold;
 use projections::{ClientProjection, World};
+use schemas::time::Rfc3339;
 use schemas::{Lifecycle, Record};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -166,7 +166,7 @@ pub fn run(args: &ExplainArgs) -> Result<Summary, Error> {
 /// Source and `--strict` failures.
 pub fn timeline(args: &ExplainArgs) -> Result<(Vec<Step>, Summary), Error> {
     let id = args.client.as_str();
-    let mut fold = Fold::new(World::in_memory(args.input.fold.config()));
+    let mut fold = WorldFold::new(World::in_memory(args.input.fold.config()));
     let mut steps = Vec::new();
     let mut positions = Vec::new();
     let mut seq = 0;

@@ -1,7 +1,7 @@
 //! `explain` for people (`--format text`) and for programs (`--format json`).
 
 use super::{Presence, Step};
-use crate::time::Rfc3339;
+use schemas::time::Rfc3339;
 use std::io::{self, Write};
 
 /// A message to thousands of connections is summarised after this many deliveries.

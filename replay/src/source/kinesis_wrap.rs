@@ -73,7 +73,7 @@ fn arrival(value: &Value) -> Option<u64> {
             .filter(|s| s.is_finite() && *s >= 0.0)
             // Whole milliseconds of a realistic epoch: the cast cannot truncate.
             .map(|s| (s * 1000.0).round() as u64),
-        Value::String(s) => crate::time::parse_time(s).ok(),
+        Value::String(s) => schemas::time::parse_time(s).ok(),
         _ => None,
     }
 }

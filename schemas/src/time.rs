@@ -1,8 +1,9 @@
-//! Times on the command line (`--since`, `--until`) and in reports: RFC 3339 or epoch
-//! milliseconds in, RFC 3339 (UTC, milliseconds) out.
+//! Event times as people read and write them: RFC 3339 or epoch milliseconds in (replay's
+//! `--since` and `--until`), RFC 3339 (UTC, milliseconds) out (reports, the explain page, the
+//! `@connections` API of `processor dev`).
 //!
-//! Written here rather than pulled from a date crate: replay needs exactly one input grammar and
-//! one output form, both in UTC, and the civil-calendar arithmetic is a few lines.
+//! Written here rather than pulled from a date crate: one input grammar and one output form, both
+//! in UTC, and the civil-calendar arithmetic is a few lines.
 
 use std::fmt;
 
@@ -192,6 +193,12 @@ mod tests {
         assert_eq!(
             Rfc3339(1_732_350_000_250).to_string(),
             "2024-11-23T08:20:00.250Z"
+        );
+        // As API Gateway writes `connectedAt`.
+        assert_eq!(Rfc3339(0).to_string(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            Rfc3339(951_782_400_000).to_string(),
+            "2000-02-29T00:00:00.000Z"
         );
         for ms in [0, 951_782_400_000, 1_709_164_800_999, 4_102_444_800_000] {
             assert_eq!(parse_time(&Rfc3339(ms).to_string()), Ok(ms));
