@@ -8,7 +8,7 @@
 //! `processor local`'s embedded store). [`rebuild`] wires source, fold and sink, folding on two
 //! threads ([`parallel`]); [`explain`]
 //! follows one client through the fold; [`convert`] re-encodes an archive as frames.
-//! [`cli`] is the command line, [`time`] its time arguments, [`progress`] the bar and summary,
+//! [`cli`] is the command line, [`progress`] the bar and summary,
 //! [`error`] what can fail and its exit code.
 //!
 //! Sources and sinks are small traits ([`source::RecordSource`], [`sink::ProjectionSink`]); the

@@ -1,10 +1,10 @@
 //! `explain --html`: one self-contained page (inline CSS and SVG; no scripts, fonts, images or
-//! links to fetch): the timeline chart ([`super::chart`]), then the table of events, each with
+//! links to fetch): the timeline chart ([`crate::chart`]), then the table of events, each with
 //! the state after it, the presence rule's candidates and winner, and the deliveries with their
 //! reasons.
 
-use super::chart::chart;
-use super::Step;
+use crate::chart::chart;
+use crate::Step;
 use schemas::time::Rfc3339;
 use std::fmt::Write;
 

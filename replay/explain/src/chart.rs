@@ -5,8 +5,8 @@
 //! The x axis is event time; bars and intervals are drawn from the steps in arrival order, as
 //! the fold saw them. Hovering a bar or a marker shows its details (SVG `<title>`, no script).
 
-use super::html::esc;
-use super::{Mark, Step};
+use crate::html::esc;
+use crate::{Mark, Step};
 use schemas::time::Rfc3339;
 use std::fmt::Write;
 

@@ -1,7 +1,7 @@
 //! The words of `explain`: what a record says, why each delivery goes where it goes, and why
 //! the current session won.
 
-use super::{Candidate, Mark, Presence};
+use crate::{Candidate, Mark, Presence};
 use projections::{Channel, Delivery, PresenceDecision, World};
 use schemas::{Action, Lifecycle, PresenceOf, Record, WsEventType};
 use serde::Serialize;

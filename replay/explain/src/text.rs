@@ -1,6 +1,6 @@
 //! `explain` for people (`--format text`) and for programs (`--format json`).
 
-use super::{Presence, Step};
+use crate::{Presence, Step};
 use schemas::time::Rfc3339;
 use std::io::{self, Write};
 

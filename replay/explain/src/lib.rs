@@ -1,28 +1,22 @@
-//! `replay explain`: one client's timeline, built while folding the whole archive.
+//! One client's timeline, built while folding a whole stream of records (`replay explain` over
+//! an archive, `processor dev` over its log).
 //!
 //! Each record about the client (its own lifecycle events, records of its WebSocket connections,
 //! and records that caused a delivery to it) becomes a [`Step`]: when it happened, what it was,
 //! the client's projection after it, the presence rule's reasoning ([`Presence`], from
 //! `World::presence_decision`) and the deliveries it would have caused, each with the reason
-//! ([`why`]). [`text`] prints steps for people or as JSON; [`html`] writes them as a page with a
-//! [`chart`].
+//! ([`why`]). [`Timeline`] folds the records and collects the steps; [`text`] prints them for
+//! people or as JSON; [`html`] writes them as a page with a [`chart`].
 
 pub mod chart;
 pub mod html;
 pub mod text;
 pub mod why;
 
-use crate::cli::{ExplainArgs, Format};
-use crate::error::Error;
-use crate::progress::Summary;
-use crate::source::Position;
-use crate::stream::each_record;
-use projections::WorldFold;
-use projections::{ClientProjection, World};
+use projections::{ClientProjection, Config, World, WorldFold};
 use schemas::time::Rfc3339;
 use schemas::{Lifecycle, Record};
 use serde::Serialize;
-use std::io::{self, Write};
 
 /// One event about the client, and what followed from it.
 #[derive(Debug, Clone, Serialize)]
@@ -126,56 +120,34 @@ pub struct Candidate {
     pub last_ts: u64,
 }
 
-/// Runs `replay explain`.
-///
-/// # Errors
-/// Source, output and `--strict` failures.
-pub fn run(args: &ExplainArgs) -> Result<Summary, Error> {
-    let (steps, mut summary) = timeline(args)?;
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    let err = |source| Error::Output {
-        path: "-".into(),
-        source,
-    };
-    match args.format {
-        Format::Text => text::write_text(&mut out, &args.client, &steps).map_err(err)?,
-        Format::Json => text::write_json(&mut out, &steps).map_err(err)?,
-    }
-    out.flush().map_err(err)?;
-    if let Some(path) = &args.html {
-        let page = html::page(&args.client, &steps);
-        std::fs::write(path, page).map_err(|source| Error::Output {
-            path: path.clone(),
-            source,
-        })?;
-    }
-    summary.clients = Some(usize::from(!steps.is_empty()));
-    summary.online = usize::from(
-        steps
-            .last()
-            .and_then(|s| s.state.as_ref())
-            .is_some_and(|s| s.online),
-    );
-    Ok(summary)
+/// The timeline of one client, built record by record.
+pub struct Timeline {
+    client: String,
+    fold: WorldFold,
+    seq: u64,
+    steps: Vec<Step>,
 }
 
-/// Folds the archive and collects the client's steps.
-///
-/// # Errors
-/// Source and `--strict` failures.
-pub fn timeline(args: &ExplainArgs) -> Result<(Vec<Step>, Summary), Error> {
-    let id = args.client.as_str();
-    let mut fold = WorldFold::new(World::in_memory(args.input.fold.config()));
-    let mut steps = Vec::new();
-    let mut positions = Vec::new();
-    let mut seq = 0;
-    let pass = each_record(&args.input, |record, position| {
-        seq += 1;
-        let own_before = relation(&fold.world, record, id);
-        let connected_before = fold.world.client(id).is_some_and(|c| c.connected);
-        let deliveries = fold.apply(record);
-        let world = &fold.world;
+impl Timeline {
+    /// An empty timeline of `client`, folding with `config`.
+    pub fn new(config: Config, client: &str) -> Self {
+        Timeline {
+            client: client.to_owned(),
+            fold: WorldFold::new(World::in_memory(config)),
+            seq: 0,
+            steps: Vec::new(),
+        }
+    }
+
+    /// Folds the next record; the step it made, if it concerns the client (its `source` is for
+    /// the caller to fill in).
+    pub fn record(&mut self, record: &Record) -> Option<&mut Step> {
+        self.seq += 1;
+        let id = self.client.as_str();
+        let own_before = relation(&self.fold.world, record, id);
+        let connected_before = self.fold.world.client(id).is_some_and(|c| c.connected);
+        let deliveries = self.fold.apply(record);
+        let world = &self.fold.world;
         let relation = own_before.or_else(|| relation(world, record, id));
         // A tick that tells the client's presence rooms what the grace put off.
         let told_of_it = deliveries
@@ -192,9 +164,9 @@ pub fn timeline(args: &ExplainArgs) -> Result<(Vec<Step>, Summary), Error> {
             Some(r) => r,
             None if told_of_it => "its presence told",
             None if !notes.is_empty() => "delivery to it",
-            None => return Ok(()),
+            None => return None,
         };
-        let mut step = step(world, id, record, seq, relation, notes);
+        let mut step = step(world, id, record, self.seq, relation, notes);
         if let Record::Lifecycle(e) = record {
             if e.client_id() == id {
                 let told = deliveries
@@ -207,22 +179,24 @@ pub fn timeline(args: &ExplainArgs) -> Result<(Vec<Step>, Summary), Error> {
         if relation != "delivery to it" {
             step.room_event = why::room_event(world, id, &deliveries);
         }
-        steps.push(step);
-        positions.push(position);
-        Ok(())
-    })?;
-    for (step, position) in steps.iter_mut().zip(positions) {
-        step.source = describe(&pass.files, position);
+        self.steps.push(step);
+        self.steps.last_mut()
     }
-    std::mem::forget(fold);
-    Ok((steps, pass.summary))
-}
 
-fn describe(files: &[String], position: Position) -> String {
-    let file = files
-        .get(position.file as usize)
-        .map_or("?", String::as_str);
-    format!("{file} ({})", position.at)
+    /// The client the timeline follows.
+    pub fn client(&self) -> &str {
+        &self.client
+    }
+
+    /// How many records were folded.
+    pub fn records(&self) -> u64 {
+        self.seq
+    }
+
+    /// The steps so far, in arrival order, taken out of the timeline.
+    pub fn take_steps(&mut self) -> Vec<Step> {
+        std::mem::take(&mut self.steps)
+    }
 }
 
 /// How `record` concerns client `id`, judged from its own fields and its connection.
