@@ -1,7 +1,8 @@
 //! The live page of `processor dev`, in a real browser: headless Chromium driven over WebDriver
 //! (Debian's `chromium` and `chromium-driver`, which `scripts/test` installs; without them this
 //! test fails and says so). A client connects and is seen on the page, joins a room, is sent a
-//! message, watches a device (a real MQTT client), and is seen to go, all without reloading the page.
+//! message, watches a device (a real MQTT client), and is seen to go; her timeline link opens
+//! the page `replay explain --html` makes, from the dev store's log, all without reloading the page.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -201,5 +202,25 @@ async fn the_page_shows_clients_come_and_go_live() {
     let counts = wait_for(&page, "#counts", true, "the counts").await;
     assert_eq!(counts, "2 online, 1 offline");
     device.disconnect().await;
+
+    // Her timeline, from the dev store's log: the page `replay explain --html` makes.
+    page.find(Locator::Css("#offline tr[data-client='alice'] a"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let title = wait_for(&page, "h1", true, "the timeline").await;
+    assert_eq!(title, "replay explain: alice");
+    let events = wait_for(&page, "table", true, "the timeline's events").await;
+    for seen in [
+        "websocket $connect",
+        "websocket sendmessage",
+        "websocket $disconnect",
+    ] {
+        assert!(events.contains(seen), "{seen} not in {events}");
+    }
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dev-timeline.png");
+    std::fs::write(&shot, page.screenshot().await.unwrap()).unwrap();
     page.close().await.unwrap();
 }

@@ -27,6 +27,10 @@ function time(ms) {
   return new Date(ms).toISOString().slice(11, 19);
 }
 
+function timelineLink(id) {
+  return el("a", { href: `clients/${encodeURIComponent(id)}/timeline`, text: "timeline" });
+}
+
 // A session id's first characters: enough to tell sessions apart on one page.
 function session(id) {
   if (!id) return "connected";
@@ -52,12 +56,14 @@ function renderOnline() {
     el("td", { text: c.connections.length ? `${c.connections.length} connection${c.connections.length > 1 ? "s" : ""}` : "" }),
     el("td", { class: "id", title: c.sessionId ?? "", text: c.connected ? session(c.sessionId) : "" }),
     el("td", { class: "wrap", text: c.rooms.join(", ") }),
-    el("td", { text: c.connected ? time(c.since) : "" }))));
+    el("td", { text: c.connected ? time(c.since) : "" }),
+    el("td", {}, timelineLink(c.clientId)))));
   const offline = clients.filter((c) => !c.online);
   fill("offline", offline.map((c) => el("tr", { "data-client": c.clientId },
     el("td", {}, dot(false), el("span", { class: "id", text: c.clientId })),
     el("td", { text: time(c.lastSeen) }),
-    el("td", { text: c.lastDisconnectReason ?? "" }))));
+    el("td", { text: c.lastDisconnectReason ?? "" }),
+    el("td", {}, timelineLink(c.clientId)))));
   $("counts").textContent = `${online.length} online, ${offline.length} offline`;
 }
 

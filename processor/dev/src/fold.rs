@@ -7,8 +7,8 @@
 //! Idle, a record is folded as soon as it arrives; busy, batches grow by themselves, so the
 //! fsync and the bulk load are paid once per batch rather than once per record.
 //!
-//! Queries (`GET /clients`) travel on the same channel, so a query sees every record that
-//! arrived before it folded. So do sweeps ([`Input::Sweep`], every `--sweep-every`): the
+//! Queries (`GET /clients`, and where the log ends for a timeline) travel on the same channel, so
+//! a query sees every record that arrived before it folded. So do sweeps ([`Input::Sweep`], every `--sweep-every`): the
 //! sweeper's `tick`, and a `connection_gone` for each connection the projections hold live but
 //! the gateway no longer has (after a crash, its `$disconnect` never came), the same records the
 //! AWS sweeper puts on the stream (docs/architecture.md, The sweeper).
@@ -40,6 +40,9 @@ pub enum Input {
         /// Where the answer goes.
         reply: oneshot::Sender<Result<Vec<ClientProjection>, String>>,
     },
+    /// Where the log ends once what arrived before this is appended: a reader of the log stops
+    /// there, never at a batch being written.
+    LogEnd(oneshot::Sender<u64>),
     /// Sweep: a tick, and the connections the gateway no longer has ended.
     Sweep,
     /// Fold what is queued, commit, and stop.
@@ -116,6 +119,7 @@ pub fn run(
         let Taken {
             mut batch,
             queries,
+            log_ends,
             sweep,
             stopping: stop,
         } = taken;
@@ -153,6 +157,9 @@ pub fn run(
             // The asker may have gone away; nothing to do then.
             let _ = reply.send(answer);
         }
+        for reply in log_ends {
+            let _ = reply.send(log.end());
+        }
     }
     // Deliveries to connections found gone while stopping: their records are still folded.
     if !feedback.is_empty() {
@@ -176,6 +183,7 @@ type Query = (
 struct Taken {
     batch: Vec<Record>,
     queries: Vec<Query>,
+    log_ends: Vec<oneshot::Sender<u64>>,
     sweep: bool,
     stopping: bool,
 }
@@ -185,6 +193,7 @@ impl Taken {
         match input {
             Input::Record(record) => self.batch.push(record),
             Input::Clients { client_id, reply } => self.queries.push((client_id, reply)),
+            Input::LogEnd(reply) => self.log_ends.push(reply),
             Input::Sweep => self.sweep = true,
             Input::Shutdown => self.stopping = true,
         }

@@ -245,6 +245,8 @@ async fn serve(args: &DevArgs) -> Result<String> {
         gateway: gateway.clone(),
         stream: stream.clone(),
         feed,
+        log_dir: dir.join(LOG_DIR),
+        config: args.fold.config(),
         shutdown,
     };
     tokio::spawn(http::serve(http, shared));

@@ -4,6 +4,8 @@
 //!   deliveries, updated by the server-sent events of `GET /events`;
 //! - `GET /clients/{clientId}` is one client's projection, `GET /clients` all of them: the shape
 //!   `processor local --projections-out` writes ([`clients`]);
+//! - `GET /clients/{clientId}/timeline` is the client's timeline from the log, the page
+//!   `replay explain --html` makes ([`timeline`]);
 //! - API Gateway's `@connections/{connectionId}` management API over the local gateway's sockets
 //!   ([`connections`]), also under a stage prefix (`/local/@connections/{id}`), so that an AWS
 //!   SDK client whose endpoint names a stage works too.
@@ -13,6 +15,7 @@
 pub mod clients;
 pub mod connections;
 pub mod page;
+pub mod timeline;
 
 use super::fold::Stream;
 use super::gateway::Gateway;
@@ -21,6 +24,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use projections::Config;
+use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -34,6 +39,10 @@ pub struct Shared {
     pub stream: Stream,
     /// What the page hears.
     pub feed: Arc<Feed>,
+    /// The log's directory: timelines are folded from it.
+    pub log_dir: PathBuf,
+    /// How the fold folds, for timelines.
+    pub config: Config,
     /// Flips when `processor dev` stops: live streams end then.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -51,6 +60,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/deliveries", get(page::deliveries))
         .route("/clients", get(clients::all))
         .route("/clients/{id}", get(clients::one))
+        .route("/clients/{id}/timeline", get(timeline::page))
         .route("/@connections/{id}", connection.clone())
         .route("/{stage}/@connections/{id}", connection)
         .fallback(|| async {
