@@ -28,7 +28,7 @@ pub fn run(args: &ExplainArgs) -> Result<Summary, Error> {
     }
     out.flush().map_err(err)?;
     if let Some(path) = &args.html {
-        let page = html::page(&args.client, &steps);
+        let page = html::page(&args.client, &steps, args.input.until);
         std::fs::write(path, page).map_err(|source| Error::Output {
             path: path.clone(),
             source,

@@ -249,12 +249,17 @@ fn explain_says_why_a_message_became_a_push_and_the_html_is_self_contained() {
     );
 
     let page = std::fs::read_to_string(html).unwrap();
-    assert!(page.contains("offline, last seen 2024-11-23T08:21:01.000Z"));
+    assert!(page.contains("offline, last seen <span class=\"t\">2024-11-23T08:21:01.000Z</span>"));
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.contains("<svg"), "no chart");
+    // The only session: its label is its id's beginning, the whole id in the tooltip.
     assert!(
-        page.contains("v1 · b0b00000-0000-4000-8000-000000000001"),
+        page.contains("v1 · b0b00000-0000-4000-8000…"),
         "session bar label"
+    );
+    assert!(
+        page.contains("<title>b0b00000-0000-4000-8000-000000000001</title>"),
+        "session tooltip"
     );
     assert!(page.contains("class=\"push\""), "push marker");
     for external in [

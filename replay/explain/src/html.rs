@@ -24,8 +24,9 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-/// The whole page.
-pub fn page(client: &str, steps: &[Step]) -> String {
+/// The whole page; the chart's axis runs to `until` (the end of the window asked about, or now)
+/// when that is later than the last step.
+pub fn page(client: &str, steps: &[Step], until: Option<u64>) -> String {
     let mut html = String::with_capacity(64 * 1024 + steps.len() * 512);
     let title = format!("replay explain: {client}");
     let _ = write!(
@@ -71,7 +72,7 @@ pub fn page(client: &str, steps: &[Step]) -> String {
             .map(|s| format!(" on session {}", esc(s)))
             .unwrap_or_default(),
     );
-    chart(&mut html, steps);
+    chart(&mut html, steps, until);
     table(&mut html, steps);
     html.push_str("</body></html>\n");
     html
@@ -95,7 +96,9 @@ fn table(html: &mut String, steps: &[Step]) {
                 if c.online { "yes" } else { "no" },
                 match (c.online, c.last_seen) {
                     (true, _) => "online".to_owned(),
-                    (false, Some(t)) => format!("offline, last seen {}", Rfc3339(t)),
+                    (false, Some(t)) => {
+                        format!("offline, last seen <span class=\"t\">{}</span>", Rfc3339(t))
+                    }
                     (false, None) => "offline".to_owned(),
                 },
                 c.session_id
@@ -120,7 +123,7 @@ fn table(html: &mut String, steps: &[Step]) {
                     .map(|c| {
                         let win = p.current.as_deref() == Some(c.session.as_str());
                         format!(
-                            "{}{} (v{}, {})",
+                            "{}{} (v{}, <span class=\"t\">{}</span>)",
                             if win { "&#9733; " } else { "" },
                             esc(&c.session),
                             c.version.map_or("?".into(), |v| v.to_string()),
@@ -152,7 +155,7 @@ fn table(html: &mut String, steps: &[Step]) {
         let more = s.deliveries.len().saturating_sub(20);
         let _ = writeln!(
             html,
-            "<tr class=\"{}\"><td>{}</td><td>{}</td><td><b>{}</b> <span class=\"rel\">{}</span><br>{}<br>\
+            "<tr class=\"{}\"><td>{}</td><td class=\"t\">{}</td><td><b>{}</b> <span class=\"rel\">{}</span><br>{}<br>\
              <span class=\"src\">{}</span></td><td>{state}</td><td>{rule}</td><td>{}{}</td></tr>",
             s.relation.replace(' ', "-"),
             s.seq,
@@ -180,8 +183,12 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px}\
 .online{fill:#54a24b;opacity:.85}.bar{opacity:.9}.bar.open{opacity:.55}\
 .ws{fill:#4c78a8}.mqtt{fill:#b279a2}.push{fill:#e45756}\
 .legend .k{display:inline-block;width:12px;height:12px;border-radius:3px;margin:0 4px 0 12px;vertical-align:-2px}\
-.legend .k.online{background:#54a24b}.legend .k.bar{background:#4c78a8}.legend .k.ws{background:#4c78a8;border-radius:50%}\
-.legend .k.mqtt{background:#b279a2;transform:rotate(45deg)}.legend .k.push{background:#e45756}\
+.legend .k.online{background:#54a24b}.legend .k.ws{background:#4c78a8;border-radius:50%}\
+.legend .k.session{background:linear-gradient(90deg,#4c78a8 0 33%,#f58518 33% 66%,#54a24b 66%)}\
+.legend .k.conn{background:#8c6d31}\
+.legend .k.mqtt{width:9px;height:9px;border-radius:0;background:#b279a2;transform:rotate(45deg)}\
+.legend .k.push{border-radius:0;background:#e45756;clip-path:polygon(50% 0,100% 100%,0 100%)}\
+.t{white-space:nowrap}\
 table{border-collapse:collapse;width:100%;font-size:13px}\
 th,td{border-bottom:1px solid var(--line);padding:6px 8px;text-align:left;vertical-align:top}\
 th{position:sticky;top:0;background:#f2f4f7}\

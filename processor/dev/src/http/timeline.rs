@@ -1,6 +1,6 @@
 //! `GET /clients/{clientId}/timeline`: the client's timeline from the dev store's log, the same
 //! page `replay explain --html` makes (every event about it, the projection after each, why it
-//! is online or not, the deliveries and their reasons, a chart).
+//! is online or not, the deliveries and their reasons, a chart running to now).
 //!
 //! The log is read up to where it ends when the request arrives (the fold thread says where), so
 //! a batch being written is never half-read; the fold is redone from the first record in a
@@ -36,7 +36,9 @@ pub async fn page(State(shared): State<Shared>, Path(id): Path<String>) -> Respo
     let client = id.clone();
     let steps = tokio::task::spawn_blocking(move || steps(&dir, end, config, &client)).await;
     match steps {
-        Ok(Ok(steps)) => Html(explain::html::page(&id, &steps)).into_response(),
+        Ok(Ok(steps)) => {
+            Html(explain::html::page(&id, &steps, Some(crate::now_ms()))).into_response()
+        }
         Ok(Err(e)) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "InternalServerError",
