@@ -4,9 +4,11 @@
 
 use crate::cli::{ExplainArgs, Format};
 use crate::error::Error;
+use crate::output::Output;
 use crate::progress::Summary;
 use crate::source::Position;
 use crate::stream::each_record;
+use crate::warnings;
 use explain::{html, text, Step, Timeline};
 use std::io::{self, Write};
 
@@ -15,6 +17,15 @@ use std::io::{self, Write};
 /// # Errors
 /// Source, output and `--strict` failures.
 pub fn run(args: &ExplainArgs) -> Result<Summary, Error> {
+    let html_error = |path: &std::path::Path| {
+        let path = path.to_owned();
+        move |source| Error::Output { path, source }
+    };
+    // Checked before the fold: a path that cannot be written fails now, not after it.
+    let page = match &args.html {
+        Some(path) => Some(Output::open(path).map_err(html_error(path))?),
+        None => None,
+    };
     let (steps, mut summary) = timeline(args)?;
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
@@ -27,12 +38,15 @@ pub fn run(args: &ExplainArgs) -> Result<Summary, Error> {
         Format::Json => text::write_json(&mut out, &steps).map_err(err)?,
     }
     out.flush().map_err(err)?;
-    if let Some(path) = &args.html {
-        let page = html::page(&args.client, &steps, args.input.until);
-        std::fs::write(path, page).map_err(|source| Error::Output {
-            path: path.clone(),
-            source,
-        })?;
+    match page {
+        // No page about nothing: the warning said why.
+        Some(page) if steps.is_empty() => page.abandon(),
+        Some(mut page) => {
+            let html = html::page(&args.client, &steps, args.input.until);
+            page.write_with(|out| out.write_all(html.as_bytes()))
+                .map_err(html_error(page.path()))?;
+        }
+        None => {}
     }
     summary.clients = Some(usize::from(!steps.is_empty()));
     summary.online = usize::from(
@@ -57,6 +71,9 @@ pub fn timeline(args: &ExplainArgs) -> Result<(Vec<Step>, Summary), Error> {
         }
         Ok(())
     })?;
+    if timeline.steps().is_empty() && pass.summary.events > 0 {
+        warnings::no_such_client(timeline.world(), &args.client);
+    }
     let mut steps = timeline.take_steps();
     for (step, position) in steps.iter_mut().zip(positions) {
         step.source = describe(&pass.files, position);

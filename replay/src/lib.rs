@@ -23,12 +23,14 @@ pub mod convert;
 pub mod diff;
 pub mod error;
 pub mod explain;
+pub mod output;
 pub mod parallel;
 pub mod progress;
 pub mod rebuild;
 pub mod sink;
 pub mod source;
 pub mod stream;
+pub mod warnings;
 
 pub use error::Error;
 

@@ -11,6 +11,7 @@ use crate::parallel::ParallelFold;
 use crate::progress::Summary;
 use crate::sink::{self, SinkSpec};
 use crate::stream::each_batch;
+use crate::warnings;
 
 /// Runs `replay rebuild`.
 ///
@@ -41,10 +42,13 @@ pub fn run(args: &RebuildArgs) -> Result<Summary, Error> {
         let mut wanted: Vec<&String> = args.clients.iter().collect();
         wanted.sort();
         wanted.dedup();
-        wanted
-            .into_iter()
-            .filter_map(|id| world.client(id))
-            .collect()
+        let found: Vec<_> = wanted.iter().filter_map(|id| world.client(id)).collect();
+        if pass.summary.events > 0 {
+            for id in wanted.iter().filter(|id| world.client(id).is_none()) {
+                warnings::no_such_client(&world, id);
+            }
+        }
+        found
     };
     sink.write(&mut world, &clients)?;
     let mut summary = pass.summary;

@@ -6,6 +6,7 @@ use crate::error::Error;
 use crate::progress::{Progress, Summary};
 use crate::source::reader::{self, Batch};
 use crate::source::{self, ArchiveError, Position};
+use crate::warnings;
 use schemas::Record;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -54,6 +55,7 @@ pub fn each_batch(
     input: &Input,
     mut each: impl FnMut(&Arc<Batch>, &[u32]) -> Result<(), Error>,
 ) -> Result<Pass, Error> {
+    warnings::window(input);
     let source = source::open(input)?;
     let files = source.files().to_vec();
     let progress = Progress::start(source.meter(), input.quiet);
@@ -98,6 +100,7 @@ pub fn each_batch(
         );
     }
     summary.elapsed = progress.elapsed();
+    warnings::nothing_read(input, &summary);
     Ok(Pass { summary, files })
 }
 

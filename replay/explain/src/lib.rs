@@ -188,6 +188,16 @@ impl Timeline {
         &self.client
     }
 
+    /// The steps so far, in arrival order.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// The world folded so far.
+    pub fn world(&self) -> &World {
+        &self.fold.world
+    }
+
     /// How many records were folded.
     pub fn records(&self) -> u64 {
         self.seq

@@ -2,8 +2,8 @@
 //! `processor local --projections-out` for the same projections.
 
 use super::{ProjectionSink, ProjectionSinkError, Written};
+use crate::output::Output;
 use projections::{ClientProjection, World};
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
@@ -11,22 +11,37 @@ use std::path::PathBuf;
 #[derive(Debug)]
 pub struct JsonlSink {
     path: PathBuf,
+    /// The file, opened when the run starts (none for stdout).
+    file: Option<Output>,
 }
 
 impl JsonlSink {
-    /// A sink writing to `path` (`-` for stdout). The file is created when written.
-    pub fn new(path: PathBuf) -> Self {
-        JsonlSink { path }
+    /// A sink writing to `path` (`-` for stdout), which is opened now: a path that cannot be
+    /// written fails before the fold.
+    ///
+    /// # Errors
+    /// The file cannot be opened for writing.
+    pub fn new(path: PathBuf) -> Result<Self, ProjectionSinkError> {
+        let file = if path.as_os_str() == "-" {
+            None
+        } else {
+            Some(
+                Output::open(&path).map_err(|source| ProjectionSinkError::Io {
+                    path: path.clone(),
+                    source,
+                })?,
+            )
+        };
+        Ok(JsonlSink { path, file })
     }
+}
 
-    fn write_to(&self, out: impl Write, clients: &[ClientProjection]) -> io::Result<()> {
-        let mut out = BufWriter::with_capacity(1 << 16, out);
-        for client in clients {
-            serde_json::to_writer(&mut out, client)?;
-            out.write_all(b"\n")?;
-        }
-        out.flush()
+fn write_lines(out: &mut dyn Write, clients: &[ClientProjection]) -> io::Result<()> {
+    for client in clients {
+        serde_json::to_writer(&mut *out, client)?;
+        out.write_all(b"\n")?;
     }
+    Ok(())
 }
 
 impl ProjectionSink for JsonlSink {
@@ -39,12 +54,14 @@ impl ProjectionSink for JsonlSink {
             path: self.path.clone(),
             source,
         };
-        if self.path.as_os_str() == "-" {
-            self.write_to(io::stdout().lock(), clients).map_err(err)?;
-        } else {
-            let file = File::create(&self.path).map_err(err)?;
-            self.write_to(file, clients).map_err(err)?;
+        match &mut self.file {
+            Some(file) => file.write_with(|out| write_lines(out, clients)),
+            None => {
+                let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+                write_lines(&mut out, clients).and_then(|()| out.flush())
+            }
         }
+        .map_err(err)?;
         Ok(Written {
             items: clients.len(),
         })

@@ -123,7 +123,7 @@ pub fn open(
     only: &[String],
 ) -> Result<Box<dyn ProjectionSink>, ProjectionSinkError> {
     match spec {
-        SinkSpec::Jsonl(path) => Ok(Box::new(jsonl::JsonlSink::new(path.clone()))),
+        SinkSpec::Jsonl(path) => Ok(Box::new(jsonl::JsonlSink::new(path.clone())?)),
         SinkSpec::Store(dir) => Ok(Box::new(store::StoreSink::open(dir)?)),
         SinkSpec::DynamoDb { table } => Ok(Box::new(dynamodb::DynamoSink::open(
             table,

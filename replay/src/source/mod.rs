@@ -120,6 +120,16 @@ pub enum SourceSpec {
     },
 }
 
+impl fmt::Display for SourceSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SourceSpec::Local(path) => write!(f, "{}", path.display()),
+            SourceSpec::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+            SourceSpec::Kinesis { stream } => write!(f, "kinesis://{stream}"),
+        }
+    }
+}
+
 impl FromStr for SourceSpec {
     type Err = String;
 
