@@ -7,12 +7,10 @@ use crate::progress::{Progress, Summary};
 use crate::source::reader::{self, Batch};
 use crate::source::{self, ArchiveError, Position};
 use crate::warnings;
+use fold_flags::report::Reports;
 use schemas::Record;
 use std::collections::VecDeque;
 use std::sync::Arc;
-
-/// At most this many corrupt records are reported one by one; the summary counts them all.
-const MAX_REPORTS: u64 = 100;
 
 /// What a pass over a source found.
 #[derive(Debug)]
@@ -61,13 +59,14 @@ pub fn each_batch(
     let progress = Progress::start(source.meter(), input.quiet);
     let reader = reader::spawn(source);
     let mut summary = Summary::default();
+    let mut reports = Reports::default();
     // Batches handed on and maybe still held by the caller, oldest first.
     let mut lent: VecDeque<Arc<Batch>> = VecDeque::new();
     let mut window = Vec::with_capacity(reader::BATCH);
     let result = (|| -> Result<(), Error> {
         while let Some(mut batch) = reader.next_batch() {
             for e in std::mem::take(&mut batch.errors) {
-                report(e, input, &progress, &mut summary)?;
+                report(e, input, &progress, &mut reports, &mut summary)?;
             }
             window.clear();
             for (i, (record, position)) in batch.records.iter().enumerate() {
@@ -93,11 +92,8 @@ pub fn each_batch(
     })();
     progress.finish();
     result?;
-    if summary.corrupt > MAX_REPORTS && !input.quiet {
-        eprintln!(
-            "{} more corrupt records were not shown one by one",
-            summary.corrupt - MAX_REPORTS
-        );
+    if let Some(line) = reports.unshown("corrupt records").filter(|_| !input.quiet) {
+        eprintln!("{line}");
     }
     summary.elapsed = progress.elapsed();
     warnings::nothing_read(input, &summary);
@@ -109,13 +105,14 @@ fn report(
     e: ArchiveError,
     input: &Input,
     progress: &Progress,
+    reports: &mut Reports,
     summary: &mut Summary,
 ) -> Result<(), Error> {
     match e {
         ArchiveError::Corrupt(c) if input.strict => Err(Error::Strict(c.clone())),
         ArchiveError::Corrupt(c) => {
             summary.corrupt += 1;
-            if !input.quiet && summary.corrupt <= MAX_REPORTS {
+            if reports.show() && !input.quiet {
                 progress.println(&format!("corrupt record skipped: {c}"));
             }
             Ok(())

@@ -8,6 +8,7 @@
 use crate::local::input::{InputError, Lines};
 use embedded_store::log::{Log, LogError};
 use embedded_store::quarantine::{Quarantine, QuarantineFileError};
+use fold_flags::report::Reports;
 use schemas::Record;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::thread::{self, JoinHandle};
@@ -70,6 +71,7 @@ pub fn spawn(
     let (tx, rx) = sync_channel::<Batch>(AHEAD);
     let handle = thread::spawn(move || {
         let name = lines.name().to_owned();
+        let mut reports = Reports::default();
         loop {
             let mut records = Vec::with_capacity(options.batch_size);
             let more = read_batch(
@@ -78,7 +80,11 @@ pub fn spawn(
                 &mut records,
                 options.batch_size,
                 &mut quarantine,
-                options.quiet,
+                &mut Reporter {
+                    quiet: options.quiet,
+                    progress: options.progress.as_ref(),
+                    reports: &mut reports,
+                },
             )?;
             if let Some(bar) = &options.progress {
                 bar.set_position(lines.bytes_read());
@@ -102,9 +108,35 @@ pub fn spawn(
             }
         }
         quarantine.flush()?;
+        if let Some(line) = reports
+            .unshown("quarantined lines")
+            .filter(|_| !options.quiet)
+        {
+            eprintln!("{line}");
+        }
         Ok(Ingested { quarantine })
     });
     (rx, handle)
+}
+
+/// Where a quarantined line is reported: above the progress bar, if there is one; the first
+/// [`fold_flags::report::MAX_REPORTS`] only; none with `--quiet`.
+struct Reporter<'a> {
+    quiet: bool,
+    progress: Option<&'a indicatif::ProgressBar>,
+    reports: &'a mut Reports,
+}
+
+impl Reporter<'_> {
+    fn say(&mut self, line: impl FnOnce() -> String) {
+        if !self.reports.show() || self.quiet {
+            return;
+        }
+        match self.progress {
+            Some(bar) => bar.println(line()),
+            None => eprintln!("{}", line()),
+        }
+    }
 }
 
 /// Reads up to `max` good records into `batch`, quarantining bad lines and skipping blank ones.
@@ -115,7 +147,7 @@ fn read_batch(
     batch: &mut Vec<Record>,
     max: usize,
     quarantine: &mut Quarantine,
-    quiet: bool,
+    reporter: &mut Reporter<'_>,
 ) -> Result<bool, LocalIngestError> {
     while batch.len() < max {
         let Some((number, line)) = lines.next_line()? else {
@@ -128,9 +160,7 @@ fn read_batch(
             Ok(record) => batch.push(record),
             Err(e) => {
                 let reason = e.to_string();
-                if !quiet {
-                    eprintln!("{name}:{number}: quarantined: {reason}");
-                }
+                reporter.say(|| format!("{name}:{number}: quarantined: {reason}"));
                 quarantine.add(number, line, &reason)?;
             }
         }

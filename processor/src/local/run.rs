@@ -82,6 +82,14 @@ pub fn run(args: &LocalArgs) -> Result<Summary> {
             break;
         }
         summary.events += batch.records.len() as u64;
+        if let Some(bar) = &progress {
+            let secs = started.elapsed().as_secs_f64().max(1e-3);
+            bar.set_message(format!(
+                "{} events, {:.0} events/s",
+                summary.events,
+                summary.events as f64 / secs
+            ));
+        }
     }
     // Stop ingest before waiting for it, if the fold failed.
     drop(batches);
@@ -90,6 +98,9 @@ pub fn run(args: &LocalArgs) -> Result<Summary> {
         .map_err(|_| anyhow::anyhow!("the ingest thread panicked"))?;
     folded?;
     let quarantine = ingested?.quarantine;
+    if let Some(bar) = &progress {
+        bar.set_message(format!("{} events, committing", summary.events));
+    }
     pipeline.sync()?;
     out.flush().context("writing deliveries to stdout")?;
     if let Some(bar) = progress {
@@ -123,7 +134,9 @@ pub fn run(args: &LocalArgs) -> Result<Summary> {
     Ok(summary)
 }
 
-/// A progress bar on stderr, for a file of known size when someone is watching.
+/// A progress bar on stderr, for a file of known size when someone is watching: bytes read of
+/// the total, their rate and the time left, then events folded and their rate, and `committing`
+/// while the last batch is made durable.
 fn progress_bar(args: &LocalArgs, lines: &Lines) -> Option<indicatif::ProgressBar> {
     let size = lines.size().filter(|s| *s > 0)?;
     if args.quiet || !io::stderr().is_terminal() {
@@ -131,7 +144,7 @@ fn progress_bar(args: &LocalArgs, lines: &Lines) -> Option<indicatif::ProgressBa
     }
     let bar = indicatif::ProgressBar::new(size);
     if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
     ) {
         bar.set_style(style);
     }

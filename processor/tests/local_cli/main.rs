@@ -1,7 +1,9 @@
 //! Black-box tests of `processor local`: the built binary on small inputs in a temporary
-//! directory, checked through its stdout, stderr, exit code and files. `restarts`: running again.
+//! directory, checked through its stdout, stderr, exit code and files. `restarts`: running again;
+//! `reports`: what it says while it works.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod reports;
 mod restarts;
 
 use serde_json::Value;
