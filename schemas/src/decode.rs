@@ -26,7 +26,7 @@ pub fn decode_json(bytes: &[u8]) -> Result<Record, DecodeError> {
         Some(b'{') => {}
         Some(_) => {
             return Err(DecodeError::NotJson {
-                reason: "the record is not a JSON object".into(),
+                reason: "it does not start with `{`".into(),
             })
         }
         None => {

@@ -45,8 +45,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 /// Listens on 127.0.0.1. WebSocket clients connect to `ws://127.0.0.1:WS_PORT/?clientId=ID`
 /// (with `--auth` or `--jwks`: `?token=JWT`, or the subprotocols `bearer` and the JWT) and send JSON with an `action` (`sendmessage`, `set_notify_list`, `join`, `leave`, `history`,
 /// `presence`; anything else is `$default`). MQTT 3.1.1 clients connect to MQTT_PORT (QoS 0 and
-/// 1, no retained messages); devices publish telemetry to `devices/{deviceId}/params`. The HTTP port serves
-/// `GET /clients[/{clientId}]` and API Gateway's `@connections/{connectionId}` API.
+/// 1, no retained messages); devices publish telemetry to `devices/{deviceId}/params`. The HTTP
+/// port serves a live page at `/` (who is online, rooms, watched devices, the latest deliveries,
+/// each client's timeline), `GET /clients[/{clientId}]` and API Gateway's
+/// `@connections/{connectionId}` API.
 ///
 /// Push deliveries are printed to stdout, one JSON line each: there is no push service
 /// locally. The chosen ports are printed to stderr as `ws=... mqtt=... http=...` (port 0 picks a
@@ -60,7 +62,8 @@ Examples:
   PRESENCE_AUTH=hs256:$(openssl rand -hex 32) processor dev
   wscat -c 'ws://127.0.0.1:8080/?token=JWT'
   mosquitto_sub -p 1883 -i bob -t 'app/bob/chat/42'
-  curl 127.0.0.1:8081/clients/alice")]
+  curl 127.0.0.1:8081/clients/alice
+  open http://127.0.0.1:8081/ in a browser: the live page")]
 pub struct DevArgs {
     /// The WebSocket gateway's port (0: any free port).
     #[arg(
@@ -80,7 +83,7 @@ pub struct DevArgs {
     )]
     pub mqtt_port: u16,
 
-    /// The HTTP port: projections and `@connections` (0: any free port).
+    /// The HTTP port: the live page, projections and `@connections` (0: any free port).
     #[arg(
         long,
         value_name = "PORT",
