@@ -6,6 +6,21 @@
 mod common;
 
 use common::*;
+use std::path::Path;
+use std::process::Output;
+
+/// `replay explain` of `client` in `from`, with its page to `html`.
+fn explain(from: &Path, client: &str, html: &Path) -> Output {
+    replay_bin(&[
+        "explain",
+        "--from",
+        from.to_str().unwrap(),
+        "--client",
+        client,
+        "--html",
+        html.to_str().unwrap(),
+    ])
+}
 
 #[test]
 fn an_empty_source_and_an_empty_window_are_said() {
@@ -56,15 +71,7 @@ fn a_client_with_no_events_is_said_with_a_near_name_and_gets_no_page() {
     let tmp = tempfile::tempdir().unwrap();
     let seeds = write(tmp.path(), "seeds.jsonl", seeds().join("\n").as_bytes());
     let html = tmp.path().join("Bob.html");
-    let out = replay_bin(&[
-        "explain",
-        "--from",
-        seeds.to_str().unwrap(),
-        "--client",
-        "Bob",
-        "--html",
-        html.to_str().unwrap(),
-    ]);
+    let out = explain(&seeds, "Bob", &html);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
@@ -110,15 +117,7 @@ fn an_output_that_cannot_be_written_fails_before_the_fold() {
     assert!(!err.contains("events"), "the fold ran: {err}");
 
     let html = missing.join("bob.html");
-    let out = replay_bin(&[
-        "explain",
-        "--from",
-        seeds.to_str().unwrap(),
-        "--client",
-        "bob",
-        "--html",
-        html.to_str().unwrap(),
-    ]);
+    let out = explain(&seeds, "bob", &html);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("no-such-dir/bob.html"), "{err}");
