@@ -8,6 +8,7 @@
 //! ([`why`]). [`Timeline`] folds the records and collects the steps; [`text`] prints them for
 //! people or as JSON; [`html`] writes them as a page with a [`chart`].
 
+pub mod axis;
 pub mod chart;
 pub mod html;
 pub mod text;
