@@ -1,8 +1,9 @@
 //! The live page of `processor dev`, in a real browser: headless Chromium driven over WebDriver
 //! (Debian's `chromium` and `chromium-driver`, which `scripts/test` installs; without them this
 //! test fails and says so). A client connects and is seen on the page, joins a room, is sent a
-//! message, watches a device (a real MQTT client), and is seen to go; her timeline link opens
-//! the page `replay explain --html` makes, from the dev store's log, all without reloading the page.
+//! message, watches a device (a real MQTT client), and is seen to go, all without reloading the
+//! page; then her timeline link opens the page `replay explain --html` makes, from the dev
+//! store's log.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -16,7 +16,8 @@
 //!   MQTT, push); [`delivery`]: what is sent;
 //!   [`history`]: rooms' recent messages, which memberships folded late catch up on.
 //! - [`view`]: the client projection readers see; `compact`: bounding state without changing it;
-//!   [`world_fold`]: a whole world folded record by record (replay, explain), compacted now and then.
+//!   [`world_fold`]: a whole world folded record by record (replay, explain), compacted now and
+//!   then.
 
 mod ahead;
 mod announce;

@@ -31,6 +31,11 @@ function timelineLink(id) {
   return el("a", { href: `clients/${encodeURIComponent(id)}/timeline`, text: "timeline" });
 }
 
+function connections(n) {
+  if (n === 0) return "";
+  return n === 1 ? "1 connection" : `${n} connections`;
+}
+
 // A session id's first characters: enough to tell sessions apart on one page.
 function session(id) {
   if (!id) return "connected";
@@ -53,8 +58,9 @@ function renderOnline() {
   const online = clients.filter((c) => c.online);
   fill("online", online.map((c) => el("tr", { "data-client": c.clientId },
     el("td", {}, dot(true), el("span", { class: "id", text: c.clientId })),
-    el("td", { text: c.connections.length ? `${c.connections.length} connection${c.connections.length > 1 ? "s" : ""}` : "" }),
-    el("td", { class: "id", title: c.sessionId ?? "", text: c.connected ? session(c.sessionId) : "" }),
+    el("td", { text: connections(c.connections.length) }),
+    el("td", { class: "id", title: c.sessionId ?? "",
+      text: c.connected ? session(c.sessionId) : "" }),
     el("td", { class: "wrap", text: c.rooms.join(", ") }),
     el("td", { text: c.connected ? time(c.since) : "" }),
     el("td", {}, timelineLink(c.clientId)))));
@@ -85,7 +91,8 @@ function renderGroups(list, key) {
 }
 
 function renderDeliveries(fresh) {
-  fill("deliveries", deliveries.slice().reverse().map((d, i) => el("tr", i < fresh ? { class: "fresh" } : {},
+  const newest = deliveries.slice().reverse();
+  fill("deliveries", newest.map((d, i) => el("tr", i < fresh ? { class: "fresh" } : {},
     el("td", { text: time(d.at) }),
     el("td", {}, el("span", { class: `channel ${d.channel}`, text: d.channel })),
     el("td", { class: "id", text: d.to }),

@@ -7,11 +7,13 @@
 //! Idle, a record is folded as soon as it arrives; busy, batches grow by themselves, so the
 //! fsync and the bulk load are paid once per batch rather than once per record.
 //!
-//! Queries (`GET /clients`, and where the log ends for a timeline) travel on the same channel, so
-//! a query sees every record that arrived before it folded. So do sweeps ([`Input::Sweep`], every `--sweep-every`): the
-//! sweeper's `tick`, and a `connection_gone` for each connection the projections hold live but
-//! the gateway no longer has (after a crash, its `$disconnect` never came), the same records the
-//! AWS sweeper puts on the stream (docs/architecture.md, The sweeper).
+//! Queries (`GET /clients`, and where the log ends for a timeline) travel on the same channel,
+//! so a query sees every record that arrived before it folded. So do sweeps ([`Input::Sweep`],
+//! every `--sweep-every`): the sweeper's `tick`, and a `connection_gone` for each connection the
+//! projections hold live but the gateway no longer has (after a crash, its `$disconnect` never
+//! came), the same records the AWS sweeper puts on the stream (docs/architecture.md, The
+//! sweeper). After each batch the live page is told what was folded and delivered
+//! ([`Deliver::tell`]).
 
 use crate::live::{Event, Seen};
 use embedded_store::deliveries::{Deliveries, Discard};

@@ -3,11 +3,11 @@
 //!
 //! On loopback: a WebSocket [`gateway`] that behaves like API Gateway, an MQTT [`broker`] that
 //! writes AWS IoT lifecycle events and device telemetry, and an [`http`] port with a live page
-//! (fed by [`live`]), the projections and the `@connections` API. All of them write raw records into one channel;
-//! [`fold`] appends them to the local log, folds them with the same [`Pipeline`] as
-//! `processor local` into the embedded store, and sends the deliveries: WebSocket to the
-//! gateway's sockets (gone: a `connection_gone` record back into the stream), MQTT to the broker,
-//! push as a JSON line on stdout (there is no push service locally).
+//! (fed by [`live`]), the projections and the `@connections` API. All of them write raw records
+//! into one channel; [`fold`] appends them to the local log, folds them with the same
+//! [`Pipeline`] as `processor local` into the embedded store, and sends the deliveries: WebSocket
+//! to the gateway's sockets (gone: a `connection_gone` record back into the stream), MQTT to the
+//! broker, push as a JSON line on stdout (there is no push service locally).
 //!
 //! Ctrl-C closes every socket (writing their `$disconnect` and `disconnected` records), folds
 //! what is queued and commits: nothing folded is lost, and a restart on the same store continues.
