@@ -184,11 +184,6 @@ impl Timeline {
         self.steps.last_mut()
     }
 
-    /// The client the timeline follows.
-    pub fn client(&self) -> &str {
-        &self.client
-    }
-
     /// The steps so far, in arrival order.
     pub fn steps(&self) -> &[Step] {
         &self.steps
@@ -197,11 +192,6 @@ impl Timeline {
     /// The world folded so far.
     pub fn world(&self) -> &World {
         &self.fold.world
-    }
-
-    /// How many records were folded.
-    pub fn records(&self) -> u64 {
-        self.seq
     }
 
     /// The steps so far, in arrival order, taken out of the timeline.
