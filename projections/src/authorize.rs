@@ -1,8 +1,9 @@
 //! Authorization of WebSocket actions, and the error reply of a refused one ([`Refusal`]; the
-//! limits of `crate::limits` refuse with it too). Authorization is decided from the claims the record carries (`schemas::Claims`:
-//! what the `$connect` authorizer granted the connection's token, which API Gateway hands every
-//! route of the connection). A refused record changes nothing and delivers nothing but an error
-//! to its sender: `{"type":"error","reason":"forbidden","action",...}`.
+//! limits of `crate::limits` refuse with it too). Authorization is decided from the claims the
+//! record carries (`schemas::Claims`: what the `$connect` authorizer granted the connection's
+//! token, which API Gateway hands every route of the connection). A refused record changes nothing
+//! and delivers nothing but an error to its sender:
+//! `{"type":"error","reason":"forbidden","action",...}`.
 //!
 //! Deciding from the record alone keeps the fold's laws: a record is refused or not whatever
 //! was folded before it, in any order, in a replay as in the Lambda.

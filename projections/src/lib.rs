@@ -10,11 +10,12 @@
 //!   (current session by version, reset horizon).
 //! - [`client`], [`connection`]: the entries of the world ([`key`]); `parts`: what is written of
 //!   a room, a device or the lobby one member, watcher or connection at a time.
-//! - [`world`]: the entries together; `fold`: folding records into them; `id`: ids as maps hold them.
+//! - [`world`]: the entries together; `fold`: folding records into them; `id`: ids as maps hold
+//!   them.
 //! - [`batch`]: the batch protocol, sans I/O: what a process loads and writes around the fold.
-//! - [`authorize`]: what a record's claims allow; [`limits`]: rates and bounds; [`route`]: who gets a message and how (socket,
-//!   MQTT, push); [`delivery`]: what is sent;
-//!   [`history`]: rooms' recent messages, which memberships folded late catch up on.
+//! - [`authorize`]: what a record's claims allow; [`limits`]: rates and bounds; [`route`]: who gets
+//!   a message and how (socket, MQTT, push); [`delivery`]: what is sent; [`history`]: rooms' recent
+//!   messages, which memberships folded late catch up on.
 //! - [`view`]: the client projection readers see; `compact`: bounding state without changing it;
 //!   [`world_fold`]: a whole world folded record by record (replay, explain), compacted now and
 //!   then.

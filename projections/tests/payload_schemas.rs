@@ -15,9 +15,9 @@ fn validator(kind: &str) -> jsonschema::JSONSchema {
     jsonschema::JSONSchema::compile(&schema).unwrap_or_else(|e| panic!("{kind}: {e}"))
 }
 
-/// The README's seeds, then a member's history and presence requests, a watcher's presence
-/// request, a device coming and going, a presence room joined, a member of it going offline, the
-/// room left, a body that fits no route, a join the token does not grant and a body over the size limit.
+/// The README's seeds, then a member's history and presence requests, a watcher's presence request,
+/// a device coming and going, a presence room joined, a member of it going offline, the room left,
+/// a body that fits no route, a join the token does not grant and a body over the size limit.
 fn scenario() -> Vec<schemas::Record> {
     let mut records: Vec<schemas::Record> = include_str!("../../examples/seeds.jsonl")
         .lines()

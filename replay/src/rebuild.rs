@@ -1,9 +1,10 @@
 //! `replay rebuild`: source -> fold -> sink.
 //!
-//! The whole archive is folded into complete in-memory worlds, two halves on two threads joined
-//! at the end ([`crate::parallel`]; the same pure fold as the processor; deliveries it decides
-//! are dropped, since replay sends nothing), then the sink writes the result once. `--client` restricts what is written, not what is folded: a client's
-//! projection depends on its connections and rooms, which other clients' records touch.
+//! The whole archive is folded into complete in-memory worlds, two halves on two threads joined at
+//! the end ([`crate::parallel`]; the same pure fold as the processor; deliveries it decides are
+//! dropped, since replay sends nothing), then the sink writes the result once. `--client` restricts
+//! what is written, not what is folded: a client's projection depends on its connections and rooms,
+//! which other clients' records touch.
 
 use crate::cli::RebuildArgs;
 use crate::error::Error;
@@ -42,10 +43,13 @@ pub fn run(args: &RebuildArgs) -> Result<Summary, Error> {
         let mut wanted: Vec<&String> = args.clients.iter().collect();
         wanted.sort();
         wanted.dedup();
-        let found: Vec<_> = wanted.iter().filter_map(|id| world.client(id)).collect();
-        if pass.summary.events > 0 {
-            for id in wanted.iter().filter(|id| world.client(id).is_none()) {
-                warnings::no_such_client(&world, id);
+        let mut found = Vec::with_capacity(wanted.len());
+        for id in wanted {
+            match world.client(id) {
+                Some(client) => found.push(client),
+                // An empty source has been warned of already.
+                None if pass.summary.events > 0 => warnings::no_such_client(&world, id),
+                None => {}
             }
         }
         found

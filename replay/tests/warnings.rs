@@ -9,6 +9,19 @@ use common::*;
 use std::path::Path;
 use std::process::Output;
 
+/// `replay rebuild` of `from` to stdout, with `extra` flags.
+fn rebuild(from: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "rebuild",
+        "--from",
+        from.to_str().unwrap(),
+        "--to",
+        "jsonl:-",
+    ];
+    args.extend_from_slice(extra);
+    replay_bin(&args)
+}
+
 /// `replay explain` of `client` in `from`, with its page to `html`.
 fn explain(from: &Path, client: &str, html: &Path) -> Output {
     replay_bin(&[
@@ -26,13 +39,7 @@ fn explain(from: &Path, client: &str, html: &Path) -> Output {
 fn an_empty_source_and_an_empty_window_are_said() {
     let tmp = tempfile::tempdir().unwrap();
     let empty = write(tmp.path(), "empty.jsonl", b"");
-    let out = replay_bin(&[
-        "rebuild",
-        "--from",
-        empty.to_str().unwrap(),
-        "--to",
-        "jsonl:-",
-    ]);
+    let out = rebuild(&empty, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
@@ -41,18 +48,16 @@ fn an_empty_source_and_an_empty_window_are_said() {
     );
 
     let seeds = write(tmp.path(), "seeds.jsonl", seeds().join("\n").as_bytes());
-    let out = replay_bin(&[
-        "rebuild",
-        "--from",
-        seeds.to_str().unwrap(),
-        "--to",
-        "jsonl:-",
-        "--since",
-        "2024-11-23T09:00:00Z",
-        "--until",
-        "2024-11-23T08:00:00Z",
-        "--quiet",
-    ]);
+    let out = rebuild(
+        &seeds,
+        &[
+            "--since",
+            "2024-11-23T09:00:00Z",
+            "--until",
+            "2024-11-23T08:00:00Z",
+            "--quiet",
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
@@ -83,17 +88,7 @@ fn a_client_with_no_events_is_said_with_a_near_name_and_gets_no_page() {
     );
     assert!(!html.exists(), "an empty page was written");
 
-    let out = replay_bin(&[
-        "rebuild",
-        "--from",
-        seeds.to_str().unwrap(),
-        "--to",
-        "jsonl:-",
-        "--client",
-        "bob",
-        "--client",
-        "nobody",
-    ]);
+    let out = rebuild(&seeds, &["--client", "bob", "--client", "nobody"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(

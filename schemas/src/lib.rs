@@ -10,8 +10,8 @@
 //!
 //! [`encode_json`] writes a record back in its source's shape (the inverse of [`decode_json`]).
 //! [`frame`] stores records in our local log and archive as checksummed, versioned MessagePack
-//! frames, read back by [`FrameReader`] (or, reusing records, [`FrameDecoder`]). [`schema`] publishes every kind's JSON Schema, kept in
-//! `schemas/json-schema/`.
+//! frames, read back by [`FrameReader`] (or, reusing records, [`FrameDecoder`]). [`schema`]
+//! publishes every kind's JSON Schema, kept in `schemas/json-schema/`.
 
 pub mod action;
 pub mod claims;

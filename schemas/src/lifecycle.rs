@@ -158,7 +158,8 @@ pub struct ConnectFailed {
     pub ip_address: Option<String>,
 }
 
-/// AWS's `disconnectReason`. Values this build does not know are kept in [`DisconnectReason::Other`].
+/// AWS's `disconnectReason`. Values this build does not know are kept in
+/// [`DisconnectReason::Other`].
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum DisconnectReason {
     /// `AUTH_ERROR`

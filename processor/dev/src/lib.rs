@@ -42,13 +42,13 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 /// Run the whole pipeline locally: a WebSocket gateway, an MQTT broker and the processor.
 ///
-/// Listens on 127.0.0.1. WebSocket clients connect to `ws://127.0.0.1:WS_PORT/?clientId=ID`
-/// (with `--auth` or `--jwks`: `?token=JWT`, or the subprotocols `bearer` and the JWT) and send JSON with an `action` (`sendmessage`, `set_notify_list`, `join`, `leave`, `history`,
-/// `presence`; anything else is `$default`). MQTT 3.1.1 clients connect to MQTT_PORT (QoS 0 and
-/// 1, no retained messages); devices publish telemetry to `devices/{deviceId}/params`. The HTTP
-/// port serves a live page at `/` (who is online, rooms, watched devices, the latest deliveries,
-/// each client's timeline), `GET /clients[/{clientId}]` and API Gateway's
-/// `@connections/{connectionId}` API.
+/// Listens on 127.0.0.1. WebSocket clients connect to `ws://127.0.0.1:WS_PORT/?clientId=ID` (with
+/// `--auth` or `--jwks`: `?token=JWT`, or the subprotocols `bearer` and the JWT) and send JSON with
+/// an `action` (`sendmessage`, `set_notify_list`, `join`, `leave`, `history`, `presence`; anything
+/// else is `$default`). MQTT 3.1.1 clients connect to MQTT_PORT (QoS 0 and 1, no retained
+/// messages); devices publish telemetry to `devices/{deviceId}/params`. The HTTP port serves a live
+/// page at `/` (who is online, rooms, watched devices, the latest deliveries, each client's
+/// timeline), `GET /clients[/{clientId}]` and API Gateway's `@connections/{connectionId}` API.
 ///
 /// Push deliveries are printed to stdout, one JSON line each: there is no push service
 /// locally. The chosen ports are printed to stderr as `ws=... mqtt=... http=...` (port 0 picks a

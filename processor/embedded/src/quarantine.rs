@@ -4,9 +4,9 @@
 //! `DIR/quarantine.jsonl` gets one JSON object per bad line: `line` (1-based), `input` (the
 //! file name, or `-` for stdin), `error`, the line as it was, `raw` (text) or, when it is not
 //! UTF-8, `rawBase64` (its bytes exactly), and `quarantinedAt` (ms epoch, wall clock: this is an
-//! operator's record, not part of the fold). The file is
-//! created on the first bad line and appended to across runs; a line an earlier run over the same
-//! input kept already (same number, same bytes) is not added again.
+//! operator's record, not part of the fold). The file is created on the first bad line and
+//! appended to across runs; a line an earlier run over the same input kept already (same number,
+//! same bytes) is not added again.
 
 use base64::Engine;
 use serde::Serialize;

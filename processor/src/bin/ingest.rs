@@ -2,9 +2,9 @@
 //!
 //! Settings (read once at cold start; a bad one stops the start with a message naming it):
 //! `STREAM_NAME` (required), `ALLOW_ANONYMOUS` (`false` by default: only the `$connect`
-//! authorizer's `principalId` names a connection's client), the SDK's usual region and credentials, and optionally
-//! `AWS_ENDPOINT_URL_KINESIS` (or `AWS_ENDPOINT_URL`) to write to an emulator. Each event writes
-//! a CloudWatch metrics line (`EventsWritten`, `EventsRefused`, `EventsNotWritten`).
+//! authorizer's `principalId` names a connection's client), the SDK's usual region and credentials,
+//! and optionally `AWS_ENDPOINT_URL_KINESIS` (or `AWS_ENDPOINT_URL`) to write to an emulator. Each
+//! event writes a CloudWatch metrics line (`EventsWritten`, `EventsRefused`, `EventsNotWritten`).
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use processor::ingest::{handle, IngestConfig, KinesisWriter};

@@ -73,9 +73,9 @@ impl RecordWriter for KinesisWriter {
 
 /// Handles one WebSocket route event: map, validate, write partitioned by connection id.
 ///
-/// Never fails: a bad event is answered with its [`super::IngestError::response`], a failed write with a
-/// 500 (on `$connect` this refuses the connection, which is right: the processor would not know
-/// about it; the client reconnects). A `$connect` that offered the `bearer` subprotocol (its
+/// Never fails: a bad event is answered with its [`super::IngestError::response`], a failed write
+/// with a 500 (on `$connect` this refuses the connection, which is right: the processor would not
+/// know about it; the client reconnects). A `$connect` that offered the `bearer` subprotocol (its
 /// token) is answered with it, without which a browser fails the connection.
 pub async fn handle<W: RecordWriter>(
     writer: &W,

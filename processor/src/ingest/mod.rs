@@ -7,13 +7,13 @@
 //! behind the [`handler::RecordWriter`] port) and answers API Gateway. `src/bin/ingest.rs` wires
 //! them into the Lambda runtime.
 //!
-//! **What is refused.** A `$connect` without the authorizer's `principalId` (401), unless the
-//! stack allows anonymous connections (`ALLOW_ANONYMOUS=true`: then one with no client id at
-//! all); otherwise only what is structurally invalid: a message over API Gateway's 128 KB quota (413), a binary message
-//! that is not UTF-8 text, or an event without the request context API Gateway always sends
-//! (400). Each answer is JSON the client can read, `{"error": "...", "field": "..."}`. A body that
-//! is not JSON, or whose `action` names no route, is legitimate: it is written as is and the
-//! processor answers it on `$default` with a usage reply.
+//! **What is refused.** A `$connect` without the authorizer's `principalId` (401), unless the stack
+//! allows anonymous connections (`ALLOW_ANONYMOUS=true`: then one with no client id at all);
+//! otherwise only what is structurally invalid: a message over API Gateway's 128 KB quota (413), a
+//! binary message that is not UTF-8 text, or an event without the request context API Gateway
+//! always sends (400). Each answer is JSON the client can read, `{"error": "...", "field": "..."}`.
+//! A body that is not JSON, or whose `action` names no route, is legitimate: it is written as is
+//! and the processor answers it on `$default` with a usage reply.
 //!
 //! # The alternative: a direct AWS-service integration
 //!
@@ -37,10 +37,10 @@
 //! `replaceAll`.) What it gives up, and why the Lambda is the default: it cannot refuse a
 //! `$connect` without a client id (it writes `"clientId":""`, which the processor reads as no
 //! client: the connection is accepted and never gets deliveries); it does not copy the whole
-//! authorizer context (so the fold sees no claims and bounds no room), the query string or the `$disconnect` status and reason; absent values
-//! become empty strings rather than absent fields. It costs no Lambda invocation per message and
-//! adds no latency, so it suits high message rates with an authorizer that always sets
-//! `principalId`.
+//! authorizer context (so the fold sees no claims and bounds no room), the query string or the
+//! `$disconnect` status and reason; absent values become empty strings rather than absent fields.
+//! It costs no Lambda invocation per message and adds no latency, so it suits high message rates
+//! with an authorizer that always sets `principalId`.
 
 pub mod handler;
 pub mod map;

@@ -1,8 +1,8 @@
 //! The sweeper as a Lambda on an EventBridge schedule (every minute by default): the same
 //! `processor-lambda` binary, chosen by the function's `Handler: sweeper` (Lambda passes it as
-//! `_HANDLER`). Each invocation is one sweep ([`aws_adapters::sweep`]) at the Lambda's clock;
-//! the report is logged (with its metrics line) and returned. The activity API Gateway reported is remembered between
-//! invocations of a warm execution environment.
+//! `_HANDLER`). Each invocation is one sweep ([`aws_adapters::sweep`]) at the Lambda's clock; the
+//! report is logged (with its metrics line) and returned. The activity API Gateway reported is
+//! remembered between invocations of a warm execution environment.
 
 use crate::lambda::handler::now_ms;
 use crate::lambda::metrics::{emit, function_name, sweep_line};

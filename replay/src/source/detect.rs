@@ -2,8 +2,9 @@
 //!
 //! - `1f 8b`: gzip (one member or several, as concatenated gzip objects are); the format inside
 //!   is detected the same way;
-//! - otherwise, first non-blank byte `{`: JSON. If the first object is followed, on the same line, by the next
-//!   `{`, the file is concatenated JSON (Firehose's default, no delimiter); otherwise JSON lines;
+//! - otherwise, first non-blank byte `{`: JSON. If the first object is followed, on the same line,
+//!   by the next `{`, the file is concatenated JSON (Firehose's default, no delimiter); otherwise
+//!   JSON lines;
 //! - a first frame that decodes with a good CRC, or byte 8 is `0x92` (a frame's
 //!   `[version, record]` pair after the 8-byte header): MessagePack frames, as `processor local`
 //!   writes its log (`DIR/log/*.seg`).
@@ -70,8 +71,8 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Opens a file (or any byte stream: an S3 object), detects its format (through gzip if need be) and returns a reader of its
-/// records, or `Ok(None)` for an empty file.
+/// Opens a file (or any byte stream: an S3 object), detects its format (through gzip if need be)
+/// and returns a reader of its records, or `Ok(None)` for an empty file.
 ///
 /// # Errors
 /// `Err(Ok(reason))` when the format is not recognised (a corrupt file); `Err(Err(io))` when the

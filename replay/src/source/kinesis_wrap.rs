@@ -1,7 +1,8 @@
 //! Records wrapped in Kinesis metadata: detected and unwrapped.
 //!
 //! Archives hold records bare (one JSON object as its source wrote it) or wrapped:
-//! - a Lambda Kinesis event record, `{"kinesis":{"data":"<base64>",...},"eventSource":"aws:kinesis",...}`;
+//! - a Lambda Kinesis event record,
+//!   `{"kinesis":{"data":"<base64>",...},"eventSource":"aws:kinesis",...}`;
 //! - a KCL / Firehose-style record, `{"data":"<base64>","partitionKey":...,"sequenceNumber":...}`
 //!   (or `Data`, as `aws kinesis get-records` prints it);
 //! - a whole saved event or response, `{"Records":[...]}`, each element one of the above.

@@ -1,11 +1,11 @@
 //! Where archived records come from: the [`RecordSource`] port and its adapters.
 //!
 //! A source is named on the command line by a [`SourceSpec`]: a local file or directory,
-//! `s3://bucket/prefix` ([`s3`]) or `kinesis://stream` ([`kinesis`]). Local files are read
-//! one after another ([`local`]); each file's format is detected from its first bytes
-//! ([`detect`]): JSON lines ([`jsonl`]), concatenated JSON with no delimiter as Firehose writes it
-//! ([`concat`](mod@concat)), or MessagePack frames as `processor local` logs them ([`frames`]), any of them
-//! gzipped. JSON records may be bare or wrapped in Kinesis metadata ([`kinesis_wrap`]).
+//! `s3://bucket/prefix` ([`s3`]) or `kinesis://stream` ([`kinesis`]). Local files are read one
+//! after another ([`local`]); each file's format is detected from its first bytes ([`detect`]):
+//! JSON lines ([`jsonl`]), concatenated JSON with no delimiter as Firehose writes it
+//! ([`concat`](mod@concat)), or MessagePack frames as `processor local` logs them ([`frames`]), any
+//! of them gzipped. JSON records may be bare or wrapped in Kinesis metadata ([`kinesis_wrap`]).
 //! [`reader`] moves decoding onto its own thread, so the fold does not wait for it.
 
 pub mod concat;

@@ -1,6 +1,7 @@
 //! The gateway's socket server: admits WebSocket upgrades as API Gateway with the stack's
-//! authorizer does (the same [`auth::Gate`]; 401 with the reason otherwise), and writes a [`WebSocketRecord`] for every `$connect`, message (routed by
-//! `$request.body.action`) and `$disconnect`.
+//! authorizer does (the same [`auth::Gate`]; 401 with the reason otherwise), and writes a
+//! [`WebSocketRecord`] for every `$connect`, message (routed by `$request.body.action`) and
+//! `$disconnect`.
 
 use super::{Connection, Gateway, Outbound, MAX_MESSAGE, ROUTES};
 use crate::fold::{Input, Stream};

@@ -2,14 +2,13 @@
 //! shape `processor local --projections-out` writes. A query travels on the fold's own channel,
 //! so it sees every record that arrived before it.
 
-use super::{error, Shared};
+use super::{ask_fold, error, internal, Shared};
 use crate::fold::Input;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use projections::ClientProjection;
-use tokio::sync::oneshot;
 
 /// `GET /clients`.
 pub async fn all(State(shared): State<Shared>) -> Response {
@@ -35,25 +34,7 @@ async fn query(
     shared: &Shared,
     client_id: Option<String>,
 ) -> Result<Vec<ClientProjection>, Response> {
-    let stopped = || {
-        error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ServiceUnavailable",
-            "the processor has stopped",
-        )
-    };
-    let (reply, answer) = oneshot::channel();
-    shared
-        .stream
-        .send(Input::Clients { client_id, reply })
-        .map_err(|_| stopped())?;
-    match answer.await {
-        Ok(Ok(clients)) => Ok(clients),
-        Ok(Err(e)) => Err(error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalServerError",
-            &e,
-        )),
-        Err(_) => Err(stopped()),
-    }
+    ask_fold(shared, |reply| Input::Clients { client_id, reply })
+        .await?
+        .map_err(|e| internal(&e))
 }

@@ -17,7 +17,7 @@ pub mod connections;
 pub mod page;
 pub mod timeline;
 
-use super::fold::Stream;
+use super::fold::{Input, Stream};
 use super::gateway::Gateway;
 use super::live::Feed;
 use axum::http::StatusCode;
@@ -28,7 +28,7 @@ use projections::Config;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 /// What every handler may use.
 #[derive(Debug, Clone)]
@@ -85,6 +85,36 @@ pub async fn serve(listener: TcpListener, shared: Shared) {
     {
         tracing::error!("the HTTP port stopped: {e}");
     }
+}
+
+/// Asks the fold thread: sends the input `ask` makes with a reply channel, and waits for the
+/// answer. It travels behind every record already queued, so it sees them folded.
+///
+/// # Errors
+/// 503 when the fold thread has stopped.
+pub async fn ask_fold<T>(
+    shared: &Shared,
+    ask: impl FnOnce(oneshot::Sender<T>) -> Input,
+) -> Result<T, Response> {
+    let stopped = || {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "the processor has stopped",
+        )
+    };
+    let (reply, answer) = oneshot::channel();
+    shared.stream.send(ask(reply)).map_err(|_| stopped())?;
+    answer.await.map_err(|_| stopped())
+}
+
+/// A 500 saying what failed.
+pub fn internal(message: &str) -> Response {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalServerError",
+        message,
+    )
 }
 
 /// An error as API Gateway's management API writes it: `{"message", "__type"}`.

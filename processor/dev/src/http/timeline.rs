@@ -6,31 +6,19 @@
 //! a batch being written is never half-read; the fold is redone from the first record in a
 //! blocking task, off the async runtime.
 
-use super::{error, Shared};
+use super::{ask_fold, internal, Shared};
 use crate::fold::Input;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use embedded_store::log::{LogError, LogReader};
 use explain::{Step, Timeline};
 use projections::Config;
-use tokio::sync::oneshot;
 
 /// `GET /clients/{clientId}/timeline`.
 pub async fn page(State(shared): State<Shared>, Path(id): Path<String>) -> Response {
-    let (reply, answer) = oneshot::channel();
-    let stopped = || {
-        error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ServiceUnavailable",
-            "the processor has stopped",
-        )
-    };
-    if shared.stream.send(Input::LogEnd(reply)).is_err() {
-        return stopped();
-    }
-    let Ok(end) = answer.await else {
-        return stopped();
+    let end = match ask_fold(&shared, Input::LogEnd).await {
+        Ok(end) => end,
+        Err(response) => return response,
     };
     let (dir, config) = (shared.log_dir.clone(), shared.config.clone());
     let client = id.clone();
@@ -39,16 +27,8 @@ pub async fn page(State(shared): State<Shared>, Path(id): Path<String>) -> Respo
         Ok(Ok(steps)) => {
             Html(explain::html::page(&id, &steps, Some(crate::now_ms()))).into_response()
         }
-        Ok(Err(e)) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalServerError",
-            &e.to_string(),
-        ),
-        Err(_) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalServerError",
-            "the timeline's fold panicked",
-        ),
+        Ok(Err(e)) => internal(&e.to_string()),
+        Err(_) => internal("the timeline's fold panicked"),
     }
 }
 
