@@ -149,6 +149,19 @@ impl Verifier {
         self
     }
 
+    /// Checks `iss` and `aud` where a setting names them (a command-line flag, a Lambda setting),
+    /// as [`Verifier::issuer`] and [`Verifier::audience`] do.
+    pub fn expecting(self, issuer: Option<&str>, audience: Option<&str>) -> Self {
+        let this = match issuer {
+            Some(issuer) => self.issuer(issuer),
+            None => self,
+        };
+        match audience {
+            Some(audience) => this.audience(audience),
+            None => this,
+        }
+    }
+
     /// Allows clocks to differ by `seconds` when checking `exp` and `nbf`.
     pub fn leeway(mut self, seconds: u64) -> Self {
         self.leeway_s = seconds;

@@ -61,15 +61,10 @@ impl AuthFlags {
                 return Ok(Gate::anonymous());
             }
         };
-        let verifier = match &self.issuer {
-            Some(issuer) => verifier.issuer(issuer),
-            None => verifier,
-        };
-        let verifier = match &self.audience {
-            Some(audience) => verifier.audience(audience),
-            None => verifier,
-        };
-        Ok(Gate::tokens(verifier))
+        Ok(Gate::tokens(verifier.expecting(
+            self.issuer.as_deref(),
+            self.audience.as_deref(),
+        )))
     }
 
     /// What the gateway admits, in a line for the operator.

@@ -100,13 +100,9 @@ impl AuthorizerConfig {
 
     /// The gate for `verifier` under these settings.
     fn gate(&self, verifier: Verifier) -> Gate {
-        let mut verifier = verifier.leeway(LEEWAY_S);
-        if let Some(issuer) = &self.issuer {
-            verifier = verifier.issuer(issuer);
-        }
-        if let Some(audience) = &self.audience {
-            verifier = verifier.audience(audience);
-        }
+        let verifier = verifier
+            .leeway(LEEWAY_S)
+            .expecting(self.issuer.as_deref(), self.audience.as_deref());
         let gate = Gate::tokens(verifier);
         if self.allow_anonymous {
             gate.allowing_anonymous()
